@@ -1,0 +1,16 @@
+// Jest runs in native ESM mode (NODE_OPTIONS=--experimental-vm-modules, set by `npm test`)
+// because Nest 12 packages are ESM-only. TypeScript is transformed by @swc/jest.
+import { readFileSync } from 'node:fs';
+
+const swcConfig = JSON.parse(readFileSync(new URL('./.swcrc.json', import.meta.url), 'utf8'));
+
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { ...swcConfig, swcrc: false }] },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  testTimeout: 30000,
+};

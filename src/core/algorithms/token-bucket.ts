@@ -1,0 +1,52 @@
+import { EPSILON, type AlgorithmStep } from './types.js';
+
+/** A bucket of `capacity` tokens refilled continuously at `refillPerSecond`. */
+export interface TokenBucketParams {
+  readonly capacity: number;
+  readonly refillPerSecond: number;
+}
+
+/** Tokens left at `updatedAtMs`. No state means a full bucket. */
+export interface TokenBucketState {
+  readonly tokens: number;
+  readonly updatedAtMs: number;
+}
+
+export function tokenBucket(
+  state: TokenBucketState | undefined,
+  nowMs: number,
+  params: TokenBucketParams,
+  cost: number,
+): AlgorithmStep<TokenBucketState | undefined> {
+  const { capacity, refillPerSecond } = params;
+  let tokens = capacity;
+  if (state !== undefined) {
+    const elapsedMs = Math.max(0, nowMs - state.updatedAtMs);
+    tokens = Math.min(capacity, state.tokens + (elapsedMs * refillPerSecond) / 1000);
+  }
+
+  if (tokens + EPSILON >= cost) {
+    const left = Math.max(0, tokens - cost);
+    const resetAfterMs = ((capacity - left) * 1000) / refillPerSecond;
+    return {
+      allowed: true,
+      retryAfterMs: 0,
+      remaining: Math.floor(left + EPSILON),
+      resetAfterMs,
+      state: { tokens: left, updatedAtMs: nowMs },
+      ttlMs: Math.ceil(resetAfterMs),
+    };
+  }
+
+  const resetAfterMs = ((capacity - tokens) * 1000) / refillPerSecond;
+  // A cost above the capacity is never admitted; answer with the time to fill the whole bucket.
+  const missing = cost > capacity ? capacity : cost - tokens;
+  return {
+    allowed: false,
+    retryAfterMs: (missing * 1000) / refillPerSecond,
+    remaining: Math.floor(tokens + EPSILON),
+    resetAfterMs,
+    state,
+    ttlMs: Math.ceil(resetAfterMs),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * What one algorithm decides for one limit and one call.
+ *
+ * Every algorithm is a pure function `(state, nowMs, params, cost) -> AlgorithmStep`; its Redis Lua
+ * twin beside it takes the same inputs and returns the same numbers. Times are milliseconds.
+ */
+export interface AlgorithmStep<State> {
+  /** Whether this limit admits the call. */
+  readonly allowed: boolean;
+  /**
+   * When denied: milliseconds until the same call would be admitted if nobody else called meanwhile.
+   * 0 when allowed.
+   */
+  readonly retryAfterMs: number;
+  /** Unit-cost calls this limit would still admit right after this decision. */
+  readonly remaining: number;
+  /** Milliseconds until this limit is back to its full quota (after this decision). */
+  readonly resetAfterMs: number;
+  /** The state to store when the call is committed. When denied it is the input state. */
+  readonly state: State;
+  /** How long the stored state must be kept; after that it is equivalent to no state at all. */
+  readonly ttlMs: number;
+}
+
+/** The four built-in algorithms, by the name stores dispatch on. */
+export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'token-bucket' | 'gcra';
+
+/**
+ * Floating-point slack for comparisons of refilled tokens and arrival times, so that a call made
+ * exactly at the moment its retryAfter pointed to is admitted despite rounding. The Lua twins use
+ * the same value.
+ */
+export const EPSILON = 1e-9;

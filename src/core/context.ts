@@ -1,0 +1,50 @@
+/**
+ * What a limiter knows about one call. Built by the Nest guard from the MCP call, or by
+ * `createRateLimiter().consume()` outside Nest.
+ */
+export interface RateLimitContext {
+  /** Who is calling: the resolved subject (`user:<id>`, `ip:<address>`, a session, or your own key). */
+  readonly subject: string;
+  /** The MCP method, e.g. `tools/call`, `resources/read`, `prompts/get`, when known. */
+  readonly method?: string;
+  /** The tool, resource or prompt name, when known. */
+  readonly target?: string;
+  /** The raw HTTP request (Express or Fastify), when there is one. */
+  readonly request?: unknown;
+  /** The call's arguments, when known. */
+  readonly args?: unknown;
+  /** The cost of the call (default 1). */
+  readonly cost: number;
+}
+
+/**
+ * What a limiter answers: the seconds to wait before retrying when the call is denied, or `null` to
+ * allow it. The richer object form also reports the quota for headers.
+ */
+export type RateLimitVerdict =
+  | number
+  | null
+  | {
+      /** Seconds to wait when denied, `null` when allowed. */
+      readonly retryAfter: number | null;
+      /** Units left after this call. */
+      readonly remaining?: number;
+      /** The quota of the limit. */
+      readonly limit?: number;
+      /** Seconds until the quota is full again. */
+      readonly resetAfter?: number;
+    };
+
+/**
+ * The limiter protocol: anything with `consume(context)`. Custom limiters implement it, as plain
+ * objects or as injectable Nest providers.
+ *
+ * Custom limiters run before the built-in ones, in declared order, and stop at the first denial.
+ * When a later limiter (custom or built-in) denies the call, `refund(context)` is called on every
+ * custom limiter that had already admitted it, so that a denied call costs no quota anywhere.
+ */
+export interface McpRateLimiter {
+  consume(context: RateLimitContext): RateLimitVerdict | Promise<RateLimitVerdict>;
+  /** Optional: give back what `consume` took for a call that was denied by a later limiter. */
+  refund?(context: RateLimitContext): void | Promise<void>;
+}

@@ -1,0 +1,291 @@
+import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './context.js';
+import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
+import { ResilientStore, type OutagePolicyOptions } from './stores/insurance.js';
+import { MemoryStore } from './stores/memory-store.js';
+import type { LimitCheck, LimitOutcome, RateLimitStore } from './stores/store.js';
+import { encodeKeyPart } from './subject.js';
+
+/** Anything `@RateLimit()` or `createRateLimiter()` accepts: a built-in limit or the protocol. */
+export type Limiter = BuiltInRateLimit | McpRateLimiter;
+
+/** What one limiter decided. */
+export interface LimitResult {
+  readonly limiter: Limiter;
+  readonly allowed: boolean;
+  /** 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** Units left; undefined when a custom limiter did not say. */
+  readonly remaining: number | undefined;
+  /** The quota; undefined when a custom limiter did not say. */
+  readonly quota: number | undefined;
+  readonly resetAfterMs: number | undefined;
+}
+
+/** The decision for one call, over all its limits. */
+export interface RateLimitDecision {
+  readonly allowed: boolean;
+  /** Whole seconds to wait before retrying (at least 1), `null` when allowed. The wire value. */
+  readonly retryAfter: number | null;
+  /** The same in milliseconds, unrounded; 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** The limiter that denied (the one with the longest wait when several did). */
+  readonly deniedBy: Limiter | undefined;
+  /** One result per limiter that was consulted, built-in limits first in declared order. */
+  readonly results: readonly LimitResult[];
+}
+
+/** Milliseconds to the seconds of the wire: rounded up, at least 1. */
+export function toRetryAfterSeconds(retryAfterMs: number): number {
+  // The small slack keeps float noise (3000.0000000001 ms) from adding a whole second.
+  return Math.max(1, Math.ceil(retryAfterMs / 1000 - 1e-9));
+}
+
+/** A built-in limit ready to be keyed: the scope part of its keys is computed once. */
+interface PreparedLimit {
+  readonly limit: BuiltInRateLimit;
+  /** `<encoded scope or namespace><limit id>`: everything of the key after the subject. */
+  readonly keySuffix: string;
+}
+
+/**
+ * The limiters of one handler (or one `createRateLimiter`), validated and sorted once: built-in
+ * limits (evaluated together, atomically) and custom ones (in declared order, before them).
+ */
+export class LimitSet {
+  readonly builtIns: readonly PreparedLimit[];
+  readonly customs: readonly McpRateLimiter[];
+
+  /**
+   * @param limiters the limiters, in declared order.
+   * @param scope what this set limits (e.g. `tools/call:search`): limits without a namespace get
+   *   counters of their own per scope.
+   * @param owner named in error messages, e.g. `SearchTools.search`.
+   */
+  constructor(
+    readonly limiters: readonly Limiter[],
+    readonly scope: string,
+    owner = 'rate limiter',
+  ) {
+    if (!Array.isArray(limiters)) {
+      throw new RateLimitConfigError(`${owner}: limits must be an array of limiters`);
+    }
+    const builtIns: PreparedLimit[] = [];
+    const customs: McpRateLimiter[] = [];
+    const seen = new Map<string, number>();
+    limiters.forEach((limiter, index) => {
+      if (limiter instanceof BuiltInRateLimit) {
+        const base = `${limiter.namespace === undefined ? `h${encodeKeyPart(scope)}` : `n${encodeKeyPart(limiter.namespace)}`}${limiter.id}`;
+        // The same limit twice on one handler would otherwise share (and double-count) one key.
+        const occurrence = seen.get(base) ?? 0;
+        seen.set(base, occurrence + 1);
+        builtIns.push({
+          limit: limiter,
+          keySuffix: occurrence === 0 ? base : `${base}#${occurrence}`,
+        });
+      } else if (isProtocolLimiter(limiter)) {
+        customs.push(limiter);
+      } else {
+        throw new RateLimitConfigError(
+          `${owner}: limit #${index + 1} is neither a built-in limit nor an object with consume(context) (got ${describeValue(limiter)})`,
+        );
+      }
+    });
+    this.builtIns = builtIns;
+    this.customs = customs;
+  }
+}
+
+function isProtocolLimiter(value: unknown): value is McpRateLimiter {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { consume?: unknown }).consume === 'function'
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
+  return typeof value;
+}
+
+export interface RateLimitEngineOptions {
+  /** Prefix of every storage key (default `mcprl:`). */
+  readonly prefix?: string;
+}
+
+/**
+ * Decides calls: custom limiters first (declared order, stop at the first denial), then every
+ * built-in limit in one atomic store step (all admit and commit, or none commits). A denial anywhere
+ * refunds the custom limiters that had admitted, so a denied call consumes no quota.
+ */
+export class RateLimitEngine {
+  readonly prefix: string;
+
+  constructor(
+    readonly store: RateLimitStore,
+    options: RateLimitEngineOptions = {},
+  ) {
+    this.prefix = options.prefix ?? 'mcprl:';
+  }
+
+  async evaluate(set: LimitSet, context: RateLimitContext): Promise<RateLimitDecision> {
+    const customResults: LimitResult[] = [];
+    for (let index = 0; index < set.customs.length; index++) {
+      const limiter = set.customs[index];
+      const result = toLimitResult(limiter, await limiter.consume(context));
+      customResults.push(result);
+      if (!result.allowed) {
+        await refund(set.customs, index, context);
+        return denial(customResults, result);
+      }
+    }
+    if (set.builtIns.length === 0) return allowed(customResults);
+
+    const checks: LimitCheck[] = set.builtIns.map(({ limit, keySuffix }) => ({
+      key: this.keyOf(limit, keySuffix, context),
+      limit,
+      cost: limit.costOf(context),
+    }));
+    const outcomes = await this.store.evaluate(checks);
+    const results: LimitResult[] = outcomes.map((outcome, index) =>
+      builtInResult(set.builtIns[index].limit, outcome),
+    );
+    for (const result of customResults) results.push(result);
+
+    let longest: LimitResult | undefined;
+    for (const result of results) {
+      if (
+        !result.allowed &&
+        (longest === undefined || result.retryAfterMs > longest.retryAfterMs)
+      ) {
+        longest = result;
+      }
+    }
+    if (longest === undefined) return allowed(results);
+    await refund(set.customs, set.customs.length, context);
+    return denial(results, longest);
+  }
+
+  private keyOf(limit: BuiltInRateLimit, keySuffix: string, context: RateLimitContext): string {
+    const subject = limit.key === undefined ? context.subject : limit.key(context);
+    if (typeof subject !== 'string') {
+      throw new TypeError(
+        `${limit.describe()}: key(context) must return a string (got ${typeof subject})`,
+      );
+    }
+    return `${this.prefix}{${encodeKeyPart(subject)}}${keySuffix}`;
+  }
+}
+
+function builtInResult(limit: BuiltInRateLimit, outcome: LimitOutcome): LimitResult {
+  return {
+    limiter: limit,
+    allowed: outcome.allowed,
+    retryAfterMs: outcome.retryAfterMs,
+    remaining: outcome.remaining,
+    quota: limit.policy.quota,
+    resetAfterMs: outcome.resetAfterMs,
+  };
+}
+
+function toLimitResult(limiter: McpRateLimiter, verdict: RateLimitVerdict): LimitResult {
+  const retryAfter = typeof verdict === 'object' && verdict !== null ? verdict.retryAfter : verdict;
+  if (
+    retryAfter !== null &&
+    !(typeof retryAfter === 'number' && retryAfter >= 0 && Number.isFinite(retryAfter))
+  ) {
+    // A limiter that answers garbage must not let the call through by accident.
+    throw new TypeError(
+      `${describeValue(limiter)}: consume() must return seconds to wait (a non-negative number), null to allow, or { retryAfter } (got ${String(retryAfter)})`,
+    );
+  }
+  const rich = typeof verdict === 'object' && verdict !== null ? verdict : undefined;
+  return {
+    limiter,
+    allowed: retryAfter === null,
+    retryAfterMs: retryAfter === null ? 0 : retryAfter * 1000,
+    remaining: rich?.remaining,
+    quota: rich?.limit,
+    resetAfterMs: rich?.resetAfter === undefined ? undefined : rich.resetAfter * 1000,
+  };
+}
+
+async function refund(
+  customs: readonly McpRateLimiter[],
+  admittedCount: number,
+  context: RateLimitContext,
+): Promise<void> {
+  for (let index = 0; index < admittedCount; index++) await customs[index].refund?.(context);
+}
+
+function allowed(results: readonly LimitResult[]): RateLimitDecision {
+  return { allowed: true, retryAfter: null, retryAfterMs: 0, deniedBy: undefined, results };
+}
+
+function denial(results: readonly LimitResult[], denying: LimitResult): RateLimitDecision {
+  return {
+    allowed: false,
+    retryAfter: toRetryAfterSeconds(denying.retryAfterMs),
+    retryAfterMs: denying.retryAfterMs,
+    deniedBy: denying.limiter,
+    results,
+  };
+}
+
+/** Options of `createRateLimiter`. */
+export interface CreateRateLimiterOptions extends Omit<OutagePolicyOptions, 'policy'> {
+  /** The limits every call must pass (AND-combined). */
+  readonly limits: readonly Limiter[];
+  /** Where state lives (default: a new MemoryStore). */
+  readonly store?: RateLimitStore;
+  /** What to do while the store cannot answer (default `insurance`). */
+  readonly onStoreError?: OutagePolicyOptions['policy'];
+  /** Name of what is limited: limits without a namespace get their own counters per name. */
+  readonly name?: string;
+  /** Prefix of every storage key (default `mcprl:`). */
+  readonly prefix?: string;
+}
+
+/** A rate limiter for work outside a Nest handler: a queue consumer, a service method. */
+export interface RateLimiter {
+  /** Decide (and, when allowed, count) one call of `subject`. */
+  consume(
+    subject: string,
+    options?: { readonly cost?: number; readonly context?: Partial<RateLimitContext> },
+  ): Promise<RateLimitDecision>;
+  readonly engine: RateLimitEngine;
+}
+
+/**
+ * Create a rate limiter from limits and a store. The Nest guard uses the same engine.
+ *
+ * @example
+ * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })] });
+ * const decision = await limiter.consume(`user:${userId}`);
+ * if (!decision.allowed) throw new Error(`retry in ${decision.retryAfter}s`);
+ */
+export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
+  const { limits, store, onStoreError, name, prefix, ...outage } = options;
+  const set = new LimitSet(limits, name ?? 'default', 'createRateLimiter');
+  if (set.limiters.length === 0)
+    throw new RateLimitConfigError('createRateLimiter: "limits" must not be empty');
+  // A MemoryStore cannot fail, so it needs no outage policy around it.
+  const resolvedStore =
+    store === undefined || store instanceof MemoryStore || store instanceof ResilientStore
+      ? (store ?? new MemoryStore())
+      : new ResilientStore(store, { ...outage, policy: onStoreError });
+  const engine = new RateLimitEngine(resolvedStore, { prefix });
+  return {
+    engine,
+    consume(subject, callOptions) {
+      const context: RateLimitContext = {
+        ...callOptions?.context,
+        subject,
+        cost: callOptions?.cost ?? 1,
+      };
+      return engine.evaluate(set, context);
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import type { AlgorithmName } from './algorithms/types.js';
+import type { FixedWindowParams } from './algorithms/fixed-window.js';
+import type { GcraParams } from './algorithms/gcra.js';
+import type { SlidingWindowParams } from './algorithms/sliding-window.js';
+import type { TokenBucketParams } from './algorithms/token-bucket.js';
+import type { RateLimitContext } from './context.js';
+
+/** Thrown when a limit or an option is configured with a value that makes no sense. */
+export class RateLimitConfigError extends Error {
+  override readonly name = 'RateLimitConfigError';
+}
+
+/** Options every built-in limit accepts. */
+export interface CommonLimitOptions {
+  /**
+   * Share this limit's counters with every other limit of the same namespace (and the same
+   * settings), across handlers. Without it each handler has its own counters.
+   */
+  readonly namespace?: string;
+  /** Key the limit by something else than the call's subject, e.g. an organisation id. */
+  readonly key?: (context: RateLimitContext) => string;
+  /** What one call costs against this limit (default: the call's own cost, usually 1). */
+  readonly cost?: number | ((context: RateLimitContext) => number);
+}
+
+export interface FixedWindowOptions extends CommonLimitOptions {
+  /** Calls (cost units) admitted per window. A positive integer. */
+  readonly maxCalls: number;
+  /** Window length in seconds; windows are aligned to the clock. */
+  readonly perSeconds: number;
+}
+
+export interface SlidingWindowOptions extends CommonLimitOptions {
+  /** Calls (cost units) admitted in any rolling interval of `perSeconds`. A positive integer. */
+  readonly maxCalls: number;
+  readonly perSeconds: number;
+}
+
+export interface TokenBucketOptions extends CommonLimitOptions {
+  /** Tokens a full bucket holds: the largest burst. */
+  readonly capacity: number;
+  /** Tokens added per second (fractions allowed). */
+  readonly refillPerSecond: number;
+}
+
+export interface GcraOptions extends CommonLimitOptions {
+  /** Steady rate in calls per second (fractions allowed). */
+  readonly ratePerSecond: number;
+  /** Calls that may arrive at once. A positive integer. */
+  readonly burst: number;
+}
+
+type FieldCheck = 'positiveInteger' | 'positiveNumber';
+
+/** What the RateLimit-Policy header says of a limit: quota `q` per window `w` seconds. */
+export interface LimitPolicy {
+  readonly quota: number;
+  readonly windowSeconds: number;
+}
+
+/**
+ * A declarative, validated description of one built-in limit. Its state lives in the store; the
+ * instance is shared by every call that uses it.
+ */
+export abstract class BuiltInRateLimit {
+  abstract readonly algorithm: AlgorithmName;
+  /** The algorithm's parameters, in milliseconds. */
+  abstract readonly params: unknown;
+  /** Stable identity of the settings, part of every storage key of this limit. */
+  abstract readonly id: string;
+  /** Quota and window for headers. */
+  abstract readonly policy: LimitPolicy;
+
+  readonly namespace: string | undefined;
+  readonly key: ((context: RateLimitContext) => string) | undefined;
+  readonly cost: number | ((context: RateLimitContext) => number) | undefined;
+  /** Whether a call's cost against this limit must be a whole number. */
+  private readonly integerCost: boolean;
+
+  protected constructor(
+    options: CommonLimitOptions,
+    fields: Readonly<Record<string, FieldCheck>>,
+    integerCost: boolean,
+  ) {
+    const className = new.target.name;
+    if (options === null || typeof options !== 'object') {
+      throw new RateLimitConfigError(`${className}: options must be an object`);
+    }
+    const known = new Set([...Object.keys(fields), 'namespace', 'key', 'cost']);
+    for (const field of Object.keys(options)) {
+      if (!known.has(field)) {
+        throw new RateLimitConfigError(
+          `${className}: unknown option "${field}" (expected ${[...known].join(', ')})`,
+        );
+      }
+    }
+    const record = options as unknown as Record<string, unknown>;
+    for (const [field, check] of Object.entries(fields)) {
+      checkNumber(className, field, record[field], check);
+    }
+    if (options.namespace !== undefined) {
+      if (typeof options.namespace !== 'string' || options.namespace.length === 0) {
+        throw new RateLimitConfigError(`${className}: "namespace" must be a non-empty string`);
+      }
+    }
+    if (options.key !== undefined && typeof options.key !== 'function') {
+      throw new RateLimitConfigError(`${className}: "key" must be a function (context) => string`);
+    }
+    if (options.cost !== undefined && typeof options.cost !== 'function') {
+      checkCost(className, options.cost, integerCost);
+    }
+    this.namespace = options.namespace;
+    this.key = options.key;
+    this.cost = options.cost;
+    this.integerCost = integerCost;
+  }
+
+  /** The cost of this call against this limit, validated: a bad cost never bypasses a limit. */
+  costOf(context: RateLimitContext): number {
+    const option = this.cost;
+    const cost =
+      option === undefined ? context.cost : typeof option === 'number' ? option : option(context);
+    if (typeof option !== 'number') checkCost(this.constructor.name, cost, this.integerCost);
+    return cost;
+  }
+
+  /** A short human description, e.g. `FixedWindowRateLimit(5 per 10s)`. */
+  abstract describe(): string;
+}
+
+function checkNumber(className: string, field: string, value: unknown, check: FieldCheck): void {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value > 0 &&
+    (check === 'positiveNumber' || Number.isInteger(value));
+  if (!ok) {
+    const what = check === 'positiveInteger' ? 'a positive integer' : 'a positive finite number';
+    throw new RateLimitConfigError(`${className}: "${field}" must be ${what} (got ${show(value)})`);
+  }
+}
+
+function checkCost(className: string, cost: unknown, integer: boolean): void {
+  const ok =
+    typeof cost === 'number' &&
+    Number.isFinite(cost) &&
+    cost >= 0 &&
+    (!integer || Number.isInteger(cost));
+  if (!ok) {
+    const what = integer ? 'a non-negative integer' : 'a non-negative finite number';
+    throw new RateLimitConfigError(`${className}: "cost" must be ${what} (got ${show(cost)})`);
+  }
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  return String(value);
+}
+
+/** At most `maxCalls` per clock-aligned window of `perSeconds`. Cheapest; allows 2× at a boundary. */
+export class FixedWindowRateLimit extends BuiltInRateLimit {
+  readonly algorithm = 'fixed-window';
+  readonly params: FixedWindowParams;
+  readonly id: string;
+  readonly policy: LimitPolicy;
+
+  constructor(options: FixedWindowOptions) {
+    super(options, { maxCalls: 'positiveInteger', perSeconds: 'positiveNumber' }, true);
+    this.params = { limit: options.maxCalls, periodMs: options.perSeconds * 1000 };
+    this.id = `fw:${options.maxCalls}:${this.params.periodMs}`;
+    this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
+  }
+
+  describe(): string {
+    return `FixedWindowRateLimit(${this.policy.quota} per ${this.policy.windowSeconds}s)`;
+  }
+}
+
+/** Never more than `maxCalls` in any rolling interval of `perSeconds`. State grows with maxCalls. */
+export class SlidingWindowRateLimit extends BuiltInRateLimit {
+  readonly algorithm = 'sliding-window';
+  readonly params: SlidingWindowParams;
+  readonly id: string;
+  readonly policy: LimitPolicy;
+
+  constructor(options: SlidingWindowOptions) {
+    super(options, { maxCalls: 'positiveInteger', perSeconds: 'positiveNumber' }, true);
+    this.params = { limit: options.maxCalls, periodMs: options.perSeconds * 1000 };
+    this.id = `sw:${options.maxCalls}:${this.params.periodMs}`;
+    this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
+  }
+
+  describe(): string {
+    return `SlidingWindowRateLimit(${this.policy.quota} per ${this.policy.windowSeconds}s)`;
+  }
+}
+
+/** A full bucket absorbs a burst of `capacity`; then `refillPerSecond` calls per second. */
+export class TokenBucketRateLimit extends BuiltInRateLimit {
+  readonly algorithm = 'token-bucket';
+  readonly params: TokenBucketParams;
+  readonly id: string;
+  readonly policy: LimitPolicy;
+
+  constructor(options: TokenBucketOptions) {
+    super(options, { capacity: 'positiveNumber', refillPerSecond: 'positiveNumber' }, false);
+    this.params = { capacity: options.capacity, refillPerSecond: options.refillPerSecond };
+    this.id = `tb:${options.capacity}:${options.refillPerSecond}`;
+    this.policy = {
+      quota: options.capacity,
+      windowSeconds: options.capacity / options.refillPerSecond,
+    };
+  }
+
+  describe(): string {
+    return `TokenBucketRateLimit(capacity ${this.params.capacity}, ${this.params.refillPerSecond}/s)`;
+  }
+}
+
+/** GCRA: `burst` calls at once, then one every `1 / ratePerSecond` seconds. One timestamp per key. */
+export class GcraRateLimit extends BuiltInRateLimit {
+  readonly algorithm = 'gcra';
+  readonly params: GcraParams;
+  readonly id: string;
+  readonly policy: LimitPolicy;
+
+  constructor(options: GcraOptions) {
+    super(options, { ratePerSecond: 'positiveNumber', burst: 'positiveInteger' }, false);
+    this.params = { emissionIntervalMs: 1000 / options.ratePerSecond, burst: options.burst };
+    this.id = `gcra:${options.ratePerSecond}:${options.burst}`;
+    this.policy = { quota: options.burst, windowSeconds: options.burst / options.ratePerSecond };
+  }
+
+  describe(): string {
+    return `GcraRateLimit(${this.params.burst} burst, ${1000 / this.params.emissionIntervalMs}/s)`;
+  }
+}

@@ -1,0 +1,160 @@
+import { ALGORITHMS } from '../algorithms/index.js';
+import type { AlgorithmStep } from '../algorithms/types.js';
+import { monotonicClock, type Clock } from '../clock.js';
+import {
+  StoreUnavailableError,
+  type LimitCheck,
+  type LimitOutcome,
+  type RateLimitStore,
+} from './store.js';
+
+/** The part of a cache-manager 7 `Cache` this store uses. */
+export interface CacheLike {
+  get<T>(key: string): Promise<T | undefined | null>;
+  set<T>(key: string, value: T, ttl?: number): Promise<unknown>;
+  on?(event: string, listener: (payload: unknown) => void): unknown;
+  /** cache-manager 7 exposes its Keyv stores; their `error` events reveal failures it swallows. */
+  readonly stores?: readonly { on?(event: string, listener: (error: unknown) => void): unknown }[];
+}
+
+export interface CacheManagerStoreOptions {
+  /** Epoch milliseconds; monotonic by default. Inject one in tests. */
+  readonly clock?: Clock;
+  /** A cache call slower than this counts as a store failure (default 1000 ms). */
+  readonly operationTimeoutMs?: number;
+}
+
+/**
+ * Limit state in any cache-manager `Cache` (Keyv stores: in-memory, SQLite, Mongo, Memcache...).
+ *
+ * cache-manager has no atomic operations, so this store serializes the calls that touch the same
+ * key inside this process: exact within one process, NOT atomic across processes. Several instances
+ * sharing one cache will admit more than the limit under concurrency; use the Redis store for that.
+ *
+ * Failures are detected, not swallowed: cache-manager and Keyv report errors as events and return
+ * `undefined`; this store listens for them and rejects the evaluation, so the outage policy applies.
+ */
+export class CacheManagerStore implements RateLimitStore {
+  private readonly clock: Clock;
+  private readonly operationTimeoutMs: number;
+  /** The last promise of each key's queue of evaluations. */
+  private readonly tails = new Map<string, Promise<void>>();
+  /** Bumped on every error the cache or its stores report. */
+  private errorCount = 0;
+  private lastError: unknown;
+
+  constructor(
+    private readonly cache: CacheLike,
+    options: CacheManagerStoreOptions = {},
+  ) {
+    this.clock = options.clock ?? monotonicClock;
+    this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
+    const onError = (error: unknown): void => {
+      this.errorCount++;
+      this.lastError = error;
+    };
+    cache.on?.('get', (event) => {
+      if (event !== null && typeof event === 'object' && 'error' in event) onError(event.error);
+    });
+    for (const store of cache.stores ?? []) store.on?.('error', onError);
+  }
+
+  async evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
+    const keys = [...new Set(checks.map((check) => check.key))];
+    const release = await this.lock(keys);
+    try {
+      return await this.evaluateLocked(checks);
+    } finally {
+      release();
+    }
+  }
+
+  private async evaluateLocked(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
+    const errorsBefore = this.errorCount;
+    const states = await this.guarded(
+      Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
+    );
+    this.throwIfErrored(errorsBefore);
+
+    const nowMs = this.clock();
+    const steps: AlgorithmStep<unknown>[] = [];
+    for (let index = 0; index < checks.length; index++) {
+      const check = checks[index];
+      // Keys of one call are distinct (the engine sees to it), so each state is read once.
+      const step = ALGORITHMS[check.limit.algorithm](
+        states[index] ?? undefined,
+        nowMs,
+        check.limit.params,
+        check.cost,
+      );
+      steps.push(step);
+    }
+    if (steps.every((step) => step.allowed)) {
+      await this.guarded(
+        Promise.all(
+          checks.map((check, index) =>
+            // Every entry gets a TTL (at least 1 ms: 0 would mean "forever" to some stores).
+            this.cache.set(
+              check.key,
+              steps[index].state,
+              Math.max(1, Math.ceil(steps[index].ttlMs)),
+            ),
+          ),
+        ),
+      );
+      this.throwIfErrored(errorsBefore);
+    }
+    return steps;
+  }
+
+  private throwIfErrored(errorsBefore: number): void {
+    if (this.errorCount !== errorsBefore) {
+      throw new StoreUnavailableError('cache-manager store reported an error', {
+        cause: this.lastError,
+      });
+    }
+  }
+
+  private async guarded<T>(operation: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(
+              `cache-manager store did not answer within ${this.operationTimeoutMs} ms`,
+            ),
+          ),
+        this.operationTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([operation, timeout]);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError('cache-manager store failed', { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Wait until no earlier evaluation holds any of `keys`, then hold them all. All keys are claimed
+   * in one synchronous step, so two evaluations can never each wait for the other.
+   */
+  private async lock(keys: readonly string[]): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const earlier: Promise<void>[] = [];
+    for (const key of keys) {
+      const tail = this.tails.get(key);
+      if (tail !== undefined) earlier.push(tail);
+      this.tails.set(key, held);
+    }
+    if (earlier.length > 0) await Promise.all(earlier);
+    return () => {
+      for (const key of keys) if (this.tails.get(key) === held) this.tails.delete(key);
+      release();
+    };
+  }
+}

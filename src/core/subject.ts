@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/** Longest key part kept as it is; longer (or ill-formed) parts are replaced by their hash. */
+const MAX_PART_LENGTH = 256;
+
+/**
+ * Encode one user-influenced key part so that the parts of a key can never be confused:
+ * `<length>:<text>` is self-delimiting, so `"a:b" + "c"` and `"a" + "b:c"` give different keys.
+ * A huge part, or one with lone surrogates (which UTF-8 would blur together), becomes `#<sha256>`
+ * of its UTF-16 code units: bounded memory, still collision-free in practice.
+ *
+ * A storage key is `<prefix>{<subject>}<h|n><scope or namespace><limit id>`, every user-influenced
+ * part encoded here. The subject sits in a Redis hash tag, so the limits of one subject share one
+ * Redis Cluster slot.
+ */
+export function encodeKeyPart(part: string): string {
+  if (part.length <= MAX_PART_LENGTH && part.isWellFormed()) return `${part.length}:${part}`;
+  return `#${createHash('sha256').update(Buffer.from(part, 'utf16le')).digest('base64url')}`;
+}
+
+/** What a request looks like to the default subject resolver (Express, Fastify and others). */
+export interface RequestLike {
+  readonly user?: unknown;
+  readonly ip?: unknown;
+  readonly socket?: { readonly remoteAddress?: unknown } | null;
+}
+
+/**
+ * The default subject of a call: the authenticated user id (`request.user.id`, else `.sub`, else
+ * `.userId`) as `user:<id>`; else the client IP (`request.ip`, so the framework's trust-proxy
+ * setting applies) as `ip:<address>`; else `unknown`.
+ */
+export function defaultSubject(request: RequestLike | undefined | null): string {
+  const user = request?.user;
+  if (user !== null && typeof user === 'object') {
+    const record = user as Record<string, unknown>;
+    const id = idOf(record.id) ?? idOf(record.sub) ?? idOf(record.userId);
+    if (id !== undefined) return `user:${id}`;
+  }
+  const ip = request?.ip ?? request?.socket?.remoteAddress;
+  if (typeof ip === 'string' && ip.length > 0) return `ip:${normalizeIp(ip)}`;
+  return 'unknown';
+}
+
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+/**
+ * The address to key a client by: IPv4 as it is (IPv4-mapped IPv6 unwrapped), IPv6 grouped by its
+ * /64 prefix, since one client usually owns a whole /64 and could rotate addresses inside it.
+ * Anything that is not an IP address is returned unchanged (it is still encoded safely).
+ */
+export function normalizeIp(address: string): string {
+  const withoutZone = address.includes('%') ? address.slice(0, address.indexOf('%')) : address;
+  const version = isIP(withoutZone);
+  if (version === 4) return withoutZone;
+  if (version !== 6) return address;
+  const groups = expandIpv6(withoutZone);
+  // ::ffff:a.b.c.d (IPv4-mapped): the client is an IPv4 client.
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (which may end in dotted IPv4). */
+function expandIpv6(address: string): number[] {
+  let text = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros =
+    tail === undefined
+      ? []
+      : new Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
+  return [...headGroups, ...zeros, ...tailGroups].map((group) => parseInt(group, 16));
+}
