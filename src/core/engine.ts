@@ -149,21 +149,20 @@ export class RateLimitEngine {
       cost: limit.costOf(context),
     }));
     const outcomes = await this.store.evaluate(checks);
+    let callAllowed = true;
+    for (const outcome of outcomes) if (!outcome.allowed) callAllowed = false;
     const results: LimitResult[] = outcomes.map((outcome, index) =>
-      builtInResult(set.builtIns[index].limit, outcome),
+      builtInResult(set.builtIns[index].limit, outcome, callAllowed ? 0 : checks[index].cost),
     );
     for (const result of customResults) results.push(result);
+    if (callAllowed) return allowed(results);
 
-    let longest: LimitResult | undefined;
+    let longest = results[0];
     for (const result of results) {
-      if (
-        !result.allowed &&
-        (longest === undefined || result.retryAfterMs > longest.retryAfterMs)
-      ) {
+      if (!result.allowed && (longest.allowed || result.retryAfterMs > longest.retryAfterMs)) {
         longest = result;
       }
     }
-    if (longest === undefined) return allowed(results);
     await refund(set.customs, set.customs.length, context);
     return denial(results, longest);
   }
@@ -179,12 +178,24 @@ export class RateLimitEngine {
   }
 }
 
-function builtInResult(limit: BuiltInRateLimit, outcome: LimitOutcome): LimitResult {
+/**
+ * @param uncommittedCost when the call as a whole was denied, nothing was committed: a limit that
+ *   admitted it on its own reported `remaining` after this call's cost, so give that back.
+ */
+function builtInResult(
+  limit: BuiltInRateLimit,
+  outcome: LimitOutcome,
+  uncommittedCost: number,
+): LimitResult {
+  const remaining =
+    outcome.allowed && uncommittedCost > 0
+      ? Math.min(limit.policy.quota, Math.floor(outcome.remaining + uncommittedCost))
+      : outcome.remaining;
   return {
     limiter: limit,
     allowed: outcome.allowed,
     retryAfterMs: outcome.retryAfterMs,
-    remaining: outcome.remaining,
+    remaining,
     quota: limit.policy.quota,
     resetAfterMs: outcome.resetAfterMs,
   };

@@ -1,0 +1,249 @@
+import {
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  SlidingWindowRateLimit,
+  TokenBucketRateLimit,
+  type BuiltInRateLimit,
+} from '../../src/index.js';
+
+/**
+ * One call of a scenario: when it happens (ms after the scenario's start, which is aligned to a
+ * day, so every window in here starts at 0) and what the store must decide.
+ */
+export interface Step {
+  readonly at: number;
+  readonly subject?: string;
+  /** The handler scope (default `tools/call:demo`). */
+  readonly scope?: string;
+  readonly cost?: number;
+  readonly allowed: boolean;
+  /** Exact retryAfter in ms when denied (compared to 6 decimals). */
+  readonly retryAfterMs?: number;
+  /** The wire value in whole seconds when denied. */
+  readonly retryAfter?: number;
+  /** `remaining` of each limit, in declared order. */
+  readonly remaining?: readonly number[];
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly limits: () => BuiltInRateLimit[];
+  readonly steps: readonly Step[];
+}
+
+const fixed = (maxCalls: number, perSeconds: number, namespace?: string) =>
+  new FixedWindowRateLimit({
+    maxCalls,
+    perSeconds,
+    ...(namespace === undefined ? {} : { namespace }),
+  });
+
+/** The table every store must pass. A new store is tested by adding one line to conformance.test.ts. */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'fixed window: admits maxCalls, then waits for the next clock-aligned window',
+    limits: () => [fixed(3, 10)],
+    steps: [
+      { at: 0, allowed: true, remaining: [2] },
+      { at: 0, allowed: true, remaining: [1] },
+      { at: 0, allowed: true, remaining: [0] },
+      { at: 0, allowed: false, retryAfterMs: 10_000, retryAfter: 10 },
+      { at: 9_999, allowed: false, retryAfterMs: 1, retryAfter: 1 },
+      { at: 10_000, allowed: true, remaining: [2] },
+    ],
+  },
+  {
+    name: 'fixed window: retryAfter counts to the window boundary, not a full period',
+    limits: () => [fixed(2, 10)],
+    steps: [
+      { at: 4_000, allowed: true },
+      { at: 4_500, allowed: true },
+      { at: 4_500, allowed: false, retryAfterMs: 5_500, retryAfter: 6 },
+      { at: 9_000, allowed: false, retryAfterMs: 1_000, retryAfter: 1 },
+      { at: 10_000, allowed: true, remaining: [1] },
+    ],
+  },
+  {
+    name: 'fixed window: costs count as units; a denied cost leaves room for a smaller one',
+    limits: () => [fixed(3, 10)],
+    steps: [
+      { at: 0, cost: 2, allowed: true, remaining: [1] },
+      { at: 0, cost: 2, allowed: false, retryAfterMs: 10_000 },
+      { at: 0, cost: 1, allowed: true, remaining: [0] },
+      { at: 1_000, cost: 0, allowed: true, remaining: [0] },
+    ],
+  },
+  {
+    name: 'fixed window: subjects and handlers have separate counters',
+    limits: () => [fixed(1, 10)],
+    steps: [
+      { at: 0, subject: 'user:a', allowed: true },
+      { at: 0, subject: 'user:b', allowed: true },
+      { at: 0, subject: 'user:a', scope: 'tools/call:other', allowed: true },
+      { at: 0, subject: 'user:a', allowed: false, retryAfter: 10 },
+    ],
+  },
+  {
+    name: 'namespace: limits of one namespace share counters across handlers',
+    limits: () => [fixed(2, 10, 'shared')],
+    steps: [
+      { at: 0, scope: 'tools/call:one', allowed: true },
+      { at: 0, scope: 'tools/call:two', allowed: true },
+      { at: 0, scope: 'tools/call:three', allowed: false, retryAfterMs: 10_000 },
+    ],
+  },
+  {
+    name: 'keys: odd subjects (braces, colons, unicode, lone surrogates, huge) never collide',
+    limits: () => [fixed(1, 10)],
+    steps: [
+      { at: 0, subject: 'a:b', scope: 'c', allowed: true },
+      { at: 0, subject: 'a', scope: 'b:c', allowed: true },
+      { at: 0, subject: '}{x}', allowed: true },
+      { at: 0, subject: '}{x}', allowed: false },
+      { at: 0, subject: 'ünï😀', allowed: true },
+      { at: 0, subject: '\ud800', allowed: true },
+      { at: 0, subject: '\udc00', allowed: true },
+      { at: 0, subject: '\ud800', allowed: false },
+      { at: 0, subject: 'x'.repeat(100_000), allowed: true },
+      { at: 0, subject: `${'x'.repeat(99_999)}y`, allowed: true },
+      { at: 0, subject: 'x'.repeat(100_000), allowed: false },
+    ],
+  },
+  {
+    name: 'sliding window: exact rolling window, retryAfter to the oldest entry leaving it',
+    limits: () => [new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 10 })],
+    steps: [
+      { at: 0, allowed: true, remaining: [2] },
+      { at: 2_000, allowed: true, remaining: [1] },
+      { at: 4_000, allowed: true, remaining: [0] },
+      { at: 5_000, allowed: false, retryAfterMs: 5_000, retryAfter: 5 },
+      { at: 9_999, allowed: false, retryAfterMs: 1, retryAfter: 1 },
+      { at: 10_000, allowed: true, remaining: [0] },
+      { at: 10_500, allowed: false, retryAfterMs: 1_500, retryAfter: 2 },
+      { at: 12_000, allowed: true },
+    ],
+  },
+  {
+    name: 'sliding window: a call of cost n waits for n entries to leave',
+    limits: () => [new SlidingWindowRateLimit({ maxCalls: 4, perSeconds: 10 })],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 1_000, allowed: true },
+      { at: 2_000, cost: 2, allowed: true, remaining: [0] },
+      { at: 3_000, cost: 2, allowed: false, retryAfterMs: 8_000, retryAfter: 8 },
+      { at: 3_000, cost: 1, allowed: false, retryAfterMs: 7_000 },
+      { at: 11_000, cost: 2, allowed: true, remaining: [0] },
+    ],
+  },
+  {
+    name: 'sliding window: no boundary burst (unlike a fixed window)',
+    limits: () => [new SlidingWindowRateLimit({ maxCalls: 2, perSeconds: 10 })],
+    steps: [
+      { at: 9_000, allowed: true },
+      { at: 9_500, allowed: true },
+      { at: 10_000, allowed: false, retryAfterMs: 9_000 },
+      { at: 19_000, allowed: true },
+    ],
+  },
+  {
+    name: 'token bucket: a full bucket absorbs a burst, then the refill rate',
+    limits: () => [new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1 })],
+    steps: [
+      { at: 0, allowed: true, remaining: [2] },
+      { at: 0, allowed: true, remaining: [1] },
+      { at: 0, allowed: true, remaining: [0] },
+      { at: 0, allowed: false, retryAfterMs: 1_000, retryAfter: 1 },
+      { at: 500, allowed: false, retryAfterMs: 500, retryAfter: 1 },
+      { at: 1_000, allowed: true, remaining: [0] },
+      { at: 1_000, cost: 2, allowed: false, retryAfterMs: 2_000, retryAfter: 2 },
+      { at: 3_000, cost: 2, allowed: true, remaining: [0] },
+    ],
+  },
+  {
+    name: 'token bucket: fractional refill rate rounds retryAfter up',
+    limits: () => [new TokenBucketRateLimit({ capacity: 1, refillPerSecond: 0.3 })],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 0, allowed: false, retryAfterMs: 1000 / 0.3, retryAfter: 4 },
+      { at: 3_000, allowed: false, retryAfter: 1 },
+      { at: 3_334, allowed: true },
+    ],
+  },
+  {
+    name: 'token bucket: refill stops at capacity',
+    limits: () => [new TokenBucketRateLimit({ capacity: 2, refillPerSecond: 1 })],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 100_000, allowed: true, remaining: [1] },
+      { at: 100_000, allowed: true, remaining: [0] },
+      { at: 100_000, allowed: false, retryAfterMs: 1_000 },
+    ],
+  },
+  {
+    name: 'gcra: burst at once, then one per emission interval',
+    limits: () => [new GcraRateLimit({ ratePerSecond: 1, burst: 3 })],
+    steps: [
+      { at: 0, allowed: true, remaining: [2] },
+      { at: 0, allowed: true, remaining: [1] },
+      { at: 0, allowed: true, remaining: [0] },
+      { at: 0, allowed: false, retryAfterMs: 1_000, retryAfter: 1 },
+      { at: 999, allowed: false, retryAfterMs: 1, retryAfter: 1 },
+      { at: 1_000, allowed: true, remaining: [0] },
+      { at: 1_500, allowed: false, retryAfterMs: 500 },
+      { at: 10_000, allowed: true, remaining: [2] },
+    ],
+  },
+  {
+    name: 'gcra: fractional rate',
+    limits: () => [new GcraRateLimit({ ratePerSecond: 0.4, burst: 1 })],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 1_000, allowed: false, retryAfterMs: 1_500, retryAfter: 2 },
+      { at: 2_499, allowed: false, retryAfter: 1 },
+      { at: 2_500, allowed: true },
+    ],
+  },
+  {
+    name: 'two limits: a call denied by one consumes nothing in the other',
+    limits: () => [fixed(2, 10, 'burst'), fixed(3, 100, 'daily')],
+    steps: [
+      { at: 0, allowed: true, remaining: [1, 2] },
+      { at: 0, allowed: true, remaining: [0, 1] },
+      // Denied by burst: daily must stay at 2 used (1 remaining).
+      { at: 0, allowed: false, retryAfterMs: 10_000, remaining: [0, 1] },
+      { at: 0, allowed: false, retryAfterMs: 10_000, remaining: [0, 1] },
+      { at: 10_000, allowed: true, remaining: [1, 0] },
+      // Denied by daily: burst must stay at 1 used (1 remaining).
+      { at: 10_000, allowed: false, retryAfterMs: 90_000, retryAfter: 90, remaining: [1, 0] },
+      { at: 10_000, allowed: false, remaining: [1, 0] },
+    ],
+  },
+  {
+    name: 'two limits: retryAfter is the longest among the limits that deny',
+    limits: () => [
+      new TokenBucketRateLimit({ capacity: 1, refillPerSecond: 1 }),
+      new SlidingWindowRateLimit({ maxCalls: 1, perSeconds: 30 }),
+    ],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 0, allowed: false, retryAfterMs: 30_000, retryAfter: 30 },
+      { at: 29_000, allowed: false, retryAfterMs: 1_000 },
+      { at: 30_000, allowed: true },
+    ],
+  },
+  {
+    name: 'four algorithms on one call',
+    limits: () => [
+      fixed(2, 10),
+      new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 10 }),
+      new TokenBucketRateLimit({ capacity: 4, refillPerSecond: 1 }),
+      new GcraRateLimit({ ratePerSecond: 1, burst: 5 }),
+    ],
+    steps: [
+      { at: 0, allowed: true, remaining: [1, 2, 3, 4] },
+      { at: 0, allowed: true, remaining: [0, 1, 2, 3] },
+      { at: 0, allowed: false, retryAfterMs: 10_000, remaining: [0, 1, 2, 3] },
+      { at: 10_000, allowed: true, remaining: [1, 2, 3, 4] },
+    ],
+  },
+];
