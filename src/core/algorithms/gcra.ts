@@ -1,4 +1,4 @@
-import { EPSILON, type AlgorithmStep } from './types.js';
+import { EPSILON_MS, type AlgorithmStep } from './types.js';
 
 /**
  * Generic Cell Rate Algorithm: `burst` units may arrive at once, then one unit every
@@ -24,12 +24,15 @@ export function gcra(
   const newTatMs = tatMs + cost * emissionIntervalMs;
   const allowAtMs = newTatMs - tolerance;
 
-  if (allowAtMs <= nowMs + EPSILON) {
+  if (allowAtMs <= nowMs + EPSILON_MS) {
     const resetAfterMs = newTatMs - nowMs;
     return {
       allowed: true,
       retryAfterMs: 0,
-      remaining: Math.max(0, Math.floor((tolerance - resetAfterMs) / emissionIntervalMs + EPSILON)),
+      remaining: Math.max(
+        0,
+        Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs),
+      ),
       resetAfterMs,
       state: newTatMs,
       ttlMs: Math.ceil(resetAfterMs),
@@ -41,7 +44,10 @@ export function gcra(
     allowed: false,
     // A cost above the burst is never admitted; answer with the time to drain the whole burst.
     retryAfterMs: cost > burst ? tolerance : allowAtMs - nowMs,
-    remaining: Math.max(0, Math.floor((tolerance - resetAfterMs) / emissionIntervalMs + EPSILON)),
+    remaining: Math.max(
+      0,
+      Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs),
+    ),
     resetAfterMs,
     state,
     ttlMs: Math.ceil(resetAfterMs),

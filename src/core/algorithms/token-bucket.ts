@@ -1,4 +1,4 @@
-import { EPSILON, type AlgorithmStep } from './types.js';
+import { EPSILON_MS, type AlgorithmStep } from './types.js';
 
 /** A bucket of `capacity` tokens refilled continuously at `refillPerSecond`. */
 export interface TokenBucketParams {
@@ -25,13 +25,15 @@ export function tokenBucket(
     tokens = Math.min(capacity, state.tokens + (elapsedMs * refillPerSecond) / 1000);
   }
 
-  if (tokens + EPSILON >= cost) {
+  // The tokens 1 µs of refill brings: the slack of EPSILON_MS expressed in tokens.
+  const slack = (EPSILON_MS * refillPerSecond) / 1000;
+  if (tokens + slack >= cost) {
     const left = Math.max(0, tokens - cost);
     const resetAfterMs = ((capacity - left) * 1000) / refillPerSecond;
     return {
       allowed: true,
       retryAfterMs: 0,
-      remaining: Math.floor(left + EPSILON),
+      remaining: Math.floor(left + slack),
       resetAfterMs,
       state: { tokens: left, updatedAtMs: nowMs },
       ttlMs: Math.ceil(resetAfterMs),
@@ -44,7 +46,7 @@ export function tokenBucket(
   return {
     allowed: false,
     retryAfterMs: (missing * 1000) / refillPerSecond,
-    remaining: Math.floor(tokens + EPSILON),
+    remaining: Math.floor(tokens + slack),
     resetAfterMs,
     state,
     ttlMs: Math.ceil(resetAfterMs),

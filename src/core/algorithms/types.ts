@@ -26,8 +26,8 @@ export interface AlgorithmStep<State> {
 export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'token-bucket' | 'gcra';
 
 /**
- * Floating-point slack for comparisons of refilled tokens and arrival times, so that a call made
- * exactly at the moment its retryAfter pointed to is admitted despite rounding. The Lua twins use
- * the same value.
+ * Floating-point slack, in milliseconds: a call made exactly at the moment its retryAfter pointed to
+ * is admitted despite rounding. Epoch milliseconds (~1.7e12) carry only ~0.0002 ms of precision, so
+ * the slack is 1 µs: a call may be admitted at most 1 µs early. The Lua twins use the same value.
  */
-export const EPSILON = 1e-9;
+export const EPSILON_MS = 0.001;
