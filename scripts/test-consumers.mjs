@@ -1,0 +1,95 @@
+// Consumer proof: pack the library as npm would publish it, install the tarball into small fixture
+// apps (test/consumers/*) copied to temp directories, compile each with TypeScript and run its smoke
+// test. Proves the published package works for a Nest 11 CommonJS app and a Nest 12 ESM app.
+//
+// Usage: node scripts/test-consumers.mjs [--skip-build] [--keep] [fixture...]
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const fixturesDir = join(root, 'test', 'consumers');
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+
+const args = process.argv.slice(2);
+const skipBuild = args.includes('--skip-build');
+const keep = args.includes('--keep');
+const requested = args.filter((arg) => !arg.startsWith('--'));
+const fixtures = readdirSync(fixturesDir, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .filter((name) => requested.length === 0 || requested.includes(name));
+if (fixtures.length === 0) fail(`no fixture matches ${requested.join(', ')}`);
+
+function fail(message) {
+  console.error(`test:consumers: ${message}`);
+  process.exit(1);
+}
+
+/** Run a command, echoing it; exit with its output when it fails. */
+function run(command, commandArgs, cwd) {
+  const started = performance.now();
+  console.log(`$ ${[command, ...commandArgs].join(' ')}   (in ${cwd})`);
+  const result = spawnSync(command, commandArgs, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // The fixtures' own install must not inherit this repository's npm settings.
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    process.stdout.write(result.stdout ?? '');
+    process.stderr.write(result.stderr ?? '');
+    fail(
+      `"${[command, ...commandArgs].join(' ')}" failed (exit ${result.status}) after ${seconds}s`,
+    );
+  }
+  return { stdout: result.stdout, seconds };
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 'mcprl-consumers-'));
+const outcomes = [];
+try {
+  if (!skipBuild) run('npm', ['run', 'build'], root);
+  const packed = run('npm', ['pack', '--json', '--pack-destination', workDir], root);
+  const tarball = join(workDir, JSON.parse(packed.stdout)[0].filename);
+  console.log(`packed ${tarball}`);
+
+  for (const fixture of fixtures) {
+    const appDir = join(workDir, fixture);
+    cpSync(join(fixturesDir, fixture), appDir, {
+      recursive: true,
+      filter: (source) => !/[\\/](node_modules|dist)$/.test(source),
+    });
+    const manifestPath = join(appDir, 'package.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    manifest.dependencies = {
+      ...manifest.dependencies,
+      'nestjs-mcp-rate-limit': `file:${tarball}`,
+    };
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+
+    // The local npm cache first: only what it lacks comes from the registry.
+    const install = run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'],
+      appDir,
+    );
+    run(process.execPath, [tsc, '-p', 'tsconfig.json'], appDir);
+    const smoke = run('npm', ['run', '--silent', 'smoke'], appDir);
+    console.log(smoke.stdout.trimEnd().replace(/^/gm, `  [${fixture}] `));
+    const versions = ['@nestjs/common', '@nestjs/core'].map((name) => {
+      const installed = JSON.parse(
+        readFileSync(join(appDir, 'node_modules', name, 'package.json'), 'utf8'),
+      );
+      return `${name}@${installed.version}`;
+    });
+    outcomes.push(`${fixture}: ok (${versions.join(', ')}; install ${install.seconds}s)`);
+  }
+} finally {
+  if (keep) console.log(`kept ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+}
+console.log(`\nconsumer proof passed:\n${outcomes.map((line) => `  ${line}`).join('\n')}`);
