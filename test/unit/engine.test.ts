@@ -1,0 +1,173 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  createRateLimiter,
+  FixedWindowRateLimit,
+  LimitSet,
+  MemoryStore,
+  RateLimitConfigError,
+  RateLimitEngine,
+  TokenBucketRateLimit,
+  type McpRateLimiter,
+  type RateLimitContext,
+} from '../../src/index.js';
+
+/** A custom limiter that counts in memory and records what happened to it. */
+class CountingLimiter implements McpRateLimiter {
+  used = 0;
+  readonly log: string[] = [];
+  constructor(
+    readonly name: string,
+    readonly max: number,
+  ) {}
+  consume(): number | null {
+    if (this.used >= this.max) {
+      this.log.push('deny');
+      return 7;
+    }
+    this.used++;
+    this.log.push('admit');
+    return null;
+  }
+  refund(): void {
+    this.used--;
+    this.log.push('refund');
+  }
+}
+
+const context = (subject = 'user:a'): RateLimitContext => ({ subject, cost: 1 });
+
+describe('custom limiters with built-in ones', () => {
+  it('run first, in declared order, and stop at the first denial', async () => {
+    const first = new CountingLimiter('first', 0);
+    const second = new CountingLimiter('second', 10);
+    const engine = new RateLimitEngine(new MemoryStore());
+    const decision = await engine.evaluate(new LimitSet([first, second], 'scope'), context());
+    expect(decision.allowed).toBe(false);
+    expect(decision.retryAfter).toBe(7);
+    expect(decision.deniedBy).toBe(first);
+    expect(second.log).toEqual([]);
+  });
+
+  it('a custom denial consumes no built-in quota, and refunds earlier customs', async () => {
+    const builtIn = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
+    const admitting = new CountingLimiter('admitting', 10);
+    const denying = new CountingLimiter('denying', 0);
+    const engine = new RateLimitEngine(new MemoryStore());
+    const denied = await engine.evaluate(
+      new LimitSet([builtIn, admitting, denying], 'scope'),
+      context(),
+    );
+    expect(denied.allowed).toBe(false);
+    expect(admitting.log).toEqual(['admit', 'refund']);
+    expect(admitting.used).toBe(0);
+    // The built-in limit of 1 is untouched: a call without the denying limiter is admitted.
+    const after = await engine.evaluate(new LimitSet([builtIn, admitting], 'scope'), context());
+    expect(after.allowed).toBe(true);
+  });
+
+  it('a built-in denial refunds every custom limiter that admitted', async () => {
+    const builtIn = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
+    const custom = new CountingLimiter('custom', 10);
+    const engine = new RateLimitEngine(new MemoryStore());
+    const set = new LimitSet([custom, builtIn], 'scope');
+    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+    const denied = await engine.evaluate(set, context());
+    expect(denied.allowed).toBe(false);
+    expect(denied.deniedBy).toBe(builtIn);
+    expect(custom.log).toEqual(['admit', 'admit', 'refund']);
+    expect(custom.used).toBe(1);
+  });
+
+  it('accepts the number, null and object verdict forms, sync or async', async () => {
+    const engine = new RateLimitEngine(new MemoryStore());
+    const verdicts = [null, 3, { retryAfter: null, remaining: 4, limit: 5 }, { retryAfter: 2.2 }];
+    const outcomes = [];
+    for (const verdict of verdicts) {
+      const limiter = { consume: async () => verdict };
+      outcomes.push(await engine.evaluate(new LimitSet([limiter], 's'), context()));
+    }
+    expect(outcomes.map((decision) => decision.retryAfter)).toEqual([null, 3, null, 3]);
+    expect(outcomes[2].results[0]).toMatchObject({ remaining: 4, quota: 5 });
+  });
+
+  it('a verdict that is neither seconds nor null fails loudly instead of admitting', async () => {
+    const engine = new RateLimitEngine(new MemoryStore());
+    for (const verdict of [
+      undefined,
+      -1,
+      Number.NaN,
+      'soon',
+      { retryAfter: Number.POSITIVE_INFINITY },
+    ]) {
+      const limiter = { consume: () => verdict as never };
+      await expect(engine.evaluate(new LimitSet([limiter], 's'), context())).rejects.toThrow(
+        TypeError,
+      );
+    }
+  });
+});
+
+describe('LimitSet', () => {
+  it('rejects what is not a limiter, naming the owner and the position', () => {
+    expect(() => new LimitSet([{ consume: 1 } as never], 's', 'Tools.search')).toThrow(
+      RateLimitConfigError,
+    );
+    expect(
+      () =>
+        new LimitSet(
+          [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 1 }), 42 as never],
+          's',
+          'Tools.search',
+        ),
+    ).toThrow(
+      'Tools.search: limit #2 is neither a built-in limit nor an object with consume(context) (got number)',
+    );
+  });
+
+  it('gives the same limit declared twice on one handler two separate counters', async () => {
+    const limit = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
+    const engine = new RateLimitEngine(new MemoryStore());
+    const set = new LimitSet([limit, limit], 's');
+    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+    expect((await engine.evaluate(set, context())).allowed).toBe(false);
+  });
+});
+
+describe('createRateLimiter', () => {
+  it('keys by subject, takes a cost, and reports remaining', async () => {
+    const limiter = createRateLimiter({
+      limits: [new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 0.001 })],
+    });
+    const first = await limiter.consume('user:a', { cost: 3 });
+    expect(first).toMatchObject({ allowed: true, retryAfter: null });
+    expect(first.results[0].remaining).toBe(2);
+    expect((await limiter.consume('user:a', { cost: 3 })).allowed).toBe(false);
+    expect((await limiter.consume('user:b', { cost: 3 })).allowed).toBe(true);
+  });
+
+  it('uses a key function and a per-limit cost from the context', async () => {
+    const perOrg = new FixedWindowRateLimit({
+      maxCalls: 2,
+      perSeconds: 60,
+      key: (ctx) => `org:${(ctx.args as { org: string }).org}`,
+      cost: (ctx) => ((ctx.args as { heavy: boolean }).heavy ? 2 : 1),
+    });
+    const limiter = createRateLimiter({ limits: [perOrg] });
+    expect(
+      (await limiter.consume('user:a', { context: { args: { org: 'x', heavy: false } } })).allowed,
+    ).toBe(true);
+    expect(
+      (await limiter.consume('user:b', { context: { args: { org: 'x', heavy: true } } })).allowed,
+    ).toBe(false);
+    expect(
+      (await limiter.consume('user:b', { context: { args: { org: 'x', heavy: false } } })).allowed,
+    ).toBe(true);
+    expect(
+      (await limiter.consume('user:c', { context: { args: { org: 'y', heavy: true } } })).allowed,
+    ).toBe(true);
+  });
+
+  it('requires at least one limit', () => {
+    expect(() => createRateLimiter({ limits: [] })).toThrow('"limits" must not be empty');
+  });
+});

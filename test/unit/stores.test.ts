@@ -1,0 +1,218 @@
+import { describe, expect, it, jest } from '@jest/globals';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import {
+  CacheManagerStore,
+  createRateLimiter,
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  MemoryStore,
+  ResilientStore,
+  SlidingWindowRateLimit,
+  StoreUnavailableError,
+  TokenBucketRateLimit,
+  type LimitCheck,
+  type RateLimitStore,
+} from '../../src/index.js';
+
+const limit = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 10 });
+const check = (key = 'k', cost = 1): LimitCheck => ({ key, limit, cost });
+
+/** A Keyv storage adapter whose every operation fails, as a dead backend's would. */
+function brokenKeyvStore() {
+  const fail = async () => {
+    throw new Error('connection refused');
+  };
+  return { get: fail, set: fail, delete: fail, clear: fail, on: () => undefined, opts: {} };
+}
+
+describe('MemoryStore', () => {
+  it('sweeps expired keys and never keeps the process alive', async () => {
+    let nowMs = 1_000_000;
+    const store = new MemoryStore({ clock: () => nowMs });
+    for (let index = 0; index < 100; index++) await store.evaluate([check(`k${index}`)]);
+    expect(store.size).toBe(100);
+    const timer = (store as unknown as { sweepTimer: NodeJS.Timeout }).sweepTimer;
+    expect(timer.hasRef()).toBe(false);
+    nowMs += 10_000;
+    store.sweep();
+    expect(store.size).toBe(0);
+    store.close();
+  });
+
+  it('treats an expired entry as no state even before the sweep', async () => {
+    let nowMs = 0;
+    const store = new MemoryStore({ clock: () => nowMs });
+    await store.evaluate([check()]);
+    await store.evaluate([check()]);
+    expect((await store.evaluate([check()]))[0].allowed).toBe(false);
+    nowMs = 10_000;
+    expect((await store.evaluate([check()]))[0].allowed).toBe(true);
+    store.close();
+  });
+});
+
+describe('CacheManagerStore', () => {
+  it('gives every entry a TTL', async () => {
+    const keyv = new Keyv();
+    const setSpy = jest.spyOn(keyv, 'set');
+    const store = new CacheManagerStore(createCache({ stores: [keyv] }), { clock: () => 4_000 });
+    await store.evaluate([
+      check('a'),
+      { key: 'b', limit: new SlidingWindowRateLimit({ maxCalls: 1, perSeconds: 3 }), cost: 1 },
+    ]);
+    expect(setSpy.mock.calls.map((call) => call[2])).toEqual([6_000, 3_000]);
+  });
+
+  it('detects the failures Keyv swallows and rejects with StoreUnavailableError', async () => {
+    const keyv = new Keyv({ store: brokenKeyvStore() as never });
+    const store = new CacheManagerStore(createCache({ stores: [keyv] }));
+    await expect(store.evaluate([check()])).rejects.toThrow(StoreUnavailableError);
+  });
+
+  it('times out a cache that never answers', async () => {
+    const hanging = {
+      get: () => new Promise<undefined>(() => undefined),
+      set: async () => undefined,
+    };
+    const store = new CacheManagerStore(hanging, { operationTimeoutMs: 20 });
+    await expect(store.evaluate([check()])).rejects.toThrow('did not answer within 20 ms');
+  });
+});
+
+describe('ResilientStore (the onStoreError policy)', () => {
+  const failing: RateLimitStore = { evaluate: async () => Promise.reject(new Error('boom')) };
+  const quietLogger = () => ({ warn: jest.fn<(message: string) => void>() });
+
+  it('insurance: enforces the same limits in process while the store is down', async () => {
+    const logger = quietLogger();
+    const store = new ResilientStore(failing, { logger });
+    const outcomes = [];
+    for (let index = 0; index < 3; index++)
+      outcomes.push((await store.evaluate([check()]))[0].allowed);
+    expect(outcomes).toEqual([true, true, false]);
+  });
+
+  it('allow and deny policies', async () => {
+    const allow = new ResilientStore(failing, { policy: 'allow', logger: quietLogger() });
+    const deny = new ResilientStore(failing, {
+      policy: 'deny',
+      logger: quietLogger(),
+      denyRetryAfterMs: 5_000,
+    });
+    expect((await allow.evaluate([check()]))[0].allowed).toBe(true);
+    expect(await deny.evaluate([check()])).toEqual([
+      { allowed: false, retryAfterMs: 5_000, remaining: 0, resetAfterMs: 5_000 },
+    ]);
+  });
+
+  it('rejects an unknown policy', () => {
+    expect(() => new ResilientStore(failing, { policy: 'maybe' as never })).toThrow(
+      'onStoreError must be one of',
+    );
+  });
+
+  it('logs the outage once per interval, reports every failure, and uses the store again once it answers', async () => {
+    let nowMs = 0;
+    let healthy = false;
+    const primary = new MemoryStore({ clock: () => nowMs });
+    const flaky: RateLimitStore = {
+      evaluate: (checks) =>
+        healthy ? primary.evaluate(checks) : Promise.reject(new Error('down')),
+    };
+    const logger = quietLogger();
+    const reported: unknown[] = [];
+    const store = new ResilientStore(flaky, {
+      logger,
+      clock: () => nowMs,
+      retryIntervalMs: 100,
+      logIntervalMs: 60_000,
+      reportStoreError: (error) => reported.push(error),
+    });
+    for (let index = 0; index < 50; index++) {
+      nowMs += 200; // past the retry interval each time, so every call tries the store
+      await store.evaluate([check(`k${index}`)]);
+    }
+    expect(reported).toHaveLength(50);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(store.degraded).toBe(true);
+
+    healthy = true;
+    nowMs += 200;
+    await store.evaluate([check('fresh')]);
+    expect(store.degraded).toBe(false);
+    expect(primary.size).toBe(1);
+  });
+
+  it('does not retry a dead store on every call: it waits retryIntervalMs', async () => {
+    let calls = 0;
+    const counting: RateLimitStore = {
+      evaluate: () => {
+        calls++;
+        return Promise.reject(new Error('down'));
+      },
+    };
+    const store = new ResilientStore(counting, {
+      logger: quietLogger(),
+      clock: () => 0,
+      retryIntervalMs: 1_000,
+    });
+    for (let index = 0; index < 20; index++) await store.evaluate([check()]);
+    expect(calls).toBe(1);
+  });
+
+  it('createRateLimiter over a broken cache decides with insurance instead of failing open', async () => {
+    const keyv = new Keyv({ store: brokenKeyvStore() as never });
+    const logger = quietLogger();
+    const limiter = createRateLimiter({
+      limits: [limit],
+      store: new CacheManagerStore(createCache({ stores: [keyv] })),
+      logger,
+    });
+    const allowed = [];
+    for (let index = 0; index < 4; index++) allowed.push((await limiter.consume('user:a')).allowed);
+    expect(allowed).toEqual([true, true, false, false]);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('exact under concurrency: 10,000 concurrent calls against a limit of 100', () => {
+  const limits = [
+    new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 3_600 }),
+    new SlidingWindowRateLimit({ maxCalls: 100, perSeconds: 3_600 }),
+    // Refill so slow that nothing refills during the test.
+    new TokenBucketRateLimit({ capacity: 100, refillPerSecond: 0.0001 }),
+    new GcraRateLimit({ ratePerSecond: 0.0001, burst: 100 }),
+  ];
+  const stores: [string, () => RateLimitStore][] = [
+    ['MemoryStore', () => new MemoryStore()],
+    ['CacheManagerStore (in-memory Keyv)', () => new CacheManagerStore(createCache())],
+  ];
+
+  for (const [storeName, makeStore] of stores) {
+    it.each(limits.map((each) => [each.describe(), each] as const))(
+      `${storeName}: %s admits exactly 100`,
+      async (_name, each) => {
+        const limiter = createRateLimiter({ limits: [each], store: makeStore() });
+        const decisions = await Promise.all(
+          Array.from({ length: 10_000 }, () => limiter.consume('user:a')),
+        );
+        expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
+      },
+    );
+
+    it(`${storeName}: a two-limit call admits exactly the smaller limit`, async () => {
+      const limiter = createRateLimiter({
+        limits: [
+          new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 3_600 }),
+          new SlidingWindowRateLimit({ maxCalls: 150, perSeconds: 3_600 }),
+        ],
+        store: makeStore(),
+      });
+      const decisions = await Promise.all(
+        Array.from({ length: 10_000 }, () => limiter.consume('user:a')),
+      );
+      expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
+    });
+  }
+});

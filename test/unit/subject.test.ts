@@ -1,0 +1,64 @@
+import { describe, expect, it } from '@jest/globals';
+import { defaultSubject, encodeKeyPart, normalizeIp } from '../../src/index.js';
+
+describe('defaultSubject', () => {
+  it('prefers the authenticated user id: id, then sub, then userId', () => {
+    expect(defaultSubject({ user: { id: 'u1', sub: 's1' }, ip: '1.2.3.4' })).toBe('user:u1');
+    expect(defaultSubject({ user: { sub: 's1', userId: 7 } })).toBe('user:s1');
+    expect(defaultSubject({ user: { userId: 7 } })).toBe('user:7');
+  });
+
+  it('falls back to the client IP, then to unknown', () => {
+    expect(defaultSubject({ user: { id: { nested: true } }, ip: '1.2.3.4' })).toBe('ip:1.2.3.4');
+    expect(defaultSubject({ ip: '::ffff:10.0.0.1' })).toBe('ip:10.0.0.1');
+    expect(defaultSubject({ socket: { remoteAddress: '10.0.0.2' } })).toBe('ip:10.0.0.2');
+    expect(defaultSubject({})).toBe('unknown');
+    expect(defaultSubject(undefined)).toBe('unknown');
+  });
+
+  it('never confuses a user id with an IP', () => {
+    expect(defaultSubject({ user: { id: '1.2.3.4' } })).not.toBe(defaultSubject({ ip: '1.2.3.4' }));
+  });
+});
+
+describe('normalizeIp', () => {
+  it('unwraps IPv4-mapped IPv6 in both notations', () => {
+    expect(normalizeIp('::ffff:192.168.1.9')).toBe('192.168.1.9');
+    expect(normalizeIp('::FFFF:c0a8:0109')).toBe('192.168.1.9');
+    expect(normalizeIp('0:0:0:0:0:ffff:c0a8:109')).toBe('192.168.1.9');
+  });
+
+  it('groups IPv6 by /64, whatever the notation', () => {
+    const prefix = '2001:db8:1:2::/64';
+    expect(normalizeIp('2001:db8:1:2::1')).toBe(prefix);
+    expect(normalizeIp('2001:0DB8:0001:0002:ffff:ffff:ffff:ffff')).toBe(prefix);
+    expect(normalizeIp('2001:db8:1:2:a:b:c:d%eth0')).toBe(prefix);
+    expect(normalizeIp('2001:db8:1:3::1')).not.toBe(prefix);
+    expect(normalizeIp('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('keeps IPv4 as it is and leaves non-addresses alone', () => {
+    expect(normalizeIp('8.8.8.8')).toBe('8.8.8.8');
+    expect(normalizeIp('not an ip')).toBe('not an ip');
+  });
+});
+
+describe('encodeKeyPart', () => {
+  it('is self-delimiting, so concatenated parts cannot collide', () => {
+    expect(encodeKeyPart('a:b') + encodeKeyPart('c')).not.toBe(
+      encodeKeyPart('a') + encodeKeyPart('b:c'),
+    );
+    expect(encodeKeyPart('1:a')).not.toBe(encodeKeyPart('a'));
+  });
+
+  it('bounds huge parts and keeps them distinct', () => {
+    const huge = encodeKeyPart('x'.repeat(1_000_000));
+    expect(huge.length).toBeLessThan(64);
+    expect(huge).not.toBe(encodeKeyPart(`${'x'.repeat(999_999)}y`));
+  });
+
+  it('hashes lone surrogates losslessly (UTF-8 would turn both into U+FFFD)', () => {
+    expect(encodeKeyPart('\ud800')).not.toBe(encodeKeyPart('\udc00'));
+    expect(encodeKeyPart('\ud800')).not.toBe(encodeKeyPart('\ufffd'));
+  });
+});
