@@ -1,0 +1,62 @@
+import { Ctx, Payload } from '@nestjs/microservices';
+import { McpController, Prompt, Resource, Tool, type McpContext } from '@rekog/mcp-nest';
+import { z } from 'zod';
+
+/** Tools, a resource and a prompt, each with the limit the README describes. */
+@McpController()
+export class DemoController {
+  @Tool({
+    name: 'demo.echo',
+    description: 'Echoes the text back. Limited to 5 calls per 10 seconds (fixed window).',
+    parameters: z.object({ text: z.string().max(1000) }),
+  })
+  echo(@Payload() { text }: { text: string }) {
+    return { content: [{ type: 'text', text }] };
+  }
+
+  @Tool({
+    name: 'demo.search',
+    description: 'Pretends to search. Bursts of 3, then 1 call per second (token bucket).',
+    parameters: z.object({ query: z.string().max(200) }),
+  })
+  search(@Payload() { query }: { query: string }) {
+    const results = ['alpha', 'beta', 'gamma'].map((word) => `${word}: about ${query}`);
+    return { content: [{ type: 'text', text: results.join('\n') }] };
+  }
+
+  @Tool({ name: 'demo.free', description: 'Never rate limited.' })
+  free() {
+    return { content: [{ type: 'text', text: 'free as in beer' }] };
+  }
+
+  @Resource({
+    uri: 'demo://status',
+    name: 'status',
+    description: 'Server status. Limited to 3 reads per 10 seconds (sliding window).',
+    mimeType: 'application/json',
+  })
+  status(@Payload() { uri }: { uri: string }, @Ctx() context: McpContext) {
+    const status = {
+      ok: true,
+      transport: context.getSession().transport,
+      uptimeSeconds: process.uptime(),
+    };
+    return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(status) }] };
+  }
+
+  @Prompt({
+    name: 'greet',
+    description: 'A greeting prompt. Limited to 3 gets per 10 seconds (sliding window).',
+    parameters: z.object({ name: z.string().max(100) }),
+  })
+  greet(@Payload() { name }: { name: string }) {
+    return {
+      messages: [
+        {
+          role: 'user' as const,
+          content: { type: 'text' as const, text: `Say hello to ${name}.` },
+        },
+      ],
+    };
+  }
+}
