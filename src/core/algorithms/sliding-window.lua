@@ -1,0 +1,65 @@
+-- Twin of sliding-window.ts: the same inputs, the same floating-point operations in the same order,
+-- the same outputs. State: a Redis list of the admission times still inside the window, oldest first
+-- (a call of cost n adds n entries, written with %.17g so they read back exactly). Helpers
+-- (format_number, expire_key) come from the dispatcher's preamble.
+
+-- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, and, when allowed, the number of
+-- expired entries at the head of the list (what sliding_window_commit removes).
+local function sliding_window(key, now_ms, limit, period_ms, cost)
+  -- An entry admitted at t occupies the half-open interval [t, t + periodMs).
+  local oldest_live_ms = now_ms - period_ms
+  local length = redis.call('LLEN', key)
+  local first_live = 0
+  -- Read the head in small batches: usually only a few entries have expired since the last call.
+  while first_live < length do
+    local batch = redis.call('LRANGE', key, first_live, first_live + 15)
+    local index = 1
+    while index <= #batch and tonumber(batch[index]) <= oldest_live_ms do index = index + 1 end
+    first_live = first_live + index - 1
+    if index <= #batch then break end
+  end
+  local live = length - first_live
+
+  if live + cost <= limit then
+    local next_length = live + cost
+    local reset_after_ms = 0
+    if cost > 0 then
+      reset_after_ms = now_ms + period_ms - now_ms
+    elseif next_length > 0 then
+      reset_after_ms = tonumber(redis.call('LINDEX', key, -1)) + period_ms - now_ms
+    end
+    return true, 0, limit - next_length, reset_after_ms, reset_after_ms, first_live
+  end
+
+  local reset_after_ms = 0
+  if live > 0 then reset_after_ms = tonumber(redis.call('LINDEX', key, -1)) + period_ms - now_ms end
+  -- Enough of the oldest entries must leave the window to make room for `cost` units.
+  local must_expire = live + cost - limit
+  local retry_after_ms
+  if cost > limit then
+    retry_after_ms = period_ms
+  else
+    retry_after_ms = tonumber(redis.call('LINDEX', key, first_live + must_expire - 1)) + period_ms - now_ms
+  end
+  return false, retry_after_ms, limit - live, reset_after_ms, reset_after_ms, nil
+end
+
+-- Drop the expired head, append `cost` entries at now_ms, and keep the list for ttl_ms.
+local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
+  if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
+  if cost > 0 then
+    local entry = format_number(now_ms)
+    local entries = {}
+    for unit = 1, math.min(cost, 1000) do entries[unit] = entry end
+    local left = cost
+    while left > 0 do
+      -- Pushed in chunks: unpack() of a huge table would overflow Lua's C stack.
+      if left < #entries then
+        for unit = left + 1, #entries do entries[unit] = nil end
+      end
+      redis.call('RPUSH', key, unpack(entries))
+      left = left - #entries
+    end
+  end
+  expire_key(key, ttl_ms)
+end

@@ -1,0 +1,222 @@
+/*
+ * The Redis clients RedisStore accepts, described by the few members it uses, so that neither
+ * `redis` nor `ioredis` is needed at run time (or for the type declarations) by users who do not
+ * use Redis. Each is wrapped in a `ScriptTransport`.
+ */
+
+/** A node-redis v5 client (`createClient()` of `redis` / `@redis/client`, what `@keyv/redis` wraps). */
+export interface NodeRedisClientLike {
+  sendCommand(args: string[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  listenerCount(event: string): number;
+  close?(): Promise<unknown>;
+}
+
+/** A node-redis v5 cluster client (`createCluster()`). */
+export interface NodeRedisClusterLike {
+  sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  readonly isOpen: boolean;
+  readonly masters: readonly unknown[];
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  listenerCount(event: string): number;
+  close?(): Promise<unknown>;
+}
+
+/** An ioredis client: `new Redis()` or `new Cluster()`. */
+export interface IoRedisLike {
+  call(command: string, args: string[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  /** `wait` (lazyConnect, not yet connected), `connecting`, `ready`, `reconnecting`, `end`... */
+  readonly status: string;
+  readonly isCluster?: boolean;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  listenerCount(event: string): number;
+  quit(): Promise<unknown>;
+}
+
+/** Any client RedisStore accepts. */
+export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | IoRedisLike;
+
+/** Sends one script call. `args` start with the command name (EVALSHA or EVAL). */
+export interface ScriptTransport {
+  /** Whether keys of one call must share a Cluster slot. */
+  readonly cluster: boolean;
+  /**
+   * `undefined` when the client can take a command now; otherwise a promise that settles when it
+   * can (a connection the store started), or rejects at once when the client is reconnecting, so
+   * a call never waits in an offline queue for a Redis that is down.
+   */
+  ready(): Promise<void> | undefined;
+  send(args: string[], firstKey: string): Promise<unknown>;
+  /** Close the connection (only called for clients the store created itself). */
+  close(): Promise<void>;
+}
+
+export class RedisNotReadyError extends Error {
+  override readonly name = 'RedisNotReadyError';
+}
+
+/** Wrap a client; `connect` overrides how a closed client is (re)opened, e.g. by `@keyv/redis`. */
+export function createTransport(
+  client: RedisClientLike,
+  connect?: () => Promise<unknown>,
+): ScriptTransport {
+  if (client === null || typeof client !== 'object') {
+    throw new TypeError('RedisStore: "client" must be a node-redis or ioredis client');
+  }
+  // A client without an error listener would crash the process on its first socket error
+  // (EventEmitter throws "Unhandled error"); the store reports failures through its rejections.
+  if (typeof client.listenerCount === 'function' && client.listenerCount('error') === 0) {
+    client.on('error', () => undefined);
+  }
+  if (isIoRedis(client)) return new IoRedisTransport(client, connect);
+  if (isNodeRedisCluster(client)) return new NodeRedisClusterTransport(client, connect);
+  if (typeof (client as NodeRedisClientLike).sendCommand === 'function') {
+    return new NodeRedisTransport(client as NodeRedisClientLike, connect);
+  }
+  throw new TypeError('RedisStore: "client" must be a node-redis or ioredis client');
+}
+
+function isIoRedis(client: RedisClientLike): client is IoRedisLike {
+  return (
+    typeof (client as IoRedisLike).call === 'function' &&
+    typeof (client as IoRedisLike).status === 'string'
+  );
+}
+
+function isNodeRedisCluster(client: RedisClientLike): client is NodeRedisClusterLike {
+  return 'masters' in client && typeof client.sendCommand === 'function';
+}
+
+/** Shared logic: open a closed client once at a time; refuse while it is reconnecting. */
+abstract class BaseTransport implements ScriptTransport {
+  abstract readonly cluster: boolean;
+  private opening: Promise<void> | undefined;
+  /** Until the client has been seen ready once, "busy" is its first connection, not an outage. */
+  private everReady = false;
+
+  constructor(private readonly connectOverride: (() => Promise<unknown>) | undefined) {}
+
+  protected abstract state(): 'ready' | 'closed' | 'busy';
+  protected abstract connectClient(): Promise<unknown>;
+  abstract send(args: string[], firstKey: string): Promise<unknown>;
+  abstract close(): Promise<void>;
+
+  ready(): Promise<void> | undefined {
+    const state = this.state();
+    if (state === 'ready') {
+      this.everReady = true;
+      return undefined;
+    }
+    if (this.opening !== undefined) return this.opening;
+    if (state === 'busy') {
+      // A first connection in progress: let the client queue the command (the store's timeout
+      // still bounds it).
+      if (!this.everReady) return undefined;
+      return Promise.reject(new RedisNotReadyError('Redis client is not connected (reconnecting)'));
+    }
+    const opening = (this.connectOverride ?? (() => this.connectClient()))();
+    this.opening = opening.then(
+      () => {
+        this.opening = undefined;
+      },
+      (error: unknown) => {
+        this.opening = undefined;
+        throw error;
+      },
+    );
+    return this.opening;
+  }
+}
+
+class NodeRedisTransport extends BaseTransport {
+  readonly cluster = false;
+
+  constructor(
+    private readonly client: NodeRedisClientLike,
+    connect: (() => Promise<unknown>) | undefined,
+  ) {
+    super(connect);
+  }
+
+  protected state(): 'ready' | 'closed' | 'busy' {
+    if (this.client.isReady) return 'ready';
+    return this.client.isOpen ? 'busy' : 'closed';
+  }
+
+  protected connectClient(): Promise<unknown> {
+    return this.client.connect();
+  }
+
+  send(args: string[]): Promise<unknown> {
+    return this.client.sendCommand(args);
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close?.();
+  }
+}
+
+class NodeRedisClusterTransport extends BaseTransport {
+  readonly cluster = true;
+
+  constructor(
+    private readonly client: NodeRedisClusterLike,
+    connect: (() => Promise<unknown>) | undefined,
+  ) {
+    super(connect);
+  }
+
+  // The cluster client reconnects its node clients by itself; its commands are bounded by the
+  // store's timeout.
+  protected state(): 'ready' | 'closed' | 'busy' {
+    return this.client.isOpen ? 'ready' : 'closed';
+  }
+
+  protected connectClient(): Promise<unknown> {
+    return this.client.connect();
+  }
+
+  send(args: string[], firstKey: string): Promise<unknown> {
+    return this.client.sendCommand(firstKey, false, args);
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close?.();
+  }
+}
+
+class IoRedisTransport extends BaseTransport {
+  readonly cluster: boolean;
+
+  constructor(
+    private readonly client: IoRedisLike,
+    connect: (() => Promise<unknown>) | undefined,
+  ) {
+    super(connect);
+    this.cluster = client.isCluster === true;
+  }
+
+  protected state(): 'ready' | 'closed' | 'busy' {
+    const status = this.client.status;
+    if (status === 'ready') return 'ready';
+    return status === 'wait' || status === 'end' ? 'closed' : 'busy';
+  }
+
+  protected connectClient(): Promise<unknown> {
+    return this.client.connect();
+  }
+
+  send(args: string[]): Promise<unknown> {
+    // ioredis flattens array arguments and finds EVAL/EVALSHA keys itself (Cluster routing).
+    return this.client.call(args[0], args.slice(1));
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status !== 'end') await this.client.quit();
+  }
+}

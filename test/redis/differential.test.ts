@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { ALGORITHMS } from '../../src/core/algorithms/index.js';
+import {
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  SlidingWindowRateLimit,
+  TokenBucketRateLimit,
+  type BuiltInRateLimit,
+} from '../../src/core/limits.js';
+import { RedisStore } from '../../src/core/stores/redis-store.js';
+import type { LimitCheck, LimitOutcome } from '../../src/core/stores/store.js';
+import { CLIENT_LIBRARIES, connectClient, uniqueSubject, type TestClient } from './clients.js';
+import { REDIS_URL, redisDescribe } from './redis-available.js';
+
+const describeRedis = await redisDescribe('RedisStore: Lua twins vs TypeScript algorithms');
+
+// Random limits with awkward floating-point parameters (fractional windows and rates).
+const limitArbitrary: fc.Arbitrary<BuiltInRateLimit> = fc.oneof(
+  fc
+    .record({
+      maxCalls: fc.integer({ min: 1, max: 10 }),
+      perSeconds: fc.double({ min: 0.001, max: 50, noNaN: true }),
+    })
+    .map((options) => new FixedWindowRateLimit(options)),
+  fc
+    .record({
+      maxCalls: fc.integer({ min: 1, max: 10 }),
+      perSeconds: fc.double({ min: 0.001, max: 50, noNaN: true }),
+    })
+    .map((options) => new SlidingWindowRateLimit(options)),
+  fc
+    .record({
+      capacity: fc.double({ min: 0.5, max: 10, noNaN: true }),
+      refillPerSecond: fc.double({ min: 0.01, max: 50, noNaN: true }),
+    })
+    .map((options) => new TokenBucketRateLimit(options)),
+  fc
+    .record({
+      ratePerSecond: fc.double({ min: 0.01, max: 50, noNaN: true }),
+      burst: fc.integer({ min: 1, max: 10 }),
+    })
+    .map((options) => new GcraRateLimit(options)),
+);
+
+const advanceArbitrary = fc.oneof(
+  fc.constant(0),
+  fc.double({ min: 0, max: 5, noNaN: true }),
+  fc.double({ min: 0, max: 3000, noNaN: true }),
+  fc.integer({ min: 0, max: 60_000 }),
+);
+
+interface Step {
+  readonly advanceMs: number;
+  /** Which limits take part in this call (at least one). */
+  readonly mask: readonly boolean[];
+  /** The raw cost drawn for each limit; integer limits round it. */
+  readonly costs: readonly number[];
+}
+
+const scenarioArbitrary = fc.array(limitArbitrary, { minLength: 1, maxLength: 3 }).chain((limits) =>
+  fc.record({
+    limits: fc.constant(limits),
+    startMs: fc.double({ min: 1.7e12, max: 1.7e12 + 1e7, noNaN: true }),
+    steps: fc.array(
+      fc.record({
+        advanceMs: advanceArbitrary,
+        mask: fc.array(fc.boolean(), { minLength: limits.length, maxLength: limits.length }),
+        costs: fc.array(
+          fc.oneof(fc.integer({ min: 0, max: 12 }), fc.double({ min: 0, max: 12, noNaN: true })),
+          { minLength: limits.length, maxLength: limits.length },
+        ),
+      }),
+      { minLength: 1, maxLength: 30 },
+    ),
+  }),
+);
+
+/** The TypeScript algorithms, all-or-nothing, state kept (the Lua twins keep it past its TTL too). */
+function reference(
+  states: Map<string, unknown>,
+  checks: readonly LimitCheck[],
+  nowMs: number,
+): LimitOutcome[] {
+  const steps = checks.map((check) =>
+    ALGORITHMS[check.limit.algorithm](states.get(check.key), nowMs, check.limit.params, check.cost),
+  );
+  if (steps.every((step) => step.allowed)) {
+    checks.forEach((check, index) => states.set(check.key, steps[index].state));
+  }
+  return steps.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
+    allowed,
+    retryAfterMs,
+    remaining,
+    resetAfterMs,
+  }));
+}
+
+function costFor(limit: BuiltInRateLimit, raw: number): number {
+  const integer = limit.algorithm === 'fixed-window' || limit.algorithm === 'sliding-window';
+  return integer ? Math.round(raw) : raw;
+}
+
+describeRedis.each(CLIENT_LIBRARIES)('RedisStore Lua twins vs TypeScript (%s)', (library) => {
+  let connection: TestClient;
+  let nowMs = 0;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    connection = await connectClient(library, REDIS_URL);
+    // Keys outlive the test in real time, so Redis never drops a state the reference still has.
+    store = new RedisStore({ client: connection.client, clock: () => nowMs, extraTtlMs: 600_000 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await connection?.quit();
+  });
+
+  test('random calls, costs and clock advances give identical outcomes', async () => {
+    let run = 0;
+    const keysUsed: string[] = [];
+    await fc.assert(
+      fc.asyncProperty(scenarioArbitrary, async ({ limits, startMs, steps }) => {
+        const subject = uniqueSubject(`diff-${run++}`);
+        const keys = limits.map((_, index) => `mcprl-test:{${subject}}${index}`);
+        keysUsed.push(...keys);
+        const states = new Map<string, unknown>();
+        nowMs = startMs;
+        for (const step of steps as Step[]) {
+          nowMs += step.advanceMs;
+          const checks: LimitCheck[] = [];
+          limits.forEach((limit, index) => {
+            if (step.mask[index] || (index === 0 && !step.mask.includes(true))) {
+              checks.push({ key: keys[index], limit, cost: costFor(limit, step.costs[index]) });
+            }
+          });
+          const expected = reference(states, checks, nowMs);
+          const actual = await store.evaluate(checks);
+          expect(actual).toEqual(expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    for (let index = 0; index < keysUsed.length; index += 500) {
+      await connection.command(['DEL', ...keysUsed.slice(index, index + 500)]);
+    }
+  });
+});
