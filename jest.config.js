@@ -9,7 +9,13 @@ export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swcConfig, swcrc: false }] },
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // MCP-Nest's CommonJS build require()s the ESM-only Nest 12, which Jest's ESM mode cannot load;
+    // its shipped TypeScript sources load fine once transformed.
+    '^@rekog/mcp-nest$': '<rootDir>/node_modules/@rekog/mcp-nest/src/index.ts',
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@rekog/mcp-nest/)'],
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testTimeout: 30000,

@@ -1,0 +1,129 @@
+import { defaultSubject, type RequestLike } from '../core/subject.js';
+import { echoableId, type JsonRpcId } from './json-rpc-error.js';
+
+/**
+ * What one MCP call is, read from the raw material of a request. Every field is read defensively:
+ * whatever a client sends, building a call never throws.
+ */
+export interface McpCall {
+  /** The JSON-RPC method, e.g. `tools/call`, when it could be read. */
+  readonly method: string | undefined;
+  /** The tool or prompt name, or the resource URI, when it could be read. */
+  readonly target: string | undefined;
+  /** The request id to echo in an error response (`null` when absent or unusable). */
+  readonly requestId: JsonRpcId;
+  /** The call's arguments (tool/prompt arguments, resource parameters), when known. */
+  readonly args: unknown;
+  /** The raw HTTP request (Express or Fastify), when there is one. */
+  readonly request: unknown;
+  /**
+   * The MCP session, when the call has no HTTP request to key it by: `stdio`, or the session id of a
+   * session-aware transport.
+   */
+  readonly session: string | undefined;
+}
+
+/** Longest method or target name kept; longer ones are cut (they only inform, never key). */
+const MAX_NAME_LENGTH = 1024;
+
+/**
+ * The call of an MCP-Nest handler, from its RPC context (`switchToRpc().getContext()`, an
+ * `McpContext` with `mcpRequest`, `getRawRequest()` and `getSession()`) and its payload (the
+ * validated arguments). Duck-typed, so this package does not depend on MCP-Nest.
+ */
+export function callFromMcpContext(mcpContext: unknown, payload: unknown): McpCall {
+  const mcpRequest = safely(() => (mcpContext as { mcpRequest?: unknown }).mcpRequest);
+  const request = safely(() => (mcpContext as { getRawRequest?: () => unknown }).getRawRequest?.());
+  const sessionInfo = safely(() => (mcpContext as { getSession?: () => unknown }).getSession?.());
+  const params = field(mcpRequest, 'params');
+  return {
+    method: name(field(mcpRequest, 'method')),
+    target: name(field(params, 'name')) ?? name(field(params, 'uri')),
+    requestId: echoableId(field(mcpRequest, 'id')),
+    args: payload,
+    request: isObject(request) ? request : undefined,
+    session: sessionOf(sessionInfo),
+  };
+}
+
+/**
+ * The call of an HTTP request to an endpoint that speaks MCP JSON-RPC: method, id and target from
+ * the body (a single JSON-RPC message), or from the `Mcp-Method` / `Mcp-Name` headers when the body
+ * does not say. For a batch (an array), only the id is left out: it names no single request.
+ */
+export function callFromHttpRequest(request: unknown): McpCall {
+  const body = safely(() => (request as { body?: unknown }).body);
+  const message = isObject(body) && !Array.isArray(body) ? body : undefined;
+  const params = field(message, 'params');
+  return {
+    method: name(field(message, 'method')) ?? name(header(request, 'mcp-method')),
+    target:
+      name(field(params, 'name')) ??
+      name(field(params, 'uri')) ??
+      name(header(request, 'mcp-name')),
+    requestId: echoableId(field(message, 'id')),
+    args: field(params, 'arguments') ?? params,
+    request,
+    session: undefined,
+  };
+}
+
+/**
+ * The subject of a call: `resolve(call)` when given and it answers a non-empty string; else the
+ * default — the user id or client IP of the HTTP request (`defaultSubject`), or, without an HTTP
+ * request (STDIO), the MCP session: `session:<id>`, where STDIO is one session per process.
+ */
+export function subjectOf(call: McpCall, resolve?: (call: McpCall) => unknown): string {
+  if (resolve !== undefined) {
+    const custom = safely(() => resolve(call));
+    if (typeof custom === 'string' && custom.length > 0) return custom;
+  }
+  if (call.request !== undefined) return defaultSubject(call.request as RequestLike);
+  if (call.session !== undefined) return `session:${call.session}`;
+  return 'unknown';
+}
+
+/** A header's value (first one when repeated), from Express, Fastify or a plain Node request. */
+export function header(request: unknown, lowerCaseName: string): string | undefined {
+  const headers = safely(() => (request as { headers?: unknown }).headers);
+  const value = field(headers, lowerCaseName);
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+function sessionOf(sessionInfo: unknown): string | undefined {
+  const sessionId = field(sessionInfo, 'sessionId');
+  if (typeof sessionId === 'string' && sessionId.length > 0) return sessionId;
+  const transport = field(sessionInfo, 'transport');
+  // STDIO serves one client per process: the process's connection is the session.
+  if (transport === 'stdio') return 'stdio';
+  return undefined;
+}
+
+function name(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return undefined;
+  return value.length <= MAX_NAME_LENGTH ? value : value.slice(0, MAX_NAME_LENGTH);
+}
+
+/** An own property of an object, or undefined; getters that throw count as absent. */
+function field(value: unknown, key: string): unknown {
+  if (!isObject(value)) return undefined;
+  return safely(() =>
+    Object.prototype.hasOwnProperty.call(value, key)
+      ? (value as Record<string, unknown>)[key]
+      : undefined,
+  );
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
+}
+
+function safely<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,63 @@
+import { header } from './call.js';
+
+/**
+ * Which MCP messages count against the message-level limit (the Elixir reference's rule):
+ * only POST requests count; JSON-RPC notifications (no `id`) and responses never count; requests
+ * whose method is in `excludedMethods` (e.g. `initialize`, `ping`) are skipped.
+ *
+ * The rule is read so that a malformed message can never slip past: a message is skipped only when
+ * it is positively a notification, a response, or exactly an excluded method (on the body and, when
+ * present, on the `Mcp-Method` header alike). Anything else — unreadable bodies, odd casing or
+ * whitespace around a method name, missing fields — counts as one message. A batch (array) counts
+ * each of its messages.
+ */
+export class MessagePolicy {
+  private readonly excluded: ReadonlySet<string>;
+
+  constructor(excludedMethods: readonly string[] = []) {
+    this.excluded = new Set(excludedMethods);
+  }
+
+  /** How many messages of this HTTP request count (0 when none does). Never throws. */
+  count(request: unknown): number {
+    try {
+      const httpMethod = (request as { method?: unknown }).method;
+      if (typeof httpMethod !== 'string' || httpMethod.toUpperCase() !== 'POST') return 0;
+      const headerMethod = header(request, 'mcp-method');
+      const body = (request as { body?: unknown }).body;
+      if (Array.isArray(body)) {
+        let counted = 0;
+        for (const message of body) counted += this.counts(message, headerMethod) ? 1 : 0;
+        return counted;
+      }
+      return this.counts(body, headerMethod) ? 1 : 0;
+    } catch {
+      // A request we cannot even read counts: unknown is never free.
+      return 1;
+    }
+  }
+
+  private counts(message: unknown, headerMethod: string | undefined): boolean {
+    if (message === null || typeof message !== 'object' || Array.isArray(message)) return true;
+    const record = message as Record<string, unknown>;
+    const hasMethod = Object.prototype.hasOwnProperty.call(record, 'method');
+    const hasId = Object.prototype.hasOwnProperty.call(record, 'id') && record.id !== undefined;
+    // A notification: a method and no id. It is never answered, so it is never counted.
+    if (hasMethod && !hasId) return false;
+    // A response (to a server request): no method, a result or an error.
+    if (
+      !hasMethod &&
+      (Object.prototype.hasOwnProperty.call(record, 'result') ||
+        Object.prototype.hasOwnProperty.call(record, 'error'))
+    ) {
+      return false;
+    }
+    return !this.isExcluded(record.method, headerMethod);
+  }
+
+  private isExcluded(method: unknown, headerMethod: string | undefined): boolean {
+    if (typeof method !== 'string' || !this.excluded.has(method)) return false;
+    // A header that names another method makes the message ambiguous: count it.
+    return headerMethod === undefined || this.excluded.has(headerMethod);
+  }
+}

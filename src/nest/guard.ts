@@ -1,0 +1,143 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { RateLimitContext } from '../core/context.js';
+import type { RateLimitDecision } from '../core/engine.js';
+import { BuiltInRateLimit } from '../core/limits.js';
+import { callFromHttpRequest, callFromMcpContext, subjectOf, type McpCall } from '../mcp/call.js';
+import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
+import type { HandlerPlan } from './bootstrap-check.js';
+import { RateLimitExceededException, rpcDenial } from './filter.js';
+import type { HeaderSource } from './headers.js';
+import { McpRateLimitService } from './rate-limit.service.js';
+import { DECISIONS_ON_REQUEST } from './tokens.js';
+
+/**
+ * Decides every call of a rate-limited handler, in the `rpc` context of MCP-Nest handlers (tools,
+ * resources, prompts: method and target from the MCP request, user and IP from the raw HTTP
+ * request, the MCP session on STDIO) and in the `http` context of a controller speaking MCP
+ * JSON-RPC (method, id and target from the body or the `Mcp-Method` / `Mcp-Name` headers; the
+ * message-level limit of `@LimitMcpMessages()` endpoints). Knows nothing of algorithms: the core
+ * engine decides.
+ *
+ * A denial raises the JSON-RPC error -32005: in the `rpc` context an `RpcException` around the MCP
+ * SDK's `ProtocolError` (what MCP-Nest passes to the client as a JSON-RPC error), on HTTP a
+ * `RateLimitExceededException` written by {@link McpRateLimitFilter}.
+ *
+ * @example
+ * ```ts
+ * // Every handler, app-wide: McpRateLimitModule.forRoot({ registerGlobally: true })
+ * // One class: @UseMcpRateLimit(), or @UseGuards(McpRateLimitGuard)
+ * ```
+ */
+@Injectable()
+export class McpRateLimitGuard implements CanActivate {
+  constructor(private readonly service: McpRateLimitService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const service = this.service;
+    if (!service.enabled) return true;
+    const type = context.getType<string>();
+    if (type !== 'rpc' && type !== 'http') return true;
+    const plan = service.planFor(context.getClass(), context.getHandler());
+    if (plan === undefined) return true;
+
+    const request = type === 'http' ? context.switchToHttp().getRequest<unknown>() : undefined;
+    const call =
+      type === 'http'
+        ? callFromHttpRequest(request)
+        : callFromMcpContext(context.switchToRpc().getContext(), context.switchToRpc().getData());
+    const subject = subjectOf(call, service.resolveSubjectOption());
+    const evaluated: HeaderSource[] = [];
+
+    if (type === 'http' && plan.messageLimited && service.messagePolicy !== undefined) {
+      const count = service.messagePolicy.count(request);
+      if (count > 0) {
+        const messageContext = contextOf(call, subject, count);
+        const decision = await service.evaluateMessages(plan, messageContext, call);
+        this.report(plan, 'message', call, subject, decision);
+        if (!decision.allowed) throw this.denial(type, call, decision, true);
+        evaluated.push({ results: decision.results, messageLevel: true });
+      }
+    }
+
+    if (plan.limited) {
+      const limitContext = contextOf(call, subject, plan.costOf(call));
+      const decision = await service.evaluateHandler(plan, limitContext, call);
+      this.report(plan, 'handler', call, subject, decision);
+      if (!decision.allowed) throw this.denial(type, call, decision, false);
+      evaluated.push({ results: decision.results, messageLevel: false });
+    }
+
+    if (request !== null && typeof request === 'object' && evaluated.length > 0) {
+      (request as Record<symbol, unknown>)[DECISIONS_ON_REQUEST] = evaluated;
+    }
+    return true;
+  }
+
+  private denial(
+    type: 'rpc' | 'http',
+    call: McpCall,
+    decision: RateLimitDecision,
+    messageLevel: boolean,
+  ): Error {
+    const data = errorData(decision);
+    if (type === 'rpc') return rpcDenial(data);
+    return new RateLimitExceededException(data, call.requestId, decision.results, messageLevel);
+  }
+
+  private report(
+    plan: HandlerPlan,
+    scope: 'handler' | 'message',
+    call: McpCall,
+    subject: string,
+    decision: RateLimitDecision,
+  ): void {
+    const limit = describeLimiter(decision.deniedBy);
+    if (!decision.allowed) {
+      this.service.logger.debug(
+        `denied ${subject} ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (${scope}: ${limit}); retry after ${decision.retryAfter}s`,
+      );
+    }
+    if (!this.service.hasDecisionHook) return;
+    this.service.emit({
+      type: decision.allowed ? 'allowed' : 'denied',
+      scope,
+      handler: plan.owner,
+      subject,
+      method: call.method,
+      target: call.target,
+      limit: decision.allowed ? undefined : limit,
+      retryAfter: decision.retryAfter,
+    });
+  }
+}
+
+function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {
+  return {
+    subject,
+    method: call.method,
+    target: call.target,
+    request: call.request,
+    args: call.args,
+    cost,
+  };
+}
+
+function errorData(decision: RateLimitDecision): RateLimitErrorData {
+  const deniedBy = decision.deniedBy;
+  const retryAfter = decision.retryAfter ?? 1;
+  if (deniedBy instanceof BuiltInRateLimit) {
+    return {
+      retryAfter,
+      limit: deniedBy.describe(),
+      quota: deniedBy.policy.quota,
+      windowSeconds: deniedBy.policy.windowSeconds,
+    };
+  }
+  return { retryAfter };
+}
+
+function describeLimiter(limiter: unknown): string | undefined {
+  if (limiter === undefined) return undefined;
+  if (limiter instanceof BuiltInRateLimit) return limiter.describe();
+  return (limiter as object).constructor?.name ?? 'custom limiter';
+}

@@ -1,0 +1,279 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
+import type { RateLimitContext } from '../core/context.js';
+import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
+import { RateLimitConfigError } from '../core/limits.js';
+import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
+import { ResilientStore } from '../core/stores/insurance.js';
+import { MemoryStore } from '../core/stores/memory-store.js';
+import type { RateLimitStore } from '../core/stores/store.js';
+import type { McpCall } from '../mcp/call.js';
+import { MessagePolicy } from '../mcp/message-policy.js';
+import { buildHandlerPlans, type HandlerPlan, type NamedFunction } from './bootstrap-check.js';
+
+import type { McpRateLimitModuleOptions, RateLimitEvent } from './options.js';
+import {
+  CACHE_MANAGER_TOKEN,
+  MCP_RATE_LIMIT_OPTIONS,
+  MCP_MESSAGE_LIMIT_METADATA,
+  RATE_LIMITS_METADATA,
+  RATE_LIMIT_COST_METADATA,
+  SKIP_RATE_LIMIT_METADATA,
+} from './tokens.js';
+
+/** What the current evaluation is about, for store-error events (the store only knows the error). */
+interface EvaluationScope {
+  readonly scope: 'handler' | 'message';
+  readonly handler: string;
+  readonly subject: string;
+  readonly call: McpCall;
+}
+
+const OPTION_NAMES = new Set([
+  'store',
+  'onStoreError',
+  'enabled',
+  'headers',
+  'httpStatus',
+  'resolveSubject',
+  'messageLimit',
+  'onDecision',
+  'prefix',
+]);
+
+/**
+ * The module's engine room, shared by the guard, the interceptor and the filter: validated
+ * options, the store, the engines (per-handler and message-level, with keys apart), and the plan of
+ * every decorated handler, all built once at bootstrap.
+ */
+@Injectable()
+export class McpRateLimitService implements OnModuleInit {
+  readonly logger = new Logger('McpRateLimit');
+  readonly enabled: boolean;
+  readonly headersEnabled: boolean;
+  readonly httpStatus: 200 | 429;
+  readonly messagePolicy: MessagePolicy | undefined;
+  private readonly options: McpRateLimitModuleOptions;
+  private readonly evaluationScope = new AsyncLocalStorage<EvaluationScope>();
+  private engine!: RateLimitEngine;
+  private messageEngine: RateLimitEngine | undefined;
+  private messageSet: LimitSet | undefined;
+  private plans = new Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>();
+  /** Handlers already looked up and found to need nothing. */
+  private readonly unplanned = new WeakMap<NamedFunction, WeakSet<NamedFunction>>();
+
+  constructor(
+    @Inject(MCP_RATE_LIMIT_OPTIONS) options: McpRateLimitModuleOptions,
+    private readonly moduleRef: ModuleRef,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+  ) {
+    this.options = checkOptions(options ?? {});
+    this.enabled = this.options.enabled ?? true;
+    this.headersEnabled = this.options.headers ?? true;
+    this.httpStatus = this.options.httpStatus ?? 200;
+    const messageLimit = this.options.messageLimit;
+    if (messageLimit !== undefined) {
+      this.messagePolicy = new MessagePolicy(messageLimit.excludedMethods ?? []);
+      this.messageSet = new LimitSet(
+        messageLimit.limits,
+        'messages',
+        'McpRateLimitModule "messageLimit.limits"',
+      );
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    const store = this.resolveStore();
+    const prefix = this.options.prefix ?? 'mcprl:';
+    this.engine = new RateLimitEngine(store, { prefix });
+    // `msg:` right after the prefix keeps message-level keys apart from every handler key, which
+    // continue with `{` (the subject's hash tag).
+    this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
+    this.plans = await buildHandlerPlans(
+      this.discovery,
+      this.scanner,
+      (type) => this.resolveProvider(type),
+      this.messageSet !== undefined,
+    );
+  }
+
+  /** The plan of a handler, or undefined when no rate-limit decorator concerns it. */
+  planFor(type: NamedFunction, handler: NamedFunction): HandlerPlan | undefined {
+    const byHandler = this.plans.get(type);
+    if (byHandler?.has(handler)) return byHandler.get(handler) ?? undefined;
+    if (this.unplanned.get(type)?.has(handler)) return undefined;
+    return this.planLate(type, handler);
+  }
+
+  /** Decide a call against a handler's limits. Never rejects because of the store. */
+  evaluateHandler(
+    plan: HandlerPlan,
+    context: RateLimitContext,
+    call: McpCall,
+  ): Promise<RateLimitDecision> {
+    const set = plan.setFor(context);
+    return this.evaluationScope.run(
+      { scope: 'handler', handler: plan.owner, subject: context.subject, call },
+      () => this.engine.evaluate(set, context),
+    );
+  }
+
+  /** Decide `count` MCP messages against the message-level limit. */
+  evaluateMessages(
+    plan: HandlerPlan,
+    context: RateLimitContext,
+    call: McpCall,
+  ): Promise<RateLimitDecision> {
+    return this.evaluationScope.run(
+      { scope: 'message', handler: plan.owner, subject: context.subject, call },
+      () => this.messageEngine!.evaluate(this.messageSet!, context),
+    );
+  }
+
+  resolveSubjectOption(): ((call: McpCall) => unknown) | undefined {
+    return this.options.resolveSubject;
+  }
+
+  /** Tell the decision hook, if any; a failing hook never fails the call. */
+  emit(event: RateLimitEvent): void {
+    const hook = this.options.onDecision;
+    if (hook === undefined) return;
+    try {
+      hook(event);
+    } catch (error) {
+      this.logger.warn(`onDecision hook failed: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+
+  get hasDecisionHook(): boolean {
+    return this.options.onDecision !== undefined;
+  }
+
+  private resolveStore(): RateLimitStore {
+    const policy = this.options.onStoreError;
+    const resilient = (store: RateLimitStore): RateLimitStore =>
+      new ResilientStore(store, {
+        policy,
+        logger: this.logger,
+        reportStoreError: (error) => this.reportStoreError(error),
+      });
+    const explicit = this.options.store;
+    if (explicit !== undefined) {
+      // A MemoryStore cannot fail, and a ResilientStore already has its policy.
+      if (explicit instanceof MemoryStore || explicit instanceof ResilientStore) return explicit;
+      return resilient(explicit);
+    }
+    const cache = this.findCacheManager();
+    if (cache !== undefined) return resilient(new CacheManagerStore(cache));
+    return new MemoryStore();
+  }
+
+  private findCacheManager(): CacheLike | undefined {
+    try {
+      const cache = this.moduleRef.get<unknown>(CACHE_MANAGER_TOKEN, { strict: false });
+      const candidate = cache as Partial<CacheLike> | undefined;
+      if (typeof candidate?.get === 'function' && typeof candidate.set === 'function') {
+        return cache as CacheLike;
+      }
+    } catch {
+      // No CacheModule in this app.
+    }
+    return undefined;
+  }
+
+  private reportStoreError(error: unknown): void {
+    const scope = this.evaluationScope.getStore();
+    this.emit({
+      type: 'store-error',
+      scope: scope?.scope ?? 'handler',
+      handler: scope?.handler ?? 'unknown',
+      subject: scope?.subject ?? 'unknown',
+      method: scope?.call.method,
+      target: scope?.call.target,
+      limit: undefined,
+      retryAfter: null,
+      error,
+    });
+  }
+
+  private async resolveProvider(type: Type<unknown>): Promise<unknown> {
+    try {
+      return this.moduleRef.get(type, { strict: false });
+    } catch {
+      // Not registered as a provider anywhere: instantiate it with its dependencies.
+      return this.moduleRef.create(type);
+    }
+  }
+
+  /**
+   * A handler the bootstrap scan did not see (Nest routes only to classes it knows, so this is
+   * rare). Without rate-limit metadata it needs nothing; with some, failing beats not limiting.
+   */
+  private planLate(type: NamedFunction, handler: NamedFunction): HandlerPlan | undefined {
+    const keys = [
+      RATE_LIMITS_METADATA,
+      SKIP_RATE_LIMIT_METADATA,
+      RATE_LIMIT_COST_METADATA,
+      MCP_MESSAGE_LIMIT_METADATA,
+    ];
+    if (keys.some((key) => Reflect.hasMetadata(key, handler) || Reflect.hasMetadata(key, type))) {
+      throw new RateLimitConfigError(
+        `${type.name}.${handler.name}: has rate-limit decorators but was not found by the bootstrap scan (is its class registered in a module?)`,
+      );
+    }
+    let seen = this.unplanned.get(type);
+    if (seen === undefined) this.unplanned.set(type, (seen = new WeakSet()));
+    seen.add(handler);
+    return undefined;
+  }
+}
+
+function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitModuleOptions {
+  const fail = (message: string): never => {
+    throw new RateLimitConfigError(`McpRateLimitModule: ${message}`);
+  };
+  if (options === null || typeof options !== 'object') fail('options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) {
+      fail(`unknown option "${key}" (expected ${[...OPTION_NAMES].join(', ')})`);
+    }
+  }
+  const { enabled, headers, httpStatus, onStoreError, messageLimit, store, prefix } = options;
+  if (enabled !== undefined && typeof enabled !== 'boolean') fail('"enabled" must be a boolean');
+  if (headers !== undefined && typeof headers !== 'boolean') fail('"headers" must be a boolean');
+  if (httpStatus !== undefined && httpStatus !== 200 && httpStatus !== 429) {
+    fail(`"httpStatus" must be 200 or 429 (got ${String(httpStatus)})`);
+  }
+  if (onStoreError !== undefined && !['insurance', 'allow', 'deny'].includes(onStoreError)) {
+    fail(`"onStoreError" must be insurance, allow or deny (got ${String(onStoreError)})`);
+  }
+  for (const name of ['resolveSubject', 'onDecision'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      fail(`"${name}" must be a function`);
+    }
+  }
+  if (store !== undefined && typeof (store as { evaluate?: unknown })?.evaluate !== 'function') {
+    fail('"store" must implement evaluate(checks)');
+  }
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
+    fail('"prefix" must be a non-empty string');
+  }
+  if (messageLimit !== undefined) {
+    if (messageLimit === null || typeof messageLimit !== 'object') {
+      fail('"messageLimit" must be an object { limits, excludedMethods? }');
+    }
+    if (!Array.isArray(messageLimit.limits) || messageLimit.limits.length === 0) {
+      fail('"messageLimit.limits" must be a non-empty array of limits');
+    }
+    const excluded = messageLimit.excludedMethods;
+    if (
+      excluded !== undefined &&
+      (!Array.isArray(excluded) || !excluded.every((method) => typeof method === 'string'))
+    ) {
+      fail('"messageLimit.excludedMethods" must be an array of method names');
+    }
+  }
+  return options;
+}

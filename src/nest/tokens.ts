@@ -1,0 +1,14 @@
+/** Metadata key of the limiters declared by `@RateLimit()` on a method or a class. */
+export const RATE_LIMITS_METADATA = 'mcp-rate-limit:limits';
+/** Metadata key set by `@SkipRateLimit()`. */
+export const SKIP_RATE_LIMIT_METADATA = 'mcp-rate-limit:skip';
+/** Metadata key of the per-call cost declared by `@RateLimitCost()`. */
+export const RATE_LIMIT_COST_METADATA = 'mcp-rate-limit:cost';
+/** Metadata key set by `@LimitMcpMessages()`. */
+export const MCP_MESSAGE_LIMIT_METADATA = 'mcp-rate-limit:messages';
+/** The `CACHE_MANAGER` token of `@nestjs/cache-manager` (a plain string, so that package stays optional). */
+export const CACHE_MANAGER_TOKEN = 'CACHE_MANAGER';
+/** Where the guard leaves its decisions on the HTTP request, for the interceptor's headers. */
+export const DECISIONS_ON_REQUEST = Symbol.for('nestjs-mcp-rate-limit:decisions');
+/** Injection token of the module's options (`McpRateLimitModuleOptions`). */
+export const MCP_RATE_LIMIT_OPTIONS = Symbol.for('nestjs-mcp-rate-limit:options');
