@@ -6,6 +6,7 @@ import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engin
 import { RateLimitConfigError } from '../core/limits.js';
 import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
 import { ResilientStore } from '../core/stores/insurance.js';
+import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { McpCall } from '../mcp/call.js';
@@ -99,6 +100,11 @@ export class McpRateLimitService implements OnModuleInit {
     );
   }
 
+  /** The store every limit of this module uses (after bootstrap). */
+  get store(): RateLimitStore {
+    return this.engine.store;
+  }
+
   /** The plan of a handler, or undefined when no rate-limit decorator concerns it. */
   planFor(type: NamedFunction, handler: NamedFunction): HandlerPlan | undefined {
     const byHandler = this.plans.get(type);
@@ -166,7 +172,9 @@ export class McpRateLimitService implements OnModuleInit {
       return resilient(explicit);
     }
     const cache = this.findCacheManager();
-    if (cache !== undefined) return resilient(new CacheManagerStore(cache));
+    // A cache on @keyv/redis gets the atomic RedisStore over the cache's own client.
+    if (cache !== undefined)
+      return resilient(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
     return new MemoryStore();
   }
 
