@@ -14,6 +14,8 @@ export default {
     // MCP-Nest's CommonJS build require()s the ESM-only Nest 12, which Jest's ESM mode cannot load;
     // its shipped TypeScript sources load fine once transformed.
     '^@rekog/mcp-nest$': '<rootDir>/node_modules/@rekog/mcp-nest/src/index.ts',
+    // The sample app imports the library by its package name, as users do; tests run the sources.
+    '^nestjs-mcp-rate-limit$': '<rootDir>/src/index.ts',
   },
   transformIgnorePatterns: ['/node_modules/(?!@rekog/mcp-nest/)'],
   roots: ['<rootDir>/test'],

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { CacheModule } from '@nestjs/cache-manager';
 import KeyvRedis from '@keyv/redis';
+import { FixedWindowRateLimit, McpRateLimitModule } from 'nestjs-mcp-rate-limit';
 import { DemoAuthMiddleware } from './demo-auth.middleware.js';
 import { DemoController } from './demo.controller.js';
 import { InvoicesController } from './invoices.controller.js';
@@ -22,10 +23,23 @@ export class AppModule implements NestModule {
     const redisUrl = options.redisUrl;
     return {
       module: AppModule,
-      imports:
-        redisUrl === undefined
+      imports: [
+        // With a Redis-backed cache, the rate limiter uses that Redis connection with atomic
+        // scripts (exact across instances); without a cache it keeps its state in memory.
+        ...(redisUrl === undefined
           ? []
-          : [CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(redisUrl)] })],
+          : [CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(redisUrl)] })]),
+        McpRateLimitModule.forRoot({
+          // Guard, interceptor and filter on every handler; bootstrap.ts connects the MCP
+          // microservice with inheritAppConfig so that they reach the MCP handlers too.
+          registerGlobally: true,
+          // Every client: 100 MCP messages per minute on the @LimitMcpMessages() endpoint.
+          messageLimit: {
+            limits: [new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 60 })],
+            excludedMethods: ['initialize', 'ping'],
+          },
+        }),
+      ],
       controllers: [McpEndpointController, DemoController, InvoicesController],
     };
   }

@@ -1,5 +1,11 @@
 import { Ctx, Payload } from '@nestjs/microservices';
 import { McpController, Prompt, Resource, Tool, type McpContext } from '@rekog/mcp-nest';
+import {
+  FixedWindowRateLimit,
+  RateLimit,
+  SlidingWindowRateLimit,
+  TokenBucketRateLimit,
+} from 'nestjs-mcp-rate-limit';
 import { z } from 'zod';
 
 /** Tools, a resource and a prompt, each with the limit the README describes. */
@@ -10,6 +16,7 @@ export class DemoController {
     description: 'Echoes the text back. Limited to 5 calls per 10 seconds (fixed window).',
     parameters: z.object({ text: z.string().max(1000) }),
   })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 10 }))
   echo(@Payload() { text }: { text: string }) {
     return { content: [{ type: 'text', text }] };
   }
@@ -19,11 +26,13 @@ export class DemoController {
     description: 'Pretends to search. Bursts of 3, then 1 call per second (token bucket).',
     parameters: z.object({ query: z.string().max(200) }),
   })
+  @RateLimit(new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1 }))
   search(@Payload() { query }: { query: string }) {
     const results = ['alpha', 'beta', 'gamma'].map((word) => `${word}: about ${query}`);
     return { content: [{ type: 'text', text: results.join('\n') }] };
   }
 
+  // No @RateLimit: never limited (only the endpoint's message-level limit counts its calls).
   @Tool({ name: 'demo.free', description: 'Never rate limited.' })
   free() {
     return { content: [{ type: 'text', text: 'free as in beer' }] };
@@ -35,6 +44,7 @@ export class DemoController {
     description: 'Server status. Limited to 3 reads per 10 seconds (sliding window).',
     mimeType: 'application/json',
   })
+  @RateLimit(new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 10 }))
   status(@Payload() { uri }: { uri: string }, @Ctx() context: McpContext) {
     const status = {
       ok: true,
@@ -49,6 +59,7 @@ export class DemoController {
     description: 'A greeting prompt. Limited to 3 gets per 10 seconds (sliding window).',
     parameters: z.object({ name: z.string().max(100) }),
   })
+  @RateLimit(new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 10 }))
   greet(@Payload() { name }: { name: string }) {
     return {
       messages: [

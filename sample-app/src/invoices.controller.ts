@@ -1,6 +1,7 @@
 import { Payload } from '@nestjs/microservices';
 import { McpController, Tool } from '@rekog/mcp-nest';
 import { randomUUID } from 'node:crypto';
+import { FixedWindowRateLimit, RateLimit, SlidingWindowRateLimit } from 'nestjs-mcp-rate-limit';
 import { z } from 'zod';
 
 /** A tool with two limits at once: a short burst limit AND a daily quota. */
@@ -14,6 +15,14 @@ export class InvoicesController {
       amountCents: z.number().int().positive(),
     }),
   })
+  // Both limits must admit the call; a call denied by one is counted by neither. The namespace
+  // names the limit in the RateLimit headers (and would share its counters with any other handler
+  // using the same namespace and settings).
+  @RateLimit(
+    new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 10, namespace: 'burst' }),
+    // Fixed windows are aligned to the clock: this one is the UTC day.
+    new FixedWindowRateLimit({ maxCalls: 20, perSeconds: 86_400, namespace: 'daily' }),
+  )
   create(@Payload() { customer, amountCents }: { customer: string; amountCents: number }) {
     const invoice = { id: `inv_${randomUUID()}`, customer, amountCents };
     return { content: [{ type: 'text', text: JSON.stringify(invoice) }] };

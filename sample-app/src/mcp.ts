@@ -1,4 +1,5 @@
 import { Controller } from '@nestjs/common';
+import { LimitMcpMessages } from 'nestjs-mcp-rate-limit';
 import { McpHttpControllerFor, McpStrategy, StreamableHttpTransport } from '@rekog/mcp-nest';
 
 /** The MCP transport: Streamable HTTP, stateless JSON (MCP-Nest's default). */
@@ -16,4 +17,5 @@ export const mcpStrategy = new McpStrategy({
  * auth and the message-level limit). Without it MCP-Nest mounts the route itself, outside Nest.
  */
 @Controller('mcp')
+@LimitMcpMessages()
 export class McpEndpointController extends McpHttpControllerFor(mcpTransport) {}
