@@ -1,0 +1,158 @@
+// A misconfiguration fails application bootstrap with a message naming Class.method and the field,
+// never the first request.
+import 'reflect-metadata';
+import { describe, expect, test } from '@jest/globals';
+import { Controller, Get, Inject, Injectable, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  FixedWindowRateLimit,
+  LimitMcpMessages,
+  McpRateLimitModule,
+  RateLimit,
+  RateLimitCost,
+  limitByContext,
+  type McpRateLimitModuleForRootOptions,
+  type McpRateLimiter,
+} from '../../src/index.js';
+
+const limit = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 1 });
+
+async function bootstrap(
+  controller: Type<unknown>,
+  options: McpRateLimitModuleForRootOptions = {},
+) {
+  @Module({ imports: [McpRateLimitModule.forRoot(options)], controllers: [controller] })
+  class AppModule {}
+  const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
+  try {
+    await app.init();
+  } finally {
+    await app.close();
+  }
+}
+
+describe('bootstrap validation', () => {
+  test('a value that is not a limiter', async () => {
+    @Controller()
+    class SearchController {
+      @Get()
+      @RateLimit(limit, { maxCalls: 3 } as never)
+      search() {}
+    }
+    await expect(bootstrap(SearchController)).rejects.toThrow(
+      /SearchController\.search: limit #2 must be a built-in limit, an object with consume\(context\), or an injectable limiter class \(got object Object\)/,
+    );
+  });
+
+  test('@RateLimit() without limits', async () => {
+    @Controller()
+    class EmptyController {
+      @Get()
+      @RateLimit()
+      list() {}
+    }
+    await expect(bootstrap(EmptyController)).rejects.toThrow(
+      'EmptyController.list: @RateLimit() needs at least one limit',
+    );
+  });
+
+  test('a bad cost', async () => {
+    @Controller()
+    class CostController {
+      @Get()
+      @RateLimit(limit)
+      @RateLimitCost(-1)
+      spend() {}
+    }
+    await expect(bootstrap(CostController)).rejects.toThrow(
+      /CostController\.spend: @RateLimitCost\(\) "cost" must be a non-negative finite number .*\(got -1\)/,
+    );
+  });
+
+  test('a limiter class Nest cannot resolve', async () => {
+    @Injectable()
+    class NeedsMissingRepo implements McpRateLimiter {
+      constructor(@Inject('MISSING_REPO') private readonly repo: unknown) {}
+      consume() {
+        return null;
+      }
+    }
+    @Controller()
+    class OrgController {
+      @Get()
+      @RateLimit(NeedsMissingRepo)
+      quota() {}
+    }
+    await expect(bootstrap(OrgController)).rejects.toThrow(
+      /OrgController\.quota: limit #1 \(NeedsMissingRepo\) could not be resolved through Nest DI/,
+    );
+  });
+
+  test('a class that does not implement consume()', async () => {
+    @Injectable()
+    class NotALimiter {}
+    @Controller()
+    class WrongController {
+      @Get()
+      @RateLimit(NotALimiter as never)
+      call() {}
+    }
+    await expect(bootstrap(WrongController)).rejects.toThrow(
+      'WrongController.call: limit #1 (NotALimiter) must implement consume(context)',
+    );
+  });
+
+  test('limitByContext with an unknown fallback', async () => {
+    @Controller()
+    class TierController {
+      @Get()
+      @RateLimit(
+        limitByContext({ limits: { free: limit }, select: () => 'free', fallback: 'gold' }),
+      )
+      tier() {}
+    }
+    await expect(bootstrap(TierController)).rejects.toThrow(
+      'TierController.tier: limit #1 (limitByContext): "fallback" must be one of free (got "gold")',
+    );
+  });
+
+  test('@LimitMcpMessages() without a messageLimit option', async () => {
+    @Controller()
+    @LimitMcpMessages()
+    class EndpointController {
+      @Get()
+      handle() {}
+    }
+    await expect(bootstrap(EndpointController)).rejects.toThrow(
+      'EndpointController.handle: @LimitMcpMessages() is used but McpRateLimitModule has no "messageLimit" option',
+    );
+  });
+
+  test('a bad module option', async () => {
+    @Controller()
+    class PlainController {
+      @Get()
+      handle() {}
+    }
+    await expect(bootstrap(PlainController, { httpStatus: 500 as never })).rejects.toThrow(
+      'McpRateLimitModule: "httpStatus" must be 200 or 429 (got 500)',
+    );
+    await expect(bootstrap(PlainController, { messageLimit: { limits: [] } })).rejects.toThrow(
+      'McpRateLimitModule: "messageLimit.limits" must be a non-empty array of limits',
+    );
+    await expect(bootstrap(PlainController, { onStoreError: 'retry' as never })).rejects.toThrow(
+      '"onStoreError" must be insurance, allow or deny (got retry)',
+    );
+  });
+
+  test('a valid configuration boots', async () => {
+    @Controller()
+    class GoodController {
+      @Get()
+      @RateLimit(limit, { consume: () => null })
+      @RateLimitCost(2)
+      handle() {}
+    }
+    await expect(bootstrap(GoodController)).resolves.toBeUndefined();
+  });
+});
