@@ -1,7 +1,7 @@
 import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './context.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { ResilientStore, type OutagePolicyOptions } from './stores/insurance.js';
-import { MemoryStore } from './stores/memory-store.js';
+import { MemoryStore, type KeySpace, type SubjectCheck } from './stores/memory-store.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './stores/store.js';
 import { encodeKeyPart } from './subject.js';
 
@@ -122,15 +122,64 @@ export interface RateLimitEngineOptions {
  */
 export class RateLimitEngine {
   readonly prefix: string;
+  /** The store when it is a MemoryStore, which the engine drives synchronously (a fast path). */
+  private readonly memory: MemoryStore | undefined;
+  /** Per limit set, the MemoryStore key space of each of its built-in limits. */
+  private readonly keySpaces = new WeakMap<LimitSet, readonly KeySpace[]>();
 
   constructor(
     readonly store: RateLimitStore,
     options: RateLimitEngineOptions = {},
   ) {
     this.prefix = options.prefix ?? 'mcprl:';
+    this.memory = store instanceof MemoryStore ? store : undefined;
   }
 
-  async evaluate(set: LimitSet, context: RateLimitContext): Promise<RateLimitDecision> {
+  evaluate(set: LimitSet, context: RateLimitContext): Promise<RateLimitDecision> {
+    if (this.memory !== undefined) {
+      try {
+        const decision = this.evaluateInMemory(this.memory, set, context);
+        if (decision !== undefined) return Promise.resolve(decision);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.evaluateThroughStore(set, context);
+  }
+
+  /**
+   * Built-in limits alone on a MemoryStore, decided synchronously: the same decisions as through
+   * `store.evaluate` (whose step is synchronous too), without the awaits and the storage keys.
+   * Undefined when the set has custom limiters, which may be asynchronous.
+   */
+  private evaluateInMemory(
+    memory: MemoryStore,
+    set: LimitSet,
+    context: RateLimitContext,
+  ): RateLimitDecision | undefined {
+    const builtIns = set.builtIns;
+    if (set.customs.length !== 0 || builtIns.length === 0) return undefined;
+    const spaces = this.keySpacesOf(memory, set);
+    return builtIns.length === 1
+      ? decideOneInMemory(memory, spaces[0], builtIns[0].limit, context)
+      : decideInMemory(memory, spaces, builtIns, context);
+  }
+
+  private keySpacesOf(memory: MemoryStore, set: LimitSet): readonly KeySpace[] {
+    let spaces = this.keySpaces.get(set);
+    if (spaces === undefined) {
+      // The storage key without its subject part names the space, so limits that share keys share
+      // spaces (a namespace across handlers).
+      spaces = set.builtIns.map(({ keySuffix }) => memory.keySpace(`${this.prefix}${keySuffix}`));
+      this.keySpaces.set(set, spaces);
+    }
+    return spaces;
+  }
+
+  private async evaluateThroughStore(
+    set: LimitSet,
+    context: RateLimitContext,
+  ): Promise<RateLimitDecision> {
     const customResults: LimitResult[] = [];
     for (let index = 0; index < set.customs.length; index++) {
       const limiter = set.customs[index];
@@ -157,25 +206,80 @@ export class RateLimitEngine {
     for (const result of customResults) results.push(result);
     if (callAllowed) return allowed(results);
 
-    let longest = results[0];
-    for (const result of results) {
-      if (!result.allowed && (longest.allowed || result.retryAfterMs > longest.retryAfterMs)) {
-        longest = result;
-      }
-    }
     await refund(set.customs, set.customs.length, context);
-    return denial(results, longest);
+    return denial(results, longestWait(results));
   }
 
   private keyOf(limit: BuiltInRateLimit, keySuffix: string, context: RateLimitContext): string {
-    const subject = limit.key === undefined ? context.subject : limit.key(context);
-    if (typeof subject !== 'string') {
-      throw new TypeError(
-        `${limit.describe()}: key(context) must return a string (got ${typeof subject})`,
-      );
-    }
-    return `${this.prefix}{${encodeKeyPart(subject)}}${keySuffix}`;
+    return `${this.prefix}{${encodeKeyPart(subjectOf(limit, context))}}${keySuffix}`;
   }
+}
+
+// The in-memory fast path is small on purpose: V8 inlines it whole only while it fits its budget.
+
+function decideOneInMemory(
+  memory: MemoryStore,
+  space: KeySpace,
+  limit: BuiltInRateLimit,
+  context: RateLimitContext,
+): RateLimitDecision {
+  const subject = subjectOf(limit, context);
+  const cost = costOf(limit, context);
+  const outcome = memory.evaluateSubjectNow(space, subject, limit, cost);
+  const result = builtInResult(limit, outcome, outcome.allowed ? 0 : cost);
+  return outcome.allowed ? allowed([result]) : denial([result], result);
+}
+
+function decideInMemory(
+  memory: MemoryStore,
+  spaces: readonly KeySpace[],
+  builtIns: readonly PreparedLimit[],
+  context: RateLimitContext,
+): RateLimitDecision {
+  const checks: SubjectCheck[] = [];
+  for (let index = 0; index < builtIns.length; index++) {
+    const limit = builtIns[index].limit;
+    const subject = subjectOf(limit, context);
+    checks.push({ space: spaces[index], subject, limit, cost: costOf(limit, context) });
+  }
+  const outcomes = memory.evaluateSubjectsNow(checks);
+  let callAllowed = true;
+  for (const outcome of outcomes) if (!outcome.allowed) callAllowed = false;
+  const results: LimitResult[] = [];
+  for (let index = 0; index < outcomes.length; index++) {
+    const cost = callAllowed ? 0 : checks[index].cost;
+    results.push(builtInResult(builtIns[index].limit, outcomes[index], cost));
+  }
+  return callAllowed ? allowed(results) : denial(results, longestWait(results));
+}
+
+/** The subject a limit is keyed by: the call's, or what its `key(context)` says. */
+function subjectOf(limit: BuiltInRateLimit, context: RateLimitContext): string {
+  const subject = limit.key === undefined ? context.subject : limit.key(context);
+  if (typeof subject !== 'string') throw keyTypeError(limit, subject);
+  return subject;
+}
+
+function keyTypeError(limit: BuiltInRateLimit, subject: unknown): TypeError {
+  return new TypeError(
+    `${limit.describe()}: key(context) must return a string (got ${typeof subject})`,
+  );
+}
+
+/** `limit.costOf(context)`, without its validation for the usual cost of 1, which is always valid. */
+function costOf(limit: BuiltInRateLimit, context: RateLimitContext): number {
+  return limit.cost === undefined && context.cost === 1 ? 1 : limit.costOf(context);
+}
+
+/** The denying result with the longest wait (the first of them on a tie). */
+function longestWait(results: readonly LimitResult[]): LimitResult {
+  let longest = results[0];
+  for (const result of results) {
+    if (!result.allowed && (longest.allowed || result.retryAfterMs > longest.retryAfterMs)) {
+      longest = result;
+    }
+  }
+  return longest;
 }
 
 /**
@@ -291,11 +395,10 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
   return {
     engine,
     consume(subject, callOptions) {
-      const context: RateLimitContext = {
-        ...callOptions?.context,
-        subject,
-        cost: callOptions?.cost ?? 1,
-      };
+      const context: RateLimitContext =
+        callOptions === undefined
+          ? { subject, cost: 1 }
+          : { ...callOptions.context, subject, cost: callOptions.cost ?? 1 };
       return engine.evaluate(set, context);
     },
   };
