@@ -13,6 +13,7 @@ export interface NodeRedisClientLike {
   on(event: 'error', listener: (error: unknown) => void): unknown;
   listenerCount(event: string): number;
   close?(): Promise<unknown>;
+  destroy?(): void;
 }
 
 /** A node-redis v5 cluster client (`createCluster()`). */
@@ -36,6 +37,7 @@ export interface IoRedisLike {
   on(event: 'error', listener: (error: unknown) => void): unknown;
   listenerCount(event: string): number;
   quit(): Promise<unknown>;
+  disconnect(): void;
 }
 
 /** Any client RedisStore accepts. */
@@ -157,7 +159,9 @@ class NodeRedisTransport extends BaseTransport {
   }
 
   async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close?.();
+    // A client still (re)connecting has nothing to finish: stop its reconnection attempts now.
+    if (this.client.isReady) await this.client.close?.();
+    else if (this.client.isOpen) this.client.destroy?.();
   }
 }
 
@@ -217,6 +221,7 @@ class IoRedisTransport extends BaseTransport {
   }
 
   async close(): Promise<void> {
-    if (this.client.status !== 'end') await this.client.quit();
+    if (this.client.status === 'ready') await this.client.quit();
+    else if (this.client.status !== 'end') this.client.disconnect();
   }
 }

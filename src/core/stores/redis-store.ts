@@ -190,6 +190,7 @@ export class RedisStore implements RateLimitStore {
   }
 
   private async run(args: string[], checks: readonly LimitCheck[]): Promise<LimitOutcome[]> {
+    if (this.closed) throw new StoreUnavailableError('RedisStore is closed');
     const transport = this.transport ?? (await this.open());
     if (transport.cluster && checks.length > 1) assertOneSlot(checks);
     const waiting = transport.ready();
@@ -210,7 +211,6 @@ export class RedisStore implements RateLimitStore {
   }
 
   private open(): Promise<ScriptTransport> {
-    if (this.closed) return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
     this.opening ??= this.createOwnedTransport().then(
       (transport) => (this.transport = transport),
       (error: unknown) => {

@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
+import KeyvRedis from '@keyv/redis';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { createClient } from 'redis';
+import { createRateLimiter } from '../../src/core/engine.js';
+import {
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  RateLimitConfigError,
+  SlidingWindowRateLimit,
+  TokenBucketRateLimit,
+} from '../../src/core/limits.js';
+import { redisStoreFromCache } from '../../src/core/stores/redis-cache.js';
+import type { RedisClientLike } from '../../src/core/stores/redis-client.js';
+import { clusterSlotOf } from '../../src/core/stores/redis-slot.js';
+import { RedisStore } from '../../src/core/stores/redis-store.js';
+import { redisDescribe } from './redis-available.js';
+import { freePorts, TestRedisServer } from './redis-server.js';
+
+// A private redis-server: INFO commandstats and KEYS see only this file's calls.
+const describeRedis = await redisDescribe('RedisStore on a private redis-server', {
+  ownServers: true,
+});
+
+const LONG = 3600;
+
+describeRedis('RedisStore on a private redis-server', () => {
+  let server: TestRedisServer;
+  let client: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    const [port] = await freePorts(1);
+    server = new TestRedisServer(port);
+    await server.start();
+    client = createClient({ url: server.url });
+    client.on('error', () => undefined);
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+  });
+
+  async function commandCalls(): Promise<Record<string, number>> {
+    const info = await client.info('commandstats');
+    const calls: Record<string, number> = {};
+    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      calls[match[1]] = Number(match[2]);
+    return calls;
+  }
+
+  test('a two-limit call is one script call: INFO commandstats counts one EVALSHA per call', async () => {
+    // Count what the store sends, too: nothing but the script call leaves the process.
+    const sent: string[] = [];
+    const counting = {
+      ...client,
+      isOpen: true,
+      isReady: true,
+      sendCommand: (args: string[]) => {
+        sent.push(args[0]);
+        return client.sendCommand(args);
+      },
+      on: () => undefined,
+      listenerCount: () => 1,
+      connect: () => client.connect(),
+    } as unknown as RedisClientLike;
+    const store = new RedisStore({ client: counting });
+    const limiter = createRateLimiter({
+      limits: [
+        new FixedWindowRateLimit({ maxCalls: 1000, perSeconds: LONG }),
+        new SlidingWindowRateLimit({ maxCalls: 50, perSeconds: LONG }),
+      ],
+      store,
+      onStoreError: 'deny',
+    });
+    await limiter.consume('user:warm-up'); // loads the script (NOSCRIPT, then EVAL) once
+    await client.configResetStat();
+    sent.length = 0;
+
+    const calls = 120;
+    const decisions = await Promise.all(
+      Array.from({ length: calls }, (_, index) => limiter.consume(`user:${index % 3}`)),
+    );
+    const stats = await commandCalls();
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(calls);
+    expect(stats.evalsha).toBe(calls);
+    expect(stats.eval).toBeUndefined();
+    expect(sent).toEqual(Array.from({ length: calls }, () => 'EVALSHA'));
+    await store.close();
+  });
+
+  test('after SCRIPT FLUSH (or a restart) the script is loaded again with EVAL, then EVALSHA', async () => {
+    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const limit = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG });
+    const check = { key: 'flush:{a}k', limit, cost: 1 };
+    await store.evaluate([check]);
+    await client.scriptFlush();
+    await client.configResetStat();
+    const outcomes = [...(await store.evaluate([check])), ...(await store.evaluate([check]))];
+    expect(outcomes.map((outcome) => outcome.allowed)).toEqual([true, false]);
+    const stats = await commandCalls();
+    expect({ eval: stats.eval, evalsha: stats.evalsha }).toEqual({ eval: 1, evalsha: 2 });
+  });
+
+  test('every key gets a TTL from its algorithm, with Redis server time', async () => {
+    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const limits = [
+      new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
+      new SlidingWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
+      new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 0.5 }),
+      new GcraRateLimit({ ratePerSecond: 0.5, burst: 5 }),
+    ];
+    const checks = limits.map((limit, index) => ({ key: `ttl:{subject}${index}`, limit, cost: 2 }));
+    const outcomes = await store.evaluate(checks);
+    expect(outcomes.every((outcome) => outcome.allowed)).toBe(true);
+    const ttls = await Promise.all(checks.map((check) => client.pTTL(check.key)));
+    // Fixed window: up to the window end; sliding: 60 s; bucket: 2 tokens at 0.5/s = 4 s; GCRA: 2 × 2 s.
+    expect(ttls[0]).toBeGreaterThan(0);
+    expect(ttls[0]).toBeLessThanOrEqual(60_000);
+    expect(ttls[1]).toBeGreaterThan(59_000);
+    expect(ttls[1]).toBeLessThanOrEqual(60_000);
+    expect(ttls[2]).toBeGreaterThan(3_000);
+    expect(ttls[2]).toBeLessThanOrEqual(4_000);
+    expect(ttls[3]).toBeGreaterThan(3_000);
+    expect(ttls[3]).toBeLessThanOrEqual(4_000);
+    expect(outcomes.map((outcome) => outcome.remaining)).toEqual([3, 3, 3, 3]);
+  });
+
+  test('keys of one call share a hash tag, hence one Cluster slot', async () => {
+    const limiter = createRateLimiter({
+      limits: [
+        new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
+        new GcraRateLimit({ ratePerSecond: 1, burst: 5, namespace: 'shared' }),
+      ],
+      store: new RedisStore({ client: client as unknown as RedisClientLike }),
+      prefix: 'slot:',
+      name: 'tools/call:search',
+    });
+    for (const subject of ['user:1', 'ip:10.0.0.1', 'user:{odd}', 'user:}{', 'x'.repeat(400)]) {
+      await limiter.consume(subject);
+    }
+    const keys = await client.keys('slot:*');
+    expect(keys.length).toBe(10);
+    const slotsBySubject = new Map<string, Set<number>>();
+    for (const key of keys) {
+      const subject = key.slice(0, key.indexOf('}') + 1);
+      slotsBySubject.set(
+        subject,
+        (slotsBySubject.get(subject) ?? new Set()).add(clusterSlotOf(key)),
+      );
+    }
+    expect(slotsBySubject.size).toBe(5);
+    for (const slots of slotsBySubject.values()) expect(slots.size).toBe(1);
+  });
+
+  test('a @keyv/redis CACHE_MANAGER gives a RedisStore over its client, in our own keys', async () => {
+    const keyvRedis = new KeyvRedis(server.url);
+    const cache = createCache({ stores: [new Keyv({ store: keyvRedis, namespace: 'app' })] });
+    await cache.set('greeting', { hello: 'world' });
+    const store = redisStoreFromCache(cache);
+    expect(store).toBeInstanceOf(RedisStore);
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG })],
+      store: store as RedisStore,
+      onStoreError: 'deny',
+      prefix: 'fromcache:',
+    });
+    const decisions = [
+      await limiter.consume('user:k'),
+      await limiter.consume('user:k'),
+      await limiter.consume('user:k'),
+    ];
+    expect(decisions.map((decision) => decision.allowed)).toEqual([true, true, false]);
+    // Our state lives under our prefix with the script's encoding; the cache's values are untouched.
+    const [key] = await client.keys('fromcache:*');
+    expect(await client.get(key)).toMatch(/^\d+ 2$/);
+    expect(await cache.get('greeting')).toEqual({ hello: 'world' });
+    await store?.close();
+    await keyvRedis.disconnect();
+  });
+
+  test('a cache without @keyv/redis gives no RedisStore', () => {
+    expect(redisStoreFromCache(createCache())).toBeUndefined();
+    expect(redisStoreFromCache(undefined)).toBeUndefined();
+    expect(redisStoreFromCache({ stores: [null, {}] })).toBeUndefined();
+  });
+
+  test('the RedisStore built from a URL connects by itself and closes its connection', async () => {
+    const store = RedisStore.fromUrl(server.url);
+    const limit = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: LONG });
+    const check = { key: 'url:{u}k', limit, cost: 1 };
+    const outcomes = [...(await store.evaluate([check])), ...(await store.evaluate([check]))];
+    expect(outcomes.map((outcome) => outcome.allowed)).toEqual([true, false]);
+    await store.close();
+    await expect(store.evaluate([check])).rejects.toThrow('RedisStore is closed');
+  });
+
+  test('an unreachable Redis rejects promptly with StoreUnavailableError, never hangs', async () => {
+    const [deadPort] = await freePorts(1);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const store = RedisStore.fromUrl(`redis://127.0.0.1:${deadPort}`, { commandTimeoutMs: 200 });
+    const check = {
+      key: 'dead:{d}k',
+      limit: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 1 }),
+      cost: 1,
+    };
+    await expect(store.evaluate([check])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await expect(store.evaluate([check])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await store.close();
+    warn.mockRestore();
+  });
+
+  test('bad options fail at construction, naming the field', () => {
+    const redisClient = client as unknown as RedisClientLike;
+    expect(() => new RedisStore({})).toThrow(RateLimitConfigError);
+    expect(() => new RedisStore({ client: redisClient, url: 'redis://x' })).toThrow(
+      'exactly one of',
+    );
+    expect(() => new RedisStore({ url: 'http://x' })).toThrow('"url"');
+    expect(() => new RedisStore({ client: redisClient, commandTimeoutMs: 0 })).toThrow(
+      '"commandTimeoutMs"',
+    );
+    expect(() => new RedisStore({ client: redisClient, extraTtlMs: -1 })).toThrow('"extraTtlMs"');
+    expect(() => new RedisStore({ client: {} as RedisClientLike })).toThrow(
+      'node-redis or ioredis',
+    );
+  });
+});
