@@ -4,7 +4,15 @@
 //
 // Usage: node scripts/test-consumers.mjs [--skip-build] [--keep] [fixture...]
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -17,7 +25,10 @@ const skipBuild = args.includes('--skip-build');
 const keep = args.includes('--keep');
 const requested = args.filter((arg) => !arg.startsWith('--'));
 const fixtures = readdirSync(fixturesDir, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
+  // Fixture apps have a package.json; `shared/` holds sources they symlink.
+  .filter(
+    (entry) => entry.isDirectory() && existsSync(join(fixturesDir, entry.name, 'package.json')),
+  )
   .map((entry) => entry.name)
   .filter((name) => requested.length === 0 || requested.includes(name));
 if (fixtures.length === 0) fail(`no fixture matches ${requested.join(', ')}`);
@@ -39,6 +50,7 @@ function run(command, commandArgs, cwd) {
     env: { ...process.env, npm_config_loglevel: 'error' },
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`  (${seconds}s)`);
   if (result.status !== 0) {
     process.stdout.write(result.stdout ?? '');
     process.stderr.write(result.stderr ?? '');
@@ -61,6 +73,7 @@ try {
     const appDir = join(workDir, fixture);
     cpSync(join(fixturesDir, fixture), appDir, {
       recursive: true,
+      dereference: true,
       filter: (source) => !/[\\/](node_modules|dist)$/.test(source),
     });
     const manifestPath = join(appDir, 'package.json');

@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { createRateLimiter, FixedWindowRateLimit } from 'nestjs-mcp-rate-limit';
+import { runNestSmoke } from './nest-app.js';
 
 async function main(): Promise<void> {
   const resolved = require.resolve('nestjs-mcp-rate-limit');
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   assert.ok((decisions[2].retryAfter ?? 0) >= 1, 'a denial says when to retry');
   assert.equal((await limiter.consume('user:bob')).allowed, true, 'subjects have their own quota');
   console.log(`createRateLimiter via require(): ok (${resolved})`);
+
+  for (const line of await runNestSmoke()) console.log(line);
 }
 
 main().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { createRateLimiter, FixedWindowRateLimit } from 'nestjs-mcp-rate-limit';
+import { runNestSmoke } from './nest-app.js';
 
 const resolved = fileURLToPath(import.meta.resolve('nestjs-mcp-rate-limit'));
 assert.match(resolved, /[\\/]dist[\\/]esm[\\/]index\.js$/, `resolved to ${resolved}`);
@@ -20,3 +21,5 @@ assert.deepEqual(
 assert.ok((decisions[2].retryAfter ?? 0) >= 1, 'a denial says when to retry');
 assert.equal((await limiter.consume('user:bob')).allowed, true, 'subjects have their own quota');
 console.log(`createRateLimiter via import: ok (${resolved})`);
+
+for (const line of await runNestSmoke()) console.log(line);

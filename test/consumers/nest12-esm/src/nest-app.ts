@@ -1,0 +1,1 @@
+../../shared/nest-app.ts
