@@ -8,61 +8,16 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { RpcException } from '@nestjs/microservices';
 import { throwError, type Observable } from 'rxjs';
 import type { LimitResult } from '../core/engine.js';
 import {
-  RATE_LIMITED_CODE,
-  RATE_LIMITED_MESSAGE,
   rateLimitError,
   rateLimitErrorResponse,
   type RateLimitErrorData,
 } from '../mcp/json-rpc-error.js';
 import { McpRateLimitService } from './rate-limit.service.js';
+import { rpcDenialError } from './rpc-denial.js';
 import { rateLimitHeaderValues, setResponseHeader } from './headers.js';
-
-/** The MCP SDK's `ProtocolError` constructor, as far as this package uses it. */
-type ProtocolErrorClass = new (code: number, message: string, data?: unknown) => Error;
-
-let protocolErrorClass: ProtocolErrorClass | undefined;
-let protocolErrorLoad: Promise<boolean> | undefined;
-
-/**
- * Loads `ProtocolError` from `@modelcontextprotocol/server`, an optional peer: present in every
- * MCP-Nest app (MCP-Nest depends on it), absent from plain HTTP apps, which do not need it.
- * Resolves whether it could be loaded; called once at bootstrap.
- */
-export function loadProtocolError(): Promise<boolean> {
-  protocolErrorLoad ??= import('@modelcontextprotocol/server').then(
-    (sdk: { ProtocolError?: unknown }) => {
-      if (typeof sdk.ProtocolError === 'function') {
-        protocolErrorClass = sdk.ProtocolError as ProtocolErrorClass;
-      }
-      return protocolErrorClass !== undefined;
-    },
-    () => false,
-  );
-  return protocolErrorLoad;
-}
-
-/**
- * The error an MCP-Nest handler must raise for the client to receive a JSON-RPC error -32005 (and
- * not an `isError` tool result): an `RpcException` around the SDK's `ProtocolError`, which MCP-Nest
- * passes through to the SDK. Without the SDK, an `RpcException` around a plain error with the same
- * code, message and data: resources and prompts still answer -32005; tools answer an `isError`
- * result saying "Rate limit exceeded".
- */
-export function rpcDenial(data: RateLimitErrorData): RpcException {
-  const error = rateLimitError(data);
-  const cause =
-    protocolErrorClass === undefined
-      ? Object.assign(new Error(RATE_LIMITED_MESSAGE), {
-          code: RATE_LIMITED_CODE,
-          data: error.data,
-        })
-      : new protocolErrorClass(RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE, error.data);
-  return new RpcException(cause);
-}
 
 /**
  * A denied call on an HTTP endpoint (and, thrown by your own code, in an MCP handler). Its body is
@@ -109,8 +64,8 @@ export class McpRateLimitFilter implements ExceptionFilter {
 
   catch(exception: RateLimitExceededException, host: ArgumentsHost): Observable<never> | void {
     if (host.getType() !== 'http') {
-      const denial = rpcDenial(exception.data);
-      return throwError(() => denial.getError());
+      const error = rpcDenialError(exception.data);
+      return throwError(() => error);
     }
     const response = host.switchToHttp().getResponse<unknown>();
     const adapter = this.adapterHost?.httpAdapter;

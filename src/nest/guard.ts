@@ -5,7 +5,8 @@ import { BuiltInRateLimit } from '../core/limits.js';
 import { callFromHttpRequest, callFromMcpContext, subjectOf, type McpCall } from '../mcp/call.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import type { HandlerPlan } from './bootstrap-check.js';
-import { RateLimitExceededException, rpcDenial } from './filter.js';
+import { RateLimitExceededException } from './filter.js';
+import { rpcDenial } from './rpc-denial.js';
 import type { HeaderSource } from './headers.js';
 import { McpRateLimitService } from './rate-limit.service.js';
 import { DECISIONS_ON_REQUEST } from './tokens.js';
@@ -35,6 +36,7 @@ export class McpRateLimitGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const service = this.service;
     if (!service.enabled) return true;
+    if (!service.isReady) await service.whenReady();
     const type = context.getType<string>();
     if (type !== 'rpc' && type !== 'http') return true;
     const plan = service.planFor(context.getClass(), context.getHandler());

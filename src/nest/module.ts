@@ -11,7 +11,6 @@ import { McpRateLimitInterceptor } from './interceptor.js';
 import type { McpRateLimitModuleOptions } from './options.js';
 import { McpRateLimitService } from './rate-limit.service.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
-import { loadProtocolError } from './filter.js';
 
 /** Options of the module definition itself, accepted by forRoot and forRootAsync alike. */
 export interface McpRateLimitModuleExtras {
@@ -96,9 +95,4 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
   providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitInterceptor, McpRateLimitFilter],
   exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitInterceptor, McpRateLimitFilter],
 })
-export class McpRateLimitModule extends ConfigurableModuleClass {
-  /** Loads the MCP SDK's `ProtocolError` (an optional peer) before the first call needs it. */
-  async onModuleInit(): Promise<void> {
-    await loadProtocolError();
-  }
-}
+export class McpRateLimitModule extends ConfigurableModuleClass {}

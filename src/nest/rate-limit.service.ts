@@ -11,6 +11,7 @@ import { MemoryStore } from '../core/stores/memory-store.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { McpCall } from '../mcp/call.js';
 import { MessagePolicy } from '../mcp/message-policy.js';
+import { loadRpcSupport } from './rpc-denial.js';
 import { buildHandlerPlans, type HandlerPlan, type NamedFunction } from './bootstrap-check.js';
 
 import type { McpRateLimitModuleOptions, RateLimitEvent } from './options.js';
@@ -61,6 +62,11 @@ export class McpRateLimitService implements OnModuleInit {
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans = new Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>();
+  /** Settles when bootstrap (onModuleInit) is done; see {@link whenReady}. */
+  private readonly ready: Promise<void>;
+  private markReady!: (error?: unknown) => void;
+  /** Whether bootstrap is done. */
+  isReady = false;
   /** Handlers already looked up and found to need nothing. */
   private readonly unplanned = new WeakMap<NamedFunction, WeakSet<NamedFunction>>();
 
@@ -70,6 +76,11 @@ export class McpRateLimitService implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
   ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // A failed bootstrap is reported by Nest; the promise must not also be an unhandled rejection.
+    this.ready.catch(() => undefined);
     this.options = checkOptions(options ?? {});
     this.enabled = this.options.enabled ?? true;
     this.headersEnabled = this.options.headers ?? true;
@@ -86,18 +97,35 @@ export class McpRateLimitService implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
-    const store = this.resolveStore();
-    const prefix = this.options.prefix ?? 'mcprl:';
-    this.engine = new RateLimitEngine(store, { prefix });
-    // `msg:` right after the prefix keeps message-level keys apart from every handler key, which
-    // continue with `{` (the subject's hash tag).
-    this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
-    this.plans = await buildHandlerPlans(
-      this.discovery,
-      this.scanner,
-      (type) => this.resolveProvider(type),
-      this.messageSet !== undefined,
-    );
+    try {
+      const store = this.resolveStore();
+      const prefix = this.options.prefix ?? 'mcprl:';
+      this.engine = new RateLimitEngine(store, { prefix });
+      // `msg:` right after the prefix keeps message-level keys apart from every handler key,
+      // which continue with `{` (the subject's hash tag).
+      this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
+      this.plans = await buildHandlerPlans(
+        this.discovery,
+        this.scanner,
+        (type) => this.resolveProvider(type),
+        this.messageSet !== undefined,
+      );
+      await loadRpcSupport();
+      this.isReady = true;
+      this.markReady();
+    } catch (error) {
+      this.markReady(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once bootstrap is done. A microservice transport may serve calls before the app's
+   * init hooks have run (MCP-Nest's STDIO transport starts in `startAllMicroservices()`, before
+   * `app.init()`): such calls wait for the limits instead of passing unchecked.
+   */
+  whenReady(): Promise<void> {
+    return this.ready;
   }
 
   /** The store every limit of this module uses (after bootstrap). */

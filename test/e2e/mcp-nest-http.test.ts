@@ -151,6 +151,13 @@ describe('MCP-Nest over Streamable HTTP', () => {
     }
   });
 
+  test('a RateLimitExceededException thrown by a tool itself becomes -32005 through the filter', async () => {
+    const client = await connect(url, asUser('manual'));
+    const denial = await denialOf(client.callTool({ name: 'manual', arguments: {} }));
+    expectRateLimited(denial);
+    expect(denial.data.retryAfter).toBe(9);
+  });
+
   test('an injectable limiter class is resolved through Nest DI', async () => {
     const client = await connect(url, asUser('org'));
     await client.callTool({ name: 'org_quota', arguments: {} });
