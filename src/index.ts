@@ -43,6 +43,52 @@ export type {
 export { defaultSubject, normalizeIp, encodeKeyPart } from './core/subject.js';
 export type { Clock } from './core/clock.js';
 
+// MCP calls, the -32005 error, the message-level policy.
+export { callFromHttpRequest, callFromMcpContext, subjectOf } from './mcp/call.js';
+export type { McpCall } from './mcp/call.js';
+export {
+  RATE_LIMITED_CODE,
+  RATE_LIMITED_MESSAGE,
+  echoableId,
+  rateLimitError,
+  rateLimitErrorResponse,
+} from './mcp/json-rpc-error.js';
+export type {
+  JsonRpcId,
+  RateLimitErrorData,
+  RateLimitErrorResponse,
+  RateLimitJsonRpcError,
+} from './mcp/json-rpc-error.js';
+export { MessagePolicy } from './mcp/message-policy.js';
+
+// Nest integration.
+export { McpRateLimitModule } from './nest/module.js';
+export type {
+  McpRateLimitModuleExtras,
+  McpRateLimitModuleForRootOptions,
+  McpRateLimitModuleAsyncOptions,
+} from './nest/module.js';
+export type {
+  McpRateLimitModuleOptions,
+  McpMessageLimitOptions,
+  RateLimitEvent,
+} from './nest/options.js';
+export {
+  RateLimit,
+  SkipRateLimit,
+  RateLimitCost,
+  LimitMcpMessages,
+  UseMcpRateLimit,
+  limitByContext,
+  ContextualLimit,
+} from './nest/decorators.js';
+export type { RateLimitSpec, RateLimitCostSpec, LimitByContextOptions } from './nest/decorators.js';
+export { McpRateLimitGuard } from './nest/guard.js';
+export { McpRateLimitInterceptor } from './nest/interceptor.js';
+export { McpRateLimitFilter, RateLimitExceededException } from './nest/filter.js';
+export { McpRateLimitService } from './nest/rate-limit.service.js';
+export { MCP_RATE_LIMIT_OPTIONS } from './nest/tokens.js';
+
 // Redis store (node-redis v5 or ioredis, optional peers loaded only when a URL is given).
 export { RedisStore } from './core/stores/redis-store.js';
 export type {
