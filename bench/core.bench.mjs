@@ -1,0 +1,291 @@
+// Core micro-benchmarks (issue 3): one check through createRateLimiter(...).consume(subject) for
+// each algorithm on the MemoryStore, a two-limit check and a denied check, side by side in the same
+// rounds with rate-limiter-flexible's RateLimiterMemory.consume, @nestjs/throttler's in-memory
+// ThrottlerStorageService.increment and a bare Map counter behind an await (the floor).
+//
+// Run alone: node bench/core.bench.mjs (after npm run build). `npm run bench` runs it in a child.
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import {
+  formatRate,
+  formatRatio,
+  importPackage,
+  log,
+  measureRounds,
+  median,
+} from './lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const {
+  createRateLimiter,
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  MemoryStore,
+  SlidingWindowRateLimit,
+  TokenBucketRateLimit,
+} = await importPackage();
+const { RateLimiterMemory } = require('rate-limiter-flexible');
+const { ThrottlerStorageService } = require('@nestjs/throttler');
+
+const SUBJECT_COUNT = 1_000;
+const OPS_PER_ROUND = Number(process.env.BENCH_CORE_OPS ?? 100_000);
+const WARMUP_ROUNDS = Number(process.env.BENCH_CORE_WARMUP ?? 3);
+const ROUNDS = Number(process.env.BENCH_CORE_ROUNDS ?? 15);
+const IN_FLIGHT = 100;
+// Windows long enough that no round crosses into a fresh state by accident.
+const WINDOW_SECONDS = 3_600;
+const HIGH = 1_000_000_000;
+
+const subjects = Array.from({ length: SUBJECT_COUNT }, (_, index) => `user:${100_000 + index}`);
+
+/** Build a fresh instance, touch every subject once (untimed), return the timed operation. */
+async function prepared(consume, touches = 1) {
+  for (let touch = 0; touch < touches; touch++) {
+    for (const subject of subjects) {
+      try {
+        await consume(subject);
+      } catch {
+        // Peers reject on denial; the pre-touch only fills state.
+      }
+    }
+  }
+  return consume;
+}
+
+function ours(limits) {
+  return () => {
+    const limiter = createRateLimiter({ limits: limits(), store: new MemoryStore() });
+    return prepared((subject) => limiter.consume(subject));
+  };
+}
+
+function oursDenied() {
+  return async () => {
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: WINDOW_SECONDS })],
+      store: new MemoryStore(),
+    });
+    const op = await prepared((subject) => limiter.consume(subject));
+    return async (subject) => {
+      const decision = await op(subject);
+      if (decision.allowed) throw new Error('ours (denied): a call was admitted');
+    };
+  };
+}
+
+function rateLimiterMemory(points) {
+  return () => {
+    const limiter = new RateLimiterMemory({ points, duration: WINDOW_SECONDS });
+    return prepared((subject) => limiter.consume(subject));
+  };
+}
+
+function rateLimiterMemoryDenied() {
+  return async () => {
+    const limiter = new RateLimiterMemory({ points: 1, duration: WINDOW_SECONDS });
+    await prepared((subject) => limiter.consume(subject));
+    return async (subject) => {
+      try {
+        await limiter.consume(subject);
+      } catch {
+        return; // denied, as expected
+      }
+      throw new Error('RateLimiterMemory (denied): a call was admitted');
+    };
+  };
+}
+
+function throttler(limit) {
+  return () => {
+    const storage = new ThrottlerStorageService();
+    // The guard passes milliseconds (ttl, blockDuration) and the throttler's name.
+    return prepared((subject) =>
+      storage.increment(subject, WINDOW_SECONDS * 1000, limit, 0, 'default'),
+    );
+  };
+}
+
+function throttlerDenied() {
+  return async () => {
+    const storage = new ThrottlerStorageService();
+    const increment = (subject) =>
+      storage.increment(subject, WINDOW_SECONDS * 1000, 1, 0, 'default');
+    await prepared(increment);
+    return async (subject) => {
+      const record = await increment(subject);
+      if (!record.isBlocked)
+        throw new Error('ThrottlerStorageService (denied): a call was admitted');
+    };
+  };
+}
+
+function bareMap() {
+  return () => {
+    const counts = new Map();
+    const increment = async (subject) => {
+      const count = (counts.get(subject) ?? 0) + 1;
+      counts.set(subject, count);
+      return count;
+    };
+    return prepared(increment);
+  };
+}
+
+const fixedWindow = () => [
+  new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: WINDOW_SECONDS }),
+];
+const slidingWindow = () => [
+  // Exact sliding window state grows with the calls inside the window (bounded by maxCalls).
+  new SlidingWindowRateLimit({ maxCalls: HIGH, perSeconds: WINDOW_SECONDS }),
+];
+const tokenBucket = () => [new TokenBucketRateLimit({ capacity: HIGH, refillPerSecond: 1_000 })];
+const gcra = () => [new GcraRateLimit({ ratePerSecond: 1_000_000, burst: HIGH })];
+const twoLimits = () => [
+  new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: 60 * 60 }),
+  new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: 24 * 60 * 60 }),
+];
+
+const SEQUENTIAL = 'sequential';
+const CONCURRENT = { inFlight: IN_FLIGHT };
+
+const CASES = [
+  ['ours: fixed window', ours(fixedWindow), SEQUENTIAL],
+  ['ours: sliding window', ours(slidingWindow), SEQUENTIAL],
+  ['ours: token bucket', ours(tokenBucket), SEQUENTIAL],
+  ['ours: GCRA', ours(gcra), SEQUENTIAL],
+  ['ours: two fixed windows', ours(twoLimits), SEQUENTIAL],
+  ['ours: fixed window, denied', oursDenied(), SEQUENTIAL],
+  ['RateLimiterMemory.consume', rateLimiterMemory(HIGH), SEQUENTIAL],
+  ['RateLimiterMemory.consume, denied', rateLimiterMemoryDenied(), SEQUENTIAL],
+  ['ThrottlerStorageService.increment', throttler(HIGH), SEQUENTIAL],
+  ['ThrottlerStorageService.increment, denied', throttlerDenied(), SEQUENTIAL],
+  ['bare Map counter behind await', bareMap(), SEQUENTIAL],
+  [`ours: fixed window, ${IN_FLIGHT} in flight`, ours(fixedWindow), CONCURRENT],
+  [`ours: two fixed windows, ${IN_FLIGHT} in flight`, ours(twoLimits), CONCURRENT],
+  [`RateLimiterMemory.consume, ${IN_FLIGHT} in flight`, rateLimiterMemory(HIGH), CONCURRENT],
+  [`ThrottlerStorageService.increment, ${IN_FLIGHT} in flight`, throttler(HIGH), CONCURRENT],
+  [`bare Map counter, ${IN_FLIGHT} in flight`, bareMap(), CONCURRENT],
+]
+  .map(([name, setup, mode]) => ({ name, setup, mode, subjects, ops: OPS_PER_ROUND }))
+  // BENCH_CORE_ONLY=<regexp> keeps only the matching cases (when investigating; ratios need both sides).
+  .filter(({ name }) => new RegExp(process.env.BENCH_CORE_ONLY ?? '').test(name));
+
+/** Per-round ratio a/b (both measured in the same round), then the median over rounds. */
+function medianRatio(perCase, numerator, denominator) {
+  const a = perCase.get(numerator);
+  const b = perCase.get(denominator);
+  if (a === undefined || b === undefined) return NaN; // filtered out with BENCH_CORE_ONLY
+  return median(a.map((value, round) => value / b[round]));
+}
+
+export async function run() {
+  log(
+    `core: ${CASES.length} cases, ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${OPS_PER_ROUND} ops`,
+  );
+  const perCase = await measureRounds(CASES, {
+    warmupRounds: WARMUP_ROUNDS,
+    rounds: ROUNDS,
+    onRound: (round, warmup) =>
+      log(
+        `  core: ${round < warmup ? 'warm-up' : 'round'} ${round < warmup ? round + 1 : round - warmup + 1} done`,
+      ),
+  });
+
+  const rlm = 'RateLimiterMemory.consume';
+  const thr = 'ThrottlerStorageService.increment';
+  const rateRows = CASES.map(({ name }) => {
+    const rates = perCase.get(name);
+    return [
+      name,
+      formatRate(median(rates)),
+      `${formatRate(Math.min(...rates))} – ${formatRate(Math.max(...rates))}`,
+    ];
+  });
+
+  const vs = (name, peerRlm, peerThr) => [
+    name,
+    formatRatio(medianRatio(perCase, name, peerRlm)),
+    formatRatio(medianRatio(perCase, name, peerThr)),
+  ];
+  const ratioRows = [
+    vs('ours: fixed window', rlm, thr),
+    vs('ours: sliding window', rlm, thr),
+    vs('ours: token bucket', rlm, thr),
+    vs('ours: GCRA', rlm, thr),
+    vs('ours: two fixed windows', rlm, thr),
+    vs('ours: fixed window, denied', `${rlm}, denied`, `${thr}, denied`),
+    vs('bare Map counter behind await', rlm, thr),
+    vs(
+      `ours: fixed window, ${IN_FLIGHT} in flight`,
+      `${rlm}, ${IN_FLIGHT} in flight`,
+      `${thr}, ${IN_FLIGHT} in flight`,
+    ),
+    vs(
+      `bare Map counter, ${IN_FLIGHT} in flight`,
+      `${rlm}, ${IN_FLIGHT} in flight`,
+      `${thr}, ${IN_FLIGHT} in flight`,
+    ),
+  ];
+
+  const fixedVsRlm = medianRatio(perCase, 'ours: fixed window', rlm);
+  // Cost of a two-limit call relative to a one-limit call = (one-limit ops/s) / (two-limit ops/s).
+  const twoVsOne = medianRatio(perCase, 'ours: fixed window', 'ours: two fixed windows');
+  const twoVsOneConcurrent = medianRatio(
+    perCase,
+    `ours: fixed window, ${IN_FLIGHT} in flight`,
+    `ours: two fixed windows, ${IN_FLIGHT} in flight`,
+  );
+  const targets = [
+    {
+      name: 'fixed window vs RateLimiterMemory (ops/s ratio)',
+      value: formatRatio(fixedVsRlm),
+      target: '≥ 2.00×',
+      met: fixedVsRlm >= 2,
+    },
+    {
+      name: 'cost of two limits vs one (sequential)',
+      value: formatRatio(twoVsOne),
+      target: '≤ 1.50×',
+      met: twoVsOne <= 1.5,
+    },
+    {
+      name: `cost of two limits vs one (${IN_FLIGHT} in flight)`,
+      value: formatRatio(twoVsOneConcurrent),
+      target: '≤ 1.50×',
+      met: twoVsOneConcurrent <= 1.5,
+    },
+  ];
+
+  return {
+    title: 'Core micro-benchmarks (MemoryStore, issue 3)',
+    intro: [
+      `Each operation decides one call of one subject, taken in turn from a rotating set of ${SUBJECT_COUNT.toLocaleString('en-US')} subjects.`,
+      `Ours: \`createRateLimiter({ limits, store: new MemoryStore() }).consume(subject)\` from the built package (dist). Peers: rate-limiter-flexible \`RateLimiterMemory.consume(subject)\` and @nestjs/throttler \`ThrottlerStorageService.increment(subject, ttl, limit, 0, 'default')\`, with their default options; a bare \`Map\` counter in an async function is the floor.`,
+      `Allowed rows use limits nobody reaches (${HIGH.toLocaleString('en-US')} per ${WINDOW_SECONDS} s); denied rows use a limit of 1, already used up. Every round builds fresh instances, touches every subject once (untimed), then times ${OPS_PER_ROUND.toLocaleString('en-US')} operations (${OPS_PER_ROUND / SUBJECT_COUNT} per subject), either one \`await\` after another or in batches of ${IN_FLIGHT} concurrent calls (\`Promise.all\`).`,
+      `${WARMUP_ROUNDS} warm-up rounds, then ${ROUNDS} measured rounds; the order of the cases rotates every round. Figures are medians over rounds; a ratio is computed within each round (both sides measured seconds apart) and the median of those is reported.`,
+    ],
+    tables: [
+      {
+        title: 'Throughput',
+        columns: ['case', 'ops/s (median)', 'range over rounds'],
+        rows: rateRows,
+      },
+      {
+        title: 'Ratios (ops/s, higher is faster)',
+        columns: ['case', 'vs RateLimiterMemory', 'vs ThrottlerStorageService'],
+        rows: ratioRows,
+      },
+    ],
+    targets,
+    notes: [
+      'The exact sliding window keeps one timestamp per admitted call inside the window (bounded by maxCalls), and ThrottlerStorageService keeps one expiry per hit: both cost more as a subject accumulates calls in its window; at the end of a round each subject has about ' +
+        `${OPS_PER_ROUND / SUBJECT_COUNT + 1} calls in its window.`,
+      'ThrottlerStorageService is driven directly with the subject as its key; the ThrottlerGuard would also hash the key (sha256) per call, which is not measured here.',
+    ],
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { renderSection } = await import('./lib/report.mjs');
+  console.log(renderSection(await run()));
+}

@@ -1,0 +1,116 @@
+// Memory benchmark (issue 6): 1,000,000 distinct subjects through the MemoryStore, bytes per key
+// while held and heap after the windows expire, beside rate-limiter-flexible's RateLimiterMemory
+// and a bare Map of small objects. Each measurement runs in its own process with --expose-gc.
+//
+// Run alone: node bench/memory.bench.mjs (after npm run build). `npm run bench` runs it in a child.
+import { execFile } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { formatBytes, log } from './lib/harness.mjs';
+
+const run$ = promisify(execFile);
+const SUBJECT_COUNT = Number(process.env.BENCH_MEMORY_SUBJECTS ?? 1_000_000);
+const TARGET_BYTES_PER_KEY = 150;
+// "Back near the baseline": what stays after the sweep, as a share of what the keys took.
+const RESIDUE_TOLERANCE = 0.02;
+const KINDS = [
+  'ours: fixed window',
+  'ours: sliding window',
+  'ours: token bucket',
+  'ours: GCRA',
+  'RateLimiterMemory',
+  'bare Map of small objects',
+];
+
+async function measure(kind) {
+  const child = fileURLToPath(new URL('./memory-child.mjs', import.meta.url));
+  const { stdout } = await run$(
+    process.execPath,
+    ['--expose-gc', child, kind, String(SUBJECT_COUNT)],
+    { env: process.env, maxBuffer: 1 << 20, timeout: 120_000 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+export async function run() {
+  const measurements = [];
+  for (const kind of KINDS) {
+    log(`memory: ${kind}`);
+    measurements.push(await measure(kind));
+  }
+  const rows = measurements.map((m) => {
+    const perKey = (m.live - m.baseline) / m.keys;
+    return {
+      kind: m.kind,
+      perKey,
+      row: [
+        m.kind,
+        m.keys.toLocaleString('en-US'),
+        formatBytes(perKey),
+        megabytes(m.baseline),
+        megabytes(m.live),
+        `${megabytes(m.after)} (${m.keysAfter.toLocaleString('en-US')} keys)`,
+        `${m.after - m.baseline >= 0 ? '+' : ''}${megabytes(m.after - m.baseline)}`,
+        `${m.insertMs.toLocaleString('en-US')} ms`,
+      ],
+    };
+  });
+  const byKind = new Map(rows.map((row) => [row.kind, row.perKey]));
+  const ours = measurements.filter((m) => m.kind.startsWith('ours'));
+  const worstResidue = Math.max(...ours.map((m) => (m.after - m.baseline) / (m.live - m.baseline)));
+  const fixed = byKind.get('ours: fixed window');
+  const worstOurs = Math.max(...ours.map((m) => byKind.get(m.kind)));
+  return {
+    title: 'Memory (MemoryStore, issue 6)',
+    intro: [
+      `${SUBJECT_COUNT.toLocaleString('en-US')} distinct subjects (\`user:<7 digits>\`, a fresh string per call as a guard builds it), one call each through one limit, each kind in its own process (\`node --expose-gc\`, heap measured after full collections).`,
+      'Bytes per key = (heap with every key held − baseline) / keys, the subject strings the store keeps included. Then every window ends (2 s windows; the token bucket and GCRA refill within 2 s), `MemoryStore.sweep()` runs (RateLimiterMemory deletes through its own per-key timers), and the heap is measured again.',
+    ],
+    targets: [
+      {
+        name: 'bytes per key, fixed window',
+        value: formatBytes(fixed),
+        target: `≤ ${TARGET_BYTES_PER_KEY} B`,
+        met: fixed <= TARGET_BYTES_PER_KEY,
+      },
+      {
+        name: 'bytes per key, worst of our algorithms',
+        value: formatBytes(worstOurs),
+        target: `≤ ${TARGET_BYTES_PER_KEY} B`,
+        met: worstOurs <= TARGET_BYTES_PER_KEY,
+      },
+      {
+        name: 'heap left after expiry + sweep (share of the keys\u2019 heap)',
+        value: `${(worstResidue * 100).toFixed(2)} %`,
+        target: `≤ ${RESIDUE_TOLERANCE * 100} %`,
+        met: worstResidue <= RESIDUE_TOLERANCE,
+      },
+    ],
+    tables: [
+      {
+        columns: [
+          'kind',
+          'keys held',
+          'bytes per key',
+          'heap: baseline',
+          'heap: all keys held',
+          'heap: after expiry',
+          'after − baseline',
+          'insert time',
+        ],
+        rows: rows.map((row) => row.row),
+      },
+    ],
+    notes: [
+      `RateLimiterMemory / ours (fixed window): ${(byKind.get('RateLimiterMemory') / fixed).toFixed(2)}× the bytes per key; bare Map / ours: ${(byKind.get('bare Map of small objects') / fixed).toFixed(2)}×.`,
+      'The exact sliding window keeps one timestamp per admitted call in the window, so its per-key size grows with the calls a subject makes (bounded by maxCalls); one call each is measured here.',
+    ],
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { renderSection } = await import('./lib/report.mjs');
+  console.log(renderSection(await run()));
+}
