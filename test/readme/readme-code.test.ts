@@ -95,6 +95,11 @@ describe('README.md code blocks', () => {
     diagnostics = typeCheck(blocks.map((block) => block.code));
   });
 
+  test('the README shows the two set-up commands a newcomer runs', () => {
+    expect(readme).toContain('npm ci && npm start');
+    expect(readme).toContain('npm ci && npm test');
+  });
+
   test('the README has TypeScript examples to check', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(8);
   });
