@@ -163,7 +163,7 @@ describe('the sample app', () => {
 
   test('each client may send 100 messages per minute; initialize, ping and notifications are free', async () => {
     const headers = { authorization: 'Bearer chatty' };
-    await awayFromWindowEnd(60_000, 5_000);
+    await awayFromWindowEnd(60_000, 10_000);
     const free = [
       { jsonrpc: '2.0', id: 'init', method: 'initialize', params: initializeParams },
       { jsonrpc: '2.0', id: 'ping', method: 'ping' },
