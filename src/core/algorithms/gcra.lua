@@ -1,20 +1,20 @@
 -- Twin of gcra.ts: the same inputs, the same floating-point operations in the same order, the same
--- outputs. State: the theoretical arrival time in ms (written with %.17g, so it reads back exactly).
--- Helpers (EPSILON_MS, format_number) come from the dispatcher's preamble.
+-- outputs. State: struct.pack('<d', theoretical arrival time in ms), an exact double. Helpers
+-- (EPSILON_MS) come from the dispatcher's preamble.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state to store when committed.
 local function gcra(key, now_ms, emission_interval_ms, burst, cost)
   local tolerance = burst * emission_interval_ms
   local stored = redis.call('GET', key)
   local tat_ms = now_ms
-  if stored then tat_ms = math.max(tonumber(stored), now_ms) end
+  if stored then tat_ms = math.max(struct.unpack('<d', stored), now_ms) end
   local new_tat_ms = tat_ms + cost * emission_interval_ms
   local allow_at_ms = new_tat_ms - tolerance
 
   if allow_at_ms <= now_ms + EPSILON_MS then
     local reset_after_ms = new_tat_ms - now_ms
     local remaining = math.max(0, math.floor((tolerance - reset_after_ms + EPSILON_MS) / emission_interval_ms))
-    return true, 0, remaining, reset_after_ms, math.ceil(reset_after_ms), format_number(new_tat_ms)
+    return true, 0, remaining, reset_after_ms, math.ceil(reset_after_ms), struct.pack('<d', new_tat_ms)
   end
 
   local reset_after_ms = tat_ms - now_ms

@@ -1,7 +1,7 @@
 -- Twin of sliding-window.ts: the same inputs, the same floating-point operations in the same order,
 -- the same outputs. State: a Redis list of the admission times still inside the window, oldest first
--- (a call of cost n adds n entries, written with %.17g so they read back exactly). Helpers
--- (format_number, expire_key) come from the dispatcher's preamble.
+-- (a call of cost n adds n entries, each struct.pack('<d', ms), an exact double). Helpers
+-- (expire_key) come from the dispatcher's preamble.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, and, when allowed, the number of
 -- expired entries at the head of the list (what sliding_window_commit removes).
@@ -14,7 +14,7 @@ local function sliding_window(key, now_ms, limit, period_ms, cost)
   while first_live < length do
     local batch = redis.call('LRANGE', key, first_live, first_live + 15)
     local index = 1
-    while index <= #batch and tonumber(batch[index]) <= oldest_live_ms do index = index + 1 end
+    while index <= #batch and struct.unpack('<d', batch[index]) <= oldest_live_ms do index = index + 1 end
     first_live = first_live + index - 1
     if index <= #batch then break end
   end
@@ -26,20 +26,20 @@ local function sliding_window(key, now_ms, limit, period_ms, cost)
     if cost > 0 then
       reset_after_ms = now_ms + period_ms - now_ms
     elseif next_length > 0 then
-      reset_after_ms = tonumber(redis.call('LINDEX', key, -1)) + period_ms - now_ms
+      reset_after_ms = struct.unpack('<d', redis.call('LINDEX', key, -1)) + period_ms - now_ms
     end
     return true, 0, limit - next_length, reset_after_ms, reset_after_ms, first_live
   end
 
   local reset_after_ms = 0
-  if live > 0 then reset_after_ms = tonumber(redis.call('LINDEX', key, -1)) + period_ms - now_ms end
+  if live > 0 then reset_after_ms = struct.unpack('<d', redis.call('LINDEX', key, -1)) + period_ms - now_ms end
   -- Enough of the oldest entries must leave the window to make room for `cost` units.
   local must_expire = live + cost - limit
   local retry_after_ms
   if cost > limit then
     retry_after_ms = period_ms
   else
-    retry_after_ms = tonumber(redis.call('LINDEX', key, first_live + must_expire - 1)) + period_ms - now_ms
+    retry_after_ms = struct.unpack('<d', redis.call('LINDEX', key, first_live + must_expire - 1)) + period_ms - now_ms
   end
   return false, retry_after_ms, limit - live, reset_after_ms, reset_after_ms, nil
 end
@@ -48,7 +48,7 @@ end
 local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
   if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
   if cost > 0 then
-    local entry = format_number(now_ms)
+    local entry = struct.pack('<d', now_ms)
     local entries = {}
     for unit = 1, math.min(cost, 1000) do entries[unit] = entry end
     local left = cost

@@ -1,15 +1,14 @@
 -- Twin of token-bucket.ts: the same inputs, the same floating-point operations in the same order,
--- the same outputs. State: "<tokens> <updatedAtMs>" (numbers written with %.17g, so they read back
--- exactly). Helpers (EPSILON_MS, format_number) come from the dispatcher's preamble.
+-- the same outputs. State: struct.pack('<dd', tokens, updatedAtMs), exact doubles. Helpers
+-- (EPSILON_MS) come from the dispatcher's preamble.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state to store when committed.
 local function token_bucket(key, now_ms, capacity, refill_per_second, cost)
   local tokens = capacity
   local stored = redis.call('GET', key)
   if stored then
-    local separator = string.find(stored, ' ', 1, true)
-    local stored_tokens = tonumber(string.sub(stored, 1, separator - 1))
-    local elapsed_ms = math.max(0, now_ms - tonumber(string.sub(stored, separator + 1)))
+    local stored_tokens, updated_at_ms = struct.unpack('<dd', stored)
+    local elapsed_ms = math.max(0, now_ms - updated_at_ms)
     tokens = math.min(capacity, stored_tokens + (elapsed_ms * refill_per_second) / 1000)
   end
 
@@ -19,7 +18,7 @@ local function token_bucket(key, now_ms, capacity, refill_per_second, cost)
     local left = math.max(0, tokens - cost)
     local reset_after_ms = ((capacity - left) * 1000) / refill_per_second
     return true, 0, math.floor(left + slack), reset_after_ms, math.ceil(reset_after_ms),
-      format_number(left) .. ' ' .. format_number(now_ms)
+      struct.pack('<dd', left, now_ms)
   end
 
   local reset_after_ms = ((capacity - tokens) * 1000) / refill_per_second

@@ -16,16 +16,21 @@ const LUA_FILES = ['fixed-window.lua', 'sliding-window.lua', 'token-bucket.lua',
 
 // Shared by the four algorithm files, which the script includes after it. EPSILON_MS is the
 // TypeScript constant itself (its decimal form reads back as the same double), so it cannot drift.
+// States are stored with struct.pack (exact doubles): string.format('%.17g') costs more than the
+// rest of a call.
 const PREAMBLE = `
 local EPSILON_MS = ${String(EPSILON_MS)}
 local extra_ttl_ms = tonumber(ARGV[2])
--- 17 significant digits read back as the same double; tostring() keeps only 14.
-local function format_number(value) return string.format('%.17g', value) end
+-- A TTL as the argument Redis parses: plain numbers convert exactly below 1e15.
+local function ttl_argument(ttl)
+  if ttl < 1e15 then return ttl end
+  return string.format('%d', ttl)
+end
 -- A state whose TTL is not positive is equivalent to no state: delete it.
 local function expire_key(key, ttl_ms)
   local ttl = math.ceil(ttl_ms)
   if ttl > 0 then
-    redis.call('PEXPIRE', key, string.format('%d', ttl + extra_ttl_ms))
+    redis.call('PEXPIRE', key, ttl_argument(ttl + extra_ttl_ms))
   else
     redis.call('DEL', key)
   end
@@ -33,7 +38,7 @@ end
 local function store_state(key, state, ttl_ms)
   local ttl = math.ceil(ttl_ms)
   if ttl > 0 then
-    redis.call('SET', key, state, 'PX', string.format('%d', ttl + extra_ttl_ms))
+    redis.call('SET', key, state, 'PX', ttl_argument(ttl + extra_ttl_ms))
   else
     redis.call('DEL', key)
   end
@@ -41,8 +46,11 @@ end
 `;
 
 // KEYS: one per limit. ARGV: nowMs ('' = Redis TIME), extraTtlMs, then per limit: algorithm code,
-// two parameters, cost. Reply: per limit allowed (1/0), retryAfterMs, remaining, resetAfterMs.
-// Every limit is checked first; the states are written only when all of them allow.
+// two parameters, cost. Every limit is checked first; the states are written only when all allow.
+// Reply: per limit 7 integers: allowed (1/0), then retryAfterMs, remaining and resetAfterMs each as
+// math.frexp's mantissa (scaled to a 53-bit integer) and exponent. Integers cross the protocol
+// exactly, and cost far less than formatting the doubles as text. Redis runs this body on every
+// call, so it is kept to the few instructions a call needs.
 const DISPATCHER = `
 local now_ms
 if ARGV[1] == '' then
@@ -51,21 +59,43 @@ if ARGV[1] == '' then
 else
   now_ms = tonumber(ARGV[1])
 end
-local checks = { f = fixed_window, s = sliding_window, t = token_bucket, g = gcra }
-local reply, states, ttls, costs = {}, {}, {}, {}
+local algorithms = { f = fixed_window, s = sliding_window, t = token_bucket, g = gcra }
+local frexp = math.frexp
+local SCALE = 9007199254740992
+
+if #KEYS == 1 then
+  local code, cost = ARGV[3], tonumber(ARGV[6])
+  local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state =
+    algorithms[code](KEYS[1], now_ms, tonumber(ARGV[4]), tonumber(ARGV[5]), cost)
+  local verdict = 0
+  if allowed then
+    verdict = 1
+    if code == 's' then sliding_window_commit(KEYS[1], now_ms, cost, ttl_ms, state)
+    else store_state(KEYS[1], state, ttl_ms) end
+  end
+  local retry_mantissa, retry_exponent = frexp(retry_after_ms)
+  local remaining_mantissa, remaining_exponent = frexp(remaining)
+  local reset_mantissa, reset_exponent = frexp(reset_after_ms)
+  return { verdict, retry_mantissa * SCALE, retry_exponent, remaining_mantissa * SCALE,
+    remaining_exponent, reset_mantissa * SCALE, reset_exponent }
+end
+
+local reply, costs, ttls, states = {}, {}, {}, {}
 local all_allowed = true
 for index = 1, #KEYS do
   local at = 2 + (index - 1) * 4
   local cost = tonumber(ARGV[at + 4])
   local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state =
-    checks[ARGV[at + 1]](KEYS[index], now_ms, tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), cost)
-  if not allowed then all_allowed = false end
-  local out = (index - 1) * 4
-  if allowed then reply[out + 1] = 1 else reply[out + 1] = 0 end
-  reply[out + 2] = format_number(retry_after_ms)
-  reply[out + 3] = format_number(remaining)
-  reply[out + 4] = format_number(reset_after_ms)
-  states[index], ttls[index], costs[index] = state, ttl_ms, cost
+    algorithms[ARGV[at + 1]](KEYS[index], now_ms, tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), cost)
+  local out = (index - 1) * 7
+  if allowed then reply[out + 1] = 1 else reply[out + 1] = 0; all_allowed = false end
+  local mantissa, exponent = frexp(retry_after_ms)
+  reply[out + 2], reply[out + 3] = mantissa * SCALE, exponent
+  mantissa, exponent = frexp(remaining)
+  reply[out + 4], reply[out + 5] = mantissa * SCALE, exponent
+  mantissa, exponent = frexp(reset_after_ms)
+  reply[out + 6], reply[out + 7] = mantissa * SCALE, exponent
+  costs[index], ttls[index], states[index] = cost, ttl_ms, state
 end
 if all_allowed then
   for index = 1, #KEYS do

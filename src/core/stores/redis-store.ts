@@ -328,18 +328,26 @@ const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>
   gcra: ['emissionIntervalMs', 'burst'],
 };
 
+// 2^-53: scales the script's 53-bit integer mantissas back to [0.5, 1).
+const MANTISSA_SCALE = 2 ** -53;
+
+/** A double from math.frexp's mantissa (as a 53-bit integer) and exponent: exact. */
+function fromParts(mantissa: unknown, exponent: unknown): number {
+  return (mantissa as number) * MANTISSA_SCALE * 2 ** (exponent as number);
+}
+
 function parseReply(reply: unknown, count: number): LimitOutcome[] {
-  if (!Array.isArray(reply) || reply.length !== 4 * count) {
+  if (!Array.isArray(reply) || reply.length !== 7 * count) {
     throw new StoreUnavailableError('RedisStore: unexpected reply from the rate limit script');
   }
   const outcomes = new Array<LimitOutcome>(count);
   for (let index = 0; index < count; index++) {
-    const at = 4 * index;
+    const at = 7 * index;
     outcomes[index] = {
-      allowed: Number(reply[at]) === 1,
-      retryAfterMs: Number(reply[at + 1]),
-      remaining: Number(reply[at + 2]),
-      resetAfterMs: Number(reply[at + 3]),
+      allowed: reply[at] === 1,
+      retryAfterMs: fromParts(reply[at + 1], reply[at + 2]),
+      remaining: fromParts(reply[at + 3], reply[at + 4]),
+      resetAfterMs: fromParts(reply[at + 5], reply[at + 6]),
     };
   }
   return outcomes;

@@ -1,0 +1,201 @@
+// Redis store benchmark (issue 5): RedisStore throughput with 128 calls in flight on one node-redis
+// connection, side by side in the same rounds with rate-limiter-flexible's RateLimiterRedis on the
+// same Redis and connection, and the raw round-trip floor (INCR at the same concurrency).
+//
+// Needs a Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379) and the build (npm run build).
+// Run alone: node bench/redis-store.bench.mjs. `npm run bench` may run it in a child.
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import {
+  formatRate,
+  formatRatio,
+  importPackage,
+  log,
+  measureRounds,
+  median,
+} from './lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { createClient } = require('redis');
+const { RateLimiterRedis } = require('rate-limiter-flexible');
+const {
+  createRateLimiter,
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  RedisStore,
+  SlidingWindowRateLimit,
+  TokenBucketRateLimit,
+} = await importPackage();
+
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SUBJECT_COUNT = 1_000;
+const OPS_PER_ROUND = Number(process.env.BENCH_REDIS_OPS ?? 40_000);
+const WARMUP_ROUNDS = Number(process.env.BENCH_REDIS_WARMUP ?? 2);
+const ROUNDS = Number(process.env.BENCH_REDIS_ROUNDS ?? 7);
+const IN_FLIGHT = 128;
+// Short windows: every key of the benchmark expires a minute after its round.
+const WINDOW_SECONDS = 60;
+const HIGH = 1_000_000_000;
+
+const subjects = Array.from({ length: SUBJECT_COUNT }, (_, index) => `user:${100_000 + index}`);
+let setups = 0;
+/** A key prefix no earlier round used, so that every round starts from empty keys. */
+const freshPrefix = (name) => `bench:${process.pid}:${name}:${setups++}:`;
+
+async function prepared(op) {
+  for (const subject of subjects) await op(subject);
+  return op;
+}
+
+function ours(client, limits) {
+  return () => {
+    const limiter = createRateLimiter({
+      limits: limits(),
+      store: new RedisStore({ client }),
+      prefix: freshPrefix('ours'),
+    });
+    return prepared((subject) => limiter.consume(subject));
+  };
+}
+
+function rateLimiterRedis(client) {
+  return () => {
+    const limiter = new RateLimiterRedis({
+      storeClient: client,
+      useRedisPackage: true,
+      points: HIGH,
+      duration: WINDOW_SECONDS,
+      keyPrefix: freshPrefix('rlr'),
+    });
+    return prepared((subject) => limiter.consume(subject));
+  };
+}
+
+function incrFloor(client) {
+  return () => {
+    const prefix = freshPrefix('incr');
+    return prepared((subject) => client.incr(prefix + subject));
+  };
+}
+
+const fixedWindow = () => [
+  new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: WINDOW_SECONDS }),
+];
+const twoLimits = () => [
+  new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: WINDOW_SECONDS }),
+  new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: 2 * WINDOW_SECONDS }),
+];
+const slidingWindow = () => [
+  new SlidingWindowRateLimit({ maxCalls: HIGH, perSeconds: WINDOW_SECONDS }),
+];
+const tokenBucket = () => [new TokenBucketRateLimit({ capacity: HIGH, refillPerSecond: 1_000 })];
+const gcra = () => [new GcraRateLimit({ ratePerSecond: 1_000_000, burst: HIGH })];
+
+const ONE = 'ours: fixed window';
+const TWO = 'ours: two fixed windows';
+const RLR = 'RateLimiterRedis.consume';
+const INCR = 'INCR (round-trip floor)';
+
+function cases(client) {
+  return (
+    [
+      [ONE, ours(client, fixedWindow)],
+      [TWO, ours(client, twoLimits)],
+      ['ours: sliding window', ours(client, slidingWindow)],
+      ['ours: token bucket', ours(client, tokenBucket)],
+      ['ours: GCRA', ours(client, gcra)],
+      [RLR, rateLimiterRedis(client)],
+      [INCR, incrFloor(client)],
+    ]
+      .map(([name, setup]) => ({
+        name,
+        setup,
+        mode: { inFlight: IN_FLIGHT },
+        subjects,
+        ops: OPS_PER_ROUND,
+      }))
+      // BENCH_REDIS_ONLY=<regexp> keeps only the matching cases (when investigating).
+      .filter(({ name }) => new RegExp(process.env.BENCH_REDIS_ONLY ?? '').test(name))
+  );
+}
+
+function medianRatio(perCase, numerator, denominator) {
+  const a = perCase.get(numerator);
+  const b = perCase.get(denominator);
+  if (a === undefined || b === undefined) return NaN;
+  return median(a.map((value, round) => value / b[round]));
+}
+
+export async function run() {
+  const client = createClient({ url: REDIS_URL });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const list = cases(client);
+    log(
+      `redis: ${list.length} cases, ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${OPS_PER_ROUND} ops, ${IN_FLIGHT} in flight`,
+    );
+    const perCase = await measureRounds(list, {
+      warmupRounds: WARMUP_ROUNDS,
+      rounds: ROUNDS,
+      onRound: (round, warmup) =>
+        log(
+          `  redis: ${round < warmup ? 'warm-up' : 'round'} ${round < warmup ? round + 1 : round - warmup + 1} done`,
+        ),
+    });
+
+    const rows = list.map(({ name }) => {
+      const rates = perCase.get(name);
+      return {
+        name,
+        opsPerSec: Math.round(median(rates)),
+        range: `${formatRate(Math.min(...rates))} – ${formatRate(Math.max(...rates))}`,
+        vsRateLimiterRedis: formatRatio(medianRatio(perCase, name, RLR)),
+        vsIncr: formatRatio(medianRatio(perCase, name, INCR)),
+      };
+    });
+    const oneVsRlr = medianRatio(perCase, ONE, RLR);
+    const oneVsIncr = medianRatio(perCase, ONE, INCR);
+    // Cost of a two-limit call relative to a one-limit call = (one-limit ops/s) / (two-limit ops/s).
+    const twoVsOne = medianRatio(perCase, ONE, TWO);
+    const targets = [
+      {
+        name: 'fixed window vs RateLimiterRedis (ops/s ratio)',
+        value: formatRatio(oneVsRlr),
+        target: '≥ 1.50×',
+        met: oneVsRlr >= 1.5,
+      },
+      {
+        name: 'fixed window vs INCR floor (ops/s ratio)',
+        value: formatRatio(oneVsIncr),
+        target: '≥ 0.40×',
+        met: oneVsIncr >= 0.4,
+      },
+      {
+        name: 'cost of two limits vs one',
+        value: formatRatio(twoVsOne),
+        target: '≤ 1.20×',
+        met: twoVsOne <= 1.2,
+      },
+    ];
+    return {
+      title: 'Redis store (issue 5)',
+      intro: [
+        `All cases share one node-redis connection to ${REDIS_URL} and keep ${IN_FLIGHT} calls in flight (batches of ${IN_FLIGHT} concurrent calls, \`Promise.all\`), over ${SUBJECT_COUNT.toLocaleString('en-US')} subjects in turn.`,
+        `Ours: \`createRateLimiter({ limits, store: new RedisStore({ client }) }).consume(subject)\` from the built package (dist): one EVALSHA per call, Redis server time, outage policy included. Peer: rate-limiter-flexible \`RateLimiterRedis.consume(subject)\` (\`useRedisPackage: true\`). Floor: \`client.incr(key)\`, one plain round trip.`,
+        `Limits nobody reaches (${HIGH.toLocaleString('en-US')} per ${WINDOW_SECONDS} s). Every round uses fresh keys, touches every subject once (untimed), then times ${OPS_PER_ROUND.toLocaleString('en-US')} calls. ${WARMUP_ROUNDS} warm-up + ${ROUNDS} measured rounds, case order rotating; medians over rounds, ratios computed within each round.`,
+      ],
+      rows,
+      columns: ['name', 'opsPerSec', 'range', 'vsRateLimiterRedis', 'vsIncr'],
+      targets,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { renderSection } = await import('./lib/report.mjs');
+  const { normalizeSection } = await import('./lib/report.mjs');
+  console.log(renderSection(normalizeSection(await run(), 'Redis store (issue 5)')));
+}
