@@ -161,6 +161,7 @@ export class RedisStore implements RateLimitStore {
     } catch (error) {
       return Promise.reject(error);
     }
+    const count = checks.length;
     return new Promise<readonly LimitOutcome[]>((resolve, reject) => {
       const pending: Pending = {
         deadlineMs: performance.now() + this.commandTimeoutMs,
@@ -168,10 +169,14 @@ export class RedisStore implements RateLimitStore {
         settled: false,
       };
       this.track(pending);
-      this.run(args, checks).then(
-        (outcomes) => {
+      this.send(args, checks).then(
+        (reply) => {
           pending.settled = true;
-          resolve(outcomes);
+          try {
+            resolve(parseReply(reply, count));
+          } catch (error) {
+            reject(unavailable(error));
+          }
         },
         (error: unknown) => {
           pending.settled = true;
@@ -189,25 +194,41 @@ export class RedisStore implements RateLimitStore {
     if (this.owned && transport !== undefined) await transport.close();
   }
 
-  private async run(args: string[], checks: readonly LimitCheck[]): Promise<LimitOutcome[]> {
+  /** The script call's raw reply. The usual case (connected, not a cluster) takes no detour. */
+  private send(args: string[], checks: readonly LimitCheck[]): Promise<unknown> {
+    const transport = this.transport;
+    if (transport === undefined || this.closed || (transport.cluster && checks.length > 1)) {
+      return this.sendWhenReady(args, checks);
+    }
+    const waiting = transport.ready();
+    if (waiting !== undefined) {
+      return waiting.then(() => this.sendScript(transport, args, checks[0].key));
+    }
+    return this.sendScript(transport, args, checks[0].key);
+  }
+
+  private async sendWhenReady(args: string[], checks: readonly LimitCheck[]): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError('RedisStore is closed');
     const transport = this.transport ?? (await this.open());
     if (transport.cluster && checks.length > 1) assertOneSlot(checks);
     const waiting = transport.ready();
     if (waiting !== undefined) await waiting;
-    const firstKey = checks[0].key;
-    let reply: unknown;
-    try {
-      reply = await transport.send(args, firstKey);
-    } catch (error) {
+    return this.sendScript(transport, args, checks[0].key);
+  }
+
+  private sendScript(
+    transport: ScriptTransport,
+    args: string[],
+    firstKey: string,
+  ): Promise<unknown> {
+    return transport.send(args, firstKey).then(undefined, (error: unknown) => {
       if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
       // First call on this Redis (or after a restart or SCRIPT FLUSH): EVAL also caches the script.
       const evalArgs = args.slice();
       evalArgs[0] = 'EVAL';
       evalArgs[1] = this.script.source;
-      reply = await transport.send(evalArgs, firstKey);
-    }
-    return parseReply(reply, checks.length);
+      return transport.send(evalArgs, firstKey);
+    });
   }
 
   private open(): Promise<ScriptTransport> {
