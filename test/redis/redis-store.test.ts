@@ -57,9 +57,9 @@ describeRedis('RedisStore on a private redis-server', () => {
       ...client,
       isOpen: true,
       isReady: true,
-      sendCommand: (args: string[]) => {
+      sendCommand: (args: string[], options?: Parameters<typeof client.sendCommand>[1]) => {
         sent.push(args[0]);
-        return client.sendCommand(args);
+        return client.sendCommand(args, options);
       },
       on: () => undefined,
       listenerCount: () => 1,

@@ -1,6 +1,6 @@
 -- Twin of gcra.ts: the same inputs, the same floating-point operations in the same order, the same
 -- outputs. State: struct.pack('<d', theoretical arrival time in ms), an exact double. Helpers
--- (EPSILON_MS) come from the dispatcher's preamble.
+-- (EPSILON_MS) come from the generated script.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state to store when committed.
 local function gcra(key, now_ms, emission_interval_ms, burst, cost)

@@ -1,7 +1,7 @@
 -- Twin of sliding-window.ts: the same inputs, the same floating-point operations in the same order,
 -- the same outputs. State: a Redis list of the admission times still inside the window, oldest first
 -- (a call of cost n adds n entries, each struct.pack('<d', ms), an exact double). Helpers
--- (expire_key) come from the dispatcher's preamble.
+-- (expire_key) come from the generated script.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, and, when allowed, the number of
 -- expired entries at the head of the list (what sliding_window_commit removes).

@@ -1,6 +1,6 @@
 -- Twin of token-bucket.ts: the same inputs, the same floating-point operations in the same order,
 -- the same outputs. State: struct.pack('<dd', tokens, updatedAtMs), exact doubles. Helpers
--- (EPSILON_MS) come from the dispatcher's preamble.
+-- (EPSILON_MS) come from the generated script.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state to store when committed.
 local function token_bucket(key, now_ms, capacity, refill_per_second, cost)

@@ -6,7 +6,7 @@
 
 /** A node-redis v5 client (`createClient()` of `redis` / `@redis/client`, what `@keyv/redis` wraps). */
 export interface NodeRedisClientLike {
-  sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
   readonly isReady: boolean;
@@ -18,7 +18,12 @@ export interface NodeRedisClientLike {
 
 /** A node-redis v5 cluster client (`createCluster()`). */
 export interface NodeRedisClusterLike {
-  sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>;
+  sendCommand(
+    firstKey: string,
+    isReadonly: boolean,
+    args: string[],
+    options?: NodeRedisCommandOptions,
+  ): Promise<unknown>;
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
   readonly masters: readonly unknown[];
@@ -30,6 +35,8 @@ export interface NodeRedisClusterLike {
 /** An ioredis client: `new Redis()` or `new Cluster()`. */
 export interface IoRedisLike {
   call(command: string, args: string[]): Promise<unknown>;
+  /** Like `call`, with bulk strings answered as Buffers. */
+  callBuffer(command: string, args: string[]): Promise<unknown>;
   connect(): Promise<unknown>;
   /** `wait` (lazyConnect, not yet connected), `connecting`, `ready`, `reconnecting`, `end`... */
   readonly status: string;
@@ -40,10 +47,23 @@ export interface IoRedisLike {
   disconnect(): void;
 }
 
+/** The per-command options of node-redis v5 that the store uses. */
+export interface NodeRedisCommandOptions {
+  /** RESP type code to JavaScript type: 36 (`$`, blob string) to `Buffer` for binary replies. */
+  readonly typeMapping?: Readonly<Record<number, unknown>>;
+}
+
+// The script answers packed doubles: ask for the bulk string as bytes, not as UTF-8 text.
+// 36 is RESP_TYPES.BLOB_STRING of node-redis (not imported: `redis` is an optional peer).
+const BINARY_REPLY: NodeRedisCommandOptions = { typeMapping: { 36: Buffer } };
+
 /** Any client RedisStore accepts. */
 export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | IoRedisLike;
 
-/** Sends one script call. `args` start with the command name (EVALSHA or EVAL). */
+/**
+ * Sends one script call. `args` start with the command name (EVALSHA or EVAL); a bulk string reply
+ * comes back as a Buffer.
+ */
 export interface ScriptTransport {
   /** Whether keys of one call must share a Cluster slot. */
   readonly cluster: boolean;
@@ -155,7 +175,7 @@ class NodeRedisTransport extends BaseTransport {
   }
 
   send(args: string[]): Promise<unknown> {
-    return this.client.sendCommand(args);
+    return this.client.sendCommand(args, BINARY_REPLY);
   }
 
   async close(): Promise<void> {
@@ -186,7 +206,7 @@ class NodeRedisClusterTransport extends BaseTransport {
   }
 
   send(args: string[], firstKey: string): Promise<unknown> {
-    return this.client.sendCommand(firstKey, false, args);
+    return this.client.sendCommand(firstKey, false, args, BINARY_REPLY);
   }
 
   async close(): Promise<void> {
@@ -217,7 +237,7 @@ class IoRedisTransport extends BaseTransport {
 
   send(args: string[]): Promise<unknown> {
     // ioredis flattens array arguments and finds EVAL/EVALSHA keys itself (Cluster routing).
-    return this.client.call(args[0], args.slice(1));
+    return this.client.callBuffer(args[0], args.slice(1));
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EPSILON_MS, type AlgorithmName } from '../algorithms/types.js';
 
-/** The code of each algorithm in the script's arguments. */
+/** The code of each algorithm in a script's name (its combination of algorithms). */
 export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
   'fixed-window': 'f',
   'sliding-window': 's',
@@ -12,125 +12,212 @@ export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
   gcra: 'g',
 };
 
-const LUA_FILES = ['fixed-window.lua', 'sliding-window.lua', 'token-bucket.lua', 'gcra.lua'];
+type AlgorithmCode = 'f' | 's' | 't' | 'g';
+type Helper = 'epsilon' | 'store_state' | 'expire_key';
 
-// Shared by the four algorithm files, which the script includes after it. EPSILON_MS is the
-// TypeScript constant itself (its decimal form reads back as the same double), so it cannot drift.
-// States are stored with struct.pack (exact doubles): string.format('%.17g') costs more than the
-// rest of a call.
-const PREAMBLE = `
-local EPSILON_MS = ${String(EPSILON_MS)}
-local extra_ttl_ms = tonumber(ARGV[2])
--- A TTL as the argument Redis parses: plain numbers convert exactly below 1e15.
-local function ttl_argument(ttl)
-  if ttl < 1e15 then return ttl end
-  return string.format('%d', ttl)
-end
--- A state whose TTL is not positive is equivalent to no state: delete it.
-local function expire_key(key, ttl_ms)
-  local ttl = math.ceil(ttl_ms)
-  if ttl > 0 then
-    redis.call('PEXPIRE', key, ttl_argument(ttl + extra_ttl_ms))
-  else
-    redis.call('DEL', key)
-  end
-end
-local function store_state(key, state, ttl_ms)
+/** What the generated script needs to know about each Lua twin. */
+interface LuaTwin {
+  readonly file: string;
+  /** `(key, now_ms, first, second, cost)` -> allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state, detail. */
+  readonly step: string;
+  /** The statement that commits the step of limit `n` (its locals are named `<name>_<n>`). */
+  readonly commit: (n: number) => string;
+  readonly helpers: readonly Helper[];
+}
+
+const TWINS: Readonly<Record<AlgorithmCode, LuaTwin>> = {
+  f: {
+    file: 'fixed-window.lua',
+    step: 'fixed_window',
+    commit: (n) => `fixed_window_commit(KEYS[${n}], state_${n}, ttl_ms_${n}, detail_${n})`,
+    helpers: ['store_state'],
+  },
+  s: {
+    file: 'sliding-window.lua',
+    step: 'sliding_window',
+    commit: (n) => `sliding_window_commit(KEYS[${n}], now_ms, cost_${n}, ttl_ms_${n}, state_${n})`,
+    helpers: ['expire_key'],
+  },
+  t: {
+    file: 'token-bucket.lua',
+    step: 'token_bucket',
+    commit: (n) => `store_state(KEYS[${n}], state_${n}, ttl_ms_${n})`,
+    helpers: ['epsilon', 'store_state'],
+  },
+  g: {
+    file: 'gcra.lua',
+    step: 'gcra',
+    commit: (n) => `store_state(KEYS[${n}], state_${n}, ttl_ms_${n})`,
+    helpers: ['epsilon', 'store_state'],
+  },
+};
+
+// Helpers shared by the Lua twins. EPSILON_MS is the TypeScript constant itself (its decimal form
+// reads back as the same double), so it cannot drift.
+const HELPERS: Readonly<Record<Helper, string>> = {
+  epsilon: `local EPSILON_MS = ${String(EPSILON_MS)}`,
+  // A state whose TTL is not positive is equivalent to no state: delete it.
+  store_state: `local function store_state(key, state, ttl_ms)
   local ttl = math.ceil(ttl_ms)
   if ttl > 0 then
     redis.call('SET', key, state, 'PX', ttl_argument(ttl + extra_ttl_ms))
   else
     redis.call('DEL', key)
   end
-end
-`;
-
-// KEYS: one per limit. ARGV: nowMs ('' = Redis TIME), extraTtlMs, then per limit: algorithm code,
-// two parameters, cost. Every limit is checked first; the states are written only when all allow.
-// Reply: per limit 7 integers: allowed (1/0), then retryAfterMs, remaining and resetAfterMs each as
-// math.frexp's mantissa (scaled to a 53-bit integer) and exponent. Integers cross the protocol
-// exactly, and cost far less than formatting the doubles as text. Redis runs this body on every
-// call, so it is kept to the few instructions a call needs.
-const DISPATCHER = `
-local now_ms
-if ARGV[1] == '' then
-  local time = redis.call('TIME')
-  now_ms = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-else
-  now_ms = tonumber(ARGV[1])
-end
-local algorithms = { f = fixed_window, s = sliding_window, t = token_bucket, g = gcra }
-local frexp = math.frexp
-local SCALE = 9007199254740992
-
-if #KEYS == 1 then
-  local code, cost = ARGV[3], tonumber(ARGV[6])
-  local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state =
-    algorithms[code](KEYS[1], now_ms, tonumber(ARGV[4]), tonumber(ARGV[5]), cost)
-  local verdict = 0
-  if allowed then
-    verdict = 1
-    if code == 's' then sliding_window_commit(KEYS[1], now_ms, cost, ttl_ms, state)
-    else store_state(KEYS[1], state, ttl_ms) end
+end`,
+  expire_key: `local function expire_key(key, ttl_ms)
+  local ttl = math.ceil(ttl_ms)
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl_argument(ttl + extra_ttl_ms))
+  else
+    redis.call('DEL', key)
   end
-  local retry_mantissa, retry_exponent = frexp(retry_after_ms)
-  local remaining_mantissa, remaining_exponent = frexp(remaining)
-  local reset_mantissa, reset_exponent = frexp(reset_after_ms)
-  return { verdict, retry_mantissa * SCALE, retry_exponent, remaining_mantissa * SCALE,
-    remaining_exponent, reset_mantissa * SCALE, reset_exponent }
-end
+end`,
+};
 
-local reply, costs, ttls, states = {}, {}, {}, {}
-local all_allowed = true
-for index = 1, #KEYS do
-  local at = 2 + (index - 1) * 4
-  local cost = tonumber(ARGV[at + 4])
-  local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state =
-    algorithms[ARGV[at + 1]](KEYS[index], now_ms, tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), cost)
-  local out = (index - 1) * 7
-  if allowed then reply[out + 1] = 1 else reply[out + 1] = 0; all_allowed = false end
-  local mantissa, exponent = frexp(retry_after_ms)
-  reply[out + 2], reply[out + 3] = mantissa * SCALE, exponent
-  mantissa, exponent = frexp(remaining)
-  reply[out + 4], reply[out + 5] = mantissa * SCALE, exponent
-  mantissa, exponent = frexp(reset_after_ms)
-  reply[out + 6], reply[out + 7] = mantissa * SCALE, exponent
-  costs[index], ttls[index], states[index] = cost, ttl_ms, state
-end
-if all_allowed then
-  for index = 1, #KEYS do
-    if ARGV[2 + (index - 1) * 4 + 1] == 's' then
-      sliding_window_commit(KEYS[index], now_ms, costs[index], ttls[index], states[index])
-    else
-      store_state(KEYS[index], states[index], ttls[index])
-    end
-  end
-end
-return reply
-`;
+// A TTL as the argument Redis parses: plain numbers convert exactly below 1e15.
+const TTL_ARGUMENT = `local function ttl_argument(ttl)
+  if ttl < 1e15 then return ttl end
+  return string.format('%d', ttl)
+end`;
 
-/** The whole script and its SHA1 (the EVALSHA handle). */
+// Up to this many limits, each limit's results are Lua locals (8 per limit, well under Lua's 200);
+// beyond, tables. One call rarely carries more than a few limits.
+const MAX_UNROLLED = 8;
+
+/** One generated script and its SHA1 (the EVALSHA handle). */
 export interface RedisScript {
   readonly source: string;
   readonly sha1: string;
 }
 
-let cached: RedisScript | undefined;
+const scripts = new Map<string, RedisScript>();
+const scriptsBySha1 = new Map<string, RedisScript>();
+const twinSources = new Map<AlgorithmCode, string>();
+
+/** Read the four Lua twins now (once per process), so that a missing file fails at construction. */
+export function loadLuaTwins(): void {
+  for (const code of Object.keys(TWINS) as AlgorithmCode[]) twinSource(code);
+}
+
+/** A script generated by this process, by its SHA1 (for EVAL when Redis answers NOSCRIPT). */
+export function scriptBySha1(sha1: string): RedisScript | undefined {
+  return scriptsBySha1.get(sha1);
+}
 
 /**
- * The script of the Redis store: the four Lua twins, read from beside the algorithms (src in tests,
- * dist/esm or dist/cjs once built), and the dispatcher. Built once per process.
+ * The script for one combination of algorithms, in the order of a call's limits (`codes`, e.g.
+ * `'ff'` for two fixed windows): only the Lua twins it uses, unrolled, so Redis runs no more than
+ * the call needs. Generated once per process and combination; Redis caches each by its SHA1.
+ *
+ * KEYS: one per limit. ARGV: the time in ms when `givenTime` (tests; otherwise Redis `TIME`), then
+ * per limit its two parameters and the cost. Every limit is checked first; the states are written
+ * only when all allow. Reply: one binary string, per limit four little-endian doubles: allowed (1
+ * or 0), retryAfterMs, remaining, resetAfterMs. Doubles cross the protocol exactly, and packing
+ * them costs Redis far less than a table of numbers or text.
+ *
+ * @param extraTtlMs added to every TTL (see `RedisStoreOptions.extraTtlMs`).
  */
-export function redisScript(): RedisScript {
-  if (cached !== undefined) return cached;
-  const directory = algorithmsDirectory();
-  const source = [
-    PREAMBLE,
-    ...LUA_FILES.map((file) => readFileSync(join(directory, file), 'utf8')),
-    DISPATCHER,
-  ].join('\n');
-  cached = { source, sha1: createHash('sha1').update(source).digest('hex') };
-  return cached;
+export function redisScript(codes: string, givenTime: boolean, extraTtlMs: number): RedisScript {
+  const name = `${codes}:${givenTime ? 'given' : 'server'}:${extraTtlMs}`;
+  let script = scripts.get(name);
+  if (script === undefined) {
+    const source = generate(codes, givenTime, extraTtlMs);
+    script = { source, sha1: createHash('sha1').update(source).digest('hex') };
+    scripts.set(name, script);
+    scriptsBySha1.set(script.sha1, script);
+  }
+  return script;
+}
+
+function generate(codes: string, givenTime: boolean, extraTtlMs: number): string {
+  const used = [...codes].map((code) => {
+    if (!(code in TWINS)) throw new Error(`RedisStore: no Lua twin for algorithm code ${code}`);
+    return code as AlgorithmCode;
+  });
+  const distinct = [...new Set(used)];
+  const helpers = new Set(distinct.flatMap((code) => TWINS[code].helpers));
+  const lines: string[] = [];
+  if (helpers.has('epsilon')) lines.push(HELPERS.epsilon);
+  if (helpers.has('store_state') || helpers.has('expire_key')) {
+    lines.push(`local extra_ttl_ms = ${String(extraTtlMs)}`, TTL_ARGUMENT);
+  }
+  if (helpers.has('store_state')) lines.push(HELPERS.store_state);
+  if (helpers.has('expire_key')) lines.push(HELPERS.expire_key);
+  for (const code of distinct) lines.push(twinSource(code));
+
+  if (givenTime) {
+    lines.push('local now_ms = tonumber(ARGV[1])');
+  } else {
+    lines.push(
+      "local time = redis.call('TIME')",
+      'local now_ms = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000',
+    );
+  }
+  const first = givenTime ? 2 : 1;
+  const count = used.length;
+  const format = `'<${'dddd'.repeat(count)}'`;
+  if (count <= MAX_UNROLLED) {
+    const values: string[] = [];
+    used.forEach((code, index) => {
+      const n = index + 1;
+      const at = first + 3 * index;
+      lines.push(
+        `local cost_${n} = tonumber(ARGV[${at + 2}])`,
+        `local allowed_${n}, retry_after_ms_${n}, remaining_${n}, reset_after_ms_${n}, ttl_ms_${n}, state_${n}, detail_${n} =`,
+        `  ${TWINS[code].step}(KEYS[${n}], now_ms, tonumber(ARGV[${at}]), tonumber(ARGV[${at + 1}]), cost_${n})`,
+      );
+      values.push(
+        `allowed_${n} and 1 or 0, retry_after_ms_${n}, remaining_${n}, reset_after_ms_${n}`,
+      );
+    });
+    lines.push(`if ${used.map((_, index) => `allowed_${index + 1}`).join(' and ')} then`);
+    used.forEach((code, index) => lines.push(`  ${TWINS[code].commit(index + 1)}`));
+    lines.push('end', `return struct.pack(${format}, ${values.join(', ')})`);
+    return lines.join('\n');
+  }
+  // Many limits: the same steps, results kept in tables.
+  lines.push('local steps, costs, all_allowed = {}, {}, true');
+  used.forEach((code, index) => {
+    const n = index + 1;
+    const at = first + 3 * index;
+    lines.push(
+      `costs[${n}] = tonumber(ARGV[${at + 2}])`,
+      `steps[${n}] = { ${TWINS[code].step}(KEYS[${n}], now_ms, tonumber(ARGV[${at}]), tonumber(ARGV[${at + 1}]), costs[${n}]) }`,
+      `if not steps[${n}][1] then all_allowed = false end`,
+    );
+  });
+  lines.push('if all_allowed then');
+  used.forEach((code, index) => {
+    const n = index + 1;
+    lines.push(
+      '  do',
+      `    local cost_${n}, ttl_ms_${n}, state_${n}, detail_${n} = costs[${n}], steps[${n}][5], steps[${n}][6], steps[${n}][7]`,
+      `    ${TWINS[code].commit(n)}`,
+      '  end',
+    );
+  });
+  lines.push(
+    'end',
+    'local reply = {}',
+    `for index = 1, ${count} do`,
+    '  local step = steps[index]',
+    '  local at = (index - 1) * 4',
+    '  reply[at + 1] = step[1] and 1 or 0',
+    '  reply[at + 2], reply[at + 3], reply[at + 4] = step[2], step[3], step[4]',
+    'end',
+    `return struct.pack(${format}, unpack(reply))`,
+  );
+  return lines.join('\n');
+}
+
+function twinSource(code: AlgorithmCode): string {
+  let source = twinSources.get(code);
+  if (source === undefined) {
+    source = readFileSync(join(algorithmsDirectory(), TWINS[code].file), 'utf8');
+    twinSources.set(code, source);
+  }
+  return source;
 }
 
 /** Where the .lua files are: `../algorithms` relative to this module's own file. */
@@ -142,10 +229,11 @@ function algorithmsDirectory(): string {
   const ownFile = thisModuleFile();
   if (ownFile !== undefined) candidates.push(join(dirname(ownFile), '..', 'algorithms'));
   for (const candidate of candidates) {
-    if (existsSync(join(candidate, LUA_FILES[0]))) return candidate;
+    if (existsSync(join(candidate, TWINS.f.file))) return candidate;
   }
+  const files = Object.values(TWINS).map((twin) => twin.file);
   throw new Error(
-    `RedisStore: cannot find its Lua scripts (${LUA_FILES.join(', ')}); looked in ${candidates.join(', ') || 'no directory'}`,
+    `RedisStore: cannot find its Lua scripts (${files.join(', ')}); looked in ${candidates.join(', ') || 'no directory'}`,
   );
 }
 

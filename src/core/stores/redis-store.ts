@@ -7,7 +7,13 @@ import {
   type ScriptTransport,
   RedisNotReadyError,
 } from './redis-client.js';
-import { ALGORITHM_CODES, redisScript, type RedisScript } from './redis-script.js';
+import {
+  ALGORITHM_CODES,
+  loadLuaTwins,
+  redisScript,
+  scriptBySha1,
+  type RedisScript,
+} from './redis-script.js';
 import { clusterSlotOf, hashTagOf } from './redis-slot.js';
 import {
   StoreUnavailableError,
@@ -62,7 +68,7 @@ interface Pending {
   settled: boolean;
 }
 
-/** The ARGV part of each limit that never changes: algorithm code and two parameters. */
+/** What a call sends for each limit that never changes: algorithm code and two parameters. */
 const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, string]>();
 
 /**
@@ -83,10 +89,11 @@ const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, s
  * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })], store });
  */
 export class RedisStore implements RateLimitStore {
-  private readonly script: RedisScript;
+  // The script of each combination of algorithms this store has been called with, by their codes.
+  private readonly scripts = new Map<string, RedisScript>();
   private readonly commandTimeoutMs: number;
   private readonly clock: Clock | undefined;
-  private readonly extraTtl: string;
+  private readonly extraTtlMs: number;
   private readonly url: string | undefined;
   private readonly library: 'redis' | 'ioredis';
   private transport: ScriptTransport | undefined;
@@ -138,10 +145,10 @@ export class RedisStore implements RateLimitStore {
     if (options.clock !== undefined && typeof options.clock !== 'function') {
       throw new RateLimitConfigError('RedisStore: "clock" must be a function returning epoch ms');
     }
-    this.script = redisScript();
+    loadLuaTwins();
     this.commandTimeoutMs = commandTimeoutMs;
     this.clock = options.clock;
-    this.extraTtl = String(extraTtlMs);
+    this.extraTtlMs = extraTtlMs;
     this.url = url;
     this.library = library;
     this.owned = client === undefined;
@@ -223,10 +230,11 @@ export class RedisStore implements RateLimitStore {
   ): Promise<unknown> {
     return transport.send(args, firstKey).then(undefined, (error: unknown) => {
       if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      // First call on this Redis (or after a restart or SCRIPT FLUSH): EVAL also caches the script.
+      // First call of this script on this Redis (or after a restart or SCRIPT FLUSH): EVAL also
+      // caches the script.
       const evalArgs = args.slice();
       evalArgs[0] = 'EVAL';
-      evalArgs[1] = this.script.source;
+      evalArgs[1] = (scriptBySha1(args[1]) as RedisScript).source;
       return transport.send(evalArgs, firstKey);
     });
   }
@@ -264,25 +272,36 @@ export class RedisStore implements RateLimitStore {
     return createTransport(client as unknown as RedisClientLike);
   }
 
+  /** EVALSHA, the SHA1 of the script for this combination of algorithms, keys, then ARGV. */
   private scriptArguments(checks: readonly LimitCheck[]): string[] {
     const count = checks.length;
-    const args = new Array<string>(5 + 5 * count);
+    const clock = this.clock;
+    const args = new Array<string>(3 + 4 * count + (clock === undefined ? 0 : 1));
     args[0] = 'EVALSHA';
-    args[1] = this.script.sha1;
-    args[2] = String(count);
+    args[2] = KEY_COUNTS[count] ?? String(count);
     let at = 3 + count;
-    args[at++] = this.clock === undefined ? '' : String(this.clock());
-    args[at++] = this.extraTtl;
+    if (clock !== undefined) args[at++] = String(clock());
+    let codes = '';
     for (let index = 0; index < count; index++) {
       const check = checks[index];
       args[3 + index] = check.key;
-      const [code, first, second] = argumentsOf(check.limit);
-      args[at++] = code;
-      args[at++] = first;
-      args[at++] = second;
+      const parts = argumentsOf(check.limit);
+      codes += parts[0];
+      args[at++] = parts[1];
+      args[at++] = parts[2];
       args[at++] = check.cost === 1 ? '1' : String(check.cost);
     }
+    args[1] = this.scriptFor(codes).sha1;
     return args;
+  }
+
+  private scriptFor(codes: string): RedisScript {
+    let script = this.scripts.get(codes);
+    if (script === undefined) {
+      script = redisScript(codes, this.clock !== undefined, this.extraTtlMs);
+      this.scripts.set(codes, script);
+    }
+    return script;
   }
 
   private track(pending: Pending): void {
@@ -341,6 +360,8 @@ function argumentsOf(limit: BuiltInRateLimit): readonly [string, string, string]
   return cached;
 }
 
+const KEY_COUNTS = ['0', '1', '2', '3', '4', '5', '6', '7', '8'];
+
 /** The two parameters of each algorithm, in the order its Lua twin takes them. */
 const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>> = {
   'fixed-window': ['limit', 'periodMs'],
@@ -349,26 +370,21 @@ const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>
   gcra: ['emissionIntervalMs', 'burst'],
 };
 
-// 2^-53: scales the script's 53-bit integer mantissas back to [0.5, 1).
-const MANTISSA_SCALE = 2 ** -53;
-
-/** A double from math.frexp's mantissa (as a 53-bit integer) and exponent: exact. */
-function fromParts(mantissa: unknown, exponent: unknown): number {
-  return (mantissa as number) * MANTISSA_SCALE * 2 ** (exponent as number);
-}
+// Per limit, the script answers four little-endian doubles (see redisScript).
+const REPLY_BYTES_PER_LIMIT = 32;
 
 function parseReply(reply: unknown, count: number): LimitOutcome[] {
-  if (!Array.isArray(reply) || reply.length !== 7 * count) {
+  if (!(Buffer.isBuffer(reply) && reply.length === REPLY_BYTES_PER_LIMIT * count)) {
     throw new StoreUnavailableError('RedisStore: unexpected reply from the rate limit script');
   }
   const outcomes = new Array<LimitOutcome>(count);
   for (let index = 0; index < count; index++) {
-    const at = 7 * index;
+    const at = REPLY_BYTES_PER_LIMIT * index;
     outcomes[index] = {
-      allowed: reply[at] === 1,
-      retryAfterMs: fromParts(reply[at + 1], reply[at + 2]),
-      remaining: fromParts(reply[at + 3], reply[at + 4]),
-      resetAfterMs: fromParts(reply[at + 5], reply[at + 6]),
+      allowed: reply.readDoubleLE(at) === 1,
+      retryAfterMs: reply.readDoubleLE(at + 8),
+      remaining: reply.readDoubleLE(at + 16),
+      resetAfterMs: reply.readDoubleLE(at + 24),
     };
   }
   return outcomes;
