@@ -161,6 +161,64 @@ describe('ResilientStore (the onStoreError policy)', () => {
     expect(calls).toBe(1);
   });
 
+  it('counts the retry interval from the failure, so calls after a slow failure do not wait too', async () => {
+    let nowMs = 0;
+    let calls = 0;
+    const slowFailure: RateLimitStore = {
+      evaluate: async () => {
+        calls++;
+        nowMs += 1_500; // the store's timeout elapses during the call
+        throw new Error('timed out');
+      },
+    };
+    const store = new ResilientStore(slowFailure, {
+      logger: quietLogger(),
+      clock: () => nowMs,
+      retryIntervalMs: 1_000,
+    });
+    await store.evaluate([check()]);
+    nowMs += 900;
+    await store.evaluate([check()]);
+    expect(calls).toBe(1);
+    nowMs += 200;
+    await store.evaluate([check()]);
+    expect(calls).toBe(2);
+  });
+
+  it('lets one call at a time probe a store that was down; the others are decided meanwhile', async () => {
+    let nowMs = 0;
+    let healthy = false;
+    let calls = 0;
+    let slowAnswer = true;
+    let answer: () => void = () => undefined;
+    const primary = new MemoryStore({ clock: () => nowMs });
+    const recovering: RateLimitStore = {
+      evaluate: async (checks) => {
+        calls++;
+        if (!healthy) throw new Error('down');
+        if (slowAnswer) await new Promise<void>((resolve) => (answer = resolve));
+        return primary.evaluate(checks);
+      },
+    };
+    const store = new ResilientStore(recovering, {
+      logger: quietLogger(),
+      clock: () => nowMs,
+      retryIntervalMs: 1_000,
+    });
+    await store.evaluate([check()]);
+    healthy = true;
+    nowMs += 1_000;
+    const inFlight = Array.from({ length: 10 }, (_, index) => store.evaluate([check(`k${index}`)]));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(2);
+    slowAnswer = false;
+    answer();
+    await Promise.all(inFlight);
+    expect(store.degraded).toBe(false);
+    await store.evaluate([check('after')]);
+    expect(calls).toBe(3);
+  });
+
   it('createRateLimiter over a broken cache decides with insurance instead of failing open', async () => {
     const keyv = new Keyv({ store: brokenKeyvStore() as never });
     const logger = quietLogger();

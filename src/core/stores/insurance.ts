@@ -43,6 +43,8 @@ export class ResilientStore implements RateLimitStore {
   private readonly clock: Clock;
   private insurance: MemoryStore | undefined;
   private downUntilMs = -Infinity;
+  /** Whether a call is trying the store again after an outage. */
+  private probing = false;
   private lastLoggedAtMs = -Infinity;
   private failuresSinceLog = 0;
 
@@ -71,15 +73,23 @@ export class ResilientStore implements RateLimitStore {
   }
 
   async evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
-    const nowMs = this.clock();
-    if (nowMs < this.downUntilMs) return this.fallback(checks);
+    // While the store is down, the policy decides without waiting for it; once retryIntervalMs has
+    // passed, one call at a time probes it (the others must not all wait out its timeout).
+    const probe = this.degraded;
+    if (probe) {
+      if (this.probing || this.clock() < this.downUntilMs) return this.fallback(checks);
+      this.probing = true;
+    }
     try {
       const outcomes = await this.primary.evaluate(checks);
       if (this.degraded) this.recovered();
       return outcomes;
     } catch (error) {
-      this.failed(error, nowMs);
+      // Counted from when the failure is known: a call that timed out has already waited.
+      this.failed(error, this.clock());
       return this.fallback(checks);
+    } finally {
+      if (probe) this.probing = false;
     }
   }
 
