@@ -13,7 +13,7 @@ export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
 };
 
 type AlgorithmCode = 'f' | 's' | 't' | 'g';
-type Helper = 'epsilon' | 'store_state' | 'expire_key';
+type Helper = 'epsilon' | 'store_state';
 
 /** What the generated script needs to know about each Lua twin. */
 interface LuaTwin {
@@ -30,13 +30,13 @@ const TWINS: Readonly<Record<AlgorithmCode, LuaTwin>> = {
     file: 'fixed-window.lua',
     step: 'fixed_window',
     commit: (n) => `fixed_window_commit(KEYS[${n}], state_${n}, ttl_ms_${n}, detail_${n})`,
-    helpers: ['store_state'],
+    helpers: [],
   },
   s: {
     file: 'sliding-window.lua',
     step: 'sliding_window',
     commit: (n) => `sliding_window_commit(KEYS[${n}], now_ms, cost_${n}, ttl_ms_${n}, state_${n})`,
-    helpers: ['expire_key'],
+    helpers: [],
   },
   t: {
     file: 'token-bucket.lua',
@@ -52,34 +52,24 @@ const TWINS: Readonly<Record<AlgorithmCode, LuaTwin>> = {
   },
 };
 
-// Helpers shared by the Lua twins. EPSILON_MS is the TypeScript constant itself (its decimal form
-// reads back as the same double), so it cannot drift.
+// Helpers shared by Lua twins. EPSILON_MS is the TypeScript constant itself (its decimal form
+// reads back as the same double), so it cannot drift. Every function defined costs Redis a closure
+// on every call, so a script defines only what its twins use.
 const HELPERS: Readonly<Record<Helper, string>> = {
   epsilon: `local EPSILON_MS = ${String(EPSILON_MS)}`,
   // A state whose TTL is not positive is equivalent to no state: delete it.
   store_state: `local function store_state(key, state, ttl_ms)
   local ttl = math.ceil(ttl_ms)
   if ttl > 0 then
-    redis.call('SET', key, state, 'PX', ttl_argument(ttl + extra_ttl_ms))
-  else
-    redis.call('DEL', key)
-  end
-end`,
-  expire_key: `local function expire_key(key, ttl_ms)
-  local ttl = math.ceil(ttl_ms)
-  if ttl > 0 then
-    redis.call('PEXPIRE', key, ttl_argument(ttl + extra_ttl_ms))
+    ttl = ttl + extra_ttl_ms
+    -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
+    if ttl >= 1e15 then ttl = string.format('%d', ttl) end
+    redis.call('SET', key, state, 'PX', ttl)
   else
     redis.call('DEL', key)
   end
 end`,
 };
-
-// A TTL as the argument Redis parses: plain numbers convert exactly below 1e15.
-const TTL_ARGUMENT = `local function ttl_argument(ttl)
-  if ttl < 1e15 then return ttl end
-  return string.format('%d', ttl)
-end`;
 
 // Up to this many limits, each limit's results are Lua locals (8 per limit, well under Lua's 200);
 // beyond, tables. One call rarely carries more than a few limits.
@@ -137,22 +127,18 @@ function generate(codes: string, givenTime: boolean, extraTtlMs: number): string
   });
   const distinct = [...new Set(used)];
   const helpers = new Set(distinct.flatMap((code) => TWINS[code].helpers));
-  const lines: string[] = [];
-  if (helpers.has('epsilon')) lines.push(HELPERS.epsilon);
-  if (helpers.has('store_state') || helpers.has('expire_key')) {
-    lines.push(`local extra_ttl_ms = ${String(extraTtlMs)}`, TTL_ARGUMENT);
+  const lines = [`local extra_ttl_ms = ${String(extraTtlMs)}`];
+  for (const helper of ['epsilon', 'store_state'] as const) {
+    if (helpers.has(helper)) lines.push(HELPERS[helper]);
   }
-  if (helpers.has('store_state')) lines.push(HELPERS.store_state);
-  if (helpers.has('expire_key')) lines.push(HELPERS.expire_key);
   for (const code of distinct) lines.push(twinSource(code));
 
+  // Numbers from strings: arithmetic converts a numeric string exactly as tonumber() does, but
+  // parses it once (Lua 5.1's tonumber parses twice), a measurable share of a call.
   if (givenTime) {
-    lines.push('local now_ms = tonumber(ARGV[1])');
+    lines.push('local now_ms = ARGV[1] + 0');
   } else {
-    lines.push(
-      "local time = redis.call('TIME')",
-      'local now_ms = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000',
-    );
+    lines.push("local time = redis.call('TIME')", 'local now_ms = time[1] * 1000 + time[2] / 1000');
   }
   const first = givenTime ? 2 : 1;
   const count = used.length;
@@ -163,9 +149,9 @@ function generate(codes: string, givenTime: boolean, extraTtlMs: number): string
       const n = index + 1;
       const at = first + 3 * index;
       lines.push(
-        `local cost_${n} = tonumber(ARGV[${at + 2}])`,
+        `local cost_${n} = ARGV[${at + 2}] + 0`,
         `local allowed_${n}, retry_after_ms_${n}, remaining_${n}, reset_after_ms_${n}, ttl_ms_${n}, state_${n}, detail_${n} =`,
-        `  ${TWINS[code].step}(KEYS[${n}], now_ms, tonumber(ARGV[${at}]), tonumber(ARGV[${at + 1}]), cost_${n})`,
+        `  ${TWINS[code].step}(KEYS[${n}], now_ms, ARGV[${at}] + 0, ARGV[${at + 1}] + 0, cost_${n})`,
       );
       values.push(
         `allowed_${n} and 1 or 0, retry_after_ms_${n}, remaining_${n}, reset_after_ms_${n}`,
@@ -182,8 +168,8 @@ function generate(codes: string, givenTime: boolean, extraTtlMs: number): string
     const n = index + 1;
     const at = first + 3 * index;
     lines.push(
-      `costs[${n}] = tonumber(ARGV[${at + 2}])`,
-      `steps[${n}] = { ${TWINS[code].step}(KEYS[${n}], now_ms, tonumber(ARGV[${at}]), tonumber(ARGV[${at + 1}]), costs[${n}]) }`,
+      `costs[${n}] = ARGV[${at + 2}] + 0`,
+      `steps[${n}] = { ${TWINS[code].step}(KEYS[${n}], now_ms, ARGV[${at}] + 0, ARGV[${at + 1}] + 0, costs[${n}]) }`,
       `if not steps[${n}][1] then all_allowed = false end`,
     );
   });
