@@ -76,6 +76,8 @@ export abstract class BuiltInRateLimit {
   readonly cost: number | ((context: RateLimitContext) => number) | undefined;
   /** Whether a call's cost against this limit must be a whole number. */
   private readonly integerCost: boolean;
+  /** Named in cost errors; kept, since reading `this.constructor.name` per call is slow. */
+  private readonly className: string;
 
   protected constructor(
     options: CommonLimitOptions,
@@ -113,6 +115,7 @@ export abstract class BuiltInRateLimit {
     this.key = options.key;
     this.cost = options.cost;
     this.integerCost = integerCost;
+    this.className = className;
   }
 
   /** The cost of this call against this limit, validated: a bad cost never bypasses a limit. */
@@ -120,7 +123,7 @@ export abstract class BuiltInRateLimit {
     const option = this.cost;
     const cost =
       option === undefined ? context.cost : typeof option === 'number' ? option : option(context);
-    if (typeof option !== 'number') checkCost(this.constructor.name, cost, this.integerCost);
+    if (typeof option !== 'number') checkCost(this.className, cost, this.integerCost);
     return cost;
   }
 

@@ -113,14 +113,6 @@ class StateTable {
  */
 export type KeySpace = StateTable;
 
-/** One limit of a call, addressed the engine's way: a key space and the subject in it. */
-export interface SubjectCheck {
-  readonly space: KeySpace;
-  readonly subject: string;
-  readonly limit: BuiltInRateLimit;
-  readonly cost: number;
-}
-
 /** Longest subject kept as it is in a key space (the same bound as `encodeKeyPart`). */
 const MAX_MEMBER_LENGTH = 256;
 
@@ -171,12 +163,26 @@ export class MemoryStore implements RateLimitStore {
       const check = checks[0];
       return [this.decide(this.table, check.key, check.limit, check.cost, nowMs)];
     }
-    return this.decideAll(
-      checks.map(() => this.table),
-      checks.map((check) => check.key),
-      checks,
-      nowMs,
-    );
+    const steps: AlgorithmStep<unknown>[] = [];
+    let allAllowed = true;
+    for (const { key, limit, cost } of checks) {
+      const step = runAlgorithm(
+        limit,
+        this.table.liveState(this.table.slotOf(key), nowMs),
+        nowMs,
+        cost,
+      );
+      steps.push(step);
+      if (!step.allowed) allAllowed = false;
+    }
+    if (allAllowed) {
+      for (let index = 0; index < checks.length; index++) {
+        // Looked up again: one call may carry the same key twice (the last step wins).
+        const key = checks[index].key;
+        this.commit(this.table, key, this.table.slotOf(key), steps[index], nowMs);
+      }
+    }
+    return steps;
   }
 
   /**
@@ -206,16 +212,47 @@ export class MemoryStore implements RateLimitStore {
   }
 
   /**
-   * Decide several limits now, all or nothing: commit every one only when all admit.
+   * Decide several limits now, all or nothing: commit every one only when all admit. Each space
+   * appears once (the engine's limits of one call never share a key).
    * @internal used by the engine.
    */
-  evaluateSubjectsNow(checks: readonly SubjectCheck[]): AlgorithmStep<unknown>[] {
-    return this.decideAll(
-      checks.map((check) => check.space),
-      checks.map((check) => memberOf(check.subject)),
-      checks,
-      this.clock(),
-    );
+  evaluateSubjectsNow(
+    spaces: readonly KeySpace[],
+    limits: readonly BuiltInRateLimit[],
+    subjects: readonly string[],
+    costs: readonly number[],
+  ): AlgorithmStep<unknown>[] {
+    const nowMs = this.clock();
+    const steps: AlgorithmStep<unknown>[] = [];
+    const slots: number[] = [];
+    let allAllowed = true;
+    let subject: string | undefined;
+    let member = '';
+    for (let index = 0; index < limits.length; index++) {
+      // Limits keyed by the same subject (the usual case) share its member.
+      if (subjects[index] !== subject) {
+        subject = subjects[index];
+        member = memberOf(subject);
+      }
+      const slot = spaces[index].slotOf(member);
+      const step = runAlgorithm(
+        limits[index],
+        spaces[index].liveState(slot, nowMs),
+        nowMs,
+        costs[index],
+      );
+      steps.push(step);
+      slots.push(slot);
+      if (!step.allowed) allAllowed = false;
+    }
+    if (allAllowed) {
+      for (let index = 0; index < limits.length; index++) {
+        // The member is needed again only for a key not held yet (slot -1).
+        const key = slots[index] < 0 ? memberOf(subjects[index]) : '';
+        this.commit(spaces[index], key, slots[index], steps[index], nowMs);
+      }
+    }
+    return steps;
   }
 
   /** Number of keys held (expired ones included until the next sweep). */
@@ -250,39 +287,19 @@ export class MemoryStore implements RateLimitStore {
   ): AlgorithmStep<unknown> {
     const slot = table.slotOf(key);
     const step = runAlgorithm(limit, table.liveState(slot, nowMs), nowMs, cost);
-    if (step.allowed && table.write(key, slot, step.state, nowMs + step.ttlMs)) {
-      this.startSweeping();
-    }
+    if (step.allowed) this.commit(table, key, slot, step, nowMs);
     return step;
   }
 
-  private decideAll(
-    tables: readonly StateTable[],
-    keys: readonly string[],
-    checks: readonly { readonly limit: BuiltInRateLimit; readonly cost: number }[],
+  /** Store an admitting step's state at `slot` (-1: a new key, then `key` is added). */
+  private commit(
+    table: StateTable,
+    key: string,
+    slot: number,
+    step: AlgorithmStep<unknown>,
     nowMs: number,
-  ): AlgorithmStep<unknown>[] {
-    const steps: AlgorithmStep<unknown>[] = [];
-    let allAllowed = true;
-    for (let index = 0; index < checks.length; index++) {
-      const { limit, cost } = checks[index];
-      const state = tables[index].liveState(tables[index].slotOf(keys[index]), nowMs);
-      const step = runAlgorithm(limit, state, nowMs, cost);
-      steps.push(step);
-      if (!step.allowed) allAllowed = false;
-    }
-    if (allAllowed) {
-      for (let index = 0; index < checks.length; index++) {
-        // Looked up again: one call may carry the same key twice (the last step wins).
-        const table = tables[index];
-        const key = keys[index];
-        const step = steps[index];
-        if (table.write(key, table.slotOf(key), step.state, nowMs + step.ttlMs)) {
-          this.startSweeping();
-        }
-      }
-    }
-    return steps;
+  ): void {
+    if (table.write(key, slot, step.state, nowMs + step.ttlMs)) this.startSweeping();
   }
 
   private startSweeping(): void {
