@@ -1,4 +1,4 @@
-import type { AlgorithmStep } from './types.js';
+import { AlgorithmStep } from './types.js';
 
 /** Fixed window: at most `limit` units in each clock-aligned bucket of `periodMs`. */
 export interface FixedWindowParams {
@@ -24,23 +24,23 @@ export function fixedWindow(
   const resetAfterMs = windowStartMs + periodMs - nowMs;
 
   if (count + cost <= limit) {
-    return {
-      allowed: true,
-      retryAfterMs: 0,
-      remaining: limit - count - cost,
+    return new AlgorithmStep(
+      true,
+      0, // retryAfterMs
+      limit - count - cost, // remaining
       resetAfterMs,
-      state: { windowStartMs, count: count + cost },
-      ttlMs: resetAfterMs,
-    };
+      { windowStartMs, count: count + cost }, // state
+      resetAfterMs, // ttlMs
+    );
   }
   // The next bucket starts empty, so any cost within the limit is admitted there. A cost above the
   // limit is never admitted; we answer with the next bucket anyway (there is no "never" on the wire).
-  return {
-    allowed: false,
-    retryAfterMs: resetAfterMs,
-    remaining: limit - count,
+  return new AlgorithmStep(
+    false,
+    resetAfterMs, // retryAfterMs
+    limit - count, // remaining
     resetAfterMs,
     state,
-    ttlMs: resetAfterMs,
-  };
+    resetAfterMs, // ttlMs
+  );
 }

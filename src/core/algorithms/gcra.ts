@@ -1,4 +1,4 @@
-import { EPSILON_MS, type AlgorithmStep } from './types.js';
+import { AlgorithmStep, EPSILON_MS } from './types.js';
 
 /**
  * Generic Cell Rate Algorithm: `burst` units may arrive at once, then one unit every
@@ -26,30 +26,26 @@ export function gcra(
 
   if (allowAtMs <= nowMs + EPSILON_MS) {
     const resetAfterMs = newTatMs - nowMs;
-    return {
-      allowed: true,
-      retryAfterMs: 0,
-      remaining: Math.max(
-        0,
-        Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs),
-      ),
+    const remaining = Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs);
+    return new AlgorithmStep(
+      true,
+      0, // retryAfterMs
+      Math.max(0, remaining),
       resetAfterMs,
-      state: newTatMs,
-      ttlMs: Math.ceil(resetAfterMs),
-    };
+      newTatMs, // state
+      Math.ceil(resetAfterMs), // ttlMs
+    );
   }
 
   const resetAfterMs = tatMs - nowMs;
-  return {
-    allowed: false,
+  const remaining = Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs);
+  return new AlgorithmStep(
+    false,
     // A cost above the burst is never admitted; answer with the time to drain the whole burst.
-    retryAfterMs: cost > burst ? tolerance : allowAtMs - nowMs,
-    remaining: Math.max(
-      0,
-      Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs),
-    ),
+    cost > burst ? tolerance : allowAtMs - nowMs, // retryAfterMs
+    Math.max(0, remaining),
     resetAfterMs,
     state,
-    ttlMs: Math.ceil(resetAfterMs),
-  };
+    Math.ceil(resetAfterMs), // ttlMs
+  );
 }

@@ -1,4 +1,4 @@
-import type { AlgorithmStep } from './types.js';
+import { AlgorithmStep } from './types.js';
 
 /** Exact rolling window: at most `limit` units in any interval of `periodMs`. */
 export interface SlidingWindowParams {
@@ -30,26 +30,26 @@ export function slidingWindow(
     const next = live.slice();
     for (let unit = 0; unit < cost; unit++) next.push(nowMs);
     const resetAfterMs = next.length === 0 ? 0 : next[next.length - 1] + periodMs - nowMs;
-    return {
-      allowed: true,
-      retryAfterMs: 0,
-      remaining: limit - next.length,
+    return new AlgorithmStep(
+      true,
+      0, // retryAfterMs
+      limit - next.length, // remaining
       resetAfterMs,
-      state: next,
-      ttlMs: resetAfterMs,
-    };
+      next, // state
+      resetAfterMs, // ttlMs
+    );
   }
 
   const resetAfterMs = live.length === 0 ? 0 : live[live.length - 1] + periodMs - nowMs;
   // Enough of the oldest entries must leave the window to make room for `cost` units.
   const mustExpire = live.length + cost - limit;
   const retryAfterMs = cost > limit ? periodMs : live[mustExpire - 1] + periodMs - nowMs;
-  return {
-    allowed: false,
+  return new AlgorithmStep(
+    false,
     retryAfterMs,
-    remaining: limit - live.length,
+    limit - live.length, // remaining
     resetAfterMs,
     state,
-    ttlMs: resetAfterMs,
-  };
+    resetAfterMs, // ttlMs
+  );
 }

@@ -1,4 +1,4 @@
-import { EPSILON_MS, type AlgorithmStep } from './types.js';
+import { AlgorithmStep, EPSILON_MS } from './types.js';
 
 /** A bucket of `capacity` tokens refilled continuously at `refillPerSecond`. */
 export interface TokenBucketParams {
@@ -30,25 +30,25 @@ export function tokenBucket(
   if (tokens + slack >= cost) {
     const left = Math.max(0, tokens - cost);
     const resetAfterMs = ((capacity - left) * 1000) / refillPerSecond;
-    return {
-      allowed: true,
-      retryAfterMs: 0,
-      remaining: Math.floor(left + slack),
+    return new AlgorithmStep(
+      true,
+      0, // retryAfterMs
+      Math.floor(left + slack), // remaining
       resetAfterMs,
-      state: { tokens: left, updatedAtMs: nowMs },
-      ttlMs: Math.ceil(resetAfterMs),
-    };
+      { tokens: left, updatedAtMs: nowMs }, // state
+      Math.ceil(resetAfterMs), // ttlMs
+    );
   }
 
   const resetAfterMs = ((capacity - tokens) * 1000) / refillPerSecond;
   // A cost above the capacity is never admitted; answer with the time to fill the whole bucket.
   const missing = cost > capacity ? capacity : cost - tokens;
-  return {
-    allowed: false,
-    retryAfterMs: (missing * 1000) / refillPerSecond,
-    remaining: Math.floor(tokens + slack),
+  return new AlgorithmStep(
+    false,
+    (missing * 1000) / refillPerSecond, // retryAfterMs
+    Math.floor(tokens + slack), // remaining
     resetAfterMs,
     state,
-    ttlMs: Math.ceil(resetAfterMs),
-  };
+    Math.ceil(resetAfterMs), // ttlMs
+  );
 }

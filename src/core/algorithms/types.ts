@@ -3,23 +3,30 @@
  *
  * Every algorithm is a pure function `(state, nowMs, params, cost) -> AlgorithmStep`; its Redis Lua
  * twin beside it takes the same inputs and returns the same numbers. Times are milliseconds.
+ *
+ * A class, not object literals: V8 then gives every algorithm's steps one hidden class. Same-shaped
+ * literals in four algorithms (a field holding 0 in one, a fraction or an object in another) kept
+ * deprecating each other's hidden class, and every reader of a step paid a runtime miss per call
+ * (a two-limit MemoryStore check went from 0.6 to 3.5 µs when all algorithms ran in one process).
  */
-export interface AlgorithmStep<State> {
-  /** Whether this limit admits the call. */
-  readonly allowed: boolean;
-  /**
-   * When denied: milliseconds until the same call would be admitted if nobody else called meanwhile.
-   * 0 when allowed.
-   */
-  readonly retryAfterMs: number;
-  /** Unit-cost calls this limit would still admit right after this decision. */
-  readonly remaining: number;
-  /** Milliseconds until this limit is back to its full quota (after this decision). */
-  readonly resetAfterMs: number;
-  /** The state to store when the call is committed. When denied it is the input state. */
-  readonly state: State;
-  /** How long the stored state must be kept; after that it is equivalent to no state at all. */
-  readonly ttlMs: number;
+export class AlgorithmStep<State> {
+  constructor(
+    /** Whether this limit admits the call. */
+    readonly allowed: boolean,
+    /**
+     * When denied: milliseconds until the same call would be admitted if nobody else called
+     * meanwhile. 0 when allowed.
+     */
+    readonly retryAfterMs: number,
+    /** Unit-cost calls this limit would still admit right after this decision. */
+    readonly remaining: number,
+    /** Milliseconds until this limit is back to its full quota (after this decision). */
+    readonly resetAfterMs: number,
+    /** The state to store when the call is committed. When denied it is the input state. */
+    readonly state: State,
+    /** How long the stored state must be kept; after that it is equivalent to no state at all. */
+    readonly ttlMs: number,
+  ) {}
 }
 
 /** The four built-in algorithms, by the name stores dispatch on. */
