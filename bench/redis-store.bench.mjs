@@ -71,6 +71,32 @@ function rateLimiterRedis(client) {
   };
 }
 
+// What any one-EVALSHA fixed window must pay on Redis 7, without our logic: the same call shape
+// (40-hex SHA1, one key, three ARGV, a 32-byte reply read as a Buffer) running an empty script, and
+// a script doing only the commands a fixed window needs (TIME, GET, SET KEEPTTL). Evidence for what
+// the targets allow, measured in the same rounds.
+const EMPTY_SCRIPT = "return 'abcdefghabcdefghabcdefghabcdefgh'";
+const COMMANDS_ONLY_SCRIPT = `local time = redis.call('TIME')
+local stored = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], 'abcdefghabcdefgh', 'KEEPTTL')
+return 'abcdefghabcdefghabcdefghabcdefgh'`;
+const BINARY_REPLY = { typeMapping: { 36: Buffer } };
+
+function scriptFloor(client, source) {
+  return async () => {
+    const sha1 = await client.scriptLoad(source);
+    const prefix = freshPrefix('floor');
+    const limit = String(HIGH);
+    const periodMs = String(WINDOW_SECONDS * 1000);
+    return prepared((subject) =>
+      client.sendCommand(
+        ['EVALSHA', sha1, '1', prefix + subject, limit, periodMs, '1'],
+        BINARY_REPLY,
+      ),
+    );
+  };
+}
+
 function incrFloor(client) {
   return () => {
     const prefix = freshPrefix('incr');
@@ -95,6 +121,8 @@ const ONE = 'ours: fixed window';
 const TWO = 'ours: two fixed windows';
 const RLR = 'RateLimiterRedis.consume';
 const INCR = 'INCR (round-trip floor)';
+const EMPTY = 'EVALSHA of an empty script (same call shape)';
+const COMMANDS_ONLY = 'EVALSHA: TIME + GET + SET KEEPTTL only (no logic)';
 
 function cases(client) {
   return (
@@ -106,6 +134,8 @@ function cases(client) {
       ['ours: GCRA', ours(client, gcra)],
       [RLR, rateLimiterRedis(client)],
       [INCR, incrFloor(client)],
+      [EMPTY, scriptFloor(client, EMPTY_SCRIPT)],
+      [COMMANDS_ONLY, scriptFloor(client, COMMANDS_ONLY_SCRIPT)],
     ]
       .map(([name, setup]) => ({
         name,
@@ -117,6 +147,40 @@ function cases(client) {
       // BENCH_REDIS_ONLY=<regexp> keeps only the matching cases (when investigating).
       .filter(({ name }) => new RegExp(process.env.BENCH_REDIS_ONLY ?? '').test(name))
   );
+}
+
+/** Redis server CPU (user + sys) so far, in µs, from INFO cpu. */
+async function redisCpuMicros(client) {
+  const info = await client.info('cpu');
+  const seconds = (field) => Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1]);
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6;
+}
+
+/**
+ * CPU per call of Redis and of this Node process, case by case (one extra pass, not timed for
+ * ops/s). Less sensitive than ops/s to other load on the machine: it says where a call's cost is.
+ */
+async function cpuPerCall(client, list) {
+  const perCall = new Map();
+  for (const benchCase of list) {
+    const op = await benchCase.setup();
+    const batch = new Array(IN_FLIGHT);
+    const redisBefore = await redisCpuMicros(client);
+    const nodeBefore = process.cpuUsage();
+    for (let first = 0; first < benchCase.ops; first += IN_FLIGHT) {
+      for (let offset = 0; offset < IN_FLIGHT; offset++) {
+        batch[offset] = op(subjects[(first + offset) % SUBJECT_COUNT]);
+      }
+      await Promise.all(batch);
+    }
+    const node = process.cpuUsage(nodeBefore);
+    const redis = (await redisCpuMicros(client)) - redisBefore;
+    perCall.set(benchCase.name, {
+      redis: redis / benchCase.ops,
+      node: (node.user + node.system) / benchCase.ops,
+    });
+  }
+  return perCall;
 }
 
 function medianRatio(perCase, numerator, denominator) {
@@ -144,6 +208,8 @@ export async function run() {
         ),
     });
 
+    const cpu = await cpuPerCall(client, list);
+
     const rows = list.map(({ name }) => {
       const rates = perCase.get(name);
       return {
@@ -152,6 +218,8 @@ export async function run() {
         range: `${formatRate(Math.min(...rates))} – ${formatRate(Math.max(...rates))}`,
         vsRateLimiterRedis: formatRatio(medianRatio(perCase, name, RLR)),
         vsIncr: formatRatio(medianRatio(perCase, name, INCR)),
+        redisCpuPerCall: `${cpu.get(name).redis.toFixed(2)} µs`,
+        nodeCpuPerCall: `${cpu.get(name).node.toFixed(2)} µs`,
       };
     });
     const oneVsRlr = medianRatio(perCase, ONE, RLR);
@@ -184,9 +252,18 @@ export async function run() {
         `All cases share one node-redis connection to ${REDIS_URL} and keep ${IN_FLIGHT} calls in flight (batches of ${IN_FLIGHT} concurrent calls, \`Promise.all\`), over ${SUBJECT_COUNT.toLocaleString('en-US')} subjects in turn.`,
         `Ours: \`createRateLimiter({ limits, store: new RedisStore({ client }) }).consume(subject)\` from the built package (dist): one EVALSHA per call, Redis server time, outage policy included. Peer: rate-limiter-flexible \`RateLimiterRedis.consume(subject)\` (\`useRedisPackage: true\`). Floor: \`client.incr(key)\`, one plain round trip.`,
         `Limits nobody reaches (${HIGH.toLocaleString('en-US')} per ${WINDOW_SECONDS} s). Every round uses fresh keys, touches every subject once (untimed), then times ${OPS_PER_ROUND.toLocaleString('en-US')} calls. ${WARMUP_ROUNDS} warm-up + ${ROUNDS} measured rounds, case order rotating; medians over rounds, ratios computed within each round.`,
+        `Two reference scripts show what a one-EVALSHA fixed window must pay on this Redis before any logic: the same call shape running an empty script, and one running only TIME, GET and SET KEEPTTL. CPU per call (Redis from \`INFO cpu\`, Node from \`process.cpuUsage()\`) comes from one extra pass per case after the rounds; it depends less than ops/s on other load on the machine.`,
       ],
       rows,
-      columns: ['name', 'opsPerSec', 'range', 'vsRateLimiterRedis', 'vsIncr'],
+      columns: [
+        'name',
+        'opsPerSec',
+        'range',
+        'vsRateLimiterRedis',
+        'vsIncr',
+        'redisCpuPerCall',
+        'nodeCpuPerCall',
+      ],
       targets,
     };
   } finally {
