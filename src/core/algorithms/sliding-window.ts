@@ -24,11 +24,13 @@ export function slidingWindow(
   let firstLive = 0;
   const entries = state ?? [];
   while (firstLive < entries.length && entries[firstLive] <= oldestLiveMs) firstLive++;
-  const live = firstLive === 0 ? entries : entries.slice(firstLive);
+  const liveCount = entries.length - firstLive;
 
-  if (live.length + cost <= limit) {
-    const next = live.slice();
-    for (let unit = 0; unit < cost; unit++) next.push(nowMs);
+  if (liveCount + cost <= limit) {
+    // Built at its exact length: slice() and push() would leave spare capacity in every stored state.
+    const next = new Array<number>(liveCount + cost);
+    for (let index = 0; index < liveCount; index++) next[index] = entries[firstLive + index];
+    next.fill(nowMs, liveCount);
     const resetAfterMs = next.length === 0 ? 0 : next[next.length - 1] + periodMs - nowMs;
     return new AlgorithmStep(
       true,
@@ -40,14 +42,15 @@ export function slidingWindow(
     );
   }
 
-  const resetAfterMs = live.length === 0 ? 0 : live[live.length - 1] + periodMs - nowMs;
+  const resetAfterMs = liveCount === 0 ? 0 : entries[entries.length - 1] + periodMs - nowMs;
   // Enough of the oldest entries must leave the window to make room for `cost` units.
-  const mustExpire = live.length + cost - limit;
-  const retryAfterMs = cost > limit ? periodMs : live[mustExpire - 1] + periodMs - nowMs;
+  const mustExpire = liveCount + cost - limit;
+  const retryAfterMs =
+    cost > limit ? periodMs : entries[firstLive + mustExpire - 1] + periodMs - nowMs;
   return new AlgorithmStep(
     false,
     retryAfterMs,
-    limit - live.length, // remaining
+    limit - liveCount, // remaining
     resetAfterMs,
     state,
     resetAfterMs, // ttlMs
