@@ -58,23 +58,31 @@ interface Step {
   readonly costs: readonly number[];
 }
 
-const scenarioArbitrary = fc.array(limitArbitrary, { minLength: 1, maxLength: 3 }).chain((limits) =>
-  fc.record({
-    limits: fc.constant(limits),
-    startMs: fc.double({ min: 1.7e12, max: 1.7e12 + 1e7, noNaN: true }),
-    steps: fc.array(
-      fc.record({
-        advanceMs: advanceArbitrary,
-        mask: fc.array(fc.boolean(), { minLength: limits.length, maxLength: limits.length }),
-        costs: fc.array(
-          fc.oneof(fc.integer({ min: 0, max: 12 }), fc.double({ min: 0, max: 12, noNaN: true })),
-          { minLength: limits.length, maxLength: limits.length },
-        ),
-      }),
-      { minLength: 1, maxLength: 30 },
-    ),
-  }),
-);
+/**
+ * Calls against `minLimits`..`maxLimits` limits; each call uses a random subset of them, or, when
+ * `allOften`, all of them half the time.
+ */
+const scenarioArbitrary = (minLimits: number, maxLimits: number, allOften: boolean) =>
+  fc.array(limitArbitrary, { minLength: minLimits, maxLength: maxLimits }).chain((limits) =>
+    fc.record({
+      limits: fc.constant(limits),
+      startMs: fc.double({ min: 1.7e12, max: 1.7e12 + 1e7, noNaN: true }),
+      steps: fc.array(
+        fc.record({
+          advanceMs: advanceArbitrary,
+          mask: fc.oneof(
+            fc.array(fc.boolean(), { minLength: limits.length, maxLength: limits.length }),
+            ...(allOften ? [fc.constant(limits.map(() => true))] : []),
+          ),
+          costs: fc.array(
+            fc.oneof(fc.integer({ min: 0, max: 12 }), fc.double({ min: 0, max: 12, noNaN: true })),
+            { minLength: limits.length, maxLength: limits.length },
+          ),
+        }),
+        { minLength: 1, maxLength: 30 },
+      ),
+    }),
+  );
 
 /** The TypeScript algorithms, all-or-nothing, state kept (the Lua twins keep it past its TTL too). */
 function reference(
@@ -112,37 +120,56 @@ describeRedis.each(CLIENT_LIBRARIES)('RedisStore Lua twins vs TypeScript (%s)', 
     store = new RedisStore({ client: connection.client, clock: () => nowMs, extraTtlMs: 600_000 });
   });
   afterAll(async () => {
+    for (let index = 0; index < keysUsed.length; index += 500) {
+      await connection.command(['DEL', ...keysUsed.slice(index, index + 500)]);
+    }
     await store?.close();
     await connection?.quit();
   });
 
-  test('random calls, costs and clock advances give identical outcomes', async () => {
-    let run = 0;
-    const keysUsed: string[] = [];
-    await fc.assert(
-      fc.asyncProperty(scenarioArbitrary, async ({ limits, startMs, steps }) => {
-        const subject = uniqueSubject(`diff-${run++}`);
-        const keys = limits.map((_, index) => `mcprl-test:{${subject}}${index}`);
-        keysUsed.push(...keys);
-        const states = new Map<string, unknown>();
-        nowMs = startMs;
-        for (const step of steps as Step[]) {
-          nowMs += step.advanceMs;
-          const checks: LimitCheck[] = [];
-          limits.forEach((limit, index) => {
-            if (step.mask[index] || (index === 0 && !step.mask.includes(true))) {
-              checks.push({ key: keys[index], limit, cost: costFor(limit, step.costs[index]) });
-            }
-          });
-          const expected = reference(states, checks, nowMs);
-          const actual = await store.evaluate(checks);
-          expect(actual).toEqual(expected);
-        }
-      }),
-      { numRuns: 300 },
+  let run = 0;
+  const keysUsed: string[] = [];
+
+  /** Every step's outcomes from RedisStore equal the TypeScript algorithms' (all-or-nothing). */
+  function identicalOutcomes(
+    minLimits: number,
+    maxLimits: number,
+    allOften: boolean,
+    numRuns: number,
+  ) {
+    return fc.assert(
+      fc.asyncProperty(
+        scenarioArbitrary(minLimits, maxLimits, allOften),
+        async ({ limits, startMs, steps }) => {
+          const subject = uniqueSubject(`diff-${run++}`);
+          const keys = limits.map((_, index) => `mcprl-test:{${subject}}${index}`);
+          keysUsed.push(...keys);
+          const states = new Map<string, unknown>();
+          nowMs = startMs;
+          for (const step of steps as Step[]) {
+            nowMs += step.advanceMs;
+            const checks: LimitCheck[] = [];
+            limits.forEach((limit, index) => {
+              if (step.mask[index] || (index === 0 && !step.mask.includes(true))) {
+                checks.push({ key: keys[index], limit, cost: costFor(limit, step.costs[index]) });
+              }
+            });
+            const expected = reference(states, checks, nowMs);
+            const actual = await store.evaluate(checks);
+            expect(actual).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns },
     );
-    for (let index = 0; index < keysUsed.length; index += 500) {
-      await connection.command(['DEL', ...keysUsed.slice(index, index + 500)]);
-    }
+  }
+
+  test('random calls, costs and clock advances give identical outcomes', async () => {
+    await identicalOutcomes(1, 3, false, 300);
+  });
+
+  // More than 8 limits in one call take the script's table-based path (see redisScript).
+  test('calls with many limits (up to 12) give identical outcomes too', async () => {
+    await identicalOutcomes(9, 12, true, 40);
   });
 });

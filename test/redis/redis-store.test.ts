@@ -15,6 +15,7 @@ import { redisStoreFromCache } from '../../src/core/stores/redis-cache.js';
 import type { RedisClientLike } from '../../src/core/stores/redis-client.js';
 import { clusterSlotOf } from '../../src/core/stores/redis-slot.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
+import { StoreUnavailableError } from '../../src/core/stores/store.js';
 import { redisDescribe } from './redis-available.js';
 import { freePorts, TestRedisServer } from './redis-server.js';
 
@@ -87,6 +88,28 @@ describeRedis('RedisStore on a private redis-server', () => {
     expect(stats.evalsha).toBe(calls);
     expect(stats.eval).toBeUndefined();
     expect(sent).toEqual(Array.from({ length: calls }, () => 'EVALSHA'));
+    await store.close();
+  });
+
+  test('a client that drops the binary reply option gets a clear error, never a decision from garbled bytes', async () => {
+    const textOnly = {
+      ...client,
+      isOpen: true,
+      isReady: true,
+      sendCommand: (args: string[]) => client.sendCommand(args),
+      on: () => undefined,
+      listenerCount: () => 1,
+      connect: () => client.connect(),
+    } as unknown as RedisClientLike;
+    const store = new RedisStore({ client: textOnly });
+    const check = {
+      key: 'text:{a}k',
+      limit: new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG }),
+      cost: 1,
+    };
+    const failure = store.evaluate([check]);
+    await expect(failure).rejects.toThrow(StoreUnavailableError);
+    await expect(failure).rejects.toThrow(/typeMapping/);
     await store.close();
   });
 

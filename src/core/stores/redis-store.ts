@@ -375,7 +375,11 @@ const REPLY_BYTES_PER_LIMIT = 32;
 
 function parseReply(reply: unknown, count: number): LimitOutcome[] {
   if (!(Buffer.isBuffer(reply) && reply.length === REPLY_BYTES_PER_LIMIT * count)) {
-    throw new StoreUnavailableError('RedisStore: unexpected reply from the rate limit script');
+    throw new StoreUnavailableError(
+      typeof reply === 'string'
+        ? 'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)'
+        : 'RedisStore: unexpected reply from the rate limit script',
+    );
   }
   const outcomes = new Array<LimitOutcome>(count);
   for (let index = 0; index < count; index++) {
