@@ -1,4 +1,5 @@
 import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './context.js';
+import type { AlgorithmStep } from './algorithms/types.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { ResilientStore, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore, type KeySpace } from './stores/memory-store.js';
@@ -253,8 +254,9 @@ function decideOneInMemory(
   const limit = plan.limits[0];
   const cost = costOf(limit, context);
   const step = memory.evaluateSubjectNow(plan.spaces[0], subjectOf(limit, context), limit, cost);
-  const result = builtInResult(limit, step, step.allowed ? 0 : cost);
-  return step.allowed ? allowed([result]) : denial([result], result);
+  if (step.allowed) return new AdmittedInMemory(plan.limits, [step]);
+  const result = builtInResult(limit, step, cost);
+  return denial([result], result);
 }
 
 function decideAllInMemory(
@@ -270,13 +272,39 @@ function decideAllInMemory(
     costs.push(costOf(limit, context));
   }
   const steps = memory.evaluateSubjectsNow(plan.spaces, limits, subjects, costs);
-  let callAllowed = true;
-  for (const step of steps) if (!step.allowed) callAllowed = false;
-  const results: LimitResult[] = [];
-  for (let index = 0; index < steps.length; index++) {
-    results.push(builtInResult(limits[index], steps[index], callAllowed ? 0 : costs[index]));
+  if (steps.every((step) => step.allowed)) return new AdmittedInMemory(limits, steps);
+  // Denied as a whole: nothing was committed.
+  const results = steps.map((step, index) => builtInResult(limits[index], step, costs[index]));
+  return denial(results, longestWait(results));
+}
+
+/**
+ * An in-memory decision that admitted the call. Its results are built when first read: callers
+ * that read only `allowed` (most of createRateLimiter's) then skip an object per limit, which was a
+ * fifth of the time of an in-memory call. Serialised to JSON like the other decisions.
+ */
+class AdmittedInMemory implements RateLimitDecision {
+  readonly allowed = true;
+  readonly retryAfter = null;
+  readonly retryAfterMs = 0;
+  readonly deniedBy = undefined;
+  readonly #limits: readonly BuiltInRateLimit[];
+  readonly #steps: readonly AlgorithmStep<unknown>[];
+  #results: readonly LimitResult[] | undefined;
+
+  constructor(limits: readonly BuiltInRateLimit[], steps: readonly AlgorithmStep<unknown>[]) {
+    this.#limits = limits;
+    this.#steps = steps;
   }
-  return callAllowed ? allowed(results) : denial(results, longestWait(results));
+
+  get results(): readonly LimitResult[] {
+    this.#results ??= this.#steps.map((step, index) => builtInResult(this.#limits[index], step, 0));
+    return this.#results;
+  }
+
+  toJSON(): RateLimitDecision {
+    return new Decision(true, null, 0, undefined, this.results);
+  }
 }
 
 /** The subject a limit is keyed by: the call's, or what its `key(context)` says. */
