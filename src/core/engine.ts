@@ -199,7 +199,9 @@ export class RateLimitEngine {
       limits: set.builtIns.map(({ limit }) => limit),
       // The storage key without its subject part names the space, so limits that share keys share
       // spaces (a namespace across handlers).
-      spaces: set.builtIns.map(({ keySuffix }) => memory.keySpace(`${this.prefix}${keySuffix}`)),
+      spaces: set.builtIns.map(({ limit, keySuffix }) =>
+        memory.keySpace(`${this.prefix}${keySuffix}`, limit.algorithm),
+      ),
     };
     set.memoryPlan = plan;
     return plan;
