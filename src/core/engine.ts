@@ -72,6 +72,8 @@ interface MemoryPlan {
   readonly engine: RateLimitEngine;
   readonly limits: readonly BuiltInRateLimit[];
   readonly spaces: readonly KeySpace[];
+  /** No limit has `key` or `cost` options: each takes the call's subject and cost as they are. */
+  readonly plain: boolean;
 }
 
 /** A built-in limit ready to be keyed: the scope part of its keys is computed once. */
@@ -202,6 +204,7 @@ export class RateLimitEngine {
       spaces: set.builtIns.map(({ limit, keySuffix }) =>
         memory.keySpace(`${this.prefix}${keySuffix}`, limit.algorithm),
       ),
+      plain: set.builtIns.every(({ limit }) => limit.key === undefined && limit.cost === undefined),
     };
     set.memoryPlan = plan;
     return plan;
@@ -267,16 +270,28 @@ function decideAllInMemory(
   context: RateLimitContext,
 ): RateLimitDecision {
   const limits = plan.limits;
-  const subjects: string[] = [];
-  const costs: number[] = [];
-  for (const limit of limits) {
-    subjects.push(subjectOf(limit, context));
-    costs.push(costOf(limit, context));
+  let subjects: string | string[];
+  let costs: number | number[];
+  if (plan.plain && context.cost === 1) {
+    // Every limit takes the call's subject at the cost of 1 (valid for all): no arrays per call.
+    subjects = subjectOf(limits[0], context);
+    costs = 1;
+  } else {
+    subjects = [];
+    costs = [];
+    for (const limit of limits) {
+      subjects.push(subjectOf(limit, context));
+      costs.push(costOf(limit, context));
+    }
   }
   const steps = memory.evaluateSubjectsNow(plan.spaces, limits, subjects, costs);
-  if (steps.every((step) => step.allowed)) return new AdmittedInMemory(limits, steps);
+  let callAllowed = true;
+  for (const step of steps) if (!step.allowed) callAllowed = false;
+  if (callAllowed) return new AdmittedInMemory(limits, steps);
   // Denied as a whole: nothing was committed.
-  const results = steps.map((step, index) => builtInResult(limits[index], step, costs[index]));
+  const results = steps.map((step, index) =>
+    builtInResult(limits[index], step, typeof costs === 'number' ? costs : costs[index]),
+  );
   return denial(results, longestWait(results));
 }
 

@@ -206,6 +206,8 @@ export class MemoryStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly scratchMembers: string[] = [];
+  private readonly scratchSlots: number[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
@@ -277,43 +279,44 @@ export class MemoryStore implements RateLimitStore {
 
   /**
    * Decide several limits now, all or nothing: commit every one only when all admit. Each space
-   * appears once (the engine's limits of one call never share a key).
+   * appears once (the engine's limits of one call never share a key). A single subject or cost
+   * applies to every limit.
    * @internal used by the engine.
    */
   evaluateSubjectsNow(
     spaces: readonly KeySpace[],
     limits: readonly BuiltInRateLimit[],
-    subjects: readonly string[],
-    costs: readonly number[],
+    subjects: string | readonly string[],
+    costs: number | readonly number[],
   ): AlgorithmStep<unknown>[] {
     const nowMs = this.clock();
     const steps: AlgorithmStep<unknown>[] = [];
-    const slots: number[] = [];
+    // Scratch, not arrays per call: nothing between here and the commit can call back into the store.
+    const members = this.scratchMembers;
+    const slots = this.scratchSlots;
     let allAllowed = true;
-    let subject: string | undefined;
+    let previousSubject: string | undefined;
     let member = '';
     for (let index = 0; index < limits.length; index++) {
+      const subject = typeof subjects === 'string' ? subjects : subjects[index];
       // Limits keyed by the same subject (the usual case) share its member.
-      if (subjects[index] !== subject) {
-        subject = subjects[index];
-        member = memberOf(subject);
-      }
-      const slot = spaces[index].slotOf(member);
+      if (subject !== previousSubject) member = memberOf(subject);
+      previousSubject = subject;
+      members[index] = member;
+      slots[index] = spaces[index].slotOf(member);
+      const state = spaces[index].liveState(slots[index], nowMs);
       const step = runAlgorithm(
         limits[index],
-        spaces[index].liveState(slot, nowMs),
+        state,
         nowMs,
-        costs[index],
+        typeof costs === 'number' ? costs : costs[index],
       );
       steps.push(step);
-      slots.push(slot);
       if (!step.allowed) allAllowed = false;
     }
     if (allAllowed) {
       for (let index = 0; index < limits.length; index++) {
-        // The member is needed again only for a key not held yet (slot -1).
-        const key = slots[index] < 0 ? memberOf(subjects[index]) : '';
-        this.commit(spaces[index], key, slots[index], steps[index], nowMs);
+        this.commit(spaces[index], members[index], slots[index], steps[index], nowMs);
       }
     }
     return steps;
