@@ -106,6 +106,7 @@ export function createTransport(
 function isIoRedis(client: RedisClientLike): client is IoRedisLike {
   return (
     typeof (client as IoRedisLike).call === 'function' &&
+    typeof (client as IoRedisLike).callBuffer === 'function' &&
     typeof (client as IoRedisLike).status === 'string'
   );
 }

@@ -78,7 +78,8 @@ const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, s
  * not know the script yet): all allow and all commit, or none does, atomically with respect to every
  * other call on the same Redis. The script runs the Lua twins of the TypeScript algorithms, with the
  * time of the Redis server. Every key gets a TTL. The keys of a call share a hash tag (the subject),
- * so one call touches one Redis Cluster slot.
+ * so one call touches one Redis Cluster slot. Needs Redis 6.0 or later (the fixed window uses
+ * `SET ... KEEPTTL`).
  *
  * When Redis does not answer (down, reconnecting, slower than `commandTimeoutMs`) the call rejects
  * promptly with `StoreUnavailableError`; `createRateLimiter` and the Nest module wrap the store in
