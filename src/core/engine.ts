@@ -1,5 +1,4 @@
 import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './context.js';
-import type { AlgorithmStep } from './algorithms/types.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { ResilientStore, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore, type KeySpace } from './stores/memory-store.js';
@@ -258,9 +257,11 @@ function decideOneInMemory(
 ): RateLimitDecision {
   const limit = plan.limits[0];
   const cost = costOf(limit, context);
-  const step = memory.evaluateSubjectNow(plan.spaces[0], subjectOf(limit, context), limit, cost);
-  if (step.allowed) return new AdmittedInMemory(plan.limits, [step]);
-  const result = builtInResult(limit, step, cost);
+  const output = memory.evaluateSubjectNow(plan.spaces[0], subjectOf(limit, context), limit, cost);
+  if (output.allowed) {
+    return new AdmittedInMemory(plan.limits, [output.remaining, output.resetAfterMs]);
+  }
+  const result = builtInResult(limit, output, cost);
   return denial([result], result);
 }
 
@@ -284,13 +285,21 @@ function decideAllInMemory(
       costs.push(costOf(limit, context));
     }
   }
-  const steps = memory.evaluateSubjectsNow(plan.spaces, limits, subjects, costs);
+  const outputs = memory.evaluateSubjectsNow(plan.spaces, limits, subjects, costs);
   let callAllowed = true;
-  for (const step of steps) if (!step.allowed) callAllowed = false;
-  if (callAllowed) return new AdmittedInMemory(limits, steps);
+  for (let index = 0; index < limits.length; index++) {
+    if (!outputs[index].allowed) callAllowed = false;
+  }
+  if (callAllowed) {
+    const numbers: number[] = [];
+    for (let index = 0; index < limits.length; index++) {
+      numbers.push(outputs[index].remaining, outputs[index].resetAfterMs);
+    }
+    return new AdmittedInMemory(limits, numbers);
+  }
   // Denied as a whole: nothing was committed.
-  const results = steps.map((step, index) =>
-    builtInResult(limits[index], step, typeof costs === 'number' ? costs : costs[index]),
+  const results = limits.map((limit, index) =>
+    builtInResult(limit, outputs[index], typeof costs === 'number' ? costs : costs[index]),
   );
   return denial(results, longestWait(results));
 }
@@ -306,16 +315,27 @@ class AdmittedInMemory implements RateLimitDecision {
   readonly retryAfterMs = 0;
   readonly deniedBy = undefined;
   readonly #limits: readonly BuiltInRateLimit[];
-  readonly #steps: readonly AlgorithmStep<unknown>[];
+  /** Per limit: its remaining, then its resetAfterMs (copied: the store reuses its outputs). */
+  readonly #numbers: readonly number[];
   #results: readonly LimitResult[] | undefined;
 
-  constructor(limits: readonly BuiltInRateLimit[], steps: readonly AlgorithmStep<unknown>[]) {
+  constructor(limits: readonly BuiltInRateLimit[], numbers: readonly number[]) {
     this.#limits = limits;
-    this.#steps = steps;
+    this.#numbers = numbers;
   }
 
   get results(): readonly LimitResult[] {
-    this.#results ??= this.#steps.map((step, index) => builtInResult(this.#limits[index], step, 0));
+    this.#results ??= this.#limits.map(
+      (limit, index) =>
+        new Result(
+          limit,
+          true, // allowed
+          0, // retryAfterMs
+          this.#numbers[2 * index], // remaining
+          limit.policy.quota,
+          this.#numbers[2 * index + 1], // resetAfterMs
+        ),
+    );
     return this.#results;
   }
 

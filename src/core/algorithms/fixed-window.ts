@@ -1,4 +1,4 @@
-import { AlgorithmStep } from './types.js';
+import { AlgorithmStep, StepOutput } from './types.js';
 
 /** Fixed window: at most `limit` units in each clock-aligned bucket of `periodMs`. */
 export interface FixedWindowParams {
@@ -18,29 +18,60 @@ export function fixedWindow(
   params: FixedWindowParams,
   cost: number,
 ): AlgorithmStep<FixedWindowState | undefined> {
+  const out = scratch;
+  decideFixedWindow(
+    out,
+    state !== undefined,
+    state?.windowStartMs ?? 0,
+    state?.count ?? 0,
+    nowMs,
+    params,
+    cost,
+  );
+  return new AlgorithmStep(
+    out.allowed,
+    out.retryAfterMs,
+    out.remaining,
+    out.resetAfterMs,
+    out.allowed ? { windowStartMs: out.state0, count: out.state1 } : state,
+    out.ttlMs,
+  );
+}
+
+const scratch = new StepOutput();
+
+/**
+ * The fixed window on numbers: the state is `windowStartMs`, `count` (ignored when `hasState` is
+ * false); the new one goes to `out.state0` (windowStartMs) and `out.state1` (count).
+ */
+export function decideFixedWindow(
+  out: StepOutput,
+  hasState: boolean,
+  stateWindowStartMs: number,
+  stateCount: number,
+  nowMs: number,
+  params: FixedWindowParams,
+  cost: number,
+): boolean {
   const { limit, periodMs } = params;
   const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
-  const count = state !== undefined && state.windowStartMs === windowStartMs ? state.count : 0;
+  const count = hasState && stateWindowStartMs === windowStartMs ? stateCount : 0;
   const resetAfterMs = windowStartMs + periodMs - nowMs;
+  out.resetAfterMs = resetAfterMs;
+  out.ttlMs = resetAfterMs;
 
   if (count + cost <= limit) {
-    return new AlgorithmStep(
-      true,
-      0, // retryAfterMs
-      limit - count - cost, // remaining
-      resetAfterMs,
-      { windowStartMs, count: count + cost }, // state
-      resetAfterMs, // ttlMs
-    );
+    out.allowed = true;
+    out.retryAfterMs = 0;
+    out.remaining = limit - count - cost;
+    out.state0 = windowStartMs;
+    out.state1 = count + cost;
+    return true;
   }
   // The next bucket starts empty, so any cost within the limit is admitted there. A cost above the
   // limit is never admitted; we answer with the next bucket anyway (there is no "never" on the wire).
-  return new AlgorithmStep(
-    false,
-    resetAfterMs, // retryAfterMs
-    limit - count, // remaining
-    resetAfterMs,
-    state,
-    resetAfterMs, // ttlMs
-  );
+  out.allowed = false;
+  out.retryAfterMs = resetAfterMs;
+  out.remaining = limit - count;
+  return false;
 }

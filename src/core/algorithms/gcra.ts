@@ -1,4 +1,4 @@
-import { AlgorithmStep, EPSILON_MS } from './types.js';
+import { AlgorithmStep, EPSILON_MS, StepOutput } from './types.js';
 
 /**
  * Generic Cell Rate Algorithm: `burst` units may arrive at once, then one unit every
@@ -18,34 +18,57 @@ export function gcra(
   params: GcraParams,
   cost: number,
 ): AlgorithmStep<GcraState | undefined> {
+  const out = scratch;
+  decideGcra(out, state !== undefined, state ?? 0, nowMs, params, cost);
+  return new AlgorithmStep(
+    out.allowed,
+    out.retryAfterMs,
+    out.remaining,
+    out.resetAfterMs,
+    out.allowed ? out.state0 : state,
+    out.ttlMs,
+  );
+}
+
+const scratch = new StepOutput();
+
+/**
+ * GCRA on numbers: the state is `stateTatMs` (ignored when `hasState` is false); the new one goes
+ * to `out.state0`.
+ */
+export function decideGcra(
+  out: StepOutput,
+  hasState: boolean,
+  stateTatMs: number,
+  nowMs: number,
+  params: GcraParams,
+  cost: number,
+): boolean {
   const { emissionIntervalMs, burst } = params;
   const tolerance = burst * emissionIntervalMs;
-  const tatMs = state === undefined ? nowMs : Math.max(state, nowMs);
+  const tatMs = hasState ? Math.max(stateTatMs, nowMs) : nowMs;
   const newTatMs = tatMs + cost * emissionIntervalMs;
   const allowAtMs = newTatMs - tolerance;
 
   if (allowAtMs <= nowMs + EPSILON_MS) {
     const resetAfterMs = newTatMs - nowMs;
     const remaining = Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs);
-    return new AlgorithmStep(
-      true,
-      0, // retryAfterMs
-      Math.max(0, remaining),
-      resetAfterMs,
-      newTatMs, // state
-      Math.ceil(resetAfterMs), // ttlMs
-    );
+    out.allowed = true;
+    out.retryAfterMs = 0;
+    out.remaining = Math.max(0, remaining);
+    out.resetAfterMs = resetAfterMs;
+    out.ttlMs = Math.ceil(resetAfterMs);
+    out.state0 = newTatMs;
+    return true;
   }
 
   const resetAfterMs = tatMs - nowMs;
   const remaining = Math.floor((tolerance - resetAfterMs + EPSILON_MS) / emissionIntervalMs);
-  return new AlgorithmStep(
-    false,
-    // A cost above the burst is never admitted; answer with the time to drain the whole burst.
-    cost > burst ? tolerance : allowAtMs - nowMs, // retryAfterMs
-    Math.max(0, remaining),
-    resetAfterMs,
-    state,
-    Math.ceil(resetAfterMs), // ttlMs
-  );
+  out.allowed = false;
+  // A cost above the burst is never admitted; answer with the time to drain the whole burst.
+  out.retryAfterMs = cost > burst ? tolerance : allowAtMs - nowMs;
+  out.remaining = Math.max(0, remaining);
+  out.resetAfterMs = resetAfterMs;
+  out.ttlMs = Math.ceil(resetAfterMs);
+  return false;
 }

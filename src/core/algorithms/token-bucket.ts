@@ -1,4 +1,4 @@
-import { AlgorithmStep, EPSILON_MS } from './types.js';
+import { AlgorithmStep, EPSILON_MS, StepOutput } from './types.js';
 
 /** A bucket of `capacity` tokens refilled continuously at `refillPerSecond`. */
 export interface TokenBucketParams {
@@ -18,11 +18,46 @@ export function tokenBucket(
   params: TokenBucketParams,
   cost: number,
 ): AlgorithmStep<TokenBucketState | undefined> {
+  const out = scratch;
+  decideTokenBucket(
+    out,
+    state !== undefined,
+    state?.tokens ?? 0,
+    state?.updatedAtMs ?? 0,
+    nowMs,
+    params,
+    cost,
+  );
+  return new AlgorithmStep(
+    out.allowed,
+    out.retryAfterMs,
+    out.remaining,
+    out.resetAfterMs,
+    out.allowed ? { tokens: out.state0, updatedAtMs: out.state1 } : state,
+    out.ttlMs,
+  );
+}
+
+const scratch = new StepOutput();
+
+/**
+ * The token bucket on numbers: the state is `stateTokens`, `stateUpdatedAtMs` (ignored when
+ * `hasState` is false); the new one goes to `out.state0` (tokens) and `out.state1` (updatedAtMs).
+ */
+export function decideTokenBucket(
+  out: StepOutput,
+  hasState: boolean,
+  stateTokens: number,
+  stateUpdatedAtMs: number,
+  nowMs: number,
+  params: TokenBucketParams,
+  cost: number,
+): boolean {
   const { capacity, refillPerSecond } = params;
   let tokens = capacity;
-  if (state !== undefined) {
-    const elapsedMs = Math.max(0, nowMs - state.updatedAtMs);
-    tokens = Math.min(capacity, state.tokens + (elapsedMs * refillPerSecond) / 1000);
+  if (hasState) {
+    const elapsedMs = Math.max(0, nowMs - stateUpdatedAtMs);
+    tokens = Math.min(capacity, stateTokens + (elapsedMs * refillPerSecond) / 1000);
   }
 
   // The tokens 1 µs of refill brings: the slack of EPSILON_MS expressed in tokens.
@@ -30,25 +65,23 @@ export function tokenBucket(
   if (tokens + slack >= cost) {
     const left = Math.max(0, tokens - cost);
     const resetAfterMs = ((capacity - left) * 1000) / refillPerSecond;
-    return new AlgorithmStep(
-      true,
-      0, // retryAfterMs
-      Math.floor(left + slack), // remaining
-      resetAfterMs,
-      { tokens: left, updatedAtMs: nowMs }, // state
-      Math.ceil(resetAfterMs), // ttlMs
-    );
+    out.allowed = true;
+    out.retryAfterMs = 0;
+    out.remaining = Math.floor(left + slack);
+    out.resetAfterMs = resetAfterMs;
+    out.ttlMs = Math.ceil(resetAfterMs);
+    out.state0 = left;
+    out.state1 = nowMs;
+    return true;
   }
 
   const resetAfterMs = ((capacity - tokens) * 1000) / refillPerSecond;
   // A cost above the capacity is never admitted; answer with the time to fill the whole bucket.
   const missing = cost > capacity ? capacity : cost - tokens;
-  return new AlgorithmStep(
-    false,
-    (missing * 1000) / refillPerSecond, // retryAfterMs
-    Math.floor(tokens + slack), // remaining
-    resetAfterMs,
-    state,
-    Math.ceil(resetAfterMs), // ttlMs
-  );
+  out.allowed = false;
+  out.retryAfterMs = (missing * 1000) / refillPerSecond;
+  out.remaining = Math.floor(tokens + slack);
+  out.resetAfterMs = resetAfterMs;
+  out.ttlMs = Math.ceil(resetAfterMs);
+  return false;
 }

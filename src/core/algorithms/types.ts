@@ -38,3 +38,19 @@ export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'token-bucket' |
  * the slack is 1 µs: a call may be admitted at most 1 µs early. The Lua twins use the same value.
  */
 export const EPSILON_MS = 0.001;
+
+/**
+ * What an algorithm's numeric core decided, written into an object its caller owns and reuses: the
+ * MemoryStore decides without a step and state objects per call. The core is the only
+ * implementation of each algorithm; its pure function wraps it. The new state (`state0`, `state1`,
+ * as each algorithm says) is written only when the call is allowed.
+ */
+export class StepOutput {
+  allowed = false;
+  retryAfterMs = 0;
+  remaining = 0;
+  resetAfterMs = 0;
+  ttlMs = 0;
+  state0 = 0;
+  state1 = 0;
+}

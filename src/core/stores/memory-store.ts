@@ -1,9 +1,17 @@
-import { fixedWindow, type FixedWindowState } from '../algorithms/fixed-window.js';
-import { gcra, type GcraState } from '../algorithms/gcra.js';
+import {
+  decideFixedWindow,
+  fixedWindow,
+  type FixedWindowState,
+} from '../algorithms/fixed-window.js';
+import { decideGcra, gcra, type GcraState } from '../algorithms/gcra.js';
 import { ALGORITHMS } from '../algorithms/index.js';
 import { slidingWindow, type SlidingWindowState } from '../algorithms/sliding-window.js';
-import { tokenBucket, type TokenBucketState } from '../algorithms/token-bucket.js';
-import type { AlgorithmName, AlgorithmStep } from '../algorithms/types.js';
+import {
+  decideTokenBucket,
+  tokenBucket,
+  type TokenBucketState,
+} from '../algorithms/token-bucket.js';
+import { StepOutput, type AlgorithmName, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import type { BuiltInRateLimit } from '../limits.js';
 import { encodeKeyPart } from '../subject.js';
@@ -20,52 +28,19 @@ export interface MemoryStoreOptions {
 const INITIAL_CAPACITY = 16;
 
 /**
- * How a table keeps a numeric algorithm state: as doubles beside the key's expiry time. No object
- * per key stays on the heap (V8 would promote each one and remember it on every write, which was
- * a tenth of an in-memory call); the algorithm still gets and returns its own state object.
+ * Doubles a numeric algorithm state takes in a table, beside the key's expiry time. No object per
+ * key stays on the heap (V8 would promote each one and remember it on every write, which was a
+ * tenth of an in-memory call). Other algorithms keep their state objects as they are.
  */
-interface NumericLayout {
-  /** Doubles one state takes. */
-  readonly width: number;
-  read(records: Float64Array, at: number): unknown;
-  write(records: Float64Array, at: number, state: unknown): void;
-}
-
-const NUMERIC_LAYOUTS: Partial<Record<AlgorithmName, NumericLayout>> = {
-  'fixed-window': {
-    width: 2,
-    read: (records, at): FixedWindowState => ({
-      windowStartMs: records[at],
-      count: records[at + 1],
-    }),
-    write: (records, at, state) => {
-      records[at] = (state as FixedWindowState).windowStartMs;
-      records[at + 1] = (state as FixedWindowState).count;
-    },
-  },
-  'token-bucket': {
-    width: 2,
-    read: (records, at): TokenBucketState => ({
-      tokens: records[at],
-      updatedAtMs: records[at + 1],
-    }),
-    write: (records, at, state) => {
-      records[at] = (state as TokenBucketState).tokens;
-      records[at + 1] = (state as TokenBucketState).updatedAtMs;
-    },
-  },
-  gcra: {
-    width: 1,
-    read: (records, at): GcraState => records[at],
-    write: (records, at, state) => {
-      records[at] = state as GcraState;
-    },
-  },
+const NUMERIC_WIDTHS: Partial<Record<AlgorithmName, number>> = {
+  'fixed-window': 2, // windowStartMs, count
+  'token-bucket': 2, // tokens, updatedAtMs
+  gcra: 1, // tatMs
 };
 
 /**
  * The states of a set of keys and when each expires. A key maps to a slot number; the slot's
- * record in one Float64Array holds its expiry time, then its state when the layout is numeric
+ * record in one Float64Array holds its expiry time, then its state when the algorithm's is numeric
  * (other states sit in an array at the same slot). Per key that is one map entry and 8 to 24 bytes
  * of records, where an object per key would take 40 bytes (24 of them header) plus 16-byte boxes
  * for its numbers: a million keys is 40 MB or more less.
@@ -74,6 +49,8 @@ class StateTable {
   private readonly slots = new Map<string, number>();
   /** Doubles per slot: the expiry time, then the numeric state if any. */
   private readonly stride: number;
+  /** Whether states are kept as numbers in the records (else as they are, in `states`). */
+  readonly numeric: boolean;
   private records: Float64Array;
   /** The states at their slots, when they are not numeric. */
   private states: unknown[] = [];
@@ -82,9 +59,10 @@ class StateTable {
   /** Slots handed out so far: the next new one. */
   private used = 0;
 
-  /** @param layout how states are kept as numbers; undefined keeps them as they are. */
-  constructor(private readonly layout?: NumericLayout) {
-    this.stride = 1 + (layout?.width ?? 0);
+  /** @param numericWidth doubles a numeric state takes; 0 keeps states as they are. */
+  constructor(numericWidth = 0) {
+    this.numeric = numericWidth > 0;
+    this.stride = 1 + numericWidth;
     this.records = new Float64Array(INITIAL_CAPACITY * this.stride);
   }
 
@@ -102,14 +80,49 @@ class StateTable {
     if (slot < 0) return undefined;
     const at = slot * this.stride;
     if (this.records[at] <= nowMs) return undefined;
-    return this.layout === undefined ? this.states[slot] : this.layout.read(this.records, at + 1);
+    return this.states[slot];
+  }
+
+  /** Decide `limit` into `out` from the numeric state at `slot` (-1: none), unless it has expired. */
+  decideNumeric(
+    out: StepOutput,
+    slot: number,
+    nowMs: number,
+    limit: BuiltInRateLimit,
+    cost: number,
+  ): boolean {
+    const records = this.records;
+    const at = slot * this.stride;
+    const live = slot >= 0 && records[at] > nowMs;
+    // An expired or missing state is not read (the algorithm gets hasState = false).
+    const state0 = live ? records[at + 1] : 0;
+    const state1 = live && this.stride > 2 ? records[at + 2] : 0;
+    const params = limit.params as never;
+    const algorithm: string = limit.algorithm;
+    switch (algorithm) {
+      case 'fixed-window':
+        return decideFixedWindow(out, live, state0, state1, nowMs, params, cost);
+      case 'token-bucket':
+        return decideTokenBucket(out, live, state0, state1, nowMs, params, cost);
+      case 'gcra':
+        return decideGcra(out, live, state0, nowMs, params, cost);
+      default:
+        throw new Error(`MemoryStore: ${algorithm} has no numeric state`);
+    }
   }
 
   /**
-   * Store the state of `key`, at its `slot` (-1 for a key not held yet).
+   * Store the state of `key`, at its `slot` (-1 for a key not held yet): `state`, or for a numeric
+   * table the new state in `numbers`.
    * @returns whether a new key was added.
    */
-  write(key: string, slot: number, state: unknown, expiresAtMs: number): boolean {
+  write(
+    key: string,
+    slot: number,
+    state: unknown,
+    expiresAtMs: number,
+    numbers?: StepOutput,
+  ): boolean {
     const added = slot < 0;
     if (added) {
       slot = this.allocate();
@@ -117,8 +130,12 @@ class StateTable {
     }
     const at = slot * this.stride;
     this.records[at] = expiresAtMs;
-    if (this.layout === undefined) this.states[slot] = state;
-    else this.layout.write(this.records, at + 1, state);
+    if (numbers === undefined) {
+      this.states[slot] = state;
+    } else {
+      this.records[at + 1] = numbers.state0;
+      if (this.stride > 2) this.records[at + 2] = numbers.state1;
+    }
     return added;
   }
 
@@ -127,7 +144,7 @@ class StateTable {
     for (const [key, slot] of this.slots) {
       if (this.records[slot * this.stride] <= nowMs) {
         this.slots.delete(key);
-        if (this.layout === undefined) this.states[slot] = undefined;
+        if (!this.numeric) this.states[slot] = undefined;
         this.freeSlots.push(slot);
       }
     }
@@ -158,7 +175,7 @@ class StateTable {
     let next = 0;
     for (const [key, slot] of this.slots) {
       records.set(this.records.subarray(slot * stride, (slot + 1) * stride), next * stride);
-      if (this.layout === undefined) states.push(this.states[slot]);
+      if (!this.numeric) states.push(this.states[slot]);
       this.slots.set(key, next++);
     }
     this.records = records;
@@ -206,8 +223,14 @@ export class MemoryStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  // Scratch of the engine's calls, not objects per call: nothing between a decision and its commit
+  // can call back into the store.
   private readonly scratchMembers: string[] = [];
   private readonly scratchSlots: number[] = [];
+  /** Per limit of the call: what its algorithm decided. The engine reads them right away. */
+  private readonly outputs: StepOutput[] = [new StepOutput()];
+  /** Per limit of the call: the new state, for algorithms whose state is not numeric. */
+  private readonly objectStates: unknown[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
@@ -258,7 +281,7 @@ export class MemoryStore implements RateLimitStore {
     const id = `${algorithm} ${name}`;
     let space = this.spaces.get(id);
     if (space === undefined) {
-      space = new StateTable(NUMERIC_LAYOUTS[algorithm]);
+      space = new StateTable(NUMERIC_WIDTHS[algorithm]);
       this.spaces.set(id, space);
     }
     return space;
@@ -266,6 +289,7 @@ export class MemoryStore implements RateLimitStore {
 
   /**
    * Decide one limit of `subject` in `space` now, committing when it admits.
+   * @returns what the limit decided; valid until the next call into the store.
    * @internal used by the engine.
    */
   evaluateSubjectNow(
@@ -273,14 +297,22 @@ export class MemoryStore implements RateLimitStore {
     subject: string,
     limit: BuiltInRateLimit,
     cost: number,
-  ): AlgorithmStep<unknown> {
-    return this.decide(space, memberOf(subject), limit, cost, this.clock());
+  ): StepOutput {
+    const nowMs = this.clock();
+    const member = memberOf(subject);
+    const slot = space.slotOf(member);
+    if (this.decideInSpace(0, space, slot, limit, cost, nowMs)) {
+      this.commitInSpace(0, space, member, slot, nowMs);
+    }
+    return this.outputs[0];
   }
 
   /**
    * Decide several limits now, all or nothing: commit every one only when all admit. Each space
    * appears once (the engine's limits of one call never share a key). A single subject or cost
    * applies to every limit.
+   * @returns what each limit decided, in order (the array may be longer); valid until the next
+   *   call into the store.
    * @internal used by the engine.
    */
   evaluateSubjectsNow(
@@ -288,10 +320,8 @@ export class MemoryStore implements RateLimitStore {
     limits: readonly BuiltInRateLimit[],
     subjects: string | readonly string[],
     costs: number | readonly number[],
-  ): AlgorithmStep<unknown>[] {
+  ): readonly StepOutput[] {
     const nowMs = this.clock();
-    const steps: AlgorithmStep<unknown>[] = [];
-    // Scratch, not arrays per call: nothing between here and the commit can call back into the store.
     const members = this.scratchMembers;
     const slots = this.scratchSlots;
     let allAllowed = true;
@@ -304,22 +334,17 @@ export class MemoryStore implements RateLimitStore {
       previousSubject = subject;
       members[index] = member;
       slots[index] = spaces[index].slotOf(member);
-      const state = spaces[index].liveState(slots[index], nowMs);
-      const step = runAlgorithm(
-        limits[index],
-        state,
-        nowMs,
-        typeof costs === 'number' ? costs : costs[index],
-      );
-      steps.push(step);
-      if (!step.allowed) allAllowed = false;
+      const cost = typeof costs === 'number' ? costs : costs[index];
+      if (!this.decideInSpace(index, spaces[index], slots[index], limits[index], cost, nowMs)) {
+        allAllowed = false;
+      }
     }
     if (allAllowed) {
       for (let index = 0; index < limits.length; index++) {
-        this.commit(spaces[index], members[index], slots[index], steps[index], nowMs);
+        this.commitInSpace(index, spaces[index], members[index], slots[index], nowMs);
       }
     }
-    return steps;
+    return this.outputs;
   }
 
   /** Number of keys held (expired ones included until the next sweep). */
@@ -367,6 +392,42 @@ export class MemoryStore implements RateLimitStore {
     nowMs: number,
   ): void {
     if (table.write(key, slot, step.state, nowMs + step.ttlMs)) this.startSweeping();
+  }
+
+  /** Decide the `index`-th limit of a call into `outputs[index]`, from the state at `slot`. */
+  private decideInSpace(
+    index: number,
+    space: KeySpace,
+    slot: number,
+    limit: BuiltInRateLimit,
+    cost: number,
+    nowMs: number,
+  ): boolean {
+    const out = (this.outputs[index] ??= new StepOutput());
+    if (space.numeric) return space.decideNumeric(out, slot, nowMs, limit, cost);
+    const step = runAlgorithm(limit, space.liveState(slot, nowMs), nowMs, cost);
+    out.allowed = step.allowed;
+    out.retryAfterMs = step.retryAfterMs;
+    out.remaining = step.remaining;
+    out.resetAfterMs = step.resetAfterMs;
+    out.ttlMs = step.ttlMs;
+    this.objectStates[index] = step.state;
+    return step.allowed;
+  }
+
+  /** Store what the `index`-th limit of a call decided (it admitted) at `slot` (-1: a new key). */
+  private commitInSpace(
+    index: number,
+    space: KeySpace,
+    member: string,
+    slot: number,
+    nowMs: number,
+  ): void {
+    const out = this.outputs[index];
+    const added = space.numeric
+      ? space.write(member, slot, undefined, nowMs + out.ttlMs, out)
+      : space.write(member, slot, this.objectStates[index], nowMs + out.ttlMs);
+    if (added) this.startSweeping();
   }
 
   private startSweeping(): void {
