@@ -59,6 +59,12 @@ export class McpRateLimitService implements OnModuleInit {
   private readonly options: McpRateLimitModuleOptions;
   private readonly evaluationScope = new AsyncLocalStorage<EvaluationScope>();
   private engine!: RateLimitEngine;
+  /**
+   * Whether calls run inside `evaluationScope`, so that a store-error event can name its call.
+   * Only when there is a hook to tell and a store that can fail: an AsyncLocalStorage turns on
+   * promise hooks, a cost every promise of the app then pays.
+   */
+  private scopeCalls = false;
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans = new Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>();
@@ -101,6 +107,7 @@ export class McpRateLimitService implements OnModuleInit {
       const store = this.resolveStore();
       const prefix = this.options.prefix ?? 'mcprl:';
       this.engine = new RateLimitEngine(store, { prefix });
+      this.scopeCalls = this.options.onDecision !== undefined && !(store instanceof MemoryStore);
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
@@ -148,6 +155,7 @@ export class McpRateLimitService implements OnModuleInit {
     call: McpCall,
   ): Promise<RateLimitDecision> {
     const set = plan.setFor(context);
+    if (!this.scopeCalls) return this.engine.evaluate(set, context);
     return this.evaluationScope.run(
       { scope: 'handler', handler: plan.owner, subject: context.subject, call },
       () => this.engine.evaluate(set, context),
@@ -160,6 +168,7 @@ export class McpRateLimitService implements OnModuleInit {
     context: RateLimitContext,
     call: McpCall,
   ): Promise<RateLimitDecision> {
+    if (!this.scopeCalls) return this.messageEngine!.evaluate(this.messageSet!, context);
     return this.evaluationScope.run(
       { scope: 'message', handler: plan.owner, subject: context.subject, call },
       () => this.messageEngine!.evaluate(this.messageSet!, context),
