@@ -28,14 +28,7 @@ export function fixedWindow(
     params,
     cost,
   );
-  return new AlgorithmStep(
-    out.allowed,
-    out.retryAfterMs,
-    out.remaining,
-    out.resetAfterMs,
-    out.allowed ? { windowStartMs: out.state0, count: out.state1 } : state,
-    out.ttlMs,
-  );
+  return out.toStep(out.allowed ? { windowStartMs: out.state0, count: out.state1 } : state);
 }
 
 const scratch = new StepOutput();

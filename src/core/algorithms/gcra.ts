@@ -20,14 +20,7 @@ export function gcra(
 ): AlgorithmStep<GcraState | undefined> {
   const out = scratch;
   decideGcra(out, state !== undefined, state ?? 0, nowMs, params, cost);
-  return new AlgorithmStep(
-    out.allowed,
-    out.retryAfterMs,
-    out.remaining,
-    out.resetAfterMs,
-    out.allowed ? out.state0 : state,
-    out.ttlMs,
-  );
+  return out.toStep(out.allowed ? out.state0 : state);
 }
 
 const scratch = new StepOutput();

@@ -28,14 +28,7 @@ export function tokenBucket(
     params,
     cost,
   );
-  return new AlgorithmStep(
-    out.allowed,
-    out.retryAfterMs,
-    out.remaining,
-    out.resetAfterMs,
-    out.allowed ? { tokens: out.state0, updatedAtMs: out.state1 } : state,
-    out.ttlMs,
-  );
+  return out.toStep(out.allowed ? { tokens: out.state0, updatedAtMs: out.state1 } : state);
 }
 
 const scratch = new StepOutput();

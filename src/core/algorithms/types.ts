@@ -53,4 +53,16 @@ export class StepOutput {
   ttlMs = 0;
   state0 = 0;
   state1 = 0;
+
+  /** This output as the step of a pure function; `state` is the new one when allowed, else the input. */
+  toStep<State>(state: State): AlgorithmStep<State> {
+    return new AlgorithmStep(
+      this.allowed,
+      this.retryAfterMs,
+      this.remaining,
+      this.resetAfterMs,
+      state,
+      this.ttlMs,
+    );
+  }
 }

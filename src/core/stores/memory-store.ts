@@ -4,7 +4,6 @@ import {
   type FixedWindowState,
 } from '../algorithms/fixed-window.js';
 import { decideGcra, gcra, type GcraState } from '../algorithms/gcra.js';
-import { ALGORITHMS } from '../algorithms/index.js';
 import { slidingWindow, type SlidingWindowState } from '../algorithms/sliding-window.js';
 import {
   decideTokenBucket,
@@ -444,7 +443,7 @@ export class MemoryStore implements RateLimitStore {
 
 /**
  * One algorithm step. The switch gives each algorithm a call site of its own (inlined), where a
- * lookup in ALGORITHMS would be one call site shared by all four.
+ * lookup in a table of algorithms would be one call site shared by all four.
  */
 function runAlgorithm(
   limit: BuiltInRateLimit,
@@ -453,8 +452,7 @@ function runAlgorithm(
   cost: number,
 ): AlgorithmStep<unknown> {
   const params = limit.params as never;
-  const algorithm: string = limit.algorithm;
-  switch (algorithm) {
+  switch (limit.algorithm) {
     case 'fixed-window':
       return fixedWindow(state as FixedWindowState | undefined, nowMs, params, cost);
     case 'sliding-window':
@@ -463,8 +461,5 @@ function runAlgorithm(
       return tokenBucket(state as TokenBucketState | undefined, nowMs, params, cost);
     case 'gcra':
       return gcra(state as GcraState | undefined, nowMs, params, cost);
-    default:
-      // Not reached by the built-in limits; kept so that a new algorithm works before it is listed.
-      return ALGORITHMS[limit.algorithm](state, nowMs, limit.params, cost);
   }
 }
