@@ -1,4 +1,4 @@
-// The Nest part of the consumer smoke test, shared by every fixture app (symlinked into each one's
+// The consumer smoke test, shared by every fixture app (symlinked into each one's
 // src/): an MCP-Nest server over Streamable HTTP and a plain JSON-RPC controller, both limited by
 // the installed package, driven by the official MCP SDK client and by fetch.
 import 'reflect-metadata';
@@ -8,11 +8,28 @@ import { NestFactory } from '@nestjs/core';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpController, McpStrategy, StreamableHttpTransport, Tool } from '@rekog/mcp-nest';
 import {
+  createRateLimiter,
+  FixedWindowRateLimit,
   LimitMcpMessages,
   McpRateLimitModule,
   RateLimit,
   SlidingWindowRateLimit,
 } from 'nestjs-mcp-rate-limit';
+
+/** The core without Nest: a fixed window of 2 admits two calls of one subject, not a third. */
+export async function runCoreSmoke(): Promise<void> {
+  const limiter = createRateLimiter({
+    limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 })],
+  });
+  const decisions = [];
+  for (let call = 0; call < 3; call++) decisions.push(await limiter.consume('user:alice'));
+  assert.deepEqual(
+    decisions.map((decision) => decision.allowed),
+    [true, true, false],
+  );
+  assert.ok((decisions[2].retryAfter ?? 0) >= 1, 'a denial says when to retry');
+  assert.equal((await limiter.consume('user:bob')).allowed, true, 'subjects have their own quota');
+}
 
 @McpController()
 class SmokeTools {
