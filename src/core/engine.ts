@@ -1,6 +1,6 @@
 import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './context.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
-import { ResilientStore, type OutagePolicyOptions } from './stores/insurance.js';
+import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore, type KeySpace } from './stores/memory-store.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './stores/store.js';
 import { encodeKeyPart } from './subject.js';
@@ -479,11 +479,10 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
   const set = new LimitSet(limits, name ?? 'default', 'createRateLimiter');
   if (set.limiters.length === 0)
     throw new RateLimitConfigError('createRateLimiter: "limits" must not be empty');
-  // A MemoryStore cannot fail, so it needs no outage policy around it.
-  const resolvedStore =
-    store === undefined || store instanceof MemoryStore || store instanceof ResilientStore
-      ? (store ?? new MemoryStore())
-      : new ResilientStore(store, { ...outage, policy: onStoreError });
+  const resolvedStore = withOutagePolicy(store ?? new MemoryStore(), {
+    ...outage,
+    policy: onStoreError,
+  });
   const engine = new RateLimitEngine(resolvedStore, { prefix });
   return {
     engine,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** Longest key part kept as it is; longer (or ill-formed) parts are replaced by their hash. */
-const MAX_PART_LENGTH = 256;
+export const MAX_PART_LENGTH = 256;
 
 /**
  * Encode one user-influenced key part so that the parts of a key can never be confused:

@@ -48,7 +48,9 @@ export class McpRateLimitGuard implements CanActivate {
         ? callFromHttpRequest(request)
         : callFromMcpContext(context.switchToRpc().getContext(), context.switchToRpc().getData());
     const subject = subjectOf(call, service.resolveSubjectOption());
-    const evaluated: HeaderSource[] = [];
+    // Only an HTTP response with headers on reads the decisions: don't build their results otherwise.
+    const evaluated: HeaderSource[] | undefined =
+      request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
 
     if (type === 'http' && plan.messageLimited && service.messagePolicy !== undefined) {
       const count = service.messagePolicy.count(request);
@@ -57,7 +59,7 @@ export class McpRateLimitGuard implements CanActivate {
         const decision = await service.evaluateMessages(plan, messageContext, call);
         this.report(plan, 'message', call, subject, decision);
         if (!decision.allowed) throw this.denial(type, call, decision, true);
-        evaluated.push({ results: decision.results, messageLevel: true });
+        evaluated?.push({ results: decision.results, messageLevel: true });
       }
     }
 
@@ -66,10 +68,10 @@ export class McpRateLimitGuard implements CanActivate {
       const decision = await service.evaluateHandler(plan, limitContext, call);
       this.report(plan, 'handler', call, subject, decision);
       if (!decision.allowed) throw this.denial(type, call, decision, false);
-      evaluated.push({ results: decision.results, messageLevel: false });
+      evaluated?.push({ results: decision.results, messageLevel: false });
     }
 
-    if (request !== null && typeof request === 'object' && evaluated.length > 0) {
+    if (evaluated !== undefined && evaluated.length > 0) {
       (request as Record<symbol, unknown>)[DECISIONS_ON_REQUEST] = evaluated;
     }
     return true;

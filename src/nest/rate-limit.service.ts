@@ -5,7 +5,7 @@ import type { RateLimitContext } from '../core/context.js';
 import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
-import { ResilientStore } from '../core/stores/insurance.js';
+import { POLICIES, withOutagePolicy } from '../core/stores/insurance.js';
 import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
 import type { RateLimitStore } from '../core/stores/store.js';
@@ -65,6 +65,8 @@ export class McpRateLimitService implements OnModuleInit {
    * promise hooks, a cost every promise of the app then pays.
    */
   private scopeCalls = false;
+  /** Whether the store is one this service wrapped, whose errors reach `reportStoreError`. */
+  private reportsStoreErrors = false;
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans = new Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>();
@@ -107,7 +109,7 @@ export class McpRateLimitService implements OnModuleInit {
       const store = this.resolveStore();
       const prefix = this.options.prefix ?? 'mcprl:';
       this.engine = new RateLimitEngine(store, { prefix });
-      this.scopeCalls = this.options.onDecision !== undefined && !(store instanceof MemoryStore);
+      this.scopeCalls = this.options.onDecision !== undefined && this.reportsStoreErrors;
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
@@ -195,23 +197,22 @@ export class McpRateLimitService implements OnModuleInit {
   }
 
   private resolveStore(): RateLimitStore {
-    const policy = this.options.onStoreError;
-    const resilient = (store: RateLimitStore): RateLimitStore =>
-      new ResilientStore(store, {
-        policy,
+    const wrap = (store: RateLimitStore): RateLimitStore => {
+      const wrapped = withOutagePolicy(store, {
+        policy: this.options.onStoreError,
         logger: this.logger,
         reportStoreError: (error) => this.reportStoreError(error),
       });
+      // Only a store wrapped here reports its errors to the hook (see scopeCalls).
+      this.reportsStoreErrors = wrapped !== store;
+      return wrapped;
+    };
     const explicit = this.options.store;
-    if (explicit !== undefined) {
-      // A MemoryStore cannot fail, and a ResilientStore already has its policy.
-      if (explicit instanceof MemoryStore || explicit instanceof ResilientStore) return explicit;
-      return resilient(explicit);
-    }
+    if (explicit !== undefined) return wrap(explicit);
     const cache = this.findCacheManager();
     // A cache on @keyv/redis gets the atomic RedisStore over the cache's own client.
     if (cache !== undefined)
-      return resilient(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
+      return wrap(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
     return new MemoryStore();
   }
 
@@ -291,7 +292,7 @@ function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitModuleOpt
   if (httpStatus !== undefined && httpStatus !== 200 && httpStatus !== 429) {
     fail(`"httpStatus" must be 200 or 429 (got ${String(httpStatus)})`);
   }
-  if (onStoreError !== undefined && !['insurance', 'allow', 'deny'].includes(onStoreError)) {
+  if (onStoreError !== undefined && !POLICIES.includes(onStoreError)) {
     fail(`"onStoreError" must be insurance, allow or deny (got ${String(onStoreError)})`);
   }
   for (const name of ['resolveSubject', 'onDecision'] as const) {

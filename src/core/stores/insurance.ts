@@ -30,7 +30,8 @@ export interface OutagePolicyOptions {
   readonly clock?: Clock;
 }
 
-const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
+/** Every `onStoreError` policy, for validation. */
+export const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
 
 /** Wraps a store with the outage policy. Never rejects because of the wrapped store. */
 export class ResilientStore implements RateLimitStore {
@@ -139,4 +140,16 @@ export class ResilientStore implements RateLimitStore {
     this.insurance = undefined;
     this.logger.warn('rate limit store answers again; insurance state dropped');
   }
+}
+
+/**
+ * `store` with the outage policy around it: a MemoryStore cannot fail and a ResilientStore already
+ * has its policy, so both are used as they are.
+ */
+export function withOutagePolicy(
+  store: RateLimitStore,
+  options: OutagePolicyOptions,
+): RateLimitStore {
+  if (store instanceof MemoryStore || store instanceof ResilientStore) return store;
+  return new ResilientStore(store, options);
 }

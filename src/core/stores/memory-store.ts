@@ -13,7 +13,7 @@ import {
 import { StepOutput, type AlgorithmName, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import type { BuiltInRateLimit } from '../limits.js';
-import { encodeKeyPart } from '../subject.js';
+import { encodeKeyPart, MAX_PART_LENGTH } from '../subject.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -190,9 +190,6 @@ class StateTable {
  */
 export type KeySpace = StateTable;
 
-/** Longest subject kept as it is in a key space (the same bound as `encodeKeyPart`). */
-const MAX_MEMBER_LENGTH = 256;
-
 /**
  * The key of a subject inside a key space. Inside one space the subject is the only variable part,
  * so it needs no length prefix: short well-formed subjects are used as they are (no new string, no
@@ -200,7 +197,7 @@ const MAX_MEMBER_LENGTH = 256;
  * contains, so the two forms cannot collide.
  */
 function memberOf(subject: string): string {
-  if (subject.length <= MAX_MEMBER_LENGTH && subject.isWellFormed()) return subject;
+  if (subject.length <= MAX_PART_LENGTH && subject.isWellFormed()) return subject;
   return `\uD800${encodeKeyPart(subject)}`;
 }
 
