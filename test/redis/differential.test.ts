@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { ALGORITHMS } from '../../src/core/algorithms/index.js';
+import { runAlgorithm } from '../../src/core/algorithms/index.js';
 import {
   FixedWindowRateLimit,
   GcraRateLimit,
@@ -91,7 +91,7 @@ function reference(
   nowMs: number,
 ): LimitOutcome[] {
   const steps = checks.map((check) =>
-    ALGORITHMS[check.limit.algorithm](states.get(check.key), nowMs, check.limit.params, check.cost),
+    runAlgorithm(check.limit, states.get(check.key), nowMs, check.cost),
   );
   if (steps.every((step) => step.allowed)) {
     checks.forEach((check, index) => states.set(check.key, steps[index].state));

@@ -1,4 +1,4 @@
-import { ALGORITHMS } from '../algorithms/index.js';
+import { runAlgorithm } from '../algorithms/index.js';
 import type { AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import {
@@ -81,12 +81,7 @@ export class CacheManagerStore implements RateLimitStore {
     for (let index = 0; index < checks.length; index++) {
       const check = checks[index];
       // Keys of one call are distinct (the engine sees to it), so each state is read once.
-      const step = ALGORITHMS[check.limit.algorithm](
-        states[index] ?? undefined,
-        nowMs,
-        check.limit.params,
-        check.cost,
-      );
+      const step = runAlgorithm(check.limit, states[index] ?? undefined, nowMs, check.cost);
       steps.push(step);
     }
     if (steps.every((step) => step.allowed)) {

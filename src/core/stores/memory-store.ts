@@ -1,15 +1,7 @@
-import {
-  decideFixedWindow,
-  fixedWindow,
-  type FixedWindowState,
-} from '../algorithms/fixed-window.js';
-import { decideGcra, gcra, type GcraState } from '../algorithms/gcra.js';
-import { slidingWindow, type SlidingWindowState } from '../algorithms/sliding-window.js';
-import {
-  decideTokenBucket,
-  tokenBucket,
-  type TokenBucketState,
-} from '../algorithms/token-bucket.js';
+import { decideFixedWindow } from '../algorithms/fixed-window.js';
+import { decideGcra } from '../algorithms/gcra.js';
+import { runAlgorithm } from '../algorithms/index.js';
+import { decideTokenBucket } from '../algorithms/token-bucket.js';
 import { StepOutput, type AlgorithmName, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import type { BuiltInRateLimit } from '../limits.js';
@@ -435,28 +427,5 @@ export class MemoryStore implements RateLimitStore {
   private stopSweeping(): void {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-  }
-}
-
-/**
- * One algorithm step. The switch gives each algorithm a call site of its own (inlined), where a
- * lookup in a table of algorithms would be one call site shared by all four.
- */
-function runAlgorithm(
-  limit: BuiltInRateLimit,
-  state: unknown,
-  nowMs: number,
-  cost: number,
-): AlgorithmStep<unknown> {
-  const params = limit.params as never;
-  switch (limit.algorithm) {
-    case 'fixed-window':
-      return fixedWindow(state as FixedWindowState | undefined, nowMs, params, cost);
-    case 'sliding-window':
-      return slidingWindow(state as SlidingWindowState | undefined, nowMs, params, cost);
-    case 'token-bucket':
-      return tokenBucket(state as TokenBucketState | undefined, nowMs, params, cost);
-    case 'gcra':
-      return gcra(state as GcraState | undefined, nowMs, params, cost);
   }
 }
