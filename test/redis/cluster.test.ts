@@ -3,7 +3,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
-import { FixedWindowRateLimit, GcraRateLimit } from '../../src/core/limits.js';
+import {
+  FixedWindowRateLimit,
+  GcraRateLimit,
+  RateLimitConfigError,
+} from '../../src/core/limits.js';
+import { ResilientStore } from '../../src/core/stores/insurance.js';
 import type { RedisClientLike } from '../../src/core/stores/redis-client.js';
 import { clusterSlotOf } from '../../src/core/stores/redis-slot.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
@@ -112,6 +117,16 @@ describeRedis('RedisStore on a 3-master Redis Cluster', () => {
       ];
       expect(clusterSlotOf(checks[0].key)).not.toBe(clusterSlotOf(checks[1].key));
       await expect(store.evaluate(checks)).rejects.toThrow('different Redis Cluster slots');
+      await expect(store.evaluate(checks)).rejects.toThrow(RateLimitConfigError);
+      // A misconfiguration is not an outage: the policy does not hide it, and other calls still
+      // use the cluster.
+      const resilient = new ResilientStore(store, { logger: { warn: () => undefined } });
+      await expect(resilient.evaluate(checks)).rejects.toThrow(RateLimitConfigError);
+      expect(resilient.degraded).toBe(false);
+      const fresh = { key: `x:{carol}${Math.random()}`, limit, cost: 1 };
+      expect((await resilient.evaluate([fresh]))[0].allowed).toBe(true);
+      expect((await resilient.evaluate([fresh]))[0].allowed).toBe(false);
+      expect(resilient.degraded).toBe(false);
       await store.close();
     }
   });

@@ -7,6 +7,7 @@ import {
   FixedWindowRateLimit,
   GcraRateLimit,
   MemoryStore,
+  RateLimitConfigError,
   ResilientStore,
   SlidingWindowRateLimit,
   StoreUnavailableError,
@@ -217,6 +218,17 @@ describe('ResilientStore (the onStoreError policy)', () => {
     expect(store.degraded).toBe(false);
     await store.evaluate([check('after')]);
     expect(calls).toBe(3);
+  });
+
+  it('passes a configuration error through instead of treating it as an outage', async () => {
+    const misconfigured: RateLimitStore = {
+      evaluate: async () => Promise.reject(new RateLimitConfigError('bad keys')),
+    };
+    const logger = quietLogger();
+    const store = new ResilientStore(misconfigured, { logger });
+    await expect(store.evaluate([check()])).rejects.toThrow(RateLimitConfigError);
+    expect(store.degraded).toBe(false);
+    expect(logger.warn).not.toHaveBeenCalled();
   });
 
   it('createRateLimiter over a broken cache decides with insurance instead of failing open', async () => {

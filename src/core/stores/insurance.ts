@@ -1,3 +1,4 @@
+import { RateLimitConfigError } from '../limits.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { MemoryStore } from './memory-store.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
@@ -86,6 +87,8 @@ export class ResilientStore implements RateLimitStore {
       if (this.degraded) this.recovered();
       return outcomes;
     } catch (error) {
+      // A misconfiguration is the caller's to fix, not an outage: no fallback hides it.
+      if (error instanceof RateLimitConfigError) throw error;
       // Counted from when the failure is known: a call that timed out has already waited.
       this.failed(error, this.clock());
       return this.fallback(checks);

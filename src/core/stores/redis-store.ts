@@ -423,7 +423,7 @@ function assertOneSlot(checks: readonly LimitCheck[]): void {
     if (hashTagOf(check.key) === tag) continue;
     const slot = clusterSlotOf(checks[0].key);
     if (checks.some((other) => clusterSlotOf(other.key) !== slot)) {
-      throw new Error(
+      throw new RateLimitConfigError(
         `RedisStore: the keys of one call are in different Redis Cluster slots (${checks.map((other) => other.key).join(', ')}); limits of one call with their own key() must map to the same subject in a Cluster`,
       );
     }
@@ -431,8 +431,9 @@ function assertOneSlot(checks: readonly LimitCheck[]): void {
   }
 }
 
-function unavailable(error: unknown): StoreUnavailableError {
-  if (error instanceof StoreUnavailableError) return error;
+function unavailable(error: unknown): Error {
+  // A configuration error is not an outage: it must reach the caller, not the outage policy.
+  if (error instanceof StoreUnavailableError || error instanceof RateLimitConfigError) return error;
   const reason =
     error instanceof RedisNotReadyError
       ? error.message
