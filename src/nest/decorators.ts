@@ -1,10 +1,4 @@
-import {
-  applyDecorators,
-  SetMetadata,
-  UseFilters,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseFilters, UseGuards } from '@nestjs/common';
 import type { Type } from '@nestjs/common';
 import type { McpRateLimiter } from '../core/context.js';
 import { ContextualLimit } from './contextual-limit.js';
@@ -14,7 +8,6 @@ export { ContextualLimit, limitByContext } from './contextual-limit.js';
 export type { LimitByContextOptions } from './contextual-limit.js';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
-import { McpRateLimitInterceptor } from './interceptor.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
   RATE_LIMITS_METADATA,
@@ -115,7 +108,7 @@ export function LimitMcpMessages(): MethodDecorator & ClassDecorator {
 }
 
 /**
- * Applies the rate-limit guard, interceptor (headers) and filter (-32005 errors) to a class or a
+ * Applies the rate-limit guard (decisions, headers) and filter (-32005 errors) to a class or a
  * method, for apps that do not register them globally (`registerGlobally: true`).
  *
  * @example
@@ -126,9 +119,5 @@ export function LimitMcpMessages(): MethodDecorator & ClassDecorator {
  * ```
  */
 export function UseMcpRateLimit(): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    UseGuards(McpRateLimitGuard),
-    UseInterceptors(McpRateLimitInterceptor),
-    UseFilters(McpRateLimitFilter),
-  );
+  return applyDecorators(UseGuards(McpRateLimitGuard), UseFilters(McpRateLimitFilter));
 }

@@ -1,4 +1,11 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
 import { BuiltInRateLimit } from '../core/limits.js';
@@ -7,9 +14,8 @@ import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import type { HandlerPlan } from './bootstrap-check.js';
 import { RateLimitExceededException } from './filter.js';
 import { rpcDenial } from './rpc-denial.js';
-import type { HeaderSource } from './headers.js';
+import { combinedHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
 import { McpRateLimitService } from './rate-limit.service.js';
-import { DECISIONS_ON_REQUEST } from './tokens.js';
 
 /**
  * Decides every call of a rate-limited handler, in the `rpc` context of MCP-Nest handlers (tools,
@@ -19,6 +25,14 @@ import { DECISIONS_ON_REQUEST } from './tokens.js';
  * message-level limit of `@LimitMcpMessages()` endpoints). Knows nothing of algorithms: the core
  * engine decides.
  *
+ * An admitted HTTP call gets the IETF rate-limit header fields (draft-ietf-httpapi-ratelimit-headers-10),
+ * e.g. `RateLimit-Policy: "fw:120:60000";q=120;w=60` and `RateLimit: "fw:120:60000";r=119;t=60`,
+ * set here before the handler runs, so they also reach responses the handler writes itself (the MCP
+ * transport does). The guard sets them rather than an interceptor: a Nest interceptor wraps every
+ * call it applies to in an Observable and an AsyncResource, which measured 9 % of the end-to-end
+ * throughput of an MCP-Nest server when registered globally. MCP-Nest tool calls have no HTTP
+ * response of their own: their headers come from the endpoint's message-level limit.
+ *
  * A denial raises the JSON-RPC error -32005: in the `rpc` context an `RpcException` around the MCP
  * SDK's `ProtocolError` (what MCP-Nest passes to the client as a JSON-RPC error), on HTTP a
  * `RateLimitExceededException` written by {@link McpRateLimitFilter}.
@@ -26,12 +40,15 @@ import { DECISIONS_ON_REQUEST } from './tokens.js';
  * @example
  * ```ts
  * // Every handler, app-wide: McpRateLimitModule.forRoot({ registerGlobally: true })
- * // One class: @UseMcpRateLimit(), or @UseGuards(McpRateLimitGuard)
+ * // One class: @UseMcpRateLimit() (this guard and McpRateLimitFilter)
  * ```
  */
 @Injectable()
 export class McpRateLimitGuard implements CanActivate {
-  constructor(private readonly service: McpRateLimitService) {}
+  constructor(
+    private readonly service: McpRateLimitService,
+    @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const service = this.service;
@@ -48,7 +65,7 @@ export class McpRateLimitGuard implements CanActivate {
         ? callFromHttpRequest(request)
         : callFromMcpContext(context.switchToRpc().getContext(), context.switchToRpc().getData());
     const subject = subjectOf(call, service.resolveSubjectOption());
-    // Only an HTTP response with headers on reads the decisions: don't build their results otherwise.
+    // Only an HTTP response with headers on reads the results: don't build them otherwise.
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
 
@@ -71,8 +88,12 @@ export class McpRateLimitGuard implements CanActivate {
       evaluated?.push({ results: decision.results, messageLevel: false });
     }
 
-    if (evaluated !== undefined && evaluated.length > 0) {
-      (request as Record<symbol, unknown>)[DECISIONS_ON_REQUEST] = evaluated;
+    const values = evaluated === undefined ? undefined : combinedHeaderValues(evaluated);
+    if (values !== undefined) {
+      const response = context.switchToHttp().getResponse<unknown>();
+      const adapter = this.adapterHost?.httpAdapter;
+      setResponseHeader(adapter, response, 'RateLimit-Policy', values.policy);
+      setResponseHeader(adapter, response, 'RateLimit', values.remaining);
     }
     return true;
   }

@@ -4,10 +4,9 @@ import {
   type ConfigurableModuleAsyncOptions,
   type DynamicModule,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
-import { McpRateLimitInterceptor } from './interceptor.js';
 import type { McpRateLimitModuleOptions } from './options.js';
 import { McpRateLimitService } from './rate-limit.service.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
@@ -17,8 +16,8 @@ export interface McpRateLimitModuleExtras {
   /** Make the module's providers visible to every module (default `false`). */
   readonly isGlobal?: boolean;
   /**
-   * Register the guard, interceptor and filter as global enhancers (`APP_GUARD`, `APP_INTERCEPTOR`,
-   * `APP_FILTER`), so every decorated handler is limited without `@UseMcpRateLimit()`. MCP-Nest
+   * Register the guard and the filter as global enhancers (`APP_GUARD`, `APP_FILTER`), so every
+   * decorated handler is limited without `@UseMcpRateLimit()`. MCP-Nest
    * handlers run in a microservice: connect it with
    * `app.connectMicroservice({ strategy }, { inheritAppConfig: true })` for global enhancers to
    * reach them. Default `false`.
@@ -42,7 +41,6 @@ const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<McpRateLimitMo
         ...(extras.registerGlobally
           ? [
               { provide: APP_GUARD, useExisting: McpRateLimitGuard },
-              { provide: APP_INTERCEPTOR, useExisting: McpRateLimitInterceptor },
               { provide: APP_FILTER, useExisting: McpRateLimitFilter },
             ]
           : []),
@@ -76,7 +74,7 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  *   imports: [
  *     McpRateLimitModule.forRoot({
  *       isGlobal: true,
- *       registerGlobally: true, // guard + interceptor + filter on every handler
+ *       registerGlobally: true, // guard + filter on every handler
  *       messageLimit: {
  *         limits: [new FixedWindowRateLimit({ maxCalls: 50, perSeconds: 300 })],
  *         excludedMethods: ['initialize', 'ping'],
@@ -92,7 +90,7 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitInterceptor, McpRateLimitFilter],
-  exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitInterceptor, McpRateLimitFilter],
+  providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter],
+  exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter],
 })
 export class McpRateLimitModule extends ConfigurableModuleClass {}

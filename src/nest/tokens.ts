@@ -8,7 +8,5 @@ export const RATE_LIMIT_COST_METADATA = 'mcp-rate-limit:cost';
 export const MCP_MESSAGE_LIMIT_METADATA = 'mcp-rate-limit:messages';
 /** The `CACHE_MANAGER` token of `@nestjs/cache-manager` (a plain string, so that package stays optional). */
 export const CACHE_MANAGER_TOKEN = 'CACHE_MANAGER';
-/** Where the guard leaves its decisions on the HTTP request, for the interceptor's headers. */
-export const DECISIONS_ON_REQUEST = Symbol.for('nestjs-mcp-rate-limit:decisions');
 /** Injection token of the module's options (`McpRateLimitModuleOptions`). */
 export const MCP_RATE_LIMIT_OPTIONS = Symbol.for('nestjs-mcp-rate-limit:options');

@@ -102,7 +102,7 @@ describe('McpRateLimitModule', () => {
     for (let call = 0; call < 3; call++) expect((await post(url)).status).toBe(200);
   });
 
-  test('@UseMcpRateLimit() applies guard, interceptor and filter to one class', async () => {
+  test('@UseMcpRateLimit() applies the guard (decisions, headers) and the filter to one class', async () => {
     @Controller('scoped')
     @UseMcpRateLimit()
     class ScopedController {
