@@ -84,7 +84,6 @@ export {
 } from './nest/decorators.js';
 export type { RateLimitSpec, RateLimitCostSpec, LimitByContextOptions } from './nest/decorators.js';
 export { McpRateLimitGuard } from './nest/guard.js';
-export { McpRateLimitInterceptor } from './nest/interceptor.js';
 export { McpRateLimitFilter, RateLimitExceededException } from './nest/filter.js';
 export { McpRateLimitService } from './nest/rate-limit.service.js';
 export { MCP_RATE_LIMIT_OPTIONS } from './nest/tokens.js';
