@@ -258,9 +258,7 @@ function decideOneInMemory(
   const limit = plan.limits[0];
   const cost = costOf(limit, context);
   const output = memory.evaluateSubjectNow(plan.spaces[0], subjectOf(limit, context), limit, cost);
-  if (output.allowed) {
-    return new AdmittedInMemory(plan.limits, [output.remaining, output.resetAfterMs]);
-  }
+  if (output.allowed) return new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs);
   const result = builtInResult(limit, output, cost);
   return denial([result], result);
 }
@@ -338,6 +336,36 @@ class AdmittedInMemory implements RateLimitDecision {
           this.#numbers[2 * index + 1], // resetAfterMs
         ),
     );
+    return this.#results;
+  }
+
+  toJSON(): RateLimitDecision {
+    return new Decision(true, null, 0, undefined, this.results);
+  }
+}
+
+/** {@link AdmittedInMemory} for one limit: its two numbers without an array. */
+class AdmittedOneInMemory implements RateLimitDecision {
+  readonly allowed = true;
+  readonly retryAfter = null;
+  readonly retryAfterMs = 0;
+  readonly deniedBy = undefined;
+  readonly #limit: BuiltInRateLimit;
+  readonly #remaining: number;
+  readonly #resetAfterMs: number;
+  #results: readonly LimitResult[] | undefined;
+
+  constructor(limit: BuiltInRateLimit, remaining: number, resetAfterMs: number) {
+    this.#limit = limit;
+    this.#remaining = remaining;
+    this.#resetAfterMs = resetAfterMs;
+  }
+
+  get results(): readonly LimitResult[] {
+    const limit = this.#limit;
+    this.#results ??= [
+      new Result(limit, true, 0, this.#remaining, limit.policy.quota, this.#resetAfterMs),
+    ];
     return this.#results;
   }
 

@@ -3,6 +3,7 @@ import {
   GcraRateLimit,
   SlidingWindowRateLimit,
   TokenBucketRateLimit,
+  encodeKeyPart,
   type BuiltInRateLimit,
 } from '../../src/index.js';
 
@@ -107,6 +108,9 @@ export const SCENARIOS: readonly Scenario[] = [
       { at: 0, subject: 'x'.repeat(100_000), allowed: true },
       { at: 0, subject: `${'x'.repeat(99_999)}y`, allowed: true },
       { at: 0, subject: 'x'.repeat(100_000), allowed: false },
+      // Spelled like the MemoryStore's member for the long subject above: still a subject of its own.
+      { at: 0, subject: `\ud800${encodeKeyPart('x'.repeat(100_000))}`, allowed: true },
+      { at: 0, subject: `\ud800${encodeKeyPart('x'.repeat(100_000))}`, allowed: false },
     ],
   },
   {

@@ -103,6 +103,29 @@ class StateTable {
   }
 
   /**
+   * Decide `limit` for `key` into `out` from its numeric state and, when it admits, store the new
+   * state: the single-limit path, in one place (a tenth faster than through the general steps).
+   * @returns whether a new key was added.
+   */
+  decideAndCommit(
+    out: StepOutput,
+    key: string,
+    nowMs: number,
+    limit: BuiltInRateLimit,
+    cost: number,
+  ): boolean {
+    const slot = this.slots.get(key) ?? -1;
+    if (!this.decideNumeric(out, slot, nowMs, limit, cost)) return false;
+    if (slot < 0) return this.write(key, slot, undefined, nowMs + out.ttlMs, out);
+    const records = this.records;
+    const at = slot * this.stride;
+    records[at] = nowMs + out.ttlMs;
+    records[at + 1] = out.state0;
+    if (this.stride > 2) records[at + 2] = out.state1;
+    return false;
+  }
+
+  /**
    * Store the state of `key`, at its `slot` (-1 for a key not held yet): `state`, or for a numeric
    * table the new state in `numbers`.
    * @returns whether a new key was added.
@@ -182,15 +205,19 @@ class StateTable {
  */
 export type KeySpace = StateTable;
 
+/** Marks a subject held by its hash: a lone high surrogate, which `memberOf` keeps out of raw members. */
+const HASHED_MARK = 0xd800;
+
 /**
  * The key of a subject inside a key space. Inside one space the subject is the only variable part,
- * so it needs no length prefix: short well-formed subjects are used as they are (no new string, no
- * new hash). Others become their bounded hash behind a lone surrogate, which no well-formed subject
- * contains, so the two forms cannot collide.
+ * so it needs no length prefix: short subjects are used as they are (no new string, no new hash),
+ * even ill-formed ones, since a Map compares code units exactly. Long ones become their bounded
+ * hash behind a lone surrogate; a raw subject that begins with that surrogate is hashed too, so the
+ * two forms cannot collide.
  */
 function memberOf(subject: string): string {
-  if (subject.length <= MAX_PART_LENGTH && subject.isWellFormed()) return subject;
-  return `\uD800${encodeKeyPart(subject)}`;
+  if (subject.length <= MAX_PART_LENGTH && subject.charCodeAt(0) !== HASHED_MARK) return subject;
+  return `${String.fromCharCode(HASHED_MARK)}${encodeKeyPart(subject)}`;
 }
 
 /**
@@ -288,6 +315,10 @@ export class MemoryStore implements RateLimitStore {
   ): StepOutput {
     const nowMs = this.clock();
     const member = memberOf(subject);
+    if (space.numeric) {
+      if (space.decideAndCommit(this.outputs[0], member, nowMs, limit, cost)) this.startSweeping();
+      return this.outputs[0];
+    }
     const slot = space.slotOf(member);
     if (this.decideInSpace(0, space, slot, limit, cost, nowMs)) {
       this.commitInSpace(0, space, member, slot, nowMs);
