@@ -131,6 +131,58 @@ function bareMap() {
   };
 }
 
+/**
+ * A reference, not a product: the least a fixed window can do per call, written by hand as one
+ * closure. It reads a monotonic clock (as ours does), finds the subject's slot in a Map, updates
+ * two numbers in a Float64Array and resolves a fresh decision object. No engine, no store
+ * interface, no validation. Measured beside ours, it shows how much of a call the layers cost and
+ * how fast any fixed window with a per-call clock can be on this machine.
+ */
+function handWrittenFixedWindow() {
+  class Decision {
+    constructor(allowed, retryAfter, remaining, resetAfterMs) {
+      this.allowed = allowed;
+      this.retryAfter = retryAfter;
+      this.remaining = remaining;
+      this.resetAfterMs = resetAfterMs;
+    }
+  }
+  return () => {
+    const anchorMs = Date.now() - performance.now();
+    const limit = HIGH;
+    const periodMs = WINDOW_SECONDS * 1000;
+    const slots = new Map();
+    // Per slot: window start, count.
+    let records = new Float64Array(2 * SUBJECT_COUNT);
+    const consume = (subject) => {
+      const nowMs = anchorMs + performance.now();
+      let slot = slots.get(subject);
+      if (slot === undefined) {
+        slot = slots.size;
+        slots.set(subject, slot);
+        if (2 * slot >= records.length) {
+          const grown = new Float64Array(2 * records.length);
+          grown.set(records);
+          records = grown;
+        }
+        records[2 * slot] = -1;
+      }
+      const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
+      const count = records[2 * slot] === windowStartMs ? records[2 * slot + 1] : 0;
+      const resetAfterMs = windowStartMs + periodMs - nowMs;
+      if (count + 1 > limit) {
+        return Promise.resolve(
+          new Decision(false, Math.ceil(resetAfterMs / 1000), limit - count, resetAfterMs),
+        );
+      }
+      records[2 * slot] = windowStartMs;
+      records[2 * slot + 1] = count + 1;
+      return Promise.resolve(new Decision(true, null, limit - count - 1, resetAfterMs));
+    };
+    return prepared(consume);
+  };
+}
+
 const fixedWindow = () => [
   new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: WINDOW_SECONDS }),
 ];
@@ -160,6 +212,7 @@ const CASES = [
   ['ThrottlerStorageService.increment', throttler(HIGH), SEQUENTIAL],
   ['ThrottlerStorageService.increment, denied', throttlerDenied(), SEQUENTIAL],
   ['bare Map counter behind await', bareMap(), SEQUENTIAL],
+  ['reference: hand-written fixed window closure', handWrittenFixedWindow(), SEQUENTIAL],
   [`ours: fixed window, ${IN_FLIGHT} in flight`, ours(fixedWindow), CONCURRENT],
   [`ours: two fixed windows, ${IN_FLIGHT} in flight`, ours(twoLimits), CONCURRENT],
   [`RateLimiterMemory.consume, ${IN_FLIGHT} in flight`, rateLimiterMemory(HIGH), CONCURRENT],
@@ -215,6 +268,7 @@ export async function run() {
     vs('ours: two fixed windows', rlm, thr),
     vs('ours: fixed window, denied', `${rlm}, denied`, `${thr}, denied`),
     vs('bare Map counter behind await', rlm, thr),
+    vs('reference: hand-written fixed window closure', rlm, thr),
     vs(
       `ours: fixed window, ${IN_FLIGHT} in flight`,
       `${rlm}, ${IN_FLIGHT} in flight`,
