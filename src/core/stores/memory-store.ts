@@ -115,7 +115,16 @@ class StateTable {
     cost: number,
   ): boolean {
     const slot = this.slots.get(key) ?? -1;
-    if (!this.decideNumeric(out, slot, nowMs, limit, cost)) return false;
+    return (
+      this.decideNumeric(out, slot, nowMs, limit, cost) && this.commitNumeric(out, key, slot, nowMs)
+    );
+  }
+
+  /**
+   * Store the numeric state an admitting `out` holds for `key` at its `slot` (-1: a new key).
+   * @returns whether a new key was added.
+   */
+  commitNumeric(out: StepOutput, key: string, slot: number, nowMs: number): boolean {
     if (slot < 0) return this.write(key, slot, undefined, nowMs + out.ttlMs, out);
     const records = this.records;
     const at = slot * this.stride;
@@ -444,7 +453,7 @@ export class MemoryStore implements RateLimitStore {
   ): void {
     const out = this.outputs[index];
     const added = space.numeric
-      ? space.write(member, slot, undefined, nowMs + out.ttlMs, out)
+      ? space.commitNumeric(out, member, slot, nowMs)
       : space.write(member, slot, this.objectStates[index], nowMs + out.ttlMs);
     if (added) this.startSweeping();
   }
