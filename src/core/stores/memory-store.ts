@@ -336,9 +336,53 @@ export class MemoryStore implements RateLimitStore {
   }
 
   /**
+   * Decide several limits of one subject at one cost now, all or nothing (the usual call of
+   * several limits): {@link evaluateSubjectsNow} without its per-limit subjects and costs.
+   * @returns whether every limit admitted (then all were committed); what each decided is in
+   *   {@link lastOutputs}.
+   * @internal used by the engine.
+   */
+  evaluatePlainNow(
+    spaces: readonly KeySpace[],
+    limits: readonly BuiltInRateLimit[],
+    subject: string,
+    cost: number,
+  ): boolean {
+    const nowMs = this.clock();
+    const member = memberOf(subject);
+    const slots = this.scratchSlots;
+    const outputs = this.outputs;
+    while (outputs.length < limits.length) outputs.push(new StepOutput());
+    let allAllowed = true;
+    for (let index = 0; index < limits.length; index++) {
+      const space = spaces[index];
+      const slot = space.slotOf(member);
+      slots[index] = slot;
+      const allowed = space.numeric
+        ? space.decideNumeric(outputs[index], slot, nowMs, limits[index], cost)
+        : this.decideInSpace(index, space, slot, limits[index], cost, nowMs);
+      if (!allowed) allAllowed = false;
+    }
+    if (!allAllowed) return false;
+    for (let index = 0; index < limits.length; index++) {
+      this.commitInSpace(index, spaces[index], member, slots[index], nowMs);
+    }
+    return true;
+  }
+
+  /**
+   * What each limit of the last multi-limit call decided, in order (the array may be longer);
+   * valid until the next call into the store.
+   * @internal used by the engine.
+   */
+  get lastOutputs(): readonly StepOutput[] {
+    return this.outputs;
+  }
+
+  /**
    * Decide several limits now, all or nothing: commit every one only when all admit. Each space
-   * appears once (the engine's limits of one call never share a key). A single subject or cost
-   * applies to every limit.
+   * appears once (the engine's limits of one call never share a key). Each limit has its own
+   * subject and cost (limits with `key` or `cost` options).
    * @returns what each limit decided, in order (the array may be longer); valid until the next
    *   call into the store.
    * @internal used by the engine.
@@ -346,8 +390,8 @@ export class MemoryStore implements RateLimitStore {
   evaluateSubjectsNow(
     spaces: readonly KeySpace[],
     limits: readonly BuiltInRateLimit[],
-    subjects: string | readonly string[],
-    costs: number | readonly number[],
+    subjects: readonly string[],
+    costs: readonly number[],
   ): readonly StepOutput[] {
     const nowMs = this.clock();
     const members = this.scratchMembers;
@@ -356,13 +400,13 @@ export class MemoryStore implements RateLimitStore {
     let previousSubject: string | undefined;
     let member = '';
     for (let index = 0; index < limits.length; index++) {
-      const subject = typeof subjects === 'string' ? subjects : subjects[index];
+      const subject = subjects[index];
       // Limits keyed by the same subject (the usual case) share its member.
       if (subject !== previousSubject) member = memberOf(subject);
       previousSubject = subject;
       members[index] = member;
       slots[index] = spaces[index].slotOf(member);
-      const cost = typeof costs === 'number' ? costs : costs[index];
+      const cost = costs[index];
       if (!this.decideInSpace(index, spaces[index], slots[index], limits[index], cost, nowMs)) {
         allAllowed = false;
       }
