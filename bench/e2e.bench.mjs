@@ -6,6 +6,7 @@
 // Every server is started here on a loopback port (bench/e2e-app, compiled first) and stopped at the
 // end; the loads are bounded (BENCH_E2E_SECONDS per run). Run alone: node bench/e2e.bench.mjs.
 import { execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatRate, formatRatio, log, median } from './lib/harness.mjs';
@@ -16,7 +17,7 @@ const { fetch } = globalThis;
 
 const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 3);
 const WARMUP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 6);
-const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 12);
 const CONNECTIONS = Number(process.env.BENCH_E2E_CONNECTIONS ?? 32);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const appDirectory = fileURLToPath(new URL('./e2e-app/', import.meta.url));
@@ -44,10 +45,31 @@ function compileApp() {
   execFileSync(process.execPath, [tsc, '-p', `${appDirectory}tsconfig.json`], { stdio: 'inherit' });
 }
 
+/**
+ * With two cores or more and `taskset`, the servers run on the last core and this process (the
+ * load generator) on the first, so the two never compete for one core and the scheduler does not
+ * move them around: on a 2-core machine that narrowed the spread of the per-round ratios by about half.
+ * BENCH_E2E_PIN=0 turns it off.
+ */
+function pinning() {
+  if (process.env.BENCH_E2E_PIN === '0' || availableParallelism() < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    return { serverCore: String(availableParallelism() - 1) };
+  } catch {
+    return undefined; // no taskset here
+  }
+}
+
 /** Start one server; resolves to { url, stop } once it listens. */
-function startServer(variant) {
+function startServer(variant, pinned) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${appDirectory}dist/main.js`], {
+    const server = [`${appDirectory}dist/main.js`];
+    const [command, args] =
+      pinned === undefined
+        ? [process.execPath, server]
+        : ['taskset', ['-c', pinned.serverCore, process.execPath, ...server]];
+    const child = spawn(command, args, {
       env: { ...process.env, BENCH_VARIANT: variant, BENCH_REDIS_URL: REDIS_URL, PORT: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -105,12 +127,13 @@ function load(url, seconds) {
 export async function run() {
   log('e2e: compiling bench/e2e-app');
   compileApp();
+  const pinned = pinning();
   const servers = [];
   const skipped = [];
   try {
     for (const entry of VARIANTS) {
       try {
-        const server = await startServer(entry.variant);
+        const server = await startServer(entry.variant, pinned);
         servers.push({ ...entry, ...server });
         await checkCall(server.url);
       } catch (error) {
@@ -154,7 +177,7 @@ export async function run() {
     return {
       title: 'End to end: MCP tools/call over HTTP (issue 6)',
       intro: [
-        `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. Each variant gets ${WARMUP_SECONDS} s of warm-up, then ${ROUNDS} rounds of ${SECONDS} s, the order rotating every round; the load generator and the server share the machine.`,
+        `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. Each variant gets ${WARMUP_SECONDS} s of warm-up, then ${ROUNDS} rounds of ${SECONDS} s, the order rotating every round. ${pinned === undefined ? 'The load generator and the server share the cores (not pinned).' : `The servers run on CPU ${pinned.serverCore} and the load generator on CPU 0 (taskset), so they never compete for one core.`}`,
         "Ours: `McpRateLimitModule.forRoot({ registerGlobally: true })` and `@RateLimit(new FixedWindowRateLimit(...))` on the tool (anonymous calls, keyed by IP); with Redis, the app's cache is `@keyv/redis` and the module uses the Redis store. Throttler: `ThrottlerModule.forRoot([{ ttl: 60000, limit }])` with `ThrottlerGuard` on the MCP endpoint. Limits of 1,000,000,000 per 60 s: every call is checked and admitted.",
       ],
       targets: [
