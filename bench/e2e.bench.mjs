@@ -6,7 +6,6 @@
 // Every server is started here on a loopback port (bench/e2e-app, compiled first) and stopped at the
 // end; the loads are bounded (BENCH_E2E_SECONDS per run). Run alone: node bench/e2e.bench.mjs.
 import { execFileSync, spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatRate, formatRatio, log, median } from './lib/harness.mjs';
@@ -46,16 +45,31 @@ function compileApp() {
 }
 
 /**
- * With two cores or more and `taskset`, the servers run on the last core and this process (the
- * load generator) on the first, so the two never compete for one core and the scheduler does not
- * move them around: on a 2-core machine that narrowed the spread of the per-round ratios by about half.
+ * With two CPUs or more allowed to this process and `taskset` at hand, the servers run on the last
+ * allowed CPU and this process (the load generator) on the first, so the two never compete for one
+ * CPU and the scheduler does not move them around: on a 2-core machine that narrowed the spread of
+ * the per-round ratios by about half. Redis (for the Redis variant) is not pinned.
  * BENCH_E2E_PIN=0 turns it off.
  */
 function pinning() {
-  if (process.env.BENCH_E2E_PIN === '0' || availableParallelism() < 2) return undefined;
+  if (process.env.BENCH_E2E_PIN === '0') return undefined;
   try {
-    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-    return { serverCore: String(availableParallelism() - 1) };
+    // "pid 123's current affinity list: 0-3,6" → [0, 1, 2, 3, 6]
+    const listed = execFileSync('taskset', ['-p', '-c', String(process.pid)], { encoding: 'utf8' });
+    const cpus = listed
+      .slice(listed.lastIndexOf(':') + 1)
+      .trim()
+      .split(',')
+      .flatMap((range) => {
+        const [first, last = first] = range.split('-').map(Number);
+        return Array.from({ length: last - first + 1 }, (_, index) => first + index);
+      });
+    if (cpus.length < 2 || cpus.some((cpu) => !Number.isInteger(cpu))) return undefined;
+    const [generatorCpu, serverCpu] = [cpus[0], cpus[cpus.length - 1]];
+    execFileSync('taskset', ['-a', '-p', '-c', String(generatorCpu), String(process.pid)], {
+      stdio: 'ignore',
+    });
+    return { generatorCpu: String(generatorCpu), serverCpu: String(serverCpu) };
   } catch {
     return undefined; // no taskset here
   }
@@ -68,7 +82,7 @@ function startServer(variant, pinned) {
     const [command, args] =
       pinned === undefined
         ? [process.execPath, server]
-        : ['taskset', ['-c', pinned.serverCore, process.execPath, ...server]];
+        : ['taskset', ['-c', pinned.serverCpu, process.execPath, ...server]];
     const child = spawn(command, args, {
       env: { ...process.env, BENCH_VARIANT: variant, BENCH_REDIS_URL: REDIS_URL, PORT: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -177,7 +191,7 @@ export async function run() {
     return {
       title: 'End to end: MCP tools/call over HTTP (issue 6)',
       intro: [
-        `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. Each variant gets ${WARMUP_SECONDS} s of warm-up, then ${ROUNDS} rounds of ${SECONDS} s, the order rotating every round. ${pinned === undefined ? 'The load generator and the server share the cores (not pinned).' : `The servers run on CPU ${pinned.serverCore} and the load generator on CPU 0 (taskset), so they never compete for one core.`}`,
+        `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. Each variant gets ${WARMUP_SECONDS} s of warm-up, then ${ROUNDS} rounds of ${SECONDS} s, the order rotating every round. ${pinned === undefined ? 'The load generator and the server share the cores (not pinned).' : `The servers run on CPU ${pinned.serverCpu} and the load generator on CPU ${pinned.generatorCpu} (taskset), so they never compete for one CPU; Redis is not pinned.`}`,
         "Ours: `McpRateLimitModule.forRoot({ registerGlobally: true })` and `@RateLimit(new FixedWindowRateLimit(...))` on the tool (anonymous calls, keyed by IP); with Redis, the app's cache is `@keyv/redis` and the module uses the Redis store. Throttler: `ThrottlerModule.forRoot([{ ttl: 60000, limit }])` with `ThrottlerGuard` on the MCP endpoint. Limits of 1,000,000,000 per 60 s: every call is checked and admitted.",
       ],
       targets: [

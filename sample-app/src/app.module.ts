@@ -30,7 +30,7 @@ export class AppModule implements NestModule {
           ? []
           : [CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(redisUrl)] })]),
         McpRateLimitModule.forRoot({
-          // Guard, interceptor and filter on every handler; bootstrap.ts connects the MCP
+          // Guard and filter on every handler; bootstrap.ts connects the MCP
           // microservice with inheritAppConfig so that they reach the MCP handlers too.
           registerGlobally: true,
           // Every client: 100 MCP messages per minute on the @LimitMcpMessages() endpoint.

@@ -2,7 +2,6 @@ import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './conte
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore, type KeySpace } from './stores/memory-store.js';
-import type { StepOutput } from './algorithms/types.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './stores/store.js';
 import { encodeKeyPart } from './subject.js';
 
@@ -305,11 +304,14 @@ function deniedInMemory(
   return denial(results, longestWait(results));
 }
 
+const NO_NUMBERS: readonly number[] = [];
+
 /**
  * An in-memory decision that admitted a call of several limits. Its results are built when first
- * read: callers that read only `allowed` (most of createRateLimiter's) then skip an object per limit, which was a
- * fifth of the time of an in-memory call. The numbers of the first two limits are fields, not an
- * array (an array per call was a tenth of a two-limit call). Serialised to JSON like the others.
+ * read: callers that read only `allowed` (most of createRateLimiter's) then skip an object per
+ * limit, which was a fifth of the time of an in-memory call. The numbers of the first two limits
+ * are fields, not an array (an array per call was a tenth of a two-limit call). Serialised to JSON
+ * like the other decisions.
  */
 class AdmittedInMemory implements RateLimitDecision {
   readonly allowed = true;
@@ -323,34 +325,37 @@ class AdmittedInMemory implements RateLimitDecision {
   readonly #remaining1: number;
   readonly #resetAfterMs1: number;
   /** From the third limit on: its remaining, then its resetAfterMs. */
-  readonly #more: readonly number[] | undefined;
+  readonly #more: readonly number[];
   #results: readonly LimitResult[] | undefined;
 
   /** @param outputs what each limit decided (two or more). */
-  constructor(limits: readonly BuiltInRateLimit[], outputs: readonly StepOutput[]) {
+  constructor(limits: readonly BuiltInRateLimit[], outputs: readonly LimitOutcome[]) {
     this.#limits = limits;
     this.#remaining0 = outputs[0].remaining;
     this.#resetAfterMs0 = outputs[0].resetAfterMs;
     this.#remaining1 = outputs[1].remaining;
     this.#resetAfterMs1 = outputs[1].resetAfterMs;
-    let more: number[] | undefined;
-    if (limits.length > 2) {
-      more = [];
-      for (let index = 2; index < limits.length; index++) {
-        more.push(outputs[index].remaining, outputs[index].resetAfterMs);
-      }
+    const more: number[] = [];
+    for (let index = 2; index < limits.length; index++) {
+      more.push(outputs[index].remaining, outputs[index].resetAfterMs);
     }
-    this.#more = more;
+    this.#more = more.length === 0 ? NO_NUMBERS : more;
   }
 
   get results(): readonly LimitResult[] {
     this.#results ??= this.#limits.map((limit, index) => {
-      const [remaining, resetAfterMs] =
-        index === 0
-          ? [this.#remaining0, this.#resetAfterMs0]
-          : index === 1
-            ? [this.#remaining1, this.#resetAfterMs1]
-            : [this.#more![2 * index - 4], this.#more![2 * index - 3]];
+      let remaining: number;
+      let resetAfterMs: number;
+      if (index === 0) {
+        remaining = this.#remaining0;
+        resetAfterMs = this.#resetAfterMs0;
+      } else if (index === 1) {
+        remaining = this.#remaining1;
+        resetAfterMs = this.#resetAfterMs1;
+      } else {
+        remaining = this.#more[2 * (index - 2)];
+        resetAfterMs = this.#more[2 * (index - 2) + 1];
+      }
       return new Result(limit, true, 0, remaining, limit.policy.quota, resetAfterMs);
     });
     return this.#results;

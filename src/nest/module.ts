@@ -17,10 +17,9 @@ export interface McpRateLimitModuleExtras {
   readonly isGlobal?: boolean;
   /**
    * Register the guard and the filter as global enhancers (`APP_GUARD`, `APP_FILTER`), so every
-   * decorated handler is limited without `@UseMcpRateLimit()`. MCP-Nest
-   * handlers run in a microservice: connect it with
-   * `app.connectMicroservice({ strategy }, { inheritAppConfig: true })` for global enhancers to
-   * reach them. Default `false`.
+   * decorated handler is limited without `@UseMcpRateLimit()`. MCP-Nest handlers run in a
+   * microservice: connect it with `app.connectMicroservice({ strategy }, { inheritAppConfig: true })`
+   * for global enhancers to reach them. Default `false`.
    */
   readonly registerGlobally?: boolean;
 }

@@ -45,7 +45,7 @@ const OPTION_NAMES = new Set([
 ]);
 
 /**
- * The module's engine room, shared by the guard, the interceptor and the filter: validated
+ * The module's engine room, shared by the guard and the filter: validated
  * options, the store, the engines (per-handler and message-level, with keys apart), and the plan of
  * every decorated handler, all built once at bootstrap.
  */

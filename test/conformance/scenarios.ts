@@ -24,10 +24,17 @@ export interface Step {
   readonly retryAfter?: number;
   /** `remaining` of each limit, in declared order. */
   readonly remaining?: readonly number[];
+  /** `resetAfterMs` of each limit, in declared order (compared to 6 decimals). */
+  readonly resetAfterMs?: readonly number[];
 }
 
 export interface Scenario {
   readonly name: string;
+  /**
+   * One call has keys under several subjects (a limit with its own `key`). A Redis Cluster refuses
+   * such calls by design (their keys are in different slots; cluster.test.ts checks that refusal).
+   */
+  readonly keysUnderSeveralSubjects?: true;
   readonly limits: () => BuiltInRateLimit[];
   readonly steps: readonly Step[];
 }
@@ -105,6 +112,9 @@ export const SCENARIOS: readonly Scenario[] = [
       { at: 0, subject: '\ud800', allowed: true },
       { at: 0, subject: '\udc00', allowed: true },
       { at: 0, subject: '\ud800', allowed: false },
+      { at: 0, subject: '\ud800\udc00', allowed: true }, // U+10000: a pair, not the lone halves
+      { at: 0, subject: '\ud800\udc00', allowed: false },
+      { at: 0, subject: '\udc00\ud800', allowed: true },
       { at: 0, subject: 'x'.repeat(100_000), allowed: true },
       { at: 0, subject: `${'x'.repeat(99_999)}y`, allowed: true },
       { at: 0, subject: 'x'.repeat(100_000), allowed: false },
@@ -244,10 +254,55 @@ export const SCENARIOS: readonly Scenario[] = [
       new GcraRateLimit({ ratePerSecond: 1, burst: 5 }),
     ],
     steps: [
-      { at: 0, allowed: true, remaining: [1, 2, 3, 4] },
-      { at: 0, allowed: true, remaining: [0, 1, 2, 3] },
+      {
+        at: 0,
+        allowed: true,
+        remaining: [1, 2, 3, 4],
+        // Fixed and sliding windows: until the window is whole again; bucket and GCRA: until full.
+        resetAfterMs: [10_000, 10_000, 1_000, 1_000],
+      },
+      {
+        at: 0,
+        allowed: true,
+        remaining: [0, 1, 2, 3],
+        resetAfterMs: [10_000, 10_000, 2_000, 2_000],
+      },
       { at: 0, allowed: false, retryAfterMs: 10_000, remaining: [0, 1, 2, 3] },
-      { at: 10_000, allowed: true, remaining: [1, 2, 3, 4] },
+      {
+        at: 10_000,
+        allowed: true,
+        remaining: [1, 2, 3, 4],
+        resetAfterMs: [10_000, 10_000, 1_000, 1_000],
+      },
+    ],
+  },
+  {
+    name: 'two limits at a cost of 2: when one denies, the other keeps its count',
+    limits: () => [fixed(5, 10), fixed(3, 60)],
+    steps: [
+      { at: 0, cost: 2, allowed: true, remaining: [3, 1] },
+      // The first limit alone would admit; the call as a whole does not, so it counts nothing.
+      { at: 0, cost: 2, allowed: false, retryAfterMs: 60_000, remaining: [3, 1] },
+      { at: 0, cost: 1, allowed: true, remaining: [2, 0] },
+      { at: 10_000, cost: 2, allowed: false, retryAfterMs: 50_000, remaining: [5, 0] },
+      { at: 60_000, cost: 2, allowed: true, remaining: [3, 1] },
+    ],
+  },
+  {
+    name: 'a limit keyed by its own key(context) beside one keyed by the subject',
+    keysUnderSeveralSubjects: true,
+    limits: () => [
+      fixed(2, 10),
+      new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 10, key: () => 'team:blue' }),
+    ],
+    steps: [
+      { at: 0, subject: 'user:alice', allowed: true, remaining: [1, 2] },
+      { at: 0, subject: 'user:bob', allowed: true, remaining: [1, 1] },
+      { at: 0, subject: 'user:carol', allowed: true, remaining: [1, 0] },
+      // The team's limit is used up: dave's own limit would admit, so nothing counts for him.
+      { at: 0, subject: 'user:dave', allowed: false, retryAfterMs: 10_000, remaining: [2, 0] },
+      { at: 0, subject: 'user:alice', allowed: false, retryAfterMs: 10_000, remaining: [1, 0] },
+      { at: 10_000, subject: 'user:dave', allowed: true, remaining: [1, 2] },
     ],
   },
 ];

@@ -84,6 +84,7 @@ describeRedis('RedisStore on a 3-master Redis Cluster', () => {
   for (const label of ['node-redis createCluster', 'ioredis Cluster']) {
     describeConformance({
       name: `RedisStore (${label})`,
+      oneSubjectPerCall: true,
       create: (clock) => {
         const { client } = clients().find((entry) => entry.label === label) as {
           client: RedisClientLike;

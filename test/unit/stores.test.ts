@@ -41,6 +41,34 @@ describe('MemoryStore', () => {
     store.close();
   });
 
+  it('sweeps the keys the engine holds (one limit, several limits, a sliding window) and starts afresh', async () => {
+    let nowMs = 1_000_000;
+    const store = new MemoryStore({ clock: () => nowMs });
+    const one = createRateLimiter({ limits: [limit], store, name: 'one' });
+    const several = createRateLimiter({
+      limits: [limit, new SlidingWindowRateLimit({ maxCalls: 2, perSeconds: 10 })],
+      store,
+      name: 'several',
+    });
+    for (const subject of ['a', 'b', 'c']) {
+      await one.consume(subject);
+      await several.consume(subject);
+    }
+    expect(store.size).toBe(9); // 3 subjects: one key space for `one`, two for `several`
+    const timer = (store as unknown as { sweepTimer: NodeJS.Timeout | undefined }).sweepTimer;
+    expect(timer?.hasRef()).toBe(false);
+    nowMs += 5_000;
+    store.sweep();
+    expect(store.size).toBe(9); // nothing expired yet
+    nowMs += 10_000;
+    store.sweep();
+    expect(store.size).toBe(0);
+    const again = await several.consume('a');
+    expect(again.results.map((result) => result.remaining)).toEqual([1, 1]);
+    expect((await one.consume('a')).results[0].remaining).toBe(1);
+    store.close();
+  });
+
   it('treats an expired entry as no state even before the sweep', async () => {
     let nowMs = 0;
     const store = new MemoryStore({ clock: () => nowMs });

@@ -114,7 +114,7 @@ class StateTable {
     limit: BuiltInRateLimit,
     cost: number,
   ): boolean {
-    const slot = this.slots.get(key) ?? -1;
+    const slot = this.slotOf(key);
     return (
       this.decideNumeric(out, slot, nowMs, limit, cost) && this.commitNumeric(out, key, slot, nowMs)
     );
@@ -214,19 +214,19 @@ class StateTable {
  */
 export type KeySpace = StateTable;
 
-/** Marks a subject held by its hash: a lone high surrogate, which `memberOf` keeps out of raw members. */
-const HASHED_MARK = 0xd800;
+/** Begins every member that is not its subject as it is (U+D800, a high surrogate). */
+const ENCODED_MARK = 0xd800;
 
 /**
  * The key of a subject inside a key space. Inside one space the subject is the only variable part,
  * so it needs no length prefix: short subjects are used as they are (no new string, no new hash),
- * even ill-formed ones, since a Map compares code units exactly. Long ones become their bounded
- * hash behind a lone surrogate; a raw subject that begins with that surrogate is hashed too, so the
- * two forms cannot collide.
+ * even ill-formed ones, since a Map compares code units exactly. Others become U+D800 followed by
+ * `encodeKeyPart` of the subject (its bounded hash when long): long subjects, and short ones that
+ * begin with U+D800 themselves (lone or paired), so that the two forms cannot collide.
  */
 function memberOf(subject: string): string {
-  if (subject.length <= MAX_PART_LENGTH && subject.charCodeAt(0) !== HASHED_MARK) return subject;
-  return `${String.fromCharCode(HASHED_MARK)}${encodeKeyPart(subject)}`;
+  if (subject.length <= MAX_PART_LENGTH && subject.charCodeAt(0) !== ENCODED_MARK) return subject;
+  return `${String.fromCharCode(ENCODED_MARK)}${encodeKeyPart(subject)}`;
 }
 
 /**
@@ -358,6 +358,7 @@ export class MemoryStore implements RateLimitStore {
       const space = spaces[index];
       const slot = space.slotOf(member);
       slots[index] = slot;
+      // decideInSpace's numeric branch, without its lazy output allocation (done above, once).
       const allowed = space.numeric
         ? space.decideNumeric(outputs[index], slot, nowMs, limits[index], cost)
         : this.decideInSpace(index, space, slot, limits[index], cost, nowMs);
