@@ -251,4 +251,26 @@ describe('MCP-Nest over Streamable HTTP with a message-level limit', () => {
     expect(response.headers.get('ratelimit-policy')).toBe('"msg-fw:5:60000";q=5;w=60');
     expect(response.headers.get('ratelimit')).toMatch(/^"msg-fw:5:60000";r=4;t=\d+$/);
   });
+
+  test('a limited tool call on /mcp: the headers speak of the message limit only', async () => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: 'Bearer user:tool-headers',
+        'mcp-protocol-version': '2025-06-18',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'search', arguments: { query: 'q' } },
+      }),
+    });
+    expect(await response.text()).toContain('results for q');
+    // The tool's own limit (3 per 2 s) is decided in the MCP handler, which has no HTTP response.
+    expect(response.headers.get('ratelimit-policy')).toBe('"msg-fw:5:60000";q=5;w=60');
+    expect(response.headers.get('ratelimit')).toMatch(/^"msg-fw:5:60000";r=4;t=\d+$/);
+  });
 });
