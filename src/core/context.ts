@@ -48,3 +48,22 @@ export interface McpRateLimiter {
   /** Optional: give back what `consume` took for a call that was denied by a later limiter. */
   refund?(context: RateLimitContext): void | Promise<void>;
 }
+
+/** Whether `value` is a limiter of the protocol: anything with a `consume(context)` method. */
+export function isProtocolLimiter(value: unknown): value is McpRateLimiter {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { consume?: unknown }).consume === 'function'
+  );
+}
+
+/** A short description of a value for error messages, e.g. `object Foo`, `function bar`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}

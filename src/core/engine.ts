@@ -1,4 +1,10 @@
-import type { McpRateLimiter, RateLimitContext, RateLimitVerdict } from './context.js';
+import {
+  describeValue,
+  isProtocolLimiter,
+  type McpRateLimiter,
+  type RateLimitContext,
+  type RateLimitVerdict,
+} from './context.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore, type KeySpace } from './stores/memory-store.js';
@@ -134,21 +140,6 @@ export class LimitSet {
     this.builtIns = builtIns;
     this.customs = customs;
   }
-}
-
-function isProtocolLimiter(value: unknown): value is McpRateLimiter {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { consume?: unknown }).consume === 'function'
-  );
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
-  return typeof value;
 }
 
 export interface RateLimitEngineOptions {

@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import type { McpRateLimiter, RateLimitContext } from '../core/context.js';
+import { describeValue, isProtocolLimiter, type RateLimitContext } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import type { McpCall } from '../mcp/call.js';
@@ -207,7 +207,7 @@ function checkCostSpec(owner: string, cost: unknown): RateLimitCostSpec {
   if (typeof cost === 'function') return cost as RateLimitCostSpec;
   if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) return cost;
   throw new RateLimitConfigError(
-    `${owner}: @RateLimitCost() "cost" must be a non-negative finite number or a function of the call's arguments (got ${describe(cost)})`,
+    `${owner}: @RateLimitCost() "cost" must be a non-negative finite number or a function of the call's arguments (got ${describeValue(cost)})`,
   );
 }
 
@@ -219,7 +219,7 @@ async function resolveLimiter(
   resolveProvider: ProviderResolver,
 ): Promise<Limiter> {
   if (spec instanceof BuiltInRateLimit) return spec;
-  if (typeof spec === 'function' && !isProtocol(spec)) {
+  if (typeof spec === 'function' && !isProtocolLimiter(spec)) {
     let instance: unknown;
     try {
       instance = await resolveProvider(spec as Type<unknown>);
@@ -229,16 +229,16 @@ async function resolveLimiter(
         `${owner}: ${where} (${spec.name || 'anonymous class'}) could not be resolved through Nest DI: ${reason}`,
       );
     }
-    if (!isProtocol(instance)) {
+    if (!isProtocolLimiter(instance)) {
       throw new RateLimitConfigError(
         `${owner}: ${where} (${spec.name || 'anonymous class'}) must implement consume(context)`,
       );
     }
     return instance;
   }
-  if (isProtocol(spec)) return spec;
+  if (isProtocolLimiter(spec)) return spec;
   throw new RateLimitConfigError(
-    `${owner}: ${where} must be a built-in limit, an object with consume(context), or an injectable limiter class (got ${describe(spec)})`,
+    `${owner}: ${where} must be a built-in limit, an object with consume(context), or an injectable limiter class (got ${describeValue(spec)})`,
   );
 }
 
@@ -265,7 +265,7 @@ async function resolveContextual(
   }
   if (spec.fallback !== undefined && !names.includes(spec.fallback)) {
     throw new RateLimitConfigError(
-      `${owner}: ${where}: "fallback" must be one of ${names.join(', ')} (got ${describe(spec.fallback)})`,
+      `${owner}: ${where}: "fallback" must be one of ${names.join(', ')} (got ${describeValue(spec.fallback)})`,
     );
   }
   const resolved: Record<string, Limiter[]> = {};
@@ -288,21 +288,4 @@ async function resolveContextual(
     }
   }
   return new ContextualLimit(resolved, spec.select, spec.fallback);
-}
-
-function isProtocol(value: unknown): value is McpRateLimiter {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { consume?: unknown }).consume === 'function'
-  );
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
 }

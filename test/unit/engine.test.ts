@@ -120,7 +120,7 @@ describe('LimitSet', () => {
           'Tools.search',
         ),
     ).toThrow(
-      'Tools.search: limit #2 is neither a built-in limit nor an object with consume(context) (got number)',
+      'Tools.search: limit #2 is neither a built-in limit nor an object with consume(context) (got 42)',
     );
   });
 
