@@ -65,7 +65,7 @@ export function rateLimitErrorResponse(
 }
 
 /** Whole seconds for the wire: rounded up, at least 1, and always a finite number. */
-export function wireSeconds(seconds: number): number {
+function wireSeconds(seconds: number): number {
   if (!Number.isFinite(seconds)) return 1;
   return Math.max(1, Math.ceil(seconds));
 }

@@ -112,7 +112,7 @@ export async function buildHandlerPlans(
 }
 
 /** The plan of one handler, or undefined when no rate-limit decorator concerns it. */
-export async function planHandler(
+async function planHandler(
   type: NamedFunction,
   methodName: string,
   handler: NamedFunction,

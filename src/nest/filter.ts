@@ -73,7 +73,9 @@ export class McpRateLimitFilter implements ExceptionFilter {
       setResponseHeader(adapter, response, name, value);
     set('Retry-After', String(rateLimitError(exception.data).data.retryAfter));
     if (this.service.headersEnabled) {
-      const values = rateLimitHeaderValues(exception.results, exception.messageLevel);
+      const values = rateLimitHeaderValues([
+        { results: exception.results, messageLevel: exception.messageLevel },
+      ]);
       if (values !== undefined) {
         set('RateLimit-Policy', values.policy);
         set('RateLimit', values.remaining);

@@ -14,7 +14,7 @@ import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import type { HandlerPlan } from './bootstrap-check.js';
 import { RateLimitExceededException } from './filter.js';
 import { rpcDenial } from './rpc-denial.js';
-import { combinedHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
+import { rateLimitHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
 import { McpRateLimitService } from './rate-limit.service.js';
 
 /**
@@ -89,7 +89,7 @@ export class McpRateLimitGuard implements CanActivate {
       evaluated?.push({ results: decision.results, messageLevel: false });
     }
 
-    const values = evaluated === undefined ? undefined : combinedHeaderValues(evaluated);
+    const values = evaluated === undefined ? undefined : rateLimitHeaderValues(evaluated);
     if (values !== undefined) {
       const response = context.switchToHttp().getResponse<unknown>();
       const adapter = this.adapterHost?.httpAdapter;

@@ -9,46 +9,37 @@ export interface HeaderSource {
 }
 
 /**
- * The `RateLimit-Policy` and `RateLimit` field values of draft-ietf-httpapi-ratelimit-headers-10:
- * one list member per limit that reports a quota, e.g. `"fw-5-10";q=5;w=10` and
- * `"fw-5-10";r=3;t=7`. Undefined when no limit reports one.
+ * The `RateLimit-Policy` and `RateLimit` field values of draft-ietf-httpapi-ratelimit-headers-10
+ * for the decisions of one request (message-level and handler-level): one list member per limit
+ * that reports a quota, e.g. `"fw-5-10";q=5;w=10` and `"fw-5-10";r=3;t=7`. Undefined when no limit
+ * reports one.
  */
 export function rateLimitHeaderValues(
-  results: readonly LimitResult[],
-  messageLevel: boolean,
-  into?: { policy: string[]; remaining: string[] },
-): { policy: string; remaining: string } | undefined {
-  const policy = into?.policy ?? [];
-  const remaining = into?.remaining ?? [];
-  results.forEach((result, index) => {
-    if (result.quota === undefined) return;
-    const name = policyName(result, index, messageLevel);
-    const quota = Math.max(0, Math.floor(result.quota));
-    const limit = result.limiter;
-    const windowPart =
-      limit instanceof BuiltInRateLimit
-        ? `;w=${Math.max(1, Math.ceil(limit.policy.windowSeconds))}`
-        : '';
-    policy.push(`${name};q=${quota}${windowPart}`);
-    const left = Math.max(0, Math.floor(result.remaining ?? 0));
-    const resetPart =
-      result.resetAfterMs === undefined || !Number.isFinite(result.resetAfterMs)
-        ? ''
-        : `;t=${Math.max(0, Math.ceil(result.resetAfterMs / 1000))}`;
-    remaining.push(`${name};r=${left}${resetPart}`);
-  });
-  if (policy.length === 0) return undefined;
-  return { policy: policy.join(', '), remaining: remaining.join(', ') };
-}
-
-/** The values for several decisions of one request (message-level and handler-level). */
-export function combinedHeaderValues(
   sources: readonly HeaderSource[],
 ): { policy: string; remaining: string } | undefined {
-  const into = { policy: [] as string[], remaining: [] as string[] };
-  for (const source of sources) rateLimitHeaderValues(source.results, source.messageLevel, into);
-  if (into.policy.length === 0) return undefined;
-  return { policy: into.policy.join(', '), remaining: into.remaining.join(', ') };
+  const policy: string[] = [];
+  const remaining: string[] = [];
+  for (const { results, messageLevel } of sources) {
+    results.forEach((result, index) => {
+      if (result.quota === undefined) return;
+      const name = policyName(result, index, messageLevel);
+      const quota = Math.max(0, Math.floor(result.quota));
+      const limit = result.limiter;
+      const windowPart =
+        limit instanceof BuiltInRateLimit
+          ? `;w=${Math.max(1, Math.ceil(limit.policy.windowSeconds))}`
+          : '';
+      policy.push(`${name};q=${quota}${windowPart}`);
+      const left = Math.max(0, Math.floor(result.remaining ?? 0));
+      const resetPart =
+        result.resetAfterMs === undefined || !Number.isFinite(result.resetAfterMs)
+          ? ''
+          : `;t=${Math.max(0, Math.ceil(result.resetAfterMs / 1000))}`;
+      remaining.push(`${name};r=${left}${resetPart}`);
+    });
+  }
+  if (policy.length === 0) return undefined;
+  return { policy: policy.join(', '), remaining: remaining.join(', ') };
 }
 
 /** A structured-field string naming the limit: its namespace, else its settings. */
