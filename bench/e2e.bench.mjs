@@ -16,7 +16,7 @@ const { fetch } = globalThis;
 
 const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 3);
 const WARMUP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 6);
-const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 12);
+const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 16);
 const CONNECTIONS = Number(process.env.BENCH_E2E_CONNECTIONS ?? 32);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const appDirectory = fileURLToPath(new URL('./e2e-app/', import.meta.url));
@@ -224,6 +224,16 @@ export async function run() {
       ],
       notes: [
         `@nestjs/throttler vs no limiter: ${formatRatio(throttler)}; ours (in-memory) vs @nestjs/throttler: ${formatRatio(memory / throttler)} (ratio of the medians of the per-round ratios).`,
+        // The spread shows how far one round can be trusted on this machine.
+        ...servers
+          .filter((server) => server.name !== 'no limiter')
+          .map(
+            (server) =>
+              `${server.name} vs no limiter, round by round: ${rates
+                .get(server.name)
+                .map((rate, round) => (rate / baseline[round]).toFixed(2))
+                .join(', ')}.`,
+          ),
         ...skipped,
         ...(problems.length === 0
           ? ['Every response was a 2xx; no errors or timeouts.']
