@@ -14,9 +14,9 @@ const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 const { fetch } = globalThis;
 
-const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 2);
 const WARMUP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 6);
-const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 16);
+const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 32);
 const CONNECTIONS = Number(process.env.BENCH_E2E_CONNECTIONS ?? 32);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const appDirectory = fileURLToPath(new URL('./e2e-app/', import.meta.url));
