@@ -32,7 +32,7 @@ export interface Scenario {
   readonly name: string;
   /**
    * One call has keys under several subjects (a limit with its own `key`). A Redis Cluster refuses
-   * such calls by design (their keys are in different slots; cluster.test.ts checks that refusal).
+   * such calls by design (their keys are in different slots): there the suite expects the refusal.
    */
   readonly keysUnderSeveralSubjects?: true;
   readonly limits: () => BuiltInRateLimit[];
