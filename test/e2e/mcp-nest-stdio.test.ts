@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { transpileForNode } from '../fixtures/transpile.js';
 
 describe('MCP-Nest over STDIO', () => {
@@ -15,6 +15,7 @@ describe('MCP-Nest over STDIO', () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [join(out, 'test', 'fixtures', 'stdio-server.js')],
+      env: { ...getDefaultEnvironment(), E2E_DECISIONS: 'stderr' },
       stderr: 'pipe',
     });
     transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -41,7 +42,21 @@ describe('MCP-Nest over STDIO', () => {
     // An exempt tool still answers.
     const health = await client.callTool({ name: 'catalog_health', arguments: {} });
     expect(health.isError).toBeFalsy();
-    expect(stderr).toBe('');
+    // The server wrote nothing but decision events; every call was keyed by the one STDIO session.
+    const lines = stderr.split('\n').filter((line) => line.length > 0);
+    expect(lines.every((line) => line.startsWith('decision '))).toBe(true);
+    const browse = lines
+      .map(
+        (line) =>
+          JSON.parse(line.slice('decision '.length)) as {
+            subject: string;
+            target?: string;
+            type: string;
+          },
+      )
+      .filter((event) => event.target === 'browse');
+    expect(browse.map((event) => event.type)).toEqual(['allowed', 'allowed', 'denied']);
+    expect(new Set(browse.map((event) => event.subject))).toEqual(new Set(['session:stdio']));
   });
 
   test('resources and prompts are limited on STDIO too', async () => {
