@@ -27,6 +27,20 @@ export interface McpCall {
 const MAX_NAME_LENGTH = 1024;
 
 /**
+ * Framework requests (Fastify's) by the Node request they wrap. On Fastify, MCP-Nest hands its
+ * handlers the Node request (`request.raw`), while an auth guard set `user` (and Fastify worked out
+ * `ip`, trust-proxy included) on the framework request. The guard remembers the pair when the HTTP
+ * request passes it, so that the tool calls of that request are keyed by the same user and IP.
+ */
+const frameworkRequests = new WeakMap<object, object>();
+
+/** Remember `request` as the framework request around its Node request, when it wraps one. */
+export function rememberFrameworkRequest(request: unknown): void {
+  const raw = safely(() => (request as { raw?: unknown }).raw);
+  if (isObject(raw) && raw !== request) frameworkRequests.set(raw, request as object);
+}
+
+/**
  * The call of an MCP-Nest handler, from its RPC context (`switchToRpc().getContext()`, an
  * `McpContext` with `mcpRequest`, `getRawRequest()` and `getSession()`) and its payload (the
  * validated arguments). Duck-typed, so this package does not depend on MCP-Nest.
@@ -41,7 +55,7 @@ export function callFromMcpContext(mcpContext: unknown, payload: unknown): McpCa
     target: name(field(params, 'name')) ?? name(field(params, 'uri')),
     requestId: echoableId(field(mcpRequest, 'id')),
     args: payload,
-    request: isObject(request) ? request : undefined,
+    request: isObject(request) ? (frameworkRequests.get(request) ?? request) : undefined,
     session: sessionOf(sessionInfo),
   };
 }

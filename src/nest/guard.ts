@@ -9,7 +9,13 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
 import { BuiltInRateLimit } from '../core/limits.js';
-import { callFromHttpRequest, callFromMcpContext, subjectOf, type McpCall } from '../mcp/call.js';
+import {
+  callFromHttpRequest,
+  callFromMcpContext,
+  rememberFrameworkRequest,
+  subjectOf,
+  type McpCall,
+} from '../mcp/call.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import type { HandlerPlan } from './bootstrap-check.js';
 import { RateLimitExceededException } from './filter.js';
@@ -57,6 +63,8 @@ export class McpRateLimitGuard implements CanActivate {
     if (!service.isReady) await service.whenReady();
     const type = context.getType<string>();
     if (type !== 'rpc' && type !== 'http') return true;
+    // Before the plan: the MCP endpoint itself is usually not limited, its tools are.
+    if (type === 'http') rememberFrameworkRequest(context.switchToHttp().getRequest());
     const plan = service.planFor(context.getClass(), context.getHandler());
     if (plan === undefined) return true;
 

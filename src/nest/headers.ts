@@ -62,6 +62,12 @@ export function setResponseHeader(
 ): void {
   if (adapter !== undefined) {
     adapter.setHeader(response, name, value);
+    // Fastify keeps the header on its reply until reply.send(); a handler that writes the Node
+    // response itself (MCP-Nest's transport does) would lose it, so set it there as well.
+    const raw = (response as { raw?: { setHeader?: unknown; headersSent?: boolean } }).raw;
+    if (typeof raw?.setHeader === 'function' && raw.headersSent !== true) {
+      (raw.setHeader as (name: string, value: string) => void).call(raw, name, value);
+    }
     return;
   }
   const node = response as { setHeader?: (name: string, value: string) => void };
