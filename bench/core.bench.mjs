@@ -13,6 +13,7 @@ import {
   log,
   measureRounds,
   median,
+  medianRatio,
 } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -222,14 +223,6 @@ const CASES = [
   .map(([name, setup, mode]) => ({ name, setup, mode, subjects, ops: OPS_PER_ROUND }))
   // BENCH_CORE_ONLY=<regexp> keeps only the matching cases (when investigating; ratios need both sides).
   .filter(({ name }) => new RegExp(process.env.BENCH_CORE_ONLY ?? '').test(name));
-
-/** Per-round ratio a/b (both measured in the same round), then the median over rounds. */
-function medianRatio(perCase, numerator, denominator) {
-  const a = perCase.get(numerator);
-  const b = perCase.get(denominator);
-  if (a === undefined || b === undefined) return NaN; // filtered out with BENCH_CORE_ONLY
-  return median(a.map((value, round) => value / b[round]));
-}
 
 export async function run() {
   log(

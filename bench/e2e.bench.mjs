@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { formatRate, formatRatio, log, median } from './lib/harness.mjs';
+import { formatRate, formatRatio, log, median, medianRatio, rotate } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -164,10 +164,7 @@ export async function run() {
     const problems = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round, as the micro-benchmarks do.
-      const order = [
-        ...servers.slice(round % servers.length),
-        ...servers.slice(0, round % servers.length),
-      ];
+      const order = rotate(servers, round % servers.length);
       for (const server of order) {
         const result = await load(server.url, SECONDS);
         if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
@@ -183,8 +180,7 @@ export async function run() {
     for (const server of servers) await checkCall(server.url);
 
     const baseline = rates.get('no limiter');
-    const ratioTo = (name) =>
-      rates.has(name) ? median(rates.get(name).map((rate, round) => rate / baseline[round])) : NaN;
+    const ratioTo = (name) => medianRatio(rates, name, 'no limiter');
     const memory = ratioTo('ours, in-memory store');
     const redis = ratioTo('ours, Redis store');
     const throttler = ratioTo(VARIANTS[3].name);

@@ -13,6 +13,7 @@ import {
   log,
   measureRounds,
   median,
+  medianRatio,
 } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -181,13 +182,6 @@ async function cpuPerCall(client, list) {
     });
   }
   return perCall;
-}
-
-function medianRatio(perCase, numerator, denominator) {
-  const a = perCase.get(numerator);
-  const b = perCase.get(denominator);
-  if (a === undefined || b === undefined) return NaN;
-  return median(a.map((value, round) => value / b[round]));
 }
 
 export async function run() {

@@ -90,8 +90,21 @@ async function timeOps(benchCase, op) {
   return Number(elapsed);
 }
 
-function rotate(list, by) {
+/** `list` rotated left by `by` (the order of the cases in one round). */
+export function rotate(list, by) {
   return [...list.slice(by), ...list.slice(0, by)];
+}
+
+/**
+ * Per-round ratio numerator/denominator (both measured in the same round) of the per-round rates
+ * in `perRound` (a Map of name → rates), then the median over rounds. NaN when either is missing
+ * (filtered out, or not measured).
+ */
+export function medianRatio(perRound, numerator, denominator) {
+  const a = perRound.get(numerator);
+  const b = perRound.get(denominator);
+  if (a === undefined || b === undefined) return NaN;
+  return median(a.map((value, round) => value / b[round]));
 }
 
 /** Format ops/s for a table: `1,234,567`. */

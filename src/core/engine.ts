@@ -247,7 +247,7 @@ function decideOneInMemory(
   context: RateLimitContext,
 ): RateLimitDecision {
   const limit = plan.limits[0];
-  const cost = costOf(limit, context);
+  const cost = limit.costOf(context);
   const output = memory.evaluateSubjectNow(plan.spaces[0], subjectOf(limit, context), limit, cost);
   if (output.allowed) return new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs);
   const result = builtInResult(limit, output, cost);
@@ -272,15 +272,12 @@ function decideAllInMemory(
   const costs: number[] = [];
   for (const limit of limits) {
     subjects.push(subjectOf(limit, context));
-    costs.push(costOf(limit, context));
+    costs.push(limit.costOf(context));
   }
-  const outputs = memory.evaluateSubjectsNow(plan.spaces, limits, subjects, costs);
-  let callAllowed = true;
-  for (let index = 0; index < limits.length; index++) {
-    if (!outputs[index].allowed) callAllowed = false;
+  if (memory.evaluateSubjectsNow(plan.spaces, limits, subjects, costs)) {
+    return new AdmittedInMemory(limits, memory.lastOutputs);
   }
-  if (callAllowed) return new AdmittedInMemory(limits, outputs);
-  return deniedInMemory(limits, outputs, costs);
+  return deniedInMemory(limits, memory.lastOutputs, costs);
 }
 
 /** The decision of a call of several limits that was denied as a whole: nothing was committed. */
@@ -398,11 +395,6 @@ function keyTypeError(limit: BuiltInRateLimit, subject: unknown): TypeError {
   return new TypeError(
     `${limit.describe()}: key(context) must return a string (got ${typeof subject})`,
   );
-}
-
-/** `limit.costOf(context)`, without its validation for the usual cost of 1, which is always valid. */
-function costOf(limit: BuiltInRateLimit, context: RateLimitContext): number {
-  return limit.cost === undefined && context.cost === 1 ? 1 : limit.costOf(context);
 }
 
 /** The denying result with the longest wait (the first of them on a tie). */

@@ -121,6 +121,8 @@ export abstract class BuiltInRateLimit {
   /** The cost of this call against this limit, validated: a bad cost never bypasses a limit. */
   costOf(context: RateLimitContext): number {
     const option = this.cost;
+    // The usual cost of 1 is valid for every limit: no validation on the hot path.
+    if (option === undefined && context.cost === 1) return 1;
     const cost =
       option === undefined ? context.cost : typeof option === 'number' ? option : option(context);
     if (typeof option !== 'number') checkCost(this.className, cost, this.integerCost);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { RateLimitEvent } from '../../src/index.js';
-import { createMcpApp, type McpApp } from '../fixtures/mcp-app.js';
+import { createMcpApp, postMcpMessage, type McpApp } from '../fixtures/mcp-app.js';
 
 describe('MCP-Nest over Streamable HTTP on Fastify', () => {
   let server: McpApp;
@@ -55,15 +55,11 @@ describe('MCP-Nest over Streamable HTTP on Fastify', () => {
   });
 
   test('the endpoint sends the message-level RateLimit headers through Fastify', async () => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: 'Bearer user:fastify-headers',
-        'mcp-protocol-version': '2025-06-18',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    const response = await postMcpMessage(url, 'fastify-headers', {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+      params: {},
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('ratelimit-policy')).toBe('"msg-fw:50:60000";q=50;w=60');

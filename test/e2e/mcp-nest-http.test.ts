@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { RateLimitEvent } from '../../src/index.js';
-import { createMcpApp, type McpApp } from '../fixtures/mcp-app.js';
+import { createMcpApp, postMcpMessage, type McpApp } from '../fixtures/mcp-app.js';
 
 interface Denial {
   code: number;
@@ -238,35 +238,22 @@ describe('MCP-Nest over Streamable HTTP with a message-level limit', () => {
   });
 
   test('the endpoint sends RateLimit and RateLimit-Policy headers', async () => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: 'Bearer user:headers',
-        'mcp-protocol-version': '2025-06-18',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+    const response = await postMcpMessage(url, 'headers', {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+      params: {},
     });
     expect(response.headers.get('ratelimit-policy')).toBe('"msg-fw:5:60000";q=5;w=60');
     expect(response.headers.get('ratelimit')).toMatch(/^"msg-fw:5:60000";r=4;t=\d+$/);
   });
 
   test('a limited tool call on /mcp: the headers speak of the message limit only', async () => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: 'Bearer user:tool-headers',
-        'mcp-protocol-version': '2025-06-18',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tools/call',
-        params: { name: 'search', arguments: { query: 'q' } },
-      }),
+    const response = await postMcpMessage(url, 'tool-headers', {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'search', arguments: { query: 'q' } },
     });
     expect(await response.text()).toContain('results for q');
     // The tool's own limit (3 per 2 s) is decided in the MCP handler, which has no HTTP response.

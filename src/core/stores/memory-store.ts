@@ -271,7 +271,7 @@ export class MemoryStore implements RateLimitStore {
     if (checks.length === 1) {
       // The common case, without the arrays of the general one.
       const check = checks[0];
-      return [this.decide(this.table, check.key, check.limit, check.cost, nowMs)];
+      return [this.decide(check.key, check.limit, check.cost, nowMs)];
     }
     const steps: AlgorithmStep<unknown>[] = [];
     let allAllowed = true;
@@ -289,7 +289,7 @@ export class MemoryStore implements RateLimitStore {
       for (let index = 0; index < checks.length; index++) {
         // Looked up again: one call may carry the same key twice (the last step wins).
         const key = checks[index].key;
-        this.commit(this.table, key, this.table.slotOf(key), steps[index], nowMs);
+        this.commit(key, this.table.slotOf(key), steps[index], nowMs);
       }
     }
     return steps;
@@ -384,8 +384,8 @@ export class MemoryStore implements RateLimitStore {
    * Decide several limits now, all or nothing: commit every one only when all admit. Each space
    * appears once (the engine's limits of one call never share a key). Each limit has its own
    * subject and cost (limits with `key` or `cost` options).
-   * @returns what each limit decided, in order (the array may be longer); valid until the next
-   *   call into the store.
+   * @returns whether every limit admitted (then all were committed); what each decided is in
+   *   {@link lastOutputs}.
    * @internal used by the engine.
    */
   evaluateSubjectsNow(
@@ -393,7 +393,7 @@ export class MemoryStore implements RateLimitStore {
     limits: readonly BuiltInRateLimit[],
     subjects: readonly string[],
     costs: readonly number[],
-  ): readonly StepOutput[] {
+  ): boolean {
     const nowMs = this.clock();
     const members = this.scratchMembers;
     const slots = this.scratchSlots;
@@ -412,12 +412,11 @@ export class MemoryStore implements RateLimitStore {
         allAllowed = false;
       }
     }
-    if (allAllowed) {
-      for (let index = 0; index < limits.length; index++) {
-        this.commitInSpace(index, spaces[index], members[index], slots[index], nowMs);
-      }
+    if (!allAllowed) return false;
+    for (let index = 0; index < limits.length; index++) {
+      this.commitInSpace(index, spaces[index], members[index], slots[index], nowMs);
     }
-    return this.outputs;
+    return true;
   }
 
   /** Number of keys held (expired ones included until the next sweep). */
@@ -443,28 +442,22 @@ export class MemoryStore implements RateLimitStore {
     this.stopSweeping();
   }
 
+  /** Decide one check of `evaluate` (a key of its own table), committing when it admits. */
   private decide(
-    table: StateTable,
     key: string,
     limit: BuiltInRateLimit,
     cost: number,
     nowMs: number,
   ): AlgorithmStep<unknown> {
-    const slot = table.slotOf(key);
-    const step = runAlgorithm(limit, table.liveState(slot, nowMs), nowMs, cost);
-    if (step.allowed) this.commit(table, key, slot, step, nowMs);
+    const slot = this.table.slotOf(key);
+    const step = runAlgorithm(limit, this.table.liveState(slot, nowMs), nowMs, cost);
+    if (step.allowed) this.commit(key, slot, step, nowMs);
     return step;
   }
 
-  /** Store an admitting step's state at `slot` (-1: a new key, then `key` is added). */
-  private commit(
-    table: StateTable,
-    key: string,
-    slot: number,
-    step: AlgorithmStep<unknown>,
-    nowMs: number,
-  ): void {
-    if (table.write(key, slot, step.state, nowMs + step.ttlMs)) this.startSweeping();
+  /** Store an admitting step's state for `key` at `slot` (-1: a new key, then `key` is added). */
+  private commit(key: string, slot: number, step: AlgorithmStep<unknown>, nowMs: number): void {
+    if (this.table.write(key, slot, step.state, nowMs + step.ttlMs)) this.startSweeping();
   }
 
   /** Decide the `index`-th limit of a call into `outputs[index]`, from the state at `slot`. */
