@@ -325,11 +325,20 @@ export async function run() {
     ],
     targets,
     notes: [
+      `Per-round ratios, in round order. Fixed window vs RateLimiterMemory: ${perRoundRatios(perCase, 'ours: fixed window', rlm)}. Reference vs RateLimiterMemory: ${perRoundRatios(perCase, 'reference: hand-written fixed window closure', rlm)}. Two limits vs one (sequential): ${perRoundRatios(perCase, 'ours: fixed window', 'ours: two fixed windows')}.`,
       'The exact sliding window keeps one timestamp per admitted call inside the window (bounded by maxCalls), and ThrottlerStorageService keeps one expiry per hit: both cost more as a subject accumulates calls in its window; at the end of a round each subject has about ' +
         `${OPS_PER_ROUND / SUBJECT_COUNT + 1} calls in its window.`,
       'ThrottlerStorageService is driven directly with the subject as its key; the ThrottlerGuard would also hash the key (sha256) per call, which is not measured here.',
     ],
   };
+}
+
+/** The ratio numerator/denominator of every round, formatted (`n/a` when a case was filtered out). */
+function perRoundRatios(perCase, numerator, denominator) {
+  const a = perCase.get(numerator);
+  const b = perCase.get(denominator);
+  if (a === undefined || b === undefined) return 'n/a';
+  return a.map((value, round) => (value / b[round]).toFixed(2)).join(', ');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -6,7 +6,10 @@ import {
   MemoryStore,
   RateLimitConfigError,
   RateLimitEngine,
+  GcraRateLimit,
+  SlidingWindowRateLimit,
   TokenBucketRateLimit,
+  type BuiltInRateLimit,
   type McpRateLimiter,
   type RateLimitContext,
 } from '../../src/index.js';
@@ -169,5 +172,45 @@ describe('createRateLimiter', () => {
 
   it('requires at least one limit', () => {
     expect(() => createRateLimiter({ limits: [] })).toThrow('"limits" must not be empty');
+  });
+
+  // consume(subject) without options takes a path of its own (no context object); it must decide
+  // exactly as a call with a context does, admitted or denied, with one limit or several.
+  it.each<[string, () => BuiltInRateLimit[]]>([
+    ['fixed window', () => [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })]],
+    ['sliding window', () => [new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 2 })]],
+    ['token bucket', () => [new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1.5 })]],
+    ['GCRA', () => [new GcraRateLimit({ ratePerSecond: 2, burst: 2 })]],
+    [
+      'two limits',
+      () => [
+        new FixedWindowRateLimit({ maxCalls: 4, perSeconds: 3 }),
+        new GcraRateLimit({ ratePerSecond: 3, burst: 2 }),
+      ],
+    ],
+  ])('consume(subject) decides as consume(subject, { cost: 1 }): %s', async (_name, limits) => {
+    let nowMs = 1_700_000_000_000;
+    const clock = () => nowMs;
+    const bare = createRateLimiter({ limits: limits(), store: new MemoryStore({ clock }) });
+    const withContext = createRateLimiter({ limits: limits(), store: new MemoryStore({ clock }) });
+    let denied = 0;
+    for (let call = 0; call < 60; call++) {
+      nowMs += [0, 40, 0, 300, 900][(call * 7) % 5];
+      const subject = `user:${call % 2}`;
+      const expected = JSON.stringify(await withContext.consume(subject, { cost: 1 }));
+      const decision = await bare.consume(subject);
+      expect({ call, decision: JSON.stringify(decision) }).toEqual({ call, decision: expected });
+      if (!decision.allowed) denied++;
+    }
+    expect(denied).toBeGreaterThan(5); // the sequence reaches denials, not only admissions
+  });
+
+  it('consume(subject) rejects a subject that is not a string', async () => {
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })],
+    });
+    await expect(limiter.consume(42 as unknown as string)).rejects.toThrow(
+      'key(context) must return a string (got number)',
+    );
   });
 });

@@ -50,8 +50,17 @@ class StateTable {
   /** Slots handed out so far: the next new one. */
   private used = 0;
 
-  /** @param numericWidth doubles a numeric state takes; 0 keeps states as they are. */
-  constructor(numericWidth = 0) {
+  /**
+   * @param numericWidth doubles a numeric state takes; 0 keeps states as they are.
+   * @param algorithm, params: of the one limit setting whose states a numeric table holds (its
+   *   keys name the setting). Read here rather than from the limit of each call, whose class
+   *   differs by algorithm: reading the limit made the whole in-memory path polymorphic.
+   */
+  constructor(
+    numericWidth = 0,
+    private readonly algorithm?: AlgorithmName,
+    private readonly params?: unknown,
+  ) {
     this.numeric = numericWidth > 0;
     this.stride = 1 + numericWidth;
     this.records = new Float64Array(INITIAL_CAPACITY * this.stride);
@@ -74,22 +83,16 @@ class StateTable {
     return this.states[slot];
   }
 
-  /** Decide `limit` into `out` from the numeric state at `slot` (-1: none), unless it has expired. */
-  decideNumeric(
-    out: StepOutput,
-    slot: number,
-    nowMs: number,
-    limit: BuiltInRateLimit,
-    cost: number,
-  ): boolean {
+  /** Decide this table's limit into `out` from the numeric state at `slot` (-1: none), unless expired. */
+  decideNumeric(out: StepOutput, slot: number, nowMs: number, cost: number): boolean {
     const records = this.records;
     const at = slot * this.stride;
     const live = slot >= 0 && records[at] > nowMs;
     // An expired or missing state is not read (the algorithm gets hasState = false).
     const state0 = live ? records[at + 1] : 0;
     const state1 = live && this.stride > 2 ? records[at + 2] : 0;
-    const params = limit.params as never;
-    const algorithm: string = limit.algorithm;
+    const params = this.params as never;
+    const algorithm = this.algorithm;
     switch (algorithm) {
       case 'fixed-window':
         return decideFixedWindow(out, live, state0, state1, nowMs, params, cost);
@@ -98,26 +101,19 @@ class StateTable {
       case 'gcra':
         return decideGcra(out, live, state0, nowMs, params, cost);
       default:
-        throw new Error(`MemoryStore: ${algorithm} has no numeric state`);
+        throw new Error(`MemoryStore: ${String(algorithm)} has no numeric state`);
     }
   }
 
   /**
-   * Decide `limit` for `key` into `out` from its numeric state and, when it admits, store the new
-   * state: the single-limit path, in one place (a tenth faster than through the general steps).
+   * Decide this table's limit for `key` into `out` from its numeric state and, when it admits,
+   * store the new state: the single-limit path, in one place (a tenth faster than through the
+   * general steps).
    * @returns whether a new key was added.
    */
-  decideAndCommit(
-    out: StepOutput,
-    key: string,
-    nowMs: number,
-    limit: BuiltInRateLimit,
-    cost: number,
-  ): boolean {
+  decideAndCommit(out: StepOutput, key: string, nowMs: number, cost: number): boolean {
     const slot = this.slotOf(key);
-    return (
-      this.decideNumeric(out, slot, nowMs, limit, cost) && this.commitNumeric(out, key, slot, nowMs)
-    );
+    return this.decideNumeric(out, slot, nowMs, cost) && this.commitNumeric(out, key, slot, nowMs);
   }
 
   /**
@@ -299,13 +295,15 @@ export class MemoryStore implements RateLimitStore {
    * The key space of this name (created on first use): the engine's keys without their subject.
    * @internal used by the engine.
    */
-  keySpace(name: string, algorithm: AlgorithmName): KeySpace {
-    // A limit's id (the end of the name) names its algorithm; the algorithm is part of the space's
-    // identity anyway, since its states are laid out for it.
+  keySpace(name: string, limit: BuiltInRateLimit): KeySpace {
+    // The name ends with the limit's id, which names its algorithm and settings: limits of one
+    // space have the same params. The algorithm is part of the space's identity anyway, since its
+    // states are laid out for it.
+    const algorithm = limit.algorithm;
     const id = `${algorithm} ${name}`;
     let space = this.spaces.get(id);
     if (space === undefined) {
-      space = new StateTable(NUMERIC_WIDTHS[algorithm]);
+      space = new StateTable(NUMERIC_WIDTHS[algorithm], algorithm, limit.params);
       this.spaces.set(id, space);
     }
     return space;
@@ -325,7 +323,7 @@ export class MemoryStore implements RateLimitStore {
     const nowMs = this.clock();
     const member = memberOf(subject);
     if (space.numeric) {
-      if (space.decideAndCommit(this.outputs[0], member, nowMs, limit, cost)) this.startSweeping();
+      if (space.decideAndCommit(this.outputs[0], member, nowMs, cost)) this.startSweeping();
       return this.outputs[0];
     }
     const slot = space.slotOf(member);
@@ -360,7 +358,7 @@ export class MemoryStore implements RateLimitStore {
       slots[index] = slot;
       // decideInSpace's numeric branch, without its lazy output allocation (done above, once).
       const allowed = space.numeric
-        ? space.decideNumeric(outputs[index], slot, nowMs, limits[index], cost)
+        ? space.decideNumeric(outputs[index], slot, nowMs, cost)
         : this.decideInSpace(index, space, slot, limits[index], cost, nowMs);
       if (!allowed) allAllowed = false;
     }
@@ -470,7 +468,7 @@ export class MemoryStore implements RateLimitStore {
     nowMs: number,
   ): boolean {
     const out = (this.outputs[index] ??= new StepOutput());
-    if (space.numeric) return space.decideNumeric(out, slot, nowMs, limit, cost);
+    if (space.numeric) return space.decideNumeric(out, slot, nowMs, cost);
     const step = runAlgorithm(limit, space.liveState(slot, nowMs), nowMs, cost);
     out.allowed = step.allowed;
     out.retryAfterMs = step.retryAfterMs;
