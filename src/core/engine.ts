@@ -358,11 +358,15 @@ class AdmittedInMemory implements RateLimitDecision {
     this.#resetAfterMs0 = outputs[0].resetAfterMs;
     this.#remaining1 = outputs[1].remaining;
     this.#resetAfterMs1 = outputs[1].resetAfterMs;
-    const more: number[] = [];
-    for (let index = 2; index < limits.length; index++) {
-      more.push(outputs[index].remaining, outputs[index].resetAfterMs);
+    let more = NO_NUMBERS; // no array per call for the usual two limits
+    if (limits.length > 2) {
+      const numbers: number[] = [];
+      for (let index = 2; index < limits.length; index++) {
+        numbers.push(outputs[index].remaining, outputs[index].resetAfterMs);
+      }
+      more = numbers;
     }
-    this.#more = more.length === 0 ? NO_NUMBERS : more;
+    this.#more = more;
   }
 
   get results(): readonly LimitResult[] {
