@@ -166,20 +166,26 @@ export class RateLimitEngine {
   }
 
   evaluate(set: LimitSet, context: RateLimitContext): Promise<RateLimitDecision> {
-    // Built-in limits alone on a MemoryStore are decided synchronously: the same decisions as
-    // through `store.evaluate` (whose step is synchronous too), without the awaits and the storage
-    // keys. Custom limiters may be asynchronous, so they take the general path.
-    const plan = this.memoryPlanOf(set);
-    if (plan === undefined) return this.evaluateThroughStore(set, context);
     try {
-      return Promise.resolve(
-        plan.limits.length === 1
-          ? decideOneInMemory(this.memory as MemoryStore, plan, context)
-          : decideAllInMemory(this.memory as MemoryStore, plan, context),
-      );
+      return Promise.resolve(this.decide(set, context));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * `evaluate`, but the decision itself (not a promise of it) when it was made synchronously:
+   * built-in limits alone on a MemoryStore, decided in one step without the awaits and the storage
+   * keys of `store.evaluate` (whose step is synchronous too). Custom limiters and other stores give
+   * a promise. The guard uses it so that an in-memory check makes Nest await nothing.
+   * @throws what `evaluate` would reject with, when the decision is synchronous.
+   */
+  decide(set: LimitSet, context: RateLimitContext): RateLimitDecision | Promise<RateLimitDecision> {
+    const plan = this.memoryPlanOf(set);
+    if (plan === undefined) return this.evaluateThroughStore(set, context);
+    return plan.limits.length === 1
+      ? decideOneInMemory(this.memory as MemoryStore, plan, context)
+      : decideAllInMemory(this.memory as MemoryStore, plan, context);
   }
 
   /**

@@ -57,14 +57,39 @@ export class McpRateLimitGuard implements CanActivate {
     @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Synchronous when every evaluation is (in memory) or nothing is limited: Nest then awaits
+   * nothing. As an `async` method it made Nest await a promise for every call, limited or not:
+   * about 1.5 % of an MCP-Nest server's throughput when it limited nothing, where a synchronous
+   * do-nothing guard cost none that could be measured.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const service = this.service;
     if (!service.enabled) return true;
-    if (!service.isReady) await service.whenReady();
+    if (!service.isReady) return service.whenReady().then(() => this.check(context));
+    return this.check(context);
+  }
+
+  /**
+   * Whether HTTP requests must be linked to the Node request MCP-Nest hands its handlers: not on
+   * Express (its request is the Node request), on Fastify and anything else. Known once the HTTP
+   * adapter is.
+   */
+  private get linksFrameworkRequests(): boolean {
+    this.linksRequests ??= this.adapterHost?.httpAdapter?.getType() !== 'express';
+    return this.linksRequests;
+  }
+
+  private linksRequests: boolean | undefined;
+
+  private check(context: ExecutionContext): boolean | Promise<boolean> {
+    const service = this.service;
     const type = context.getType<string>();
     if (type !== 'rpc' && type !== 'http') return true;
     // Before the plan: the MCP endpoint itself is usually not limited, its tools are.
-    if (type === 'http') rememberFrameworkRequest(context.switchToHttp().getRequest());
+    if (type === 'http' && this.linksFrameworkRequests) {
+      rememberFrameworkRequest(context.switchToHttp().getRequest());
+    }
     const plan = service.planFor(context.getClass(), context.getHandler());
     if (plan === undefined) return true;
 
@@ -78,25 +103,34 @@ export class McpRateLimitGuard implements CanActivate {
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
 
+    const checkHandler = (): boolean | Promise<boolean> => {
+      if (!plan.limited) return this.admit(context, evaluated);
+      const limitContext = contextOf(call, subject, plan.costOf(call));
+      return whenDecided(service.evaluateHandler(plan, limitContext, call), (decision) => {
+        this.report(plan, 'handler', call, subject, decision);
+        if (!decision.allowed) throw this.denial(type, call, decision, false);
+        evaluated?.push({ results: decision.results, messageLevel: false });
+        return this.admit(context, evaluated);
+      });
+    };
+
     if (type === 'http' && plan.messageLimited && service.messagePolicy !== undefined) {
       const count = service.messagePolicy.count(request);
       if (count > 0) {
         const messageContext = contextOf(call, subject, count);
-        const decision = await service.evaluateMessages(plan, messageContext, call);
-        this.report(plan, 'message', call, subject, decision);
-        if (!decision.allowed) throw this.denial(type, call, decision, true);
-        evaluated?.push({ results: decision.results, messageLevel: true });
+        return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
+          this.report(plan, 'message', call, subject, decision);
+          if (!decision.allowed) throw this.denial(type, call, decision, true);
+          evaluated?.push({ results: decision.results, messageLevel: true });
+          return checkHandler();
+        });
       }
     }
+    return checkHandler();
+  }
 
-    if (plan.limited) {
-      const limitContext = contextOf(call, subject, plan.costOf(call));
-      const decision = await service.evaluateHandler(plan, limitContext, call);
-      this.report(plan, 'handler', call, subject, decision);
-      if (!decision.allowed) throw this.denial(type, call, decision, false);
-      evaluated?.push({ results: decision.results, messageLevel: false });
-    }
-
+  /** Admit the call: set the rate-limit headers of what was evaluated, if any. */
+  private admit(context: ExecutionContext, evaluated: HeaderSource[] | undefined): true {
     const values = evaluated === undefined ? undefined : rateLimitHeaderValues(evaluated);
     if (values !== undefined) {
       const response = context.switchToHttp().getResponse<unknown>();
@@ -143,6 +177,14 @@ export class McpRateLimitGuard implements CanActivate {
       retryAfter: decision.retryAfter,
     });
   }
+}
+
+/** `then(decision)` now when the decision was made synchronously, else once it settles. */
+function whenDecided<T>(
+  decision: RateLimitDecision | Promise<RateLimitDecision>,
+  then: (decision: RateLimitDecision) => T | Promise<T>,
+): T | Promise<T> {
+  return decision instanceof Promise ? decision.then(then) : then(decision);
 }
 
 function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {

@@ -150,30 +150,33 @@ export class McpRateLimitService implements OnModuleInit {
     return this.planLate(type, handler);
   }
 
-  /** Decide a call against a handler's limits. Never rejects because of the store. */
+  /**
+   * Decide a call against a handler's limits. Never fails because of the store. The decision
+   * itself when it was made synchronously (in memory), else a promise of it.
+   */
   evaluateHandler(
     plan: HandlerPlan,
     context: RateLimitContext,
     call: McpCall,
-  ): Promise<RateLimitDecision> {
+  ): RateLimitDecision | Promise<RateLimitDecision> {
     const set = plan.setFor(context);
-    if (!this.scopeCalls) return this.engine.evaluate(set, context);
+    if (!this.scopeCalls) return this.engine.decide(set, context);
     return this.evaluationScope.run(
       { scope: 'handler', handler: plan.owner, subject: context.subject, call },
-      () => this.engine.evaluate(set, context),
+      () => this.engine.decide(set, context),
     );
   }
 
-  /** Decide `count` MCP messages against the message-level limit. */
+  /** Decide `count` MCP messages against the message-level limit; see {@link evaluateHandler}. */
   evaluateMessages(
     plan: HandlerPlan,
     context: RateLimitContext,
     call: McpCall,
-  ): Promise<RateLimitDecision> {
-    if (!this.scopeCalls) return this.messageEngine!.evaluate(this.messageSet!, context);
+  ): RateLimitDecision | Promise<RateLimitDecision> {
+    if (!this.scopeCalls) return this.messageEngine!.decide(this.messageSet!, context);
     return this.evaluationScope.run(
       { scope: 'message', handler: plan.owner, subject: context.subject, call },
-      () => this.messageEngine!.evaluate(this.messageSet!, context),
+      () => this.messageEngine!.decide(this.messageSet!, context),
     );
   }
 

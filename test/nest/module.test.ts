@@ -13,11 +13,13 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpController, McpStrategy, StreamableHttpTransport, Tool } from '@rekog/mcp-nest';
 import {
   CacheManagerStore,
   FixedWindowRateLimit,
+  McpRateLimitGuard,
   McpRateLimitModule,
   McpRateLimitService,
   MemoryStore,
@@ -124,6 +126,36 @@ describe('McpRateLimitModule', () => {
     expect(await denied.json()).toMatchObject({ id: 7, error: { code: -32005 } });
     // The app's other, unscoped controller stays unlimited.
     for (let call = 0; call < 3; call++) expect((await post(url)).status).toBe(200);
+  });
+
+  // In memory the guard decides synchronously, so Nest awaits nothing per call; a store that
+  // answers asynchronously gets a promise. Both deny the same way.
+  test.each([
+    ['in memory', () => [McpRateLimitModule.forRoot({})], false],
+    [
+      'on a cache-manager store',
+      () => [CacheModule.register({ isGlobal: true }), McpRateLimitModule.forRoot({})],
+      true,
+    ],
+  ])('the guard answers %s', async (_name, imports, asynchronous) => {
+    const { app } = await start(imports());
+    const guard = app.get(McpRateLimitGuard);
+    const request = { headers: {}, body: { jsonrpc: '2.0', id: 1 }, ip: '10.0.0.1' };
+    const response = { set: () => undefined };
+    const context = () => {
+      const host = new ExecutionContextHost(
+        [request, response],
+        LimitedController,
+        LimitedController.prototype.handle,
+      );
+      host.setType('http');
+      return host;
+    };
+    const first = guard.canActivate(context());
+    expect(first instanceof Promise).toBe(asynchronous);
+    expect(await first).toBe(true);
+    const second = (async () => guard.canActivate(context()))();
+    await expect(second).rejects.toMatchObject({ data: { retryAfter: expect.any(Number) } });
   });
 
   test('the store: MemoryStore by default, the app cache when there is one, or the explicit one', async () => {
