@@ -5,6 +5,16 @@
 //
 // Every server is started here on a loopback port (bench/e2e-app, compiled first) and stopped at the
 // end; the loads are bounded (BENCH_E2E_SECONDS per run). Run alone: node bench/e2e.bench.mjs.
+//
+// Two ways of measuring, because one server process is measurably luckier than another of the same
+// code (JIT and memory layout: two 'no limiter' servers differed by up to 10 % for their whole
+// life on this machine):
+// - sequential, the headline: each variant alone, in rotating order, in several epochs of fresh
+//   server processes, so that no single process's luck decides a ratio;
+// - simultaneous: the limited server and a 'no limiter' server on the same CPU, loaded at the same
+//   moments, so that whatever the machine does affects both alike. Two identical servers measured
+//   this way came out within 1 % of each other; a server's cost also includes what sharing a CPU
+//   (its caches) with another costs, so it tends to count a larger program's cost a little higher.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,8 +25,14 @@ const autocannon = require('autocannon');
 const { fetch } = globalThis;
 
 const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 2);
-const WARMUP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 6);
-const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 32);
+const WARMUP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_SECONDS ?? 4);
+/** Epochs of fresh server processes, and rounds in each. */
+const EPOCHS = Number(process.env.BENCH_E2E_EPOCHS ?? 5);
+const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS ?? 5);
+/** The simultaneous measurement: epochs, rounds in each and seconds per round (0 epochs: off). */
+const PAIRED_EPOCHS = Number(process.env.BENCH_E2E_PAIRED_EPOCHS ?? 4);
+const PAIRED_ROUNDS = Number(process.env.BENCH_E2E_PAIRED_ROUNDS ?? 5);
+const PAIRED_SECONDS = Number(process.env.BENCH_E2E_PAIRED_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_E2E_CONNECTIONS ?? 32);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const appDirectory = fileURLToPath(new URL('./e2e-app/', import.meta.url));
@@ -122,7 +138,7 @@ async function checkCall(url) {
   }
 }
 
-function load(url, seconds) {
+function load(url, seconds, connections = CONNECTIONS) {
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -130,7 +146,7 @@ function load(url, seconds) {
         method: 'POST',
         headers: HEADERS,
         body: CALL,
-        connections: CONNECTIONS,
+        connections,
         duration: seconds,
       },
       (error, result) => (error ? reject(error) : resolve(result)),
@@ -138,14 +154,11 @@ function load(url, seconds) {
   });
 }
 
-export async function run() {
-  log('e2e: compiling bench/e2e-app');
-  compileApp();
-  const pinned = pinning();
+/** Start the servers of `entries` in this order; a missing Redis skips the Redis variant. */
+async function startServers(entries, pinned, skipped) {
   const servers = [];
-  const skipped = [];
   try {
-    for (const entry of VARIANTS) {
+    for (const entry of entries) {
       try {
         const server = await startServer(entry.variant, pinned);
         servers.push({ ...entry, ...server });
@@ -153,92 +166,188 @@ export async function run() {
       } catch (error) {
         // Only the Redis variant may be missing (no Redis); anything else is a real failure.
         if (entry.variant !== 'redis') throw error;
-        skipped.push(`${entry.name}: not measured (${error.message})`);
-      }
-    }
-    for (const server of servers) {
-      log(`e2e: warm-up ${server.name}`);
-      await load(server.url, WARMUP_SECONDS);
-    }
-    const rates = new Map(servers.map((server) => [server.name, []]));
-    const problems = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      // Rotate the order each round, as the micro-benchmarks do.
-      const order = rotate(servers, round % servers.length);
-      for (const server of order) {
-        const result = await load(server.url, SECONDS);
-        if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
-          problems.push(
-            `${server.name}, round ${round + 1}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
-          );
+        if (!skipped.some((line) => line.startsWith(entry.name))) {
+          skipped.push(`${entry.name}: not measured (${error.message})`);
         }
-        rates.get(server.name).push(result.requests.total / (result.duration || SECONDS));
       }
-      log(`e2e: round ${round + 1} of ${ROUNDS} done`);
     }
-    // Still admitted after the load (nothing was denied or broken along the way).
-    for (const server of servers) await checkCall(server.url);
-
-    const baseline = rates.get('no limiter');
-    const ratioTo = (name) => medianRatio(rates, name, 'no limiter');
-    const memory = ratioTo('ours, in-memory store');
-    const redis = ratioTo('ours, Redis store');
-    const throttler = ratioTo(VARIANTS[3].name);
-    return {
-      title: 'End to end: MCP tools/call over HTTP (issue 6)',
-      intro: [
-        `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. Each variant gets ${WARMUP_SECONDS} s of warm-up, then ${ROUNDS} rounds of ${SECONDS} s, the order rotating every round. ${pinned === undefined ? 'The load generator and the server share the cores (not pinned).' : `The servers run on CPU ${pinned.serverCpu} and the load generator on CPU ${pinned.generatorCpu} (taskset), so they never compete for one CPU; Redis is not pinned.`}`,
-        "Ours: `McpRateLimitModule.forRoot({ registerGlobally: true })` and `@RateLimit(new FixedWindowRateLimit(...))` on the tool (anonymous calls, keyed by IP); with Redis, the app's cache is `@keyv/redis` and the module uses the Redis store. Throttler: `ThrottlerModule.forRoot([{ ttl: 60000, limit }])` with `ThrottlerGuard` on the MCP endpoint. Limits of 1,000,000,000 per 60 s: every call is checked and admitted.",
-      ],
-      targets: [
-        {
-          name: 'in-memory store vs no limiter (requests/s ratio)',
-          value: formatRatio(memory),
-          target: '≥ 0.97×',
-          met: memory >= 0.97,
-        },
-        {
-          name: 'Redis store vs no limiter (requests/s ratio)',
-          value: formatRatio(redis),
-          target: '≥ 0.90×',
-          met: redis >= 0.9,
-        },
-      ],
-      tables: [
-        {
-          columns: ['variant', 'requests/s (median)', 'range over rounds', 'vs no limiter'],
-          rows: servers.map((server) => {
-            const list = rates.get(server.name);
-            return [
-              server.name,
-              formatRate(median(list)),
-              `${formatRate(Math.min(...list))} – ${formatRate(Math.max(...list))}`,
-              formatRatio(ratioTo(server.name)),
-            ];
-          }),
-        },
-      ],
-      notes: [
-        `@nestjs/throttler vs no limiter: ${formatRatio(throttler)}; ours (in-memory) vs @nestjs/throttler: ${formatRatio(memory / throttler)} (ratio of the medians of the per-round ratios).`,
-        // The spread shows how far one round can be trusted on this machine.
-        ...servers
-          .filter((server) => server.name !== 'no limiter')
-          .map(
-            (server) =>
-              `${server.name} vs no limiter, round by round: ${rates
-                .get(server.name)
-                .map((rate, round) => (rate / baseline[round]).toFixed(2))
-                .join(', ')}.`,
-          ),
-        ...skipped,
-        ...(problems.length === 0
-          ? ['Every response was a 2xx; no errors or timeouts.']
-          : problems),
-      ],
-    };
-  } finally {
+  } catch (error) {
     await Promise.all(servers.map((server) => server.stop()));
+    throw error;
   }
+  return servers;
+}
+
+function noteProblems(result, where, problems) {
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    problems.push(
+      `${where}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
+    );
+  }
+}
+
+/**
+ * Each variant alone, in rotating order: EPOCHS epochs of fresh servers (started in rotating
+ * order), each warmed up, then ROUNDS rounds. Returns name → requests/s per round (all epochs, in
+ * order) and name → the epoch of each round.
+ */
+async function measureSequential(pinned, skipped, problems) {
+  const rates = new Map();
+  const epochOf = [];
+  for (let epoch = 0; epoch < EPOCHS; epoch++) {
+    const servers = await startServers(rotate(VARIANTS, epoch % VARIANTS.length), pinned, skipped);
+    try {
+      for (const server of servers) {
+        if (!rates.has(server.name)) rates.set(server.name, []);
+        await load(server.url, WARMUP_SECONDS);
+      }
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const server of rotate(servers, round % servers.length)) {
+          const result = await load(server.url, SECONDS);
+          noteProblems(result, `${server.name}, epoch ${epoch + 1}, round ${round + 1}`, problems);
+          rates.get(server.name).push(result.requests.total / (result.duration || SECONDS));
+        }
+        epochOf.push(epoch);
+      }
+      // Still admitted after the load (nothing was denied or broken along the way).
+      for (const server of servers) await checkCall(server.url);
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+    log(`e2e: sequential epoch ${epoch + 1} of ${EPOCHS} done`);
+  }
+  return { rates, epochOf };
+}
+
+/**
+ * The in-memory variant and a 'no limiter' server side by side on the server CPU, loaded at the
+ * same moments (half the connections each); epochs of fresh servers, started in alternating order.
+ * Returns the ratio (ours / no limiter) of every round.
+ */
+async function measureSimultaneous(pinned, problems) {
+  const ratios = [];
+  const [baseline, ours] = [VARIANTS[0], VARIANTS[1]];
+  for (let epoch = 0; epoch < PAIRED_EPOCHS; epoch++) {
+    const order = epoch % 2 === 0 ? [baseline, ours] : [ours, baseline];
+    const servers = await startServers(order, pinned, []);
+    const [none, memory] = [baseline, ours].map((entry) =>
+      servers.find((server) => server.variant === entry.variant),
+    );
+    try {
+      const half = Math.max(1, CONNECTIONS >> 1);
+      const both = (seconds) =>
+        Promise.all([load(none.url, seconds, half), load(memory.url, seconds, half)]);
+      await both(WARMUP_SECONDS * 2);
+      for (let round = 0; round < PAIRED_ROUNDS; round++) {
+        const [noneResult, memoryResult] = await both(PAIRED_SECONDS);
+        noteProblems(noneResult, `simultaneous ${none.name}, epoch ${epoch + 1}`, problems);
+        noteProblems(memoryResult, `simultaneous ${memory.name}, epoch ${epoch + 1}`, problems);
+        ratios.push(memoryResult.requests.total / noneResult.requests.total);
+      }
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+    log(`e2e: simultaneous epoch ${epoch + 1} of ${PAIRED_EPOCHS} done`);
+  }
+  return ratios;
+}
+
+export async function run() {
+  log('e2e: compiling bench/e2e-app');
+  compileApp();
+  const pinned = pinning();
+  const skipped = [];
+  const problems = [];
+  const { rates, epochOf } = await measureSequential(pinned, skipped, problems);
+  const paired = PAIRED_EPOCHS > 0 ? await measureSimultaneous(pinned, problems) : [];
+
+  const names = VARIANTS.map((entry) => entry.name).filter((name) => rates.has(name));
+  const baseline = rates.get('no limiter');
+  const ratioTo = (name) => medianRatio(rates, name, 'no limiter');
+  const memory = ratioTo('ours, in-memory store');
+  const redis = ratioTo('ours, Redis store');
+  const throttler = ratioTo(VARIANTS[3].name);
+  const pairedMemory = paired.length === 0 ? NaN : median(paired);
+  const perEpoch = (name) =>
+    Array.from({ length: EPOCHS }, (_, epoch) =>
+      median(
+        rates
+          .get(name)
+          .map((rate, round) => rate / baseline[round])
+          .filter((_, round) => epochOf[round] === epoch),
+      ).toFixed(2),
+    ).join(', ');
+  return {
+    title: 'End to end: MCP tools/call over HTTP (issue 6)',
+    intro: [
+      `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. ${pinned === undefined ? 'The load generator and the servers share the cores (not pinned).' : `The servers run on CPU ${pinned.serverCpu} and the load generator on CPU ${pinned.generatorCpu} (taskset), so they never compete for one CPU; Redis is not pinned.`}`,
+      `Sequential (the targets): ${EPOCHS} epochs of fresh server processes (one per variant, started in rotating order), each warmed up for ${WARMUP_SECONDS} s, then ${ROUNDS} rounds of ${SECONDS} s per variant, one variant loaded at a time, the order rotating every round. A ratio is computed within each round and the median over all ${EPOCHS * ROUNDS} rounds is reported: fresh processes every epoch, because one process of the same code can run a few per cent faster or slower than another for its whole life.`,
+      `Simultaneous (a second view of the in-memory target): ours (in memory) and a 'no limiter' server on the same server CPU, loaded at the same moments with ${Math.max(1, CONNECTIONS >> 1)} connections each, ${PAIRED_EPOCHS} epochs of fresh processes × ${PAIRED_ROUNDS} rounds of ${PAIRED_SECONDS} s. The machine's moods then hit both alike; sharing one CPU's caches also makes a bigger program pay a little more than it would alone.`,
+      "Ours: `McpRateLimitModule.forRoot({ registerGlobally: true })` and `@RateLimit(new FixedWindowRateLimit(...))` on the tool (anonymous calls, keyed by IP); with Redis, the app's cache is `@keyv/redis` and the module uses the Redis store. Throttler: `ThrottlerModule.forRoot([{ ttl: 60000, limit }])` with `ThrottlerGuard` on the MCP endpoint. Limits of 1,000,000,000 per 60 s: every call is checked and admitted.",
+    ],
+    targets: [
+      {
+        name: 'in-memory store vs no limiter (requests/s ratio, sequential)',
+        value: formatRatio(memory),
+        target: '≥ 0.97×',
+        met: memory >= 0.97,
+      },
+      {
+        name: 'Redis store vs no limiter (requests/s ratio, sequential)',
+        value: formatRatio(redis),
+        target: '≥ 0.90×',
+        met: redis >= 0.9,
+      },
+    ],
+    tables: [
+      {
+        title: 'Sequential',
+        columns: ['variant', 'requests/s (median)', 'range over rounds', 'vs no limiter'],
+        rows: names.map((name) => {
+          const list = rates.get(name);
+          return [
+            name,
+            formatRate(median(list)),
+            `${formatRate(Math.min(...list))} – ${formatRate(Math.max(...list))}`,
+            formatRatio(ratioTo(name)),
+          ];
+        }),
+      },
+      {
+        title: 'Simultaneous (in-memory store vs no limiter, same CPU, same moments)',
+        columns: ['ratio (median of rounds)', 'rounds', 'range over rounds'],
+        rows:
+          paired.length === 0
+            ? [['not measured (BENCH_E2E_PAIRED_EPOCHS=0)', '', '']]
+            : [
+                [
+                  formatRatio(pairedMemory),
+                  String(paired.length),
+                  `${formatRatio(Math.min(...paired))} – ${formatRatio(Math.max(...paired))}`,
+                ],
+              ],
+      },
+    ],
+    notes: [
+      `@nestjs/throttler vs no limiter: ${formatRatio(throttler)}; ours (in-memory) vs @nestjs/throttler: ${formatRatio(memory / throttler)} (ratio of the medians of the per-round ratios).`,
+      // The spread shows how far one round, and one process, can be trusted on this machine.
+      ...names
+        .filter((name) => name !== 'no limiter')
+        .flatMap((name) => [
+          `${name} vs no limiter, round by round: ${rates
+            .get(name)
+            .map((rate, round) => (rate / baseline[round]).toFixed(2))
+            .join(', ')}; median of each epoch: ${perEpoch(name)}.`,
+        ]),
+      ...(paired.length === 0
+        ? []
+        : [
+            `Simultaneous, in-memory vs no limiter, round by round: ${paired.map((ratio) => ratio.toFixed(2)).join(', ')}.`,
+          ]),
+      ...skipped,
+      ...(problems.length === 0 ? ['Every response was a 2xx; no errors or timeouts.'] : problems),
+    ],
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

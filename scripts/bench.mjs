@@ -48,7 +48,7 @@ const BENCHMARKS = [
     name: 'e2e',
     file: 'bench/e2e.bench.mjs',
     title: 'End to end: MCP tools/call over HTTP (issue 6)',
-    timeoutMs: 600_000,
+    timeoutMs: 900_000,
   },
 ];
 
