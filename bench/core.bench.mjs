@@ -4,8 +4,15 @@
 // ThrottlerStorageService.increment and a bare Map counter behind an await (the floor).
 //
 // Run alone: node bench/core.bench.mjs (after npm run build). `npm run bench` runs it in a child.
+//
+// The rounds are spread over BENCH_CORE_PROCESSES fresh processes, one after the other: how V8
+// compiles a hot path depends on what it saw first, so one process of the same code can run ours a
+// tenth faster or slower than another for its whole life (fixed window vs RateLimiterMemory: 1.65×
+// in one process, 1.99× in the next). One process must not decide a ratio.
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import {
   formatRate,
   formatRatio,
@@ -31,7 +38,11 @@ const { ThrottlerStorageService } = require('@nestjs/throttler');
 const SUBJECT_COUNT = 1_000;
 const OPS_PER_ROUND = Number(process.env.BENCH_CORE_OPS ?? 100_000);
 const WARMUP_ROUNDS = Number(process.env.BENCH_CORE_WARMUP ?? 3);
-const ROUNDS = Number(process.env.BENCH_CORE_ROUNDS ?? 15);
+/** Measured rounds in each process, and how many processes. */
+const ROUNDS = Number(process.env.BENCH_CORE_ROUNDS ?? 6);
+const PROCESSES = Number(process.env.BENCH_CORE_PROCESSES ?? 3);
+/** Set in the processes this one starts: measure, print the rounds as JSON, stop. */
+const IN_CHILD = process.env.BENCH_CORE_CHILD === '1';
 const IN_FLIGHT = 100;
 // Windows long enough that no round crosses into a fresh state by accident.
 const WINDOW_SECONDS = 3_600;
@@ -224,11 +235,9 @@ const CASES = [
   // BENCH_CORE_ONLY=<regexp> keeps only the matching cases (when investigating; ratios need both sides).
   .filter(({ name }) => new RegExp(process.env.BENCH_CORE_ONLY ?? '').test(name));
 
-export async function run() {
-  log(
-    `core: ${CASES.length} cases, ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${OPS_PER_ROUND} ops`,
-  );
-  const perCase = await measureRounds(CASES, {
+/** This process's rounds: case name → ops/s of each measured round. */
+function measureHere() {
+  return measureRounds(CASES, {
     warmupRounds: WARMUP_ROUNDS,
     rounds: ROUNDS,
     onRound: (round, warmup) =>
@@ -236,6 +245,29 @@ export async function run() {
         `  core: ${round < warmup ? 'warm-up' : 'round'} ${round < warmup ? round + 1 : round - warmup + 1} done`,
       ),
   });
+}
+
+/** The rounds of PROCESSES fresh processes (this file, in child mode), in process order. */
+async function measureInProcesses() {
+  const perCase = new Map(CASES.map(({ name }) => [name, []]));
+  for (let index = 0; index < PROCESSES; index++) {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [fileURLToPath(import.meta.url)],
+      { env: { ...process.env, BENCH_CORE_CHILD: '1' }, maxBuffer: 16 * 1024 * 1024 },
+    );
+    for (const [name, rates] of Object.entries(JSON.parse(stdout)))
+      perCase.get(name).push(...rates);
+    log(`  core: process ${index + 1} of ${PROCESSES} done`);
+  }
+  return perCase;
+}
+
+export async function run() {
+  log(
+    `core: ${CASES.length} cases; ${PROCESSES} processes, each ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${OPS_PER_ROUND} ops`,
+  );
+  const perCase = PROCESSES > 1 ? await measureInProcesses() : await measureHere();
 
   const rlm = 'RateLimiterMemory.consume';
   const thr = 'ThrottlerStorageService.increment';
@@ -309,7 +341,7 @@ export async function run() {
       `Each operation decides one call of one subject, taken in turn from a rotating set of ${SUBJECT_COUNT.toLocaleString('en-US')} subjects.`,
       `Ours: \`createRateLimiter({ limits, store: new MemoryStore() }).consume(subject)\` from the built package (dist). Peers: rate-limiter-flexible \`RateLimiterMemory.consume(subject)\` and @nestjs/throttler \`ThrottlerStorageService.increment(subject, ttl, limit, 0, 'default')\`, with their default options; a bare \`Map\` counter in an async function is the floor.`,
       `Allowed rows use limits nobody reaches (${HIGH.toLocaleString('en-US')} per ${WINDOW_SECONDS} s); denied rows use a limit of 1, already used up. Every round builds fresh instances, touches every subject once (untimed), then times ${OPS_PER_ROUND.toLocaleString('en-US')} operations (${OPS_PER_ROUND / SUBJECT_COUNT} per subject), either one \`await\` after another or in batches of ${IN_FLIGHT} concurrent calls (\`Promise.all\`).`,
-      `${WARMUP_ROUNDS} warm-up rounds, then ${ROUNDS} measured rounds; the order of the cases rotates every round. Figures are medians over rounds; a ratio is computed within each round (both sides measured seconds apart) and the median of those is reported.`,
+      `${PROCESSES} fresh processes one after the other, each ${WARMUP_ROUNDS} warm-up rounds, then ${ROUNDS} measured rounds (${PROCESSES * ROUNDS} in all); the order of the cases rotates every round. Figures are medians over all rounds; a ratio is computed within each round (both sides measured seconds apart) and the median of those is reported. Fresh processes, because V8 compiles a hot path after what it saw first: one process of the same code can run ours a tenth faster or slower than the next for its whole life.`,
     ],
     tables: [
       {
@@ -325,7 +357,7 @@ export async function run() {
     ],
     targets,
     notes: [
-      `Per-round ratios, in round order. Fixed window vs RateLimiterMemory: ${perRoundRatios(perCase, 'ours: fixed window', rlm)}. Reference vs RateLimiterMemory: ${perRoundRatios(perCase, 'reference: hand-written fixed window closure', rlm)}. Two limits vs one (sequential): ${perRoundRatios(perCase, 'ours: fixed window', 'ours: two fixed windows')}.`,
+      `Per-round ratios, in round order (${ROUNDS} rounds per process, the processes in order). Fixed window vs RateLimiterMemory: ${perRoundRatios(perCase, 'ours: fixed window', rlm)}; the median of each process: ${perProcessMedians(perCase, 'ours: fixed window', rlm)}. Reference vs RateLimiterMemory: ${perRoundRatios(perCase, 'reference: hand-written fixed window closure', rlm)}. Two limits vs one (sequential): ${perRoundRatios(perCase, 'ours: fixed window', 'ours: two fixed windows')}.`,
       'The exact sliding window keeps one timestamp per admitted call inside the window (bounded by maxCalls), and ThrottlerStorageService keeps one expiry per hit: both cost more as a subject accumulates calls in its window; at the end of a round each subject has about ' +
         `${OPS_PER_ROUND / SUBJECT_COUNT + 1} calls in its window.`,
       'ThrottlerStorageService is driven directly with the subject as its key; the ThrottlerGuard would also hash the key (sha256) per call, which is not measured here.',
@@ -341,7 +373,22 @@ function perRoundRatios(perCase, numerator, denominator) {
   return a.map((value, round) => (value / b[round]).toFixed(2)).join(', ');
 }
 
+/** The median ratio numerator/denominator within each process's rounds, formatted. */
+function perProcessMedians(perCase, numerator, denominator) {
+  const a = perCase.get(numerator);
+  const b = perCase.get(denominator);
+  if (a === undefined || b === undefined) return 'n/a';
+  const ratios = a.map((value, round) => value / b[round]);
+  return Array.from({ length: ratios.length / ROUNDS }, (_, index) =>
+    median(ratios.slice(index * ROUNDS, (index + 1) * ROUNDS)).toFixed(2),
+  ).join(', ');
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { renderSection } = await import('./lib/report.mjs');
-  console.log(renderSection(await run()));
+  if (IN_CHILD) {
+    console.log(JSON.stringify(Object.fromEntries(await measureHere())));
+  } else {
+    const { renderSection } = await import('./lib/report.mjs');
+    console.log(renderSection(await run()));
+  }
 }
