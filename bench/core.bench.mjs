@@ -9,10 +9,9 @@
 // compiles a hot path depends on what it saw first, so one process of the same code can run ours a
 // tenth faster or slower than another for its whole life (fixed window vs RateLimiterMemory: 1.65×
 // in one process, 1.99× in the next). One process must not decide a ratio.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import {
   formatRate,
   formatRatio,
@@ -247,17 +246,30 @@ function measureHere() {
   });
 }
 
+/** Run this file in child mode; resolves to what it printed (its progress goes to our stderr). */
+function runChild() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_CORE_CHILD: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`core bench child exited with ${code}`)),
+    );
+  });
+}
+
 /** The rounds of PROCESSES fresh processes (this file, in child mode), in process order. */
 async function measureInProcesses() {
   const perCase = new Map(CASES.map(({ name }) => [name, []]));
   for (let index = 0; index < PROCESSES; index++) {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [fileURLToPath(import.meta.url)],
-      { env: { ...process.env, BENCH_CORE_CHILD: '1' }, maxBuffer: 16 * 1024 * 1024 },
-    );
-    for (const [name, rates] of Object.entries(JSON.parse(stdout)))
+    const stdout = await runChild();
+    for (const [name, rates] of Object.entries(JSON.parse(stdout))) {
       perCase.get(name).push(...rates);
+    }
     log(`  core: process ${index + 1} of ${PROCESSES} done`);
   }
   return perCase;

@@ -194,26 +194,16 @@ export class RateLimitEngine {
    * MemoryStore, no context object is made: a fifth of such a call went to making it.
    */
   evaluateSubject(set: LimitSet, subject: string): Promise<RateLimitDecision> {
-    const plan = this.memoryPlanOf(set);
-    if (plan === undefined || !plan.plain || typeof subject !== 'string') {
-      return this.evaluate(set, { subject, cost: 1 });
+    try {
+      const plan = this.memoryPlanOf(set);
+      if (plan === undefined || !plan.plain || typeof subject !== 'string') {
+        return this.evaluate(set, { subject, cost: 1 });
+      }
+      return Promise.resolve(decidePlainInMemory(this.memory as MemoryStore, plan, subject));
+    } catch (error) {
+      // A clock given to the MemoryStore may throw: a rejection, as from evaluate.
+      return Promise.reject(error);
     }
-    const memory = this.memory as MemoryStore;
-    const limits = plan.limits;
-    if (limits.length === 1) {
-      const limit = limits[0];
-      const output = memory.evaluateSubjectNow(plan.spaces[0], subject, limit, 1);
-      return Promise.resolve(
-        output.allowed
-          ? new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs)
-          : deniedInMemory(limits, [output], 1),
-      );
-    }
-    return Promise.resolve(
-      memory.evaluatePlainNow(plan.spaces, limits, subject, 1)
-        ? new AdmittedInMemory(limits, memory.lastOutputs)
-        : deniedInMemory(limits, memory.lastOutputs, 1),
-    );
   }
 
   /** The in-memory plan of `set`, or undefined when it takes the general path. */
@@ -319,6 +309,25 @@ function decideAllInMemory(
     return new AdmittedInMemory(limits, memory.lastOutputs);
   }
   return deniedInMemory(limits, memory.lastOutputs, costs);
+}
+
+/** A call of cost 1 by `subject` against a plain plan (no limit reads the context). */
+function decidePlainInMemory(
+  memory: MemoryStore,
+  plan: MemoryPlan,
+  subject: string,
+): RateLimitDecision {
+  const limits = plan.limits;
+  if (limits.length === 1) {
+    const limit = limits[0];
+    const output = memory.evaluateSubjectNow(plan.spaces[0], subject, limit, 1);
+    return output.allowed
+      ? new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs)
+      : deniedInMemory(limits, [output], 1);
+  }
+  return memory.evaluatePlainNow(plan.spaces, limits, subject, 1)
+    ? new AdmittedInMemory(limits, memory.lastOutputs)
+    : deniedInMemory(limits, memory.lastOutputs, 1);
 }
 
 /** The decision of a call of several limits that was denied as a whole: nothing was committed. */

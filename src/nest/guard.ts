@@ -58,10 +58,11 @@ export class McpRateLimitGuard implements CanActivate {
   ) {}
 
   /**
-   * Synchronous when every evaluation is (in memory) or nothing is limited: Nest then awaits
-   * nothing. As an `async` method it made Nest await a promise for every call, limited or not:
-   * about 1.5 % of an MCP-Nest server's throughput when it limited nothing, where a synchronous
-   * do-nothing guard cost none that could be measured.
+   * Synchronous when nothing is limited or every evaluation was (built-in limits on the in-memory
+   * store, after bootstrap): Nest then has no promise of this guard's to wait for. As an `async`
+   * method it gave Nest one for every call, limited or not: about 1.5 % of an MCP-Nest server's
+   * throughput when it limited nothing, where a synchronous do-nothing guard cost none that could
+   * be measured. Custom limiters, other stores and calls during bootstrap get a promise.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const service = this.service;
@@ -181,10 +182,14 @@ export class McpRateLimitGuard implements CanActivate {
 
 /** `then(decision)` now when the decision was made synchronously, else once it settles. */
 function whenDecided<T>(
-  decision: RateLimitDecision | Promise<RateLimitDecision>,
+  decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
   then: (decision: RateLimitDecision) => T | Promise<T>,
 ): T | Promise<T> {
-  return decision instanceof Promise ? decision.then(then) : then(decision);
+  // Any thenable, not only this realm's Promise: a decision has no `then`.
+  if (typeof (decision as Partial<PromiseLike<unknown>>).then === 'function') {
+    return Promise.resolve(decision).then(then);
+  }
+  return then(decision as RateLimitDecision);
 }
 
 function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {

@@ -205,6 +205,42 @@ describe('createRateLimiter', () => {
     expect(denied).toBeGreaterThan(5); // the sequence reaches denials, not only admissions
   });
 
+  it('consume(subject) rejects, never throws, when the store cannot decide', async () => {
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })],
+      store: new MemoryStore({
+        clock: () => {
+          throw new Error('clock broke');
+        },
+      }),
+    });
+    let pending: Promise<unknown> | undefined;
+    expect(() => (pending = limiter.consume('user:a'))).not.toThrow();
+    await expect(pending).rejects.toThrow('clock broke');
+  });
+
+  it('refuses two limits of other settings in one key space (an id that leaves a setting out)', async () => {
+    class SloppyWindow extends FixedWindowRateLimit {
+      override readonly id = 'fw:sloppy';
+    }
+    const store = new MemoryStore();
+    const tight = createRateLimiter({
+      limits: [new SloppyWindow({ maxCalls: 1, perSeconds: 60 })],
+      store,
+      name: 'shared',
+    });
+    const loose = createRateLimiter({
+      limits: [new SloppyWindow({ maxCalls: 100, perSeconds: 60 })],
+      store,
+      name: 'shared',
+    });
+    expect((await tight.consume('user:a')).allowed).toBe(true);
+    await expect(loose.consume('user:a')).rejects.toThrow(RateLimitConfigError);
+    await expect(loose.consume('user:a')).rejects.toThrow(
+      'already used by a limit of other settings',
+    );
+  });
+
   it('consume(subject) rejects a subject that is not a string', async () => {
     const limiter = createRateLimiter({
       limits: [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })],

@@ -4,7 +4,7 @@ import { runAlgorithm } from '../algorithms/index.js';
 import { decideTokenBucket } from '../algorithms/token-bucket.js';
 import { StepOutput, type AlgorithmName, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
-import type { BuiltInRateLimit } from '../limits.js';
+import { RateLimitConfigError, type BuiltInRateLimit } from '../limits.js';
 import { encodeKeyPart, MAX_PART_LENGTH } from '../subject.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
 
@@ -68,6 +68,11 @@ class StateTable {
 
   get size(): number {
     return this.slots.size;
+  }
+
+  /** Whether this table can hold the states of a limit of these params (numeric states are laid out and decided with its own). */
+  holdsStatesOf(params: unknown): boolean {
+    return !this.numeric || JSON.stringify(params) === JSON.stringify(this.params);
   }
 
   /** The slot of `key`, -1 when it has none. */
@@ -302,6 +307,12 @@ export class MemoryStore implements RateLimitStore {
     const algorithm = limit.algorithm;
     const id = `${algorithm} ${name}`;
     let space = this.spaces.get(id);
+    if (space !== undefined && !space.holdsStatesOf(limit.params)) {
+      // Only a limit whose id leaves out one of its settings (a subclass) can get here.
+      throw new RateLimitConfigError(
+        `${limit.describe()}: its key space "${name}" is already used by a limit of other settings (its id must name every setting)`,
+      );
+    }
     if (space === undefined) {
       space = new StateTable(NUMERIC_WIDTHS[algorithm], algorithm, limit.params);
       this.spaces.set(id, space);
