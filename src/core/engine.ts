@@ -183,9 +183,15 @@ export class RateLimitEngine {
   decide(set: LimitSet, context: RateLimitContext): RateLimitDecision | Promise<RateLimitDecision> {
     const plan = this.memoryPlanOf(set);
     if (plan === undefined) return this.evaluateThroughStore(set, context);
-    return plan.limits.length === 1
-      ? decideOneInMemory(this.memory as MemoryStore, plan, context)
-      : decideAllInMemory(this.memory as MemoryStore, plan, context);
+    const memory = this.memory as MemoryStore;
+    const first = plan.limits[0];
+    if (plan.limits.length === 1) {
+      return decideSubjectInMemory(memory, plan, subjectOf(first, context), first.costOf(context));
+    }
+    if (plan.plain && context.cost === 1) {
+      return decideSubjectInMemory(memory, plan, subjectOf(first, context), 1);
+    }
+    return decideEachInMemory(memory, plan, context);
   }
 
   /**
@@ -199,7 +205,7 @@ export class RateLimitEngine {
       if (plan === undefined || !plan.plain || typeof subject !== 'string') {
         return this.evaluate(set, { subject, cost: 1 });
       }
-      return Promise.resolve(decidePlainInMemory(this.memory as MemoryStore, plan, subject));
+      return Promise.resolve(decideSubjectInMemory(this.memory as MemoryStore, plan, subject, 1));
     } catch (error) {
       // A clock given to the MemoryStore may throw: a rejection, as from evaluate.
       return Promise.reject(error);
@@ -273,32 +279,37 @@ export class RateLimitEngine {
 
 // The in-memory fast path is small on purpose: V8 inlines it whole only while it fits its budget.
 
-function decideOneInMemory(
+/**
+ * A call by one subject at one cost against every limit of a plan: one limit, or several that
+ * all take the call's subject and cost (a plain plan at the cost of 1, valid for every limit).
+ */
+function decideSubjectInMemory(
   memory: MemoryStore,
   plan: MemoryPlan,
-  context: RateLimitContext,
+  subject: string,
+  cost: number,
 ): RateLimitDecision {
-  const limit = plan.limits[0];
-  const cost = limit.costOf(context);
-  const output = memory.evaluateSubjectNow(plan.spaces[0], subjectOf(limit, context), limit, cost);
-  if (output.allowed) return new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs);
-  return deniedInMemory(plan.limits, [output], cost);
+  const limits = plan.limits;
+  if (limits.length === 1) {
+    const limit = limits[0];
+    const output = memory.evaluateSubjectNow(plan.spaces[0], subject, limit, cost);
+    return output.allowed
+      ? new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs)
+      : deniedInMemory(limits, [output], cost);
+  }
+  // No arrays per call for the usual case of several limits.
+  return memory.evaluatePlainNow(plan.spaces, limits, subject, cost)
+    ? new AdmittedInMemory(limits, memory.lastOutputs)
+    : deniedInMemory(limits, memory.lastOutputs, cost);
 }
 
-function decideAllInMemory(
+/** A call against several limits, each with its own subject and cost (`key` or `cost` options). */
+function decideEachInMemory(
   memory: MemoryStore,
   plan: MemoryPlan,
   context: RateLimitContext,
 ): RateLimitDecision {
   const limits = plan.limits;
-  if (plan.plain && context.cost === 1) {
-    // Every limit takes the call's subject at the cost of 1 (valid for all): no arrays per call.
-    const subject = subjectOf(limits[0], context);
-    if (memory.evaluatePlainNow(plan.spaces, limits, subject, 1)) {
-      return new AdmittedInMemory(limits, memory.lastOutputs);
-    }
-    return deniedInMemory(limits, memory.lastOutputs, 1);
-  }
   const subjects: string[] = [];
   const costs: number[] = [];
   for (const limit of limits) {
@@ -309,25 +320,6 @@ function decideAllInMemory(
     return new AdmittedInMemory(limits, memory.lastOutputs);
   }
   return deniedInMemory(limits, memory.lastOutputs, costs);
-}
-
-/** A call of cost 1 by `subject` against a plain plan (no limit reads the context). */
-function decidePlainInMemory(
-  memory: MemoryStore,
-  plan: MemoryPlan,
-  subject: string,
-): RateLimitDecision {
-  const limits = plan.limits;
-  if (limits.length === 1) {
-    const limit = limits[0];
-    const output = memory.evaluateSubjectNow(plan.spaces[0], subject, limit, 1);
-    return output.allowed
-      ? new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs)
-      : deniedInMemory(limits, [output], 1);
-  }
-  return memory.evaluatePlainNow(plan.spaces, limits, subject, 1)
-    ? new AdmittedInMemory(limits, memory.lastOutputs)
-    : deniedInMemory(limits, memory.lastOutputs, 1);
 }
 
 /** The decision of a call of several limits that was denied as a whole: nothing was committed. */
