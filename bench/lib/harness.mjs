@@ -21,11 +21,6 @@ export function median(values) {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** Elapsed nanoseconds since `start` (a bigint from `hrtime.bigint()`), as a number. */
-export function elapsedNs(start) {
-  return Number(hrtime.bigint() - start);
-}
-
 /**
  * Run every case in alternating rounds and report, per case, the ops/s of each measured round.
  *

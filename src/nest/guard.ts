@@ -35,10 +35,11 @@ import { McpRateLimitService } from './rate-limit.service.js';
  * (draft-ietf-httpapi-ratelimit-headers-10), e.g. `RateLimit-Policy: "fw:120:60000";q=120;w=60`
  * and `RateLimit: "fw:120:60000";r=119;t=60`, set here before the handler runs, so they also reach
  * responses the handler writes itself (the MCP transport does), and a response that a later guard
- * rejects (the call was counted). The guard sets them rather than an interceptor: a Nest interceptor wraps every
- * call it applies to in an Observable and an AsyncResource, which measured 9 % of the end-to-end
- * throughput of an MCP-Nest server when registered globally. MCP-Nest tool calls have no HTTP
- * response of their own: their headers come from the endpoint's message-level limit.
+ * rejects (the call was counted). The guard sets them rather than an interceptor: a Nest
+ * interceptor wraps every call it applies to in an Observable and an AsyncResource, which measured
+ * 9 % of the end-to-end throughput of an MCP-Nest server when registered globally. MCP-Nest tool
+ * calls have no HTTP response of their own: their headers come from the endpoint's message-level
+ * limit.
  *
  * A denial raises the JSON-RPC error -32005: in the `rpc` context an `RpcException` around the MCP
  * SDK's `ProtocolError` (what MCP-Nest passes to the client as a JSON-RPC error), on HTTP a

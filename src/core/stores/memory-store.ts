@@ -126,41 +126,33 @@ class StateTable {
    * @returns whether a new key was added.
    */
   commitNumeric(out: StepOutput, key: string, slot: number, nowMs: number): boolean {
-    if (slot < 0) return this.write(key, slot, undefined, nowMs + out.ttlMs, out);
-    const records = this.records;
+    const added = slot < 0;
+    if (added) slot = this.add(key);
+    const records = this.records; // after add(), which may grow them
     const at = slot * this.stride;
     records[at] = nowMs + out.ttlMs;
     records[at + 1] = out.state0;
     if (this.stride > 2) records[at + 2] = out.state1;
-    return false;
+    return added;
   }
 
   /**
-   * Store the state of `key`, at its `slot` (-1 for a key not held yet): `state`, or for a numeric
-   * table the new state in `numbers`.
+   * Store the (non-numeric) state of `key` at its `slot` (-1 for a key not held yet).
    * @returns whether a new key was added.
    */
-  write(
-    key: string,
-    slot: number,
-    state: unknown,
-    expiresAtMs: number,
-    numbers?: StepOutput,
-  ): boolean {
+  write(key: string, slot: number, state: unknown, expiresAtMs: number): boolean {
     const added = slot < 0;
-    if (added) {
-      slot = this.allocate();
-      this.slots.set(key, slot);
-    }
-    const at = slot * this.stride;
-    this.records[at] = expiresAtMs;
-    if (numbers === undefined) {
-      this.states[slot] = state;
-    } else {
-      this.records[at + 1] = numbers.state0;
-      if (this.stride > 2) this.records[at + 2] = numbers.state1;
-    }
+    if (added) slot = this.add(key);
+    this.records[slot * this.stride] = expiresAtMs;
+    this.states[slot] = state;
     return added;
+  }
+
+  /** Give `key` a slot of its own; returns it. */
+  private add(key: string): number {
+    const slot = this.allocate();
+    this.slots.set(key, slot);
+    return slot;
   }
 
   /** Remove every key expired at `nowMs`; give the memory back once most slots are empty. */
