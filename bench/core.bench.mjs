@@ -49,45 +49,78 @@ const HIGH = 1_000_000_000;
 
 const subjects = Array.from({ length: SUBJECT_COUNT }, (_, index) => `user:${100_000 + index}`);
 
-/** Build a fresh instance, touch every subject once (untimed), return the timed operation. */
-async function prepared(consume, touches = 1) {
-  for (let touch = 0; touch < touches; touch++) {
-    for (const subject of subjects) {
-      try {
-        await consume(subject);
-      } catch {
-        // Peers reject on denial; the pre-touch only fills state.
-      }
+/** How to release what an operation's instance holds (timers, state), by operation. */
+const releases = new WeakMap();
+
+/**
+ * Touch every subject once with a fresh instance's operation (untimed), return the operation.
+ * @param release frees the instance after the timed run: every instance here keeps itself alive
+ *   through a timer (a sweep interval, a timeout per key), so without it every round's instances
+ *   would stay on the heap for the hour of their windows and weigh on every later case.
+ */
+async function prepared(consume, release) {
+  for (const subject of subjects) {
+    try {
+      await consume(subject);
+    } catch {
+      // Peers reject on denial; the pre-touch only fills state.
     }
   }
+  releases.set(consume, release);
   return consume;
 }
 
+/** Release the instance behind an operation (the harness calls it after the timed run). */
+function release(op) {
+  return releases.get(op)?.();
+}
+
+/** RateLimiterMemory has no close(): deleting each key clears its timeout. */
+function releaseRateLimiterMemory(limiter) {
+  return () => Promise.all(subjects.map((subject) => limiter.delete(subject)));
+}
+
+/**
+ * `(limiter) => (subject) => limiter.consume(subject)`, compiled anew for each case (as the timing
+ * loops are): one shared arrow would make its `consume` call site see every case's limiter, so
+ * each case would measure a call site that no application has (one that calls several kinds of
+ * limiter), and V8 would inline none of them.
+ */
+function consumeCallSite() {
+  return new Function('limiter', 'return (subject) => limiter.consume(subject);');
+}
+
 function ours(limits) {
+  const callOf = consumeCallSite();
   return () => {
-    const limiter = createRateLimiter({ limits: limits(), store: new MemoryStore() });
-    return prepared((subject) => limiter.consume(subject));
+    const store = new MemoryStore();
+    const limiter = createRateLimiter({ limits: limits(), store });
+    return prepared(callOf(limiter), () => store.close());
   };
 }
 
 function oursDenied() {
   return async () => {
+    const store = new MemoryStore();
     const limiter = createRateLimiter({
       limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: WINDOW_SECONDS })],
-      store: new MemoryStore(),
+      store,
     });
     const op = await prepared((subject) => limiter.consume(subject));
-    return async (subject) => {
+    const denied = async (subject) => {
       const decision = await op(subject);
       if (decision.allowed) throw new Error('ours (denied): a call was admitted');
     };
+    releases.set(denied, () => store.close());
+    return denied;
   };
 }
 
 function rateLimiterMemory(points) {
+  const callOf = consumeCallSite();
   return () => {
     const limiter = new RateLimiterMemory({ points, duration: WINDOW_SECONDS });
-    return prepared((subject) => limiter.consume(subject));
+    return prepared(callOf(limiter), releaseRateLimiterMemory(limiter));
   };
 }
 
@@ -95,7 +128,7 @@ function rateLimiterMemoryDenied() {
   return async () => {
     const limiter = new RateLimiterMemory({ points: 1, duration: WINDOW_SECONDS });
     await prepared((subject) => limiter.consume(subject));
-    return async (subject) => {
+    const denied = async (subject) => {
       try {
         await limiter.consume(subject);
       } catch {
@@ -103,6 +136,8 @@ function rateLimiterMemoryDenied() {
       }
       throw new Error('RateLimiterMemory (denied): a call was admitted');
     };
+    releases.set(denied, releaseRateLimiterMemory(limiter));
+    return denied;
   };
 }
 
@@ -110,8 +145,9 @@ function throttler(limit) {
   return () => {
     const storage = new ThrottlerStorageService();
     // The guard passes milliseconds (ttl, blockDuration) and the throttler's name.
-    return prepared((subject) =>
-      storage.increment(subject, WINDOW_SECONDS * 1000, limit, 0, 'default'),
+    return prepared(
+      (subject) => storage.increment(subject, WINDOW_SECONDS * 1000, limit, 0, 'default'),
+      () => storage.onApplicationShutdown(),
     );
   };
 }
@@ -122,11 +158,13 @@ function throttlerDenied() {
     const increment = (subject) =>
       storage.increment(subject, WINDOW_SECONDS * 1000, 1, 0, 'default');
     await prepared(increment);
-    return async (subject) => {
+    const denied = async (subject) => {
       const record = await increment(subject);
       if (!record.isBlocked)
         throw new Error('ThrottlerStorageService (denied): a call was admitted');
     };
+    releases.set(denied, () => storage.onApplicationShutdown());
+    return denied;
   };
 }
 
@@ -230,7 +268,14 @@ const CASES = [
   [`ThrottlerStorageService.increment, ${IN_FLIGHT} in flight`, throttler(HIGH), CONCURRENT],
   [`bare Map counter, ${IN_FLIGHT} in flight`, bareMap(), CONCURRENT],
 ]
-  .map(([name, setup, mode]) => ({ name, setup, mode, subjects, ops: OPS_PER_ROUND }))
+  .map(([name, setup, mode]) => ({
+    name,
+    setup,
+    dispose: release,
+    mode,
+    subjects,
+    ops: OPS_PER_ROUND,
+  }))
   // BENCH_CORE_ONLY=<regexp> keeps only the matching cases (when investigating; ratios need both sides).
   .filter(({ name }) => new RegExp(process.env.BENCH_CORE_ONLY ?? '').test(name));
 
@@ -352,7 +397,7 @@ export async function run() {
     intro: [
       `Each operation decides one call of one subject, taken in turn from a rotating set of ${SUBJECT_COUNT.toLocaleString('en-US')} subjects.`,
       `Ours: \`createRateLimiter({ limits, store: new MemoryStore() }).consume(subject)\` from the built package (dist). Peers: rate-limiter-flexible \`RateLimiterMemory.consume(subject)\` and @nestjs/throttler \`ThrottlerStorageService.increment(subject, ttl, limit, 0, 'default')\`, with their default options; a bare \`Map\` counter in an async function is the floor.`,
-      `Allowed rows use limits nobody reaches (${HIGH.toLocaleString('en-US')} per ${WINDOW_SECONDS} s); denied rows use a limit of 1, already used up. Every round builds fresh instances, touches every subject once (untimed), then times ${OPS_PER_ROUND.toLocaleString('en-US')} operations (${OPS_PER_ROUND / SUBJECT_COUNT} per subject), either one \`await\` after another or in batches of ${IN_FLIGHT} concurrent calls (\`Promise.all\`).`,
+      `Allowed rows use limits nobody reaches (${HIGH.toLocaleString('en-US')} per ${WINDOW_SECONDS} s); denied rows use a limit of 1, already used up. Every round builds fresh instances, touches every subject once (untimed), then times ${OPS_PER_ROUND.toLocaleString('en-US')} operations (${OPS_PER_ROUND / SUBJECT_COUNT} per subject), either one \`await\` after another or in batches of ${IN_FLIGHT} concurrent calls (\`Promise.all\`), then releases the instance (its timers and state), so that no case runs in a heap that earlier rounds filled. Each case has call sites of its own (its timing loop, its \`consume\` call), as each limiter in an application has.`,
       `${PROCESSES} fresh processes one after the other, each ${WARMUP_ROUNDS} warm-up rounds, then ${ROUNDS} measured rounds (${PROCESSES * ROUNDS} in all); the order of the cases rotates every round. Figures are medians over all rounds; a ratio is computed within each round (both sides measured seconds apart) and the median of those is reported. Fresh processes, because V8 compiles a hot path after what it saw first: one process of the same code can run ours a tenth faster or slower than the next for its whole life.`,
     ],
     tables: [

@@ -24,9 +24,10 @@ export function median(values) {
 /**
  * Run every case in alternating rounds and report, per case, the ops/s of each measured round.
  *
- * Each case is `{ name, setup(): Promise<op> | op, subjects, ops, mode }`: `setup` builds a fresh
- * instance (untimed) and returns `op(subject)`, one operation returning a promise, applied to the
- * subjects in turn; `mode` is `sequential` (one `await` after another) or `{ inFlight: n }` (batches
+ * Each case is `{ name, setup(): Promise<op> | op, dispose?(op), subjects, ops, mode }`: `setup`
+ * builds a fresh instance (untimed) and returns `op(subject)`, one operation returning a promise,
+ * applied to the subjects in turn; `dispose` releases the instance after the timed run (timers,
+ * state), so that no case measures in a heap that earlier rounds filled; `mode` is `sequential` (one `await` after another) or `{ inFlight: n }` (batches
  * of n concurrent operations). Rounds rotate the
  * order of the cases so that none is always measured first or last (thermal, GC and JIT drift).
  *
@@ -39,6 +40,7 @@ export async function measureRounds(cases, { warmupRounds, rounds, onRound }) {
     for (const benchCase of order) {
       const op = await benchCase.setup();
       const nanoseconds = await timeOps(benchCase, op);
+      await benchCase.dispose?.(op);
       if (round >= warmupRounds)
         perCase.get(benchCase.name).push((benchCase.ops * 1e9) / nanoseconds);
     }
