@@ -229,16 +229,17 @@ describe('createRateLimiter', () => {
       store,
       name: 'shared',
     });
-    const loose = createRateLimiter({
-      limits: [new SloppyWindow({ maxCalls: 100, perSeconds: 60 })],
-      store,
-      name: 'shared',
-    });
     expect((await tight.consume('user:a')).allowed).toBe(true);
-    await expect(loose.consume('user:a')).rejects.toThrow(RateLimitConfigError);
-    await expect(loose.consume('user:a')).rejects.toThrow(
-      'already used by a limit of other settings',
-    );
+    // On a MemoryStore the key spaces are taken when the limiter is made: it fails there.
+    const makeLoose = () =>
+      createRateLimiter({
+        limits: [new SloppyWindow({ maxCalls: 100, perSeconds: 60 })],
+        store,
+        name: 'shared',
+      });
+    expect(makeLoose).toThrow(RateLimitConfigError);
+    expect(makeLoose).toThrow('already used by a limit of other settings');
+    expect((await tight.consume('user:a')).allowed).toBe(false);
   });
 
   it('consume(subject) rejects a subject that is not a string', async () => {
