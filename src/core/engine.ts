@@ -372,30 +372,34 @@ const NO_NUMBERS: readonly number[] = [];
  * read: callers that read only `allowed` (most of createRateLimiter's) then skip an object per
  * limit, which was a fifth of the time of an in-memory call. The numbers of the first two limits
  * are fields, not an array (an array per call was a tenth of a two-limit call). Serialised to JSON
- * like the other decisions.
+ * like the other decisions. Fields are set once, as in {@link AdmittedOneInMemory}.
  */
 class AdmittedInMemory implements RateLimitDecision {
-  readonly allowed = true;
-  readonly retryAfter = null;
-  readonly retryAfterMs = 0;
-  readonly deniedBy = undefined;
-  readonly #limits: readonly BuiltInRateLimit[];
+  declare readonly allowed: true;
+  declare readonly retryAfter: null;
+  declare readonly retryAfterMs: 0;
+  declare readonly deniedBy: undefined;
+  declare private readonly limits: readonly BuiltInRateLimit[];
   // Copied: the store reuses its outputs.
-  readonly #remaining0: number;
-  readonly #resetAfterMs0: number;
-  readonly #remaining1: number;
-  readonly #resetAfterMs1: number;
+  declare private readonly remaining0: number;
+  declare private readonly resetAfterMs0: number;
+  declare private readonly remaining1: number;
+  declare private readonly resetAfterMs1: number;
   /** From the third limit on: its remaining, then its resetAfterMs. */
-  readonly #more: readonly number[];
-  #results: readonly LimitResult[] | undefined;
+  declare private readonly more: readonly number[];
+  declare private cachedResults: readonly LimitResult[] | undefined;
 
   /** @param outputs what each limit decided (two or more). */
   constructor(limits: readonly BuiltInRateLimit[], outputs: readonly LimitOutcome[]) {
-    this.#limits = limits;
-    this.#remaining0 = outputs[0].remaining;
-    this.#resetAfterMs0 = outputs[0].resetAfterMs;
-    this.#remaining1 = outputs[1].remaining;
-    this.#resetAfterMs1 = outputs[1].resetAfterMs;
+    this.allowed = true;
+    this.retryAfter = null;
+    this.retryAfterMs = 0;
+    this.deniedBy = undefined;
+    this.limits = limits;
+    this.remaining0 = outputs[0].remaining;
+    this.resetAfterMs0 = outputs[0].resetAfterMs;
+    this.remaining1 = outputs[1].remaining;
+    this.resetAfterMs1 = outputs[1].resetAfterMs;
     let more = NO_NUMBERS; // no array per call for the usual two limits
     if (limits.length > 2) {
       const numbers: number[] = [];
@@ -404,26 +408,27 @@ class AdmittedInMemory implements RateLimitDecision {
       }
       more = numbers;
     }
-    this.#more = more;
+    this.more = more;
+    this.cachedResults = undefined;
   }
 
   get results(): readonly LimitResult[] {
-    this.#results ??= this.#limits.map((limit, index) => {
+    this.cachedResults ??= this.limits.map((limit, index) => {
       let remaining: number;
       let resetAfterMs: number;
       if (index === 0) {
-        remaining = this.#remaining0;
-        resetAfterMs = this.#resetAfterMs0;
+        remaining = this.remaining0;
+        resetAfterMs = this.resetAfterMs0;
       } else if (index === 1) {
-        remaining = this.#remaining1;
-        resetAfterMs = this.#resetAfterMs1;
+        remaining = this.remaining1;
+        resetAfterMs = this.resetAfterMs1;
       } else {
-        remaining = this.#more[2 * (index - 2)];
-        resetAfterMs = this.#more[2 * (index - 2) + 1];
+        remaining = this.more[2 * (index - 2)];
+        resetAfterMs = this.more[2 * (index - 2) + 1];
       }
       return new Result(limit, true, 0, remaining, limit.policy.quota, resetAfterMs);
     });
-    return this.#results;
+    return this.cachedResults;
   }
 
   toJSON(): RateLimitDecision {
