@@ -39,7 +39,7 @@ const OPS_PER_ROUND = Number(process.env.BENCH_CORE_OPS ?? 100_000);
 const WARMUP_ROUNDS = Number(process.env.BENCH_CORE_WARMUP ?? 3);
 /** Measured rounds in each process, and how many processes. */
 const ROUNDS = Number(process.env.BENCH_CORE_ROUNDS ?? 6);
-const PROCESSES = Number(process.env.BENCH_CORE_PROCESSES ?? 3);
+const PROCESSES = Number(process.env.BENCH_CORE_PROCESSES ?? 5);
 /** Set in the processes this one starts: measure, print the rounds as JSON, stop. */
 const IN_CHILD = process.env.BENCH_CORE_CHILD === '1';
 const IN_FLIGHT = 100;
