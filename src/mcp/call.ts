@@ -47,16 +47,21 @@ export function rememberFrameworkRequest(request: unknown): void {
  */
 export function callFromMcpContext(mcpContext: unknown, payload: unknown): McpCall {
   const mcpRequest = safely(() => (mcpContext as { mcpRequest?: unknown }).mcpRequest);
-  const request = safely(() => (mcpContext as { getRawRequest?: () => unknown }).getRawRequest?.());
-  const sessionInfo = safely(() => (mcpContext as { getSession?: () => unknown }).getSession?.());
+  const raw = safely(() => (mcpContext as { getRawRequest?: () => unknown }).getRawRequest?.());
+  const request = isObject(raw) ? (frameworkRequests.get(raw) ?? raw) : undefined;
+  // The session keys only calls without an HTTP request (STDIO): not looked up otherwise.
+  const session =
+    request === undefined
+      ? sessionOf(safely(() => (mcpContext as { getSession?: () => unknown }).getSession?.()))
+      : undefined;
   const params = field(mcpRequest, 'params');
   return {
     method: name(field(mcpRequest, 'method')),
     target: name(field(params, 'name')) ?? name(field(params, 'uri')),
     requestId: echoableId(field(mcpRequest, 'id')),
     args: payload,
-    request: isObject(request) ? (frameworkRequests.get(request) ?? request) : undefined,
-    session: sessionOf(sessionInfo),
+    request,
+    session,
   };
 }
 

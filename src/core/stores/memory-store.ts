@@ -225,7 +225,7 @@ type DeciderFactory = (table: StateTable, out: StepOutput, clock: Clock) => Sing
  * The single-limit decider of each numeric algorithm. One function literal per algorithm on
  * purpose: V8 compiles a function after every call it has seen, so one decider shared by the
  * algorithms (a switch, or the algorithm passed in) was compiled with all of them inlined in a
- * process that used several, outgrew V8's inlining budget and ran up to a tenth more instructions
+ * process that used several, outgrew V8's inlining budget and ran up to 8 % more instructions
  * per call (valgrind); each of these is compiled with its own algorithm only.
  */
 const NUMERIC_DECIDERS: Partial<Record<AlgorithmName, DeciderFactory>> = {
