@@ -222,8 +222,9 @@ export class RateLimitEngine {
    */
   subjectEvaluatorOf(set: LimitSet): ((subject: string) => Promise<RateLimitDecision>) | undefined {
     const plan = this.memoryPlanOf(set);
-    const decide = plan?.single;
-    if (plan === undefined || decide === undefined || !plan.plain) return undefined;
+    if (plan === undefined || !plan.plain) return undefined;
+    const decide = plan.single;
+    if (decide === undefined) return plainEvaluator(this.memory as MemoryStore, plan);
     const limit = plan.limits[0];
     return (subject) => {
       try {
@@ -332,6 +333,29 @@ function decisionOfOne(
   return output.allowed
     ? new AdmittedOneInMemory(limit, output.remaining, output.resetAfterMs)
     : deniedInMemory([limit], [output], cost);
+}
+
+/**
+ * {@link RateLimitEngine.subjectEvaluatorOf} for several plain limits: a function of its own, so
+ * that the one-limit evaluator stays small enough for V8 to inline whole.
+ */
+function plainEvaluator(
+  memory: MemoryStore,
+  plan: MemoryPlan,
+): (subject: string) => Promise<RateLimitDecision> {
+  const { limits, spaces } = plan;
+  return (subject) => {
+    try {
+      return Promise.resolve(
+        memory.evaluatePlainNow(spaces, limits, subject, 1)
+          ? new AdmittedInMemory(limits, memory.lastOutputs)
+          : deniedInMemory(limits, memory.lastOutputs, 1),
+      );
+    } catch (error) {
+      // A clock given to the MemoryStore may throw: a rejection, as from evaluate.
+      return Promise.reject(error);
+    }
+  };
 }
 
 /** A call against several limits, each with its own subject and cost (`key` or `cost` options). */

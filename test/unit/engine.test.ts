@@ -205,19 +205,31 @@ describe('createRateLimiter', () => {
     expect(denied).toBeGreaterThan(5); // the sequence reaches denials, not only admissions
   });
 
-  it('consume(subject) rejects, never throws, when the store cannot decide', async () => {
-    const limiter = createRateLimiter({
-      limits: [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })],
-      store: new MemoryStore({
-        clock: () => {
-          throw new Error('clock broke');
-        },
-      }),
-    });
-    let pending: Promise<unknown> | undefined;
-    expect(() => (pending = limiter.consume('user:a'))).not.toThrow();
-    await expect(pending).rejects.toThrow('clock broke');
-  });
+  it.each([
+    ['one limit', [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })]],
+    [
+      'two limits',
+      [
+        new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 }),
+        new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 1 }),
+      ],
+    ],
+  ])(
+    'consume(subject) rejects, never throws, when the store cannot decide (%s)',
+    async (_, limits) => {
+      const limiter = createRateLimiter({
+        limits,
+        store: new MemoryStore({
+          clock: () => {
+            throw new Error('clock broke');
+          },
+        }),
+      });
+      let pending: Promise<unknown> | undefined;
+      expect(() => (pending = limiter.consume('user:a'))).not.toThrow();
+      await expect(pending).rejects.toThrow('clock broke');
+    },
+  );
 
   it('refuses two limits of other settings in one key space (an id that leaves a setting out)', async () => {
     class SloppyWindow extends FixedWindowRateLimit {
