@@ -215,9 +215,10 @@ export class RateLimitEngine {
   }
 
   /**
-   * {@link evaluateSubject} of `set`, made ahead, when its calls need no context and a MemoryStore
-   * decides them with one limit (createRateLimiter's usual call): no plan checks per call, and
-   * code small enough that V8 inlines all of it into the caller. Undefined otherwise.
+   * {@link evaluateSubject} of `set`, made ahead, when its calls need no context (no custom
+   * limiter, no `key` or `cost` option) and a MemoryStore decides them (createRateLimiter's usual
+   * call): no plan checks per call, and code small enough that V8 inlines all of it into the
+   * caller. Undefined otherwise.
    * @internal used by createRateLimiter.
    */
   subjectEvaluatorOf(set: LimitSet): ((subject: string) => Promise<RateLimitDecision>) | undefined {
