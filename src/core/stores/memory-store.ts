@@ -236,9 +236,9 @@ const NUMERIC_DECIDERS: Partial<Record<AlgorithmName, DeciderFactory>> = {
       const member = memberOf(subject);
       const slot = table.slotOf(member);
       const live = table.isLive(slot, nowMs);
-      const state0 = table.stateAt(slot, 0, live);
-      const state1 = table.stateAt(slot, 1, live);
-      if (decideFixedWindow(out, live, state0, state1, nowMs, params, cost)) {
+      const windowStartMs = table.stateAt(slot, 0, live);
+      const count = table.stateAt(slot, 1, live);
+      if (decideFixedWindow(out, live, windowStartMs, count, nowMs, params, cost)) {
         table.commitNumeric(out, member, slot, nowMs);
       }
       return out;
@@ -266,7 +266,8 @@ const NUMERIC_DECIDERS: Partial<Record<AlgorithmName, DeciderFactory>> = {
       const member = memberOf(subject);
       const slot = table.slotOf(member);
       const live = table.isLive(slot, nowMs);
-      if (decideGcra(out, live, table.stateAt(slot, 0, live), nowMs, params, cost)) {
+      const tatMs = table.stateAt(slot, 0, live);
+      if (decideGcra(out, live, tatMs, nowMs, params, cost)) {
         table.commitNumeric(out, member, slot, nowMs);
       }
       return out;
@@ -281,7 +282,7 @@ const NUMERIC_DECIDERS: Partial<Record<AlgorithmName, DeciderFactory>> = {
  *
  * Keys given to `evaluate` are used as they are. The engine addresses its keys as a key space
  * (`<prefix><scope or namespace><limit id>`, everything of the storage key but the subject) plus the
- * subject, and decides synchronously (`evaluateSubjectNow`): no long key to build and hash per call,
+ * subject, and decides synchronously (`singleLimitDecider`, `evaluatePlainNow`): no long key to build and hash per call,
  * and the key space's name is stored once, not once per subject.
  */
 export class MemoryStore implements RateLimitStore {
