@@ -39,9 +39,18 @@ export function defaultSubject(request: RequestLike | undefined | null): string 
     if (id !== undefined) return `user:${id}`;
   }
   const ip = request?.ip ?? request?.socket?.remoteAddress;
-  if (typeof ip === 'string' && ip.length > 0) return `ip:${normalizeIp(ip)}`;
-  return 'unknown';
+  if (typeof ip !== 'string' || ip.length === 0) return 'unknown';
+  // Calls come in runs from one address (a keep-alive connection): the subject of the last one is
+  // reused, the same string, whose hash the store's Map has already computed.
+  if (ip !== lastIp) {
+    lastIpSubject = `ip:${normalizeIp(ip)}`;
+    lastIp = ip;
+  }
+  return lastIpSubject;
 }
+
+let lastIp = '';
+let lastIpSubject = '';
 
 function idOf(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;

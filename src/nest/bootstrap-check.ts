@@ -39,7 +39,12 @@ export class HandlerPlan {
     readonly limited: boolean,
     /** Whether `@LimitMcpMessages()` applies. */
     readonly messageLimited: boolean,
-  ) {}
+  ) {
+    this.unconditionalSet = contextual.length === 0 ? sets.get('') : undefined;
+  }
+
+  /** The set of a handler without `limitByContext` choices: read per call, not looked up. */
+  private readonly unconditionalSet: LimitSet | undefined;
 
   /** The call's cost: validated, so a bad cost function fails the call instead of admitting it. */
   costOf(call: McpCall): number {
@@ -56,7 +61,7 @@ export class HandlerPlan {
 
   /** The limits of this call: with `limitByContext` choices, the set of the chosen ones. */
   setFor(context: RateLimitContext): LimitSet {
-    if (this.contextual.length === 0) return this.sets.get('')!;
+    if (this.unconditionalSet !== undefined) return this.unconditionalSet;
     const names = this.contextual.map((choice) => chooseName(choice, context));
     return this.sets.get(names.join('\u0000'))!;
   }

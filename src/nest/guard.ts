@@ -106,17 +106,6 @@ export class McpRateLimitGuard implements CanActivate {
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
 
-    const checkHandler = (): boolean | Promise<boolean> => {
-      if (!plan.limited) return this.admit(context, evaluated);
-      const limitContext = contextOf(call, subject, plan.costOf(call));
-      return whenDecided(service.evaluateHandler(plan, limitContext, call), (decision) => {
-        this.report(plan, 'handler', call, subject, decision);
-        if (!decision.allowed) throw this.denial(type, call, decision, false);
-        evaluated?.push({ results: decision.results, messageLevel: false });
-        return this.admit(context, evaluated);
-      });
-    };
-
     if (type === 'http' && plan.messageLimited && service.messagePolicy !== undefined) {
       const count = service.messagePolicy.count(request);
       if (count > 0) {
@@ -125,11 +114,49 @@ export class McpRateLimitGuard implements CanActivate {
           this.report(plan, 'message', call, subject, decision);
           if (!decision.allowed) throw this.denial(type, call, decision, true);
           evaluated?.push({ results: decision.results, messageLevel: true });
-          return checkHandler();
+          return this.checkHandler(context, type, plan, call, subject, evaluated);
         });
       }
     }
-    return checkHandler();
+    return this.checkHandler(context, type, plan, call, subject, evaluated);
+  }
+
+  /**
+   * The handler's own limits, after the message-level ones. A method, not a closure per call: an
+   * in-memory decision is followed straight away, with no function made for it.
+   */
+  private checkHandler(
+    context: ExecutionContext,
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    subject: string,
+    evaluated: HeaderSource[] | undefined,
+  ): boolean | Promise<boolean> {
+    if (!plan.limited) return this.admit(context, evaluated);
+    const limitContext = contextOf(call, subject, plan.costOf(call));
+    const decision = this.service.evaluateHandler(plan, limitContext, call);
+    if (isThenable(decision)) {
+      return Promise.resolve(decision).then((settled) =>
+        this.afterHandlerDecision(context, type, plan, call, subject, evaluated, settled),
+      );
+    }
+    return this.afterHandlerDecision(context, type, plan, call, subject, evaluated, decision);
+  }
+
+  private afterHandlerDecision(
+    context: ExecutionContext,
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    subject: string,
+    evaluated: HeaderSource[] | undefined,
+    decision: RateLimitDecision,
+  ): boolean {
+    this.report(plan, 'handler', call, subject, decision);
+    if (!decision.allowed) throw this.denial(type, call, decision, false);
+    evaluated?.push({ results: decision.results, messageLevel: false });
+    return this.admit(context, evaluated);
   }
 
   /** Admit the call: set the rate-limit headers of what was evaluated, if any. */
@@ -162,6 +189,8 @@ export class McpRateLimitGuard implements CanActivate {
     subject: string,
     decision: RateLimitDecision,
   ): void {
+    // The usual case, with nothing to say: no describing of limits.
+    if (decision.allowed && !this.service.hasDecisionHook) return;
     const limit = describeLimiter(decision.deniedBy);
     if (!decision.allowed) {
       this.service.logger.debug(
@@ -187,22 +216,51 @@ function whenDecided<T>(
   decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
   then: (decision: RateLimitDecision) => T | Promise<T>,
 ): T | Promise<T> {
-  // Any thenable, not only this realm's Promise: a decision has no `then`.
-  if (typeof (decision as Partial<PromiseLike<unknown>>).then === 'function') {
-    return Promise.resolve(decision).then(then);
-  }
-  return then(decision as RateLimitDecision);
+  if (isThenable(decision)) return Promise.resolve(decision).then(then);
+  return then(decision);
+}
+
+/** Any thenable, not only this realm's Promise: a decision has no `then`. */
+function isThenable(
+  decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
+): decision is PromiseLike<RateLimitDecision> {
+  return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
 }
 
 function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {
-  return {
-    subject,
-    method: call.method,
-    target: call.target,
-    request: call.request,
-    args: call.args,
-    cost,
-  };
+  return new CallContext(call, subject, cost);
+}
+
+/**
+ * The limiters' view of a call. `method` and `target` are read from the call when a limiter asks
+ * (built-in limits without `key` or `cost` options never do), for the reason of
+ * `callFromMcpContext`.
+ */
+class CallContext implements RateLimitContext {
+  readonly request: unknown;
+  readonly args: unknown;
+
+  constructor(
+    private readonly call: McpCall,
+    readonly subject: string,
+    readonly cost: number,
+  ) {
+    this.request = call.request;
+    this.args = call.args;
+  }
+
+  get method(): string | undefined {
+    return this.call.method;
+  }
+
+  get target(): string | undefined {
+    return this.call.target;
+  }
+
+  toJSON(): RateLimitContext {
+    const { subject, method, target, request, args, cost } = this;
+    return { subject, method, target, request, args, cost };
+  }
 }
 
 function errorData(decision: RateLimitDecision): RateLimitErrorData {

@@ -2,7 +2,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { RateLimitEvent } from '../../src/index.js';
-import { createMcpApp, postMcpMessage, type McpApp } from '../fixtures/mcp-app.js';
+import {
+  createMcpApp,
+  inspectedContexts,
+  postMcpMessage,
+  type McpApp,
+} from '../fixtures/mcp-app.js';
 
 interface Denial {
   code: number;
@@ -86,6 +91,20 @@ describe('MCP-Nest over Streamable HTTP', () => {
       handler: 'LimitedTools.search',
       subject: 'user:tool-user',
       method: 'tools/call',
+    });
+  });
+
+  test('a custom limiter sees the call: subject, method, target, arguments, request, cost', async () => {
+    const client = await connect(url, asUser('inspector'));
+    const result = await client.callTool({ name: 'inspect', arguments: { topic: 'rates' } });
+    expect(textOf(result)).toContain('inspected rates');
+    expect(inspectedContexts.at(-1)).toEqual({
+      subject: 'user:inspector',
+      method: 'tools/call',
+      target: 'inspect',
+      args: { topic: 'rates' },
+      cost: 1,
+      hasRequest: true,
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { defaultSubject, encodeKeyPart, normalizeIp } from '../../src/index.js';
+import { callFromMcpContext, defaultSubject, encodeKeyPart, normalizeIp } from '../../src/index.js';
 
 describe('defaultSubject', () => {
   it('prefers the authenticated user id: id, then sub, then userId', () => {
@@ -14,6 +14,18 @@ describe('defaultSubject', () => {
     expect(defaultSubject({ socket: { remoteAddress: '10.0.0.2' } })).toBe('ip:10.0.0.2');
     expect(defaultSubject({})).toBe('unknown');
     expect(defaultSubject(undefined)).toBe('unknown');
+  });
+
+  it('gives each address its own subject when calls alternate between addresses', () => {
+    // The last address's subject is reused: a stale one would key a client by another's IP.
+    const addresses = ['10.0.0.1', '10.0.0.1', '::ffff:10.0.0.2', '2001:db8::1', '10.0.0.1'];
+    expect(addresses.map((ip) => defaultSubject({ ip }))).toEqual([
+      'ip:10.0.0.1',
+      'ip:10.0.0.1',
+      'ip:10.0.0.2',
+      'ip:2001:db8:0:0::/64',
+      'ip:10.0.0.1',
+    ]);
   });
 
   it('never confuses a user id with an IP', () => {
@@ -60,5 +72,69 @@ describe('encodeKeyPart', () => {
   it('hashes lone surrogates losslessly (UTF-8 would turn both into U+FFFD)', () => {
     expect(encodeKeyPart('\ud800')).not.toBe(encodeKeyPart('\udc00'));
     expect(encodeKeyPart('\ud800')).not.toBe(encodeKeyPart('\ufffd'));
+  });
+});
+
+describe('callFromMcpContext', () => {
+  const request = { ip: '10.1.2.3' };
+  const mcpContext = {
+    mcpRequest: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'search' } },
+    getRawRequest: () => request,
+  };
+
+  it('reads the method, target and id of the MCP request, and keeps the payload and request', () => {
+    const call = callFromMcpContext(mcpContext, { query: 'q' });
+    expect(call.method).toBe('tools/call');
+    expect(call.target).toBe('search');
+    expect(call.requestId).toBe(7);
+    expect(call.args).toEqual({ query: 'q' });
+    expect(call.request).toBe(request);
+    expect(call.session).toBeUndefined();
+    // As JSON (logs), the names are there like any other field.
+    expect(JSON.parse(JSON.stringify(call))).toEqual({
+      method: 'tools/call',
+      target: 'search',
+      requestId: 7,
+      args: { query: 'q' },
+      request: { ip: '10.1.2.3' },
+    });
+  });
+
+  it('reads a resource URI as the target, and never throws on a hostile request', () => {
+    const resource = callFromMcpContext(
+      { mcpRequest: { method: 'resources/read', params: { uri: 'mcp://docs/a' } } },
+      undefined,
+    );
+    expect(resource.target).toBe('mcp://docs/a');
+    const hostile = callFromMcpContext(
+      {
+        get mcpRequest() {
+          throw new Error('no');
+        },
+        getRawRequest: () => {
+          throw new Error('no');
+        },
+      },
+      undefined,
+    );
+    expect([hostile.method, hostile.target, hostile.requestId, hostile.request]).toEqual([
+      undefined,
+      undefined,
+      null,
+      undefined,
+    ]);
+    const throwingParams = callFromMcpContext(
+      {
+        mcpRequest: {
+          method: 'tools/call',
+          get params() {
+            throw new Error('no');
+          },
+        },
+      },
+      undefined,
+    );
+    expect(throwingParams.method).toBe('tools/call');
+    expect(throwingParams.target).toBeUndefined();
   });
 });
