@@ -38,7 +38,7 @@ export function defaultSubject(request: RequestLike | undefined | null): string 
     const id = idOf(record.id) ?? idOf(record.sub) ?? idOf(record.userId);
     if (id !== undefined) return `user:${id}`;
   }
-  const ip = request?.ip ?? request?.socket?.remoteAddress;
+  const ip = clientIp(request);
   if (typeof ip !== 'string' || ip.length === 0) return 'unknown';
   // Calls come in runs from one address (a keep-alive connection): the subject of the last one is
   // reused, the same string, whose hash the store's Map has already computed.
@@ -51,6 +51,62 @@ export function defaultSubject(request: RequestLike | undefined | null): string 
 
 let lastIp = '';
 let lastIpSubject = '';
+
+/**
+ * `request.ip`, else the socket's address. On Express, `request.ip` walks the trust-proxy chain
+ * over the X-Forwarded-For header; without that header it is the socket's address whatever the
+ * trust setting, so it is read from the socket directly when `ip` is Express's own getter: about
+ * 4 µs of an MCP-Nest server's request (a sixth of this library's time there).
+ */
+function clientIp(request: RequestLike | undefined | null): unknown {
+  if (request === null || typeof request !== 'object') return undefined;
+  const headers = (request as { headers?: Record<string, unknown> }).headers;
+  const forwardedFor = headers?.['x-forwarded-for'];
+  if (
+    (forwardedFor === undefined || forwardedFor === '') &&
+    hasExpressIp(request) &&
+    !Object.prototype.hasOwnProperty.call(request, 'ip')
+  ) {
+    return request.socket?.remoteAddress;
+  }
+  return request.ip ?? request.socket?.remoteAddress;
+}
+
+/** Per request prototype (an Express app's `app.request`): whether its `ip` is Express's getter. */
+const expressIpPrototypes = new WeakMap<object, boolean>();
+
+function hasExpressIp(request: object): boolean {
+  const prototype = Object.getPrototypeOf(request) as object | null;
+  if (prototype === null) return false;
+  let known = expressIpPrototypes.get(prototype);
+  if (known === undefined) {
+    known = isExpressIpGetter(ipGetterOf(prototype));
+    expressIpPrototypes.set(prototype, known);
+  }
+  return known;
+}
+
+/** The getter that `ip` resolves to from `prototype`, if `ip` is an accessor. */
+function ipGetterOf(prototype: object): unknown {
+  for (let holder: object | null = prototype; holder !== null;) {
+    const descriptor = Object.getOwnPropertyDescriptor(holder, 'ip');
+    if (descriptor !== undefined) return descriptor.get;
+    holder = Object.getPrototypeOf(holder) as object | null;
+  }
+  return undefined;
+}
+
+/**
+ * Express's `req.ip` (4 and 5): `proxyaddr(this, this.app.get('trust proxy fn'))`. Recognised by
+ * its source, as this package does not depend on Express; anything else is read as `request.ip`.
+ */
+function isExpressIpGetter(getter: unknown): boolean {
+  if (typeof getter !== 'function' || getter.name !== 'ip') return false;
+  const source = Function.prototype.toString.call(getter);
+  return (
+    source.includes("this.app.get('trust proxy fn')") && source.includes('proxyaddr(this, trust)')
+  );
+}
 
 function idOf(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import express from 'express';
 import { callFromMcpContext, defaultSubject, encodeKeyPart, normalizeIp } from '../../src/index.js';
 
 describe('defaultSubject', () => {
@@ -26,6 +27,37 @@ describe('defaultSubject', () => {
       'ip:2001:db8:0:0::/64',
       'ip:10.0.0.1',
     ]);
+  });
+
+  it("follows Express's request.ip: the socket's address, or the trusted X-Forwarded-For", () => {
+    const app = express();
+    app.set('trust proxy', 'loopback');
+    // A request as Express makes it: an object whose prototype is the app's request.
+    const requestFrom = (remoteAddress: string, headers: Record<string, string>) =>
+      Object.assign(Object.create(app.request) as object, { headers, socket: { remoteAddress } });
+    const direct = requestFrom('10.0.0.7', {});
+    expect(defaultSubject(direct)).toBe('ip:10.0.0.7');
+    expect(defaultSubject(direct)).toBe(`ip:${(direct as unknown as { ip: string }).ip}`);
+    const proxied = requestFrom('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' });
+    expect(defaultSubject(proxied)).toBe('ip:203.0.113.9');
+    // Behind an untrusted proxy the header does not count.
+    const untrusted = requestFrom('10.0.0.8', { 'x-forwarded-for': '203.0.113.9' });
+    expect(defaultSubject(untrusted)).toBe('ip:10.0.0.8');
+    // An app that defines request.ip its own way is asked, on the request or on its prototype.
+    const overridden = requestFrom('10.0.0.7', {});
+    Object.defineProperty(overridden, 'ip', { value: '198.51.100.4' });
+    expect(defaultSubject(overridden)).toBe('ip:198.51.100.4');
+    const otherApp = express();
+    Object.defineProperty(otherApp.request, 'ip', {
+      get(this: { headers: Record<string, string> }) {
+        return this.headers['x-real-ip'];
+      },
+    });
+    const realIp = Object.assign(Object.create(otherApp.request) as object, {
+      headers: { 'x-real-ip': '192.0.2.44' },
+      socket: { remoteAddress: '127.0.0.1' },
+    });
+    expect(defaultSubject(realIp)).toBe('ip:192.0.2.44');
   });
 
   it('never confuses a user id with an IP', () => {
