@@ -1,0 +1,25 @@
+// Preload of bench/guard-time.mjs: times McpRateLimitGuard.canActivate by execution context and
+// prints the mean per call to stderr on SIGINT.
+import { McpRateLimitGuard } from 'nestjs-mcp-rate-limit';
+
+const totals = new Map(); // context type -> [milliseconds, calls]
+const canActivate = McpRateLimitGuard.prototype.canActivate;
+McpRateLimitGuard.prototype.canActivate = function timedCanActivate(context) {
+  const startMs = performance.now();
+  try {
+    return canActivate.call(this, context);
+  } finally {
+    const entry = totals.get(context.getType()) ?? [0, 0];
+    entry[0] += performance.now() - startMs;
+    entry[1] += 1;
+    totals.set(context.getType(), entry);
+  }
+};
+process.on('SIGINT', () => {
+  const parts = [...totals].map(
+    ([type, [milliseconds, calls]]) =>
+      `${type} ${((milliseconds * 1000) / calls).toFixed(2)} µs (${calls} calls)`,
+  );
+  process.stderr.write(parts.join(', '));
+  process.exit(0);
+});
