@@ -45,10 +45,23 @@ export function rateLimitHeaderValues(
 /** A structured-field string naming the limit: its namespace, else its settings. */
 function policyName(result: LimitResult, index: number, messageLevel: boolean): string {
   const limit = result.limiter;
-  const base =
-    limit instanceof BuiltInRateLimit ? (limit.namespace ?? limit.id) : `custom-${index + 1}`;
-  const name = `${messageLevel ? 'msg-' : ''}${base}`;
-  // sf-string: printable ASCII, with `"` and `\` escaped.
+  if (!(limit instanceof BuiltInRateLimit)) {
+    return structuredString(`${messageLevel ? 'msg-' : ''}custom-${index + 1}`);
+  }
+  // A built-in limit's name never changes: made once (per level), not on every admitted call.
+  let names = builtInPolicyNames.get(limit);
+  if (names === undefined) {
+    const base = limit.namespace ?? limit.id;
+    names = { handler: structuredString(base), message: structuredString(`msg-${base}`) };
+    builtInPolicyNames.set(limit, names);
+  }
+  return messageLevel ? names.message : names.handler;
+}
+
+const builtInPolicyNames = new WeakMap<BuiltInRateLimit, { handler: string; message: string }>();
+
+/** An sf-string: printable ASCII, with `"` and `\` escaped. */
+function structuredString(name: string): string {
   const printable = name.replace(/[^\x20-\x7e]/g, '_').replace(/[\\"]/g, (char) => `\\${char}`);
   return `"${printable}"`;
 }
