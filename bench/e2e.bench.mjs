@@ -92,10 +92,13 @@ function pinning() {
   }
 }
 
-/** Start one server; resolves to { url, stop } once it listens. */
-function startServer(variant, pinned) {
+/**
+ * Start one server; resolves to { url, stop } once it listens.
+ * @param nodeArguments given to node before the app (bench/guard-time.mjs preloads a timer).
+ */
+export function startServer(variant, pinned, nodeArguments = []) {
   return new Promise((resolve, reject) => {
-    const server = [`${appDirectory}dist/main.js`];
+    const server = [...nodeArguments, `${appDirectory}dist/main.js`];
     const [command, args] =
       pinned === undefined
         ? [process.execPath, server]
@@ -139,7 +142,8 @@ async function checkCall(url) {
   }
 }
 
-function load(url, seconds, connections = CONNECTIONS) {
+/** POST the tools/call for `seconds` over `connections`; resolves to autocannon's result. */
+export function load(url, seconds, connections = CONNECTIONS) {
   return new Promise((resolve, reject) => {
     autocannon(
       {

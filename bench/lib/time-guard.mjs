@@ -1,5 +1,7 @@
 // Preload of bench/guard-time.mjs: times McpRateLimitGuard.canActivate by execution context and
-// prints the mean per call to stderr on SIGINT.
+// writes the mean per call to GUARD_TIME_REPORT when the server is stopped (SIGTERM, before Nest's
+// own shutdown hook, which is registered later).
+import { writeFileSync } from 'node:fs';
 import { McpRateLimitGuard } from 'nestjs-mcp-rate-limit';
 
 const totals = new Map(); // context type -> [milliseconds, calls]
@@ -15,11 +17,10 @@ McpRateLimitGuard.prototype.canActivate = function timedCanActivate(context) {
     totals.set(context.getType(), entry);
   }
 };
-process.on('SIGINT', () => {
+process.once('SIGTERM', () => {
   const parts = [...totals].map(
     ([type, [milliseconds, calls]]) =>
       `${type} ${((milliseconds * 1000) / calls).toFixed(2)} µs (${calls} calls)`,
   );
-  process.stderr.write(parts.join(', '));
-  process.exit(0);
+  writeFileSync(process.env.GUARD_TIME_REPORT, parts.join(', '));
 });

@@ -144,6 +144,11 @@ export class McpRateLimitGuard implements CanActivate {
     return this.afterHandlerDecision(context, type, plan, call, subject, evaluated, decision);
   }
 
+  /**
+   * What follows the handler's decision. Its own method rather than an optional `settled`
+   * parameter of checkHandler: folded into one, the guard measured about 0.4 µs more per call in a
+   * loaded server (bench/guard-time.mjs, three alternating pairs).
+   */
   private afterHandlerDecision(
     context: ExecutionContext,
     type: 'rpc' | 'http',

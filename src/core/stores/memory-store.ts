@@ -282,8 +282,8 @@ const NUMERIC_DECIDERS: Partial<Record<AlgorithmName, DeciderFactory>> = {
  *
  * Keys given to `evaluate` are used as they are. The engine addresses its keys as a key space
  * (`<prefix><scope or namespace><limit id>`, everything of the storage key but the subject) plus the
- * subject, and decides synchronously (`singleLimitDecider`, `evaluatePlainNow`): no long key to build and hash per call,
- * and the key space's name is stored once, not once per subject.
+ * subject, and decides synchronously (`singleLimitDecider`, `evaluatePlainNow`): no long key to
+ * build and hash per call, and the key space's name is stored once, not once per subject.
  */
 export class MemoryStore implements RateLimitStore {
   /** Starts the sweep timer when the first key arrives. */
