@@ -1,6 +1,6 @@
 -- Twin of fixed-window.ts: the same inputs, the same floating-point operations in the same order,
 -- the same outputs. State: struct.pack('<dd', windowStartMs, count), exact doubles. Helpers
--- (extra_ttl_ms) come from the generated script.
+-- (extra_ttl_ms, px_of) come from the generated script.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state to store when committed, and
 -- whether the stored state is of this same window (then its key already has the right TTL).
@@ -30,15 +30,12 @@ end
 -- first write of the window gave it): only the count changes, and SET KEEPTTL costs Redis less than
 -- half of SET PX. A state whose TTL is not positive is equivalent to no state: delete it.
 local function fixed_window_commit(key, state, ttl_ms, same_window)
-  local ttl = math.ceil(ttl_ms)
-  if ttl <= 0 then
+  local px = px_of(ttl_ms)
+  if px == nil then
     redis.call('DEL', key)
   elseif same_window then
     redis.call('SET', key, state, 'KEEPTTL')
   else
-    ttl = ttl + extra_ttl_ms
-    -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
-    if ttl >= 1e15 then ttl = string.format('%d', ttl) end
-    redis.call('SET', key, state, 'PX', ttl)
+    redis.call('SET', key, state, 'PX', px)
   end
 end

@@ -1,7 +1,7 @@
 -- Twin of sliding-window.ts: the same inputs, the same floating-point operations in the same order,
 -- the same outputs. State: a Redis list of the admission times still inside the window, oldest first
 -- (a call of cost n adds n entries, each struct.pack('<d', ms), an exact double). Helpers
--- (extra_ttl_ms) come from the generated script.
+-- (extra_ttl_ms, px_of) come from the generated script.
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, and, when allowed, the number of
 -- expired entries at the head of the list (what sliding_window_commit removes).
@@ -62,13 +62,10 @@ local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
     end
   end
   -- A list whose TTL is not positive is equivalent to no list: delete it.
-  local ttl = math.ceil(ttl_ms)
-  if ttl > 0 then
-    ttl = ttl + extra_ttl_ms
-    -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
-    if ttl >= 1e15 then ttl = string.format('%d', ttl) end
-    redis.call('PEXPIRE', key, ttl)
-  else
+  local px = px_of(ttl_ms)
+  if px == nil then
     redis.call('DEL', key)
+  else
+    redis.call('PEXPIRE', key, px)
   end
 end

@@ -19,17 +19,6 @@ export interface MemoryStoreOptions {
 const INITIAL_CAPACITY = 16;
 
 /**
- * Doubles a numeric algorithm state takes in a table, beside the key's expiry time. No object per
- * key stays on the heap (V8 would promote each one and remember it on every write, which was a
- * tenth of an in-memory call). Other algorithms keep their state objects as they are.
- */
-const NUMERIC_WIDTHS: Partial<Record<AlgorithmName, number>> = {
-  'fixed-window': 2, // windowStartMs, count
-  'token-bucket': 2, // tokens, updatedAtMs
-  gcra: 1, // tatMs
-};
-
-/**
  * The states of a set of keys and when each expires. A key maps to a slot number; the slot's
  * record in one Float64Array holds its expiry time, then its state when the algorithm's is numeric
  * (other states sit in an array at the same slot). Per key that is one map entry and 8 to 24 bytes
@@ -222,56 +211,74 @@ export type SingleLimitDecider = (subject: string, cost: number) => StepOutput;
 type DeciderFactory = (table: StateTable, out: StepOutput, clock: Clock) => SingleLimitDecider;
 
 /**
- * The single-limit decider of each numeric algorithm. One function literal per algorithm on
- * purpose: V8 compiles a function after every call it has seen, so one decider shared by the
- * algorithms (a switch, or the algorithm passed in) was compiled with all of them inlined in a
- * process that used several, outgrew V8's inlining budget and ran up to 8 % more instructions
- * per call (valgrind); each of these is compiled with its own algorithm only.
+ * How the MemoryStore keeps and decides each algorithm whose state is numbers: in one table, so
+ * that an algorithm has both or neither.
+ *
+ * `width`: the doubles its state takes in a table, beside the key's expiry time. No object per key
+ * stays on the heap (V8 would promote each one and remember it on every write, which was a tenth
+ * of an in-memory call). Other algorithms keep their state objects as they are.
+ *
+ * `decider`: its single-limit decider. One function literal per algorithm on purpose: V8 compiles
+ * a function after every call it has seen, so one decider shared by the algorithms (a switch, or
+ * the algorithm passed in) was compiled with all of them inlined in a process that used several,
+ * outgrew V8's inlining budget and ran up to 8 % more instructions per call (valgrind); each of
+ * these is compiled with its own algorithm only.
  */
-const NUMERIC_DECIDERS: Partial<Record<AlgorithmName, DeciderFactory>> = {
-  'fixed-window': (table, out, clock) => {
-    const params = table.params as FixedWindowParams;
-    return (subject, cost) => {
-      const nowMs = clock();
-      const member = memberOf(subject);
-      const slot = table.slotOf(member);
-      const live = table.isLive(slot, nowMs);
-      const windowStartMs = table.stateAt(slot, 0, live);
-      const count = table.stateAt(slot, 1, live);
-      if (decideFixedWindow(out, live, windowStartMs, count, nowMs, params, cost)) {
-        table.commitNumeric(out, member, slot, nowMs);
-      }
-      return out;
-    };
+const NUMERIC_STATES: Partial<
+  Record<AlgorithmName, { readonly width: number; readonly decider: DeciderFactory }>
+> = {
+  'fixed-window': {
+    width: 2, // windowStartMs, count
+    decider: (table, out, clock) => {
+      const params = table.params as FixedWindowParams;
+      return (subject, cost) => {
+        const nowMs = clock();
+        const member = memberOf(subject);
+        const slot = table.slotOf(member);
+        const live = table.isLive(slot, nowMs);
+        const windowStartMs = table.stateAt(slot, 0, live);
+        const count = table.stateAt(slot, 1, live);
+        if (decideFixedWindow(out, live, windowStartMs, count, nowMs, params, cost)) {
+          table.commitNumeric(out, member, slot, nowMs);
+        }
+        return out;
+      };
+    },
   },
-  'token-bucket': (table, out, clock) => {
-    const params = table.params as TokenBucketParams;
-    return (subject, cost) => {
-      const nowMs = clock();
-      const member = memberOf(subject);
-      const slot = table.slotOf(member);
-      const live = table.isLive(slot, nowMs);
-      const tokens = table.stateAt(slot, 0, live);
-      const updatedAtMs = table.stateAt(slot, 1, live);
-      if (decideTokenBucket(out, live, tokens, updatedAtMs, nowMs, params, cost)) {
-        table.commitNumeric(out, member, slot, nowMs);
-      }
-      return out;
-    };
+  'token-bucket': {
+    width: 2, // tokens, updatedAtMs
+    decider: (table, out, clock) => {
+      const params = table.params as TokenBucketParams;
+      return (subject, cost) => {
+        const nowMs = clock();
+        const member = memberOf(subject);
+        const slot = table.slotOf(member);
+        const live = table.isLive(slot, nowMs);
+        const tokens = table.stateAt(slot, 0, live);
+        const updatedAtMs = table.stateAt(slot, 1, live);
+        if (decideTokenBucket(out, live, tokens, updatedAtMs, nowMs, params, cost)) {
+          table.commitNumeric(out, member, slot, nowMs);
+        }
+        return out;
+      };
+    },
   },
-  gcra: (table, out, clock) => {
-    const params = table.params as GcraParams;
-    return (subject, cost) => {
-      const nowMs = clock();
-      const member = memberOf(subject);
-      const slot = table.slotOf(member);
-      const live = table.isLive(slot, nowMs);
-      const tatMs = table.stateAt(slot, 0, live);
-      if (decideGcra(out, live, tatMs, nowMs, params, cost)) {
-        table.commitNumeric(out, member, slot, nowMs);
-      }
-      return out;
-    };
+  gcra: {
+    width: 1, // tatMs
+    decider: (table, out, clock) => {
+      const params = table.params as GcraParams;
+      return (subject, cost) => {
+        const nowMs = clock();
+        const member = memberOf(subject);
+        const slot = table.slotOf(member);
+        const live = table.isLive(slot, nowMs);
+        const tatMs = table.stateAt(slot, 0, live);
+        if (decideGcra(out, live, tatMs, nowMs, params, cost)) {
+          table.commitNumeric(out, member, slot, nowMs);
+        }
+        return out;
+      };
+    },
   },
 };
 
@@ -361,7 +368,12 @@ export class MemoryStore implements RateLimitStore {
       );
     }
     if (space === undefined) {
-      space = new StateTable(this.keyAdded, NUMERIC_WIDTHS[algorithm], algorithm, limit.params);
+      space = new StateTable(
+        this.keyAdded,
+        NUMERIC_STATES[algorithm]?.width,
+        algorithm,
+        limit.params,
+      );
       this.spaces.set(id, space);
     }
     return space;
@@ -373,8 +385,10 @@ export class MemoryStore implements RateLimitStore {
    * @internal used by the engine.
    */
   singleLimitDecider(space: KeySpace, limit: BuiltInRateLimit): SingleLimitDecider {
-    const numeric = NUMERIC_DECIDERS[limit.algorithm];
-    if (space.numeric && numeric !== undefined) return numeric(space, new StepOutput(), this.clock);
+    const numeric = NUMERIC_STATES[limit.algorithm];
+    if (space.numeric && numeric !== undefined) {
+      return numeric.decider(space, new StepOutput(), this.clock);
+    }
     return (subject, cost) => {
       const nowMs = this.clock();
       const member = memberOf(subject);

@@ -13,7 +13,7 @@ export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
 };
 
 type AlgorithmCode = 'f' | 's' | 't' | 'g';
-type Helper = 'epsilon' | 'store_state';
+type Helper = 'epsilon' | 'px_of' | 'store_state';
 
 /** What the generated script needs to know about each Lua twin. */
 interface LuaTwin {
@@ -30,25 +30,25 @@ const TWINS: Readonly<Record<AlgorithmCode, LuaTwin>> = {
     file: 'fixed-window.lua',
     step: 'fixed_window',
     commit: (n) => `fixed_window_commit(KEYS[${n}], state_${n}, ttl_ms_${n}, detail_${n})`,
-    helpers: [],
+    helpers: ['px_of'],
   },
   s: {
     file: 'sliding-window.lua',
     step: 'sliding_window',
     commit: (n) => `sliding_window_commit(KEYS[${n}], now_ms, cost_${n}, ttl_ms_${n}, state_${n})`,
-    helpers: [],
+    helpers: ['px_of'],
   },
   t: {
     file: 'token-bucket.lua',
     step: 'token_bucket',
     commit: (n) => `store_state(KEYS[${n}], state_${n}, ttl_ms_${n})`,
-    helpers: ['epsilon', 'store_state'],
+    helpers: ['epsilon', 'px_of', 'store_state'],
   },
   g: {
     file: 'gcra.lua',
     step: 'gcra',
     commit: (n) => `store_state(KEYS[${n}], state_${n}, ttl_ms_${n})`,
-    helpers: ['epsilon', 'store_state'],
+    helpers: ['epsilon', 'px_of', 'store_state'],
   },
 };
 
@@ -57,16 +57,22 @@ const TWINS: Readonly<Record<AlgorithmCode, LuaTwin>> = {
 // on every call, so a script defines only what its twins use.
 const HELPERS: Readonly<Record<Helper, string>> = {
   epsilon: `local EPSILON_MS = ${String(EPSILON_MS)}`,
-  // A state whose TTL is not positive is equivalent to no state: delete it.
-  store_state: `local function store_state(key, state, ttl_ms)
+  // The PX argument of a state kept for ttl_ms (the store's extra TTL added), or nil when ttl_ms is
+  // not positive: such a state is equivalent to no state, and its key is deleted instead.
+  px_of: `local function px_of(ttl_ms)
   local ttl = math.ceil(ttl_ms)
-  if ttl > 0 then
-    ttl = ttl + extra_ttl_ms
-    -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
-    if ttl >= 1e15 then ttl = string.format('%d', ttl) end
-    redis.call('SET', key, state, 'PX', ttl)
-  else
+  if ttl <= 0 then return nil end
+  ttl = ttl + extra_ttl_ms
+  -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
+  if ttl >= 1e15 then return string.format('%d', ttl) end
+  return ttl
+end`,
+  store_state: `local function store_state(key, state, ttl_ms)
+  local px = px_of(ttl_ms)
+  if px == nil then
     redis.call('DEL', key)
+  else
+    redis.call('SET', key, state, 'PX', px)
   end
 end`,
 };
@@ -128,7 +134,8 @@ function generate(codes: string, givenTime: boolean, extraTtlMs: number): string
   const distinct = [...new Set(used)];
   const helpers = new Set(distinct.flatMap((code) => TWINS[code].helpers));
   const lines = [`local extra_ttl_ms = ${String(extraTtlMs)}`];
-  for (const helper of ['epsilon', 'store_state'] as const) {
+  // In this order: store_state calls px_of.
+  for (const helper of ['epsilon', 'px_of', 'store_state'] as const) {
     if (helpers.has(helper)) lines.push(HELPERS[helper]);
   }
   for (const code of distinct) lines.push(twinSource(code));
