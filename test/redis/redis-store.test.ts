@@ -150,6 +150,26 @@ describeRedis('RedisStore on a private redis-server', () => {
     expect(outcomes.map((outcome) => outcome.remaining)).toEqual([3, 3, 3, 3]);
   });
 
+  test('a state that is no state (a TTL of 0) is not written: the key is deleted, not SET with PX 0', async () => {
+    // Cost 0 on a fresh bucket leaves it full: its TTL is 0, and Redis refuses PX 0.
+    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const limits = [
+      new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 0.5 }),
+      new GcraRateLimit({ ratePerSecond: 0.5, burst: 5 }),
+    ];
+    const checks = limits.map((limit, index) => ({
+      key: `ttl0:{subject}${index}`,
+      limit,
+      cost: 0,
+    }));
+    const outcomes = await store.evaluate(checks);
+    expect(outcomes.map((outcome) => [outcome.allowed, outcome.remaining])).toEqual([
+      [true, 5],
+      [true, 5],
+    ]);
+    expect(await client.exists(checks.map((check) => check.key))).toBe(0);
+  });
+
   test('keys of one call share a hash tag, hence one Cluster slot', async () => {
     const limiter = createRateLimiter({
       limits: [
