@@ -54,7 +54,8 @@ const TWINS: Readonly<Record<AlgorithmCode, LuaTwin>> = {
 
 // Helpers shared by Lua twins. EPSILON_MS is the TypeScript constant itself (its decimal form
 // reads back as the same double), so it cannot drift. Every function defined costs Redis a closure
-// on every call, so a script defines only what its twins use.
+// on every call, so a script defines only what its twins use. A helper comes after those it calls
+// (Lua locals must be defined before use).
 const HELPERS: Readonly<Record<Helper, string>> = {
   epsilon: `local EPSILON_MS = ${String(EPSILON_MS)}`,
   // The PX argument of a state kept for ttl_ms (the store's extra TTL added), or nil when ttl_ms is
@@ -134,8 +135,8 @@ function generate(codes: string, givenTime: boolean, extraTtlMs: number): string
   const distinct = [...new Set(used)];
   const helpers = new Set(distinct.flatMap((code) => TWINS[code].helpers));
   const lines = [`local extra_ttl_ms = ${String(extraTtlMs)}`];
-  // In this order: store_state calls px_of.
-  for (const helper of ['epsilon', 'px_of', 'store_state'] as const) {
+  // In HELPERS' order, which defines a helper before the helpers that call it.
+  for (const helper of Object.keys(HELPERS) as Helper[]) {
     if (helpers.has(helper)) lines.push(HELPERS[helper]);
   }
   for (const code of distinct) lines.push(twinSource(code));
