@@ -11,6 +11,7 @@
 // in one process, 1.99× in the next). One process must not decide a ratio.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   formatRate,
@@ -182,7 +183,8 @@ function bareMap() {
 
 /**
  * A reference, not a product: the least a fixed window can do per call, written by hand as one
- * closure. It reads a monotonic clock (as ours does), finds the subject's slot in a Map, updates
+ * closure. It reads a monotonic clock (as ours does, from node:perf_hooks: the global `performance`
+ * is a lazy accessor that costs a getter call per read), finds the subject's slot in a Map, updates
  * two numbers in a Float64Array and resolves a fresh decision object. No engine, no store
  * interface, no validation. Measured beside ours, it shows how much of a call the layers cost and
  * how fast any fixed window with a per-call clock can be on this machine.

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { AlgorithmName } from '../algorithms/types.js';
 import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
