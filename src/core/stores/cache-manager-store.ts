@@ -18,7 +18,10 @@ export interface CacheLike {
 }
 
 export interface CacheManagerStoreOptions {
-  /** Epoch milliseconds; monotonic by default. Inject one in tests. */
+  /**
+   * Epoch milliseconds; monotonic by default. Inject one in tests: fake timers that replace
+   * `globalThis.performance` do not move the default clock, which reads `node:perf_hooks`.
+   */
   readonly clock?: Clock;
   /** A cache call slower than this counts as a store failure (default 1000 ms). */
   readonly operationTimeoutMs?: number;

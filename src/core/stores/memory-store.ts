@@ -9,7 +9,10 @@ import { encodeKeyPart, MAX_PART_LENGTH } from '../subject.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
 
 export interface MemoryStoreOptions {
-  /** Epoch milliseconds; monotonic by default. Inject one in tests. */
+  /**
+   * Epoch milliseconds; monotonic by default. Inject one in tests: fake timers that replace
+   * `globalThis.performance` do not move the default clock, which reads `node:perf_hooks`.
+   */
   readonly clock?: Clock;
   /** How often expired keys are swept away (default 10 s). The timer never keeps the process alive. */
   readonly sweepIntervalMs?: number;
