@@ -1,6 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import type { AlgorithmName } from '../algorithms/types.js';
-import type { Clock } from '../clock.js';
+import { type Clock, monotonicClock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
 import {
   createTransport,
@@ -173,7 +172,7 @@ export class RedisStore implements RateLimitStore {
     const count = checks.length;
     return new Promise<readonly LimitOutcome[]>((resolve, reject) => {
       const pending: Pending = {
-        deadlineMs: performance.now() + this.commandTimeoutMs,
+        deadlineMs: monotonicClock() + this.commandTimeoutMs,
         reject,
         settled: false,
       };
@@ -337,7 +336,7 @@ export class RedisStore implements RateLimitStore {
 
   /** Reject the calls past their deadline; drop settled ones from the head of the queue. */
   private expire(): void {
-    const nowMs = performance.now();
+    const nowMs = monotonicClock();
     const pending = this.pending;
     let head = this.pendingHead;
     while (head < pending.length) {
