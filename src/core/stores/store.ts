@@ -24,6 +24,23 @@ export interface LimitOutcome {
  */
 export interface RateLimitStore {
   evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]>;
+  /**
+   * What `evaluate` would answer now for the same checks, committing nothing (an admin looking a
+   * user up). Optional for custom stores: features that need it refuse a store without it.
+   */
+  peek?(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]>;
+  /**
+   * Gives back each check's `cost` to its limit: undoes (part of) a call that was admitted earlier,
+   * in one atomic step like `evaluate`. A refund never makes a limit roomier than if the call had
+   * never been made (a window that has rolled over gets nothing back); a key without state is left
+   * alone. Optional for custom stores: features that need it refuse a store without it.
+   */
+  refund?(checks: readonly LimitCheck[]): Promise<void>;
+  /**
+   * Forgets the state of these keys: their limits start afresh (a plan upgrade, a support case).
+   * Optional for custom stores: features that need it refuse a store without it.
+   */
+  reset?(keys: readonly string[]): Promise<void>;
 }
 
 /** Raised by a store that could not read or write its state. */
