@@ -300,6 +300,23 @@ export class RateLimitEngine {
     return denial(results, longestWait(results));
   }
 
+  /**
+   * Gives back what an admitted call with this context took: `store.refund` of every built-in
+   * limit, then `refund(context)` of every custom limiter. TEMP on the nest branch (the core
+   * helper's version replaces it).
+   */
+  async refund(set: LimitSet, context: RateLimitContext): Promise<void> {
+    if (set.builtIns.length > 0) {
+      const checks: LimitCheck[] = set.builtIns.map(({ limit, keySuffix }) => ({
+        key: this.keyOf(limit, keySuffix, context),
+        limit,
+        cost: limit.costOf(context),
+      }));
+      await this.store.refund?.(checks);
+    }
+    for (const limiter of set.customs) await limiter.refund?.(context);
+  }
+
   private keyOf(limit: BuiltInRateLimit, keySuffix: string, context: RateLimitContext): string {
     return `${this.prefix}{${encodeKeyPart(subjectOf(limit, context))}}${keySuffix}`;
   }
