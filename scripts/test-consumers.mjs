@@ -61,6 +61,38 @@ function run(command, commandArgs, cwd) {
   return { stdout: result.stdout, seconds };
 }
 
+/**
+ * What ships besides the code: the licence, source maps that carry their sources (a map pointing
+ * at src/ files the package does not contain only confuses debuggers), and declarations without
+ * the members marked `@internal`.
+ */
+function checkPackageContents(tarball) {
+  const unpacked = mkdtempSync(join(tmpdir(), 'mcprl-package-'));
+  try {
+    run('tar', ['-xzf', tarball, '-C', unpacked], root);
+    const files = listFiles(join(unpacked, 'package'));
+    if (!files.some((file) => file.endsWith('/package/LICENSE')))
+      fail('the package has no LICENSE');
+    for (const file of files.filter((name) => name.endsWith('.map'))) {
+      const map = JSON.parse(readFileSync(file, 'utf8'));
+      const carried = map.sourcesContent?.filter((content) => typeof content === 'string');
+      if (carried?.length !== map.sources.length) fail(`${file} does not carry its sources`);
+    }
+    for (const file of files.filter((name) => name.endsWith('.d.ts'))) {
+      if (readFileSync(file, 'utf8').includes('@internal')) fail(`${file} ships @internal members`);
+    }
+    console.log(`package contents ok (${files.length} files)`);
+  } finally {
+    rmSync(unpacked, { recursive: true, force: true });
+  }
+}
+
+function listFiles(directory) {
+  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(join(directory, entry.name)) : [join(directory, entry.name)],
+  );
+}
+
 const workDir = mkdtempSync(join(tmpdir(), 'mcprl-consumers-'));
 const outcomes = [];
 try {
@@ -68,6 +100,7 @@ try {
   const packed = run('npm', ['pack', '--json', '--pack-destination', workDir], root);
   const tarball = join(workDir, JSON.parse(packed.stdout)[0].filename);
   console.log(`packed ${tarball}`);
+  checkPackageContents(tarball);
 
   for (const fixture of fixtures) {
     const appDir = join(workDir, fixture);
