@@ -53,22 +53,18 @@ interface ObservableResultLike {
   observe(value: number, attributes?: MetricAttributes): void;
 }
 
+interface ObservableLike {
+  addCallback(callback: (result: ObservableResultLike) => void): void;
+  removeCallback(callback: (result: ObservableResultLike) => void): void;
+}
+
 interface MeterLike {
-  createCounter(
-    name: string,
-    options?: InstrumentOptions,
-  ): { add(value: number, attributes?: MetricAttributes): void };
+  createObservableCounter(name: string, options?: InstrumentOptions): ObservableLike;
   createHistogram(
     name: string,
     options?: InstrumentOptions,
   ): { record(value: number, attributes?: MetricAttributes): void };
-  createObservableGauge(
-    name: string,
-    options?: InstrumentOptions,
-  ): {
-    addCallback(callback: (result: ObservableResultLike) => void): void;
-    removeCallback(callback: (result: ObservableResultLike) => void): void;
-  };
+  createObservableGauge(name: string, options?: InstrumentOptions): ObservableLike;
 }
 
 /** An OpenTelemetry `MeterProvider` (from `@opentelemetry/api` or `@opentelemetry/sdk-metrics`). */
@@ -127,19 +123,25 @@ const STORE_DURATION_BUCKETS = [
 /** Longest `error.type` recorded; anything longer is a message, not a type, and becomes `_OTHER`. */
 const MAX_ERROR_TYPE_LENGTH = 64;
 
-type OutcomeAttributes = Readonly<Record<DecisionOutcome, MetricAttributes>>;
+/** The decisions of one handler, scope and method: a running total per outcome. */
+interface DecisionSeries {
+  readonly attributes: Readonly<Record<DecisionOutcome, MetricAttributes>>;
+  readonly totals: Record<DecisionOutcome, number>;
+}
+
+const OUTCOMES: readonly DecisionOutcome[] = ['allowed', 'denied', 'store-error'];
 
 /**
  * Records the decisions of one handler in one scope. Made once per handler (see
- * {@link RateLimitMetrics.forHandler}); its attribute sets are built once per MCP method and
- * reused, so recording allocates nothing.
+ * {@link RateLimitMetrics.forHandler}). Recording adds to a running total of this object; the
+ * totals reach OpenTelemetry when its reader collects (an observable counter): a counter's `add`
+ * in the SDK hashes its attributes on every call, a cost every limited call would pay.
  */
 export class HandlerMetrics {
-  private readonly byMethod = new Map<string, OutcomeAttributes>();
+  private readonly byMethod = new Map<string, DecisionSeries>();
 
   /** @internal */
   constructor(
-    private readonly decisions: { add(value: number, attributes?: MetricAttributes): void },
     private readonly handler: string,
     private readonly scope: DecisionScope,
   ) {}
@@ -150,15 +152,25 @@ export class HandlerMetrics {
    */
   record(outcome: DecisionOutcome, method: string | undefined, count = 1): void {
     const key = method === undefined ? NO_METHOD : MCP_METHODS.has(method) ? method : OTHER;
-    let attributes = this.byMethod.get(key);
-    if (attributes === undefined) {
-      attributes = this.attributesFor(key);
-      this.byMethod.set(key, attributes);
+    let series = this.byMethod.get(key);
+    if (series === undefined) {
+      series = this.seriesFor(key);
+      this.byMethod.set(key, series);
     }
-    this.decisions.add(count, attributes[outcome]);
+    series.totals[outcome] += count;
   }
 
-  private attributesFor(method: string): OutcomeAttributes {
+  /** @internal Reports every total recorded so far (at each collection). */
+  observe(result: ObservableResultLike): void {
+    for (const series of this.byMethod.values()) {
+      for (const outcome of OUTCOMES) {
+        const total = series.totals[outcome];
+        if (total > 0) result.observe(total, series.attributes[outcome]);
+      }
+    }
+  }
+
+  private seriesFor(method: string): DecisionSeries {
     const of = (outcome: DecisionOutcome): MetricAttributes => {
       const attributes: Record<string, string> = {
         [METRIC_ATTRIBUTES.outcome]: outcome,
@@ -168,13 +180,20 @@ export class HandlerMetrics {
       if (method !== NO_METHOD) attributes[METRIC_ATTRIBUTES.method] = method;
       return Object.freeze(attributes);
     };
-    return { allowed: of('allowed'), denied: of('denied'), 'store-error': of('store-error') };
+    return {
+      attributes: {
+        allowed: of('allowed'),
+        denied: of('denied'),
+        'store-error': of('store-error'),
+      },
+      totals: { allowed: 0, denied: 0, 'store-error': 0 },
+    };
   }
 }
 
 /**
- * The module's OpenTelemetry instruments: decisions (a counter), store call durations (a
- * histogram) and whether the store is in outage (an observable gauge).
+ * The module's OpenTelemetry instruments: decisions (a counter, observed from running totals),
+ * store call durations (a histogram) and whether the store is in outage (an observable gauge).
  *
  * Made at bootstrap by {@link RateLimitMetrics.create}, which answers `undefined` when the app
  * has no `@opentelemetry/api` or no meter provider: the caller then holds `undefined` and its
@@ -188,11 +207,14 @@ export class HandlerMetrics {
  * ```
  */
 export class RateLimitMetrics {
-  private readonly decisions: { add(value: number, attributes?: MetricAttributes): void };
+  private readonly decisions: ObservableLike;
+  private readonly observeDecisions = (result: ObservableResultLike): void => {
+    for (const handler of this.handlers.values()) handler.observe(result);
+  };
   private readonly storeDuration: {
     record(value: number, attributes?: MetricAttributes): void;
   };
-  private readonly outage: ReturnType<MeterLike['createObservableGauge']>;
+  private readonly outage: ObservableLike;
   private readonly handlers = new Map<string, HandlerMetrics>();
   private readonly succeeded: Readonly<Record<StoreOperation, MetricAttributes>>;
   private readonly failed = new Map<string, MetricAttributes>();
@@ -201,10 +223,11 @@ export class RateLimitMetrics {
   /** Records with `meterProvider`'s meter. Prefer {@link RateLimitMetrics.create}. */
   constructor(meterProvider: MeterProviderLike) {
     const meter = meterProvider.getMeter(METER_NAME);
-    this.decisions = meter.createCounter(DECISIONS_METRIC, {
+    this.decisions = meter.createObservableCounter(DECISIONS_METRIC, {
       description: 'Rate-limit decisions, by outcome, handler, MCP method and scope.',
       unit: '{decision}',
     });
+    this.decisions.addCallback(this.observeDecisions);
     this.storeDuration = meter.createHistogram(STORE_DURATION_METRIC, {
       description: 'Duration of calls to the rate-limit store.',
       unit: 's',
@@ -245,7 +268,7 @@ export class RateLimitMetrics {
     const key = `${scope} ${handler}`;
     let metrics = this.handlers.get(key);
     if (metrics === undefined) {
-      metrics = new HandlerMetrics(this.decisions, handler, scope);
+      metrics = new HandlerMetrics(handler, scope);
       this.handlers.set(key, metrics);
     }
     return metrics;
@@ -256,14 +279,19 @@ export class RateLimitMetrics {
    * `degraded`). A second call replaces the first.
    */
   observeStoreOutage(inOutage: () => boolean): void {
-    this.stopObserving();
+    this.stopObservingOutage();
     const callback = (result: ObservableResultLike): void => result.observe(inOutage() ? 1 : 0);
     this.outage.addCallback(callback);
     this.outageCallback = callback;
   }
 
-  /** Stops feeding the outage gauge (module shutdown). */
-  stopObserving(): void {
+  /** Stops reporting to OpenTelemetry (module shutdown): collections no longer ask this object. */
+  close(): void {
+    this.stopObservingOutage();
+    this.decisions.removeCallback(this.observeDecisions);
+  }
+
+  private stopObservingOutage(): void {
     if (this.outageCallback !== undefined) this.outage.removeCallback(this.outageCallback);
     this.outageCallback = undefined;
   }

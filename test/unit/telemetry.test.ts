@@ -110,6 +110,8 @@ describe('RateLimitMetrics: decisions', () => {
     const exported = await collected();
     const decisions = exported.get(DECISIONS_METRIC);
     expect(decisions?.descriptor.unit).toBe('{decision}');
+    // A monotonic sum: a backend sees an ordinary counter.
+    expect(decisions?.dataPointType === DataPointType.SUM && decisions.isMonotonic).toBe(true);
     const points = sumPoints(decisions);
     const attributes = (outcome: string, handler: string, scope: string, method?: string) => ({
       'mcp_rate_limit.outcome': outcome,
@@ -156,27 +158,25 @@ describe('RateLimitMetrics: decisions', () => {
     expect(points.map((point) => point.value)).toEqual([3]);
   });
 
-  it('gives the same recorder for the same handler and scope, and builds no attributes per call', () => {
+  it('gives the same recorder for the same handler and scope', () => {
     const recorder = new RateLimitMetrics(provider);
     const first = recorder.forHandler('Tools.forecast', 'handler');
     expect(recorder.forHandler('Tools.forecast', 'handler')).toBe(first);
     expect(recorder.forHandler('Tools.forecast', 'message')).not.toBe(first);
+    expect(recorder.forHandler('Tools.other', 'handler')).not.toBe(first);
+  });
 
-    const seen: object[] = [];
-    const counting = new RateLimitMetrics({
-      getMeter: (name, version) => {
-        const meter = provider.getMeter(name, version);
-        return Object.assign(Object.create(meter) as typeof meter, {
-          createCounter: () => ({
-            add: (_value: number, attributes?: object) => seen.push(attributes!),
-          }),
-        });
-      },
-    });
-    const tools = counting.forHandler('Tools.forecast', 'handler');
+  it('reports running totals: each collection sees every decision since the start, once', async () => {
+    const recorder = new RateLimitMetrics(provider);
+    const tools = recorder.forHandler('Tools.forecast', 'handler');
     tools.record('allowed', 'tools/call');
     tools.record('allowed', 'tools/call');
-    expect(seen[1]).toBe(seen[0]);
+    const first = sumPoints((await collected()).get(DECISIONS_METRIC));
+    expect(first.map((point) => point.value)).toEqual([2]);
+    tools.record('allowed', 'tools/call');
+    const second = sumPoints((await collected()).get(DECISIONS_METRIC));
+    expect(second.map((point) => point.value)).toEqual([3]);
+    expect((await collected()).get(DECISIONS_METRIC)?.dataPoints[0].value).toBe(3);
   });
 });
 
@@ -261,14 +261,14 @@ describe('RateLimitMetrics: the store', () => {
     expect(await gauge()).toEqual([1]);
   });
 
-  it('stops asking once told to stop (module shutdown), and a second feed replaces the first', async () => {
+  it('stops asking once closed (module shutdown), and a second feed replaces the first', async () => {
     const recorder = new RateLimitMetrics(provider);
     const asked = { first: 0, second: 0 };
     recorder.observeStoreOutage(() => asked.first++ < 0);
     recorder.observeStoreOutage(() => asked.second++ < 0);
     await collected();
     expect(asked).toEqual({ first: 0, second: 1 });
-    recorder.stopObserving();
+    recorder.close();
     await collected();
     expect(asked).toEqual({ first: 0, second: 1 });
   });
