@@ -1,4 +1,4 @@
-import { defaultSubject, type RequestLike } from '../core/subject.js';
+import { defaultSubject } from '../core/subject.js';
 import { echoableId, type JsonRpcId } from './json-rpc-error.js';
 
 /**
@@ -144,7 +144,7 @@ export function subjectOf(call: McpCall, resolve?: (call: McpCall) => unknown): 
     const custom = safely(() => resolve(call));
     if (typeof custom === 'string' && custom.length > 0) return custom;
   }
-  if (call.request !== undefined) return defaultSubject(call.request as RequestLike);
+  if (call.request !== undefined) return defaultSubject(call.request);
   if (call.session !== undefined) return `session:${call.session}`;
   return undefined;
 }

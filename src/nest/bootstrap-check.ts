@@ -230,7 +230,7 @@ function checkHandlerOptions(owner: string, value: unknown): HandlerRateLimitOpt
   if (refundWhen !== undefined && typeof refundWhen !== 'function') {
     fail('"refundWhen" must be a function (outcome) => boolean');
   }
-  return options as HandlerRateLimitOptions;
+  return options;
 }
 
 /** The bootstrap log line's summary of what is enforced, e.g. `limits on 3 tools, 1 resource`. */

@@ -327,7 +327,7 @@ function describeStore(store: RateLimitStore): string {
   const name = (store as object).constructor?.name ?? 'custom store';
   const primary = (store as { primary?: unknown }).primary;
   if (primary !== null && typeof primary === 'object') {
-    return `${name}(${(primary as object).constructor?.name ?? 'custom store'})`;
+    return `${name}(${(primary).constructor?.name ?? 'custom store'})`;
   }
   return name;
 }
