@@ -310,7 +310,9 @@ export class McpRateLimitService implements OnModuleInit {
 
 /** `refundWhen` gives quota back through `store.refund`: a store without it is refused. */
 function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
-  if (typeof store.refund === 'function') return;
+  // An outage wrapper refunds through the store it wraps: that one must be able to.
+  const primary = (store as { primary?: Partial<RateLimitStore> }).primary;
+  if (typeof (primary ?? store).refund === 'function') return;
   for (const byHandler of plans.values()) {
     for (const plan of byHandler.values()) {
       if (plan?.refundWhen !== undefined && plan.limited && plan.refundsThroughStore) {
@@ -327,7 +329,7 @@ function describeStore(store: RateLimitStore): string {
   const name = (store as object).constructor?.name ?? 'custom store';
   const primary = (store as { primary?: unknown }).primary;
   if (primary !== null && typeof primary === 'object') {
-    return `${name}(${(primary).constructor?.name ?? 'custom store'})`;
+    return `${name}(${primary.constructor?.name ?? 'custom store'})`;
   }
   return name;
 }

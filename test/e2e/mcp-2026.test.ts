@@ -7,7 +7,25 @@ import {
   StreamableHTTPClientTransport,
   type StandardSchemaV1,
 } from '@modelcontextprotocol/client';
-import type { INestApplication } from '@nestjs/common';
+import 'reflect-metadata';
+import { Controller, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  McpController,
+  McpHttpControllerFor,
+  McpStrategy,
+  StreamableHttpTransport,
+  Tool,
+} from '@rekog/mcp-nest';
+import { z } from 'zod';
+import {
+  FixedWindowRateLimit,
+  McpRateLimitModule,
+  MemoryStore,
+  RateLimit,
+  RateLimitOptions,
+  type RateLimitStore,
+} from '../../src/index.js';
 import { createMcp2026App, runs, type Mcp2026AppOptions } from '../fixtures/mcp-2026-app.js';
 
 const apps: INestApplication[] = [];
@@ -240,5 +258,65 @@ describe('refundWhen', () => {
       -32005,
     );
     expect(runs.get('flaky')).toBe(5);
+  });
+});
+
+// Built-in limits give quota back through MemoryStore.refund, which the core branch adds: this runs
+// once that is merged (until then the bootstrap would refuse refundWhen on a store without it).
+const withStoreRefunds =
+  typeof (MemoryStore.prototype as Partial<RateLimitStore>).refund === 'function'
+    ? describe
+    : describe.skip;
+
+withStoreRefunds('refundWhen on built-in limits (MemoryStore.refund)', () => {
+  @McpController()
+  class FlakyBuiltIn {
+    @Tool({
+      name: 'flaky_builtin',
+      description: 'Fails when asked; 2 per minute, failures refunded',
+      parameters: z.object({ fail: z.boolean() }),
+    })
+    @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+    @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+    flaky({ fail }: { fail: boolean }) {
+      if (fail) throw new Error('upstream failed');
+      return 'fine';
+    }
+  }
+
+  test('failed calls give their quota back; successful ones keep it', async () => {
+    const transport = new StreamableHttpTransport();
+    @Controller('mcp')
+    class McpEndpoint extends McpHttpControllerFor(transport) {}
+    @Module({
+      imports: [McpRateLimitModule.forRoot()],
+      controllers: [McpEndpoint, FlakyBuiltIn],
+    })
+    class AppModule {}
+    const app = await NestFactory.create(AppModule, { logger: false });
+    apps.push(app);
+    const strategy = new McpStrategy({
+      name: 'refunds',
+      version: '1.0.0',
+      transports: [transport],
+    });
+    strategy.setHttpAdapter(app.getHttpAdapter());
+    app.connectMicroservice({ strategy });
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as { port: number };
+    const client = await connect(new URL(`http://127.0.0.1:${port}/mcp`), 'ivan');
+    for (let call = 0; call < 3; call++) {
+      const failed = await client.callTool({ name: 'flaky_builtin', arguments: { fail: true } });
+      expect(failed.isError).toBe(true);
+    }
+    for (let call = 0; call < 2; call++) {
+      expect(
+        await codeOf(client.callTool({ name: 'flaky_builtin', arguments: { fail: false } })),
+      ).toBe('ok');
+    }
+    expect(
+      await codeOf(client.callTool({ name: 'flaky_builtin', arguments: { fail: false } })),
+    ).toBe(-32005);
   });
 });
