@@ -203,19 +203,37 @@ export class RateLimitEngine {
     context: RateLimitContext | undefined,
   ): LimitCheck[] {
     const spaces = set.spacesUnder(this.prefix);
-    const checks: LimitCheck[] = [];
+    const checks = new Array<LimitCheck>(set.builtIns.length); // at its length, as every array per call
     for (let index = 0; index < set.builtIns.length; index++) {
       const { limit, keySuffix } = set.builtIns[index];
       const keyedBy = context === undefined ? subject : subjectOf(limit, context);
-      checks.push({
-        key: `${this.prefix}{${encodeKeyPart(keyedBy)}}${keySuffix}`,
-        limit,
-        cost: context === undefined ? 0 : limit.costOf(context),
-        space: spaces[index],
-        subject: keyedBy,
-      });
+      const cost = context === undefined ? 0 : limit.costOf(context);
+      checks[index] = new Check(limit, cost, spaces[index], keyedBy, this.prefix, keySuffix);
     }
     return checks;
+  }
+}
+
+/**
+ * A check whose storage key, `<prefix>{<encoded subject>}<suffix>`, is made when a store first
+ * reads it: the MemoryStore goes by space and subject and never does, which spares an in-memory
+ * call the encoding and the string.
+ */
+class Check implements LimitCheck {
+  private madeKey: string | undefined;
+
+  constructor(
+    readonly limit: BuiltInRateLimit,
+    readonly cost: number,
+    readonly space: string,
+    readonly subject: string,
+    private readonly prefix: string,
+    private readonly keySuffix: string,
+  ) {}
+
+  get key(): string {
+    this.madeKey ??= `${this.prefix}{${encodeKeyPart(this.subject)}}${this.keySuffix}`;
+    return this.madeKey;
   }
 }
 

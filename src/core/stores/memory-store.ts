@@ -93,7 +93,7 @@ const ENCODED_MARK = '\ud800';
  * the two forms cannot collide.
  */
 function memberOf(subject: string): string {
-  if (subject.length <= MAX_PART_LENGTH && !subject.startsWith(ENCODED_MARK)) {
+  if (subject.length <= MAX_PART_LENGTH && subject.charCodeAt(0) !== 0xd800) {
     if (subject.isWellFormed()) return subject;
   }
   return `${ENCODED_MARK}${encodeKeyPart(subject)}`;
@@ -112,6 +112,9 @@ export class MemoryStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly sweepIntervalMs: number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  // Where each check of the evaluation under way lives; reused, since an evaluation never waits.
+  private readonly located: KeySpace[] = [];
+  private readonly members: string[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
@@ -129,18 +132,24 @@ export class MemoryStore implements RateLimitStore {
   /** `evaluate`, synchronously: every check decided, all committed only when all admit. */
   evaluateNow(checks: readonly LimitCheck[]): readonly AlgorithmStep<unknown>[] {
     const nowMs = this.clock();
-    const steps: AlgorithmStep<unknown>[] = [];
+    const { located, members } = this;
+    // Arrays made at their length: a push would give each a spare capacity of 16 to collect.
+    const steps = new Array<AlgorithmStep<unknown>>(checks.length);
     let allAllowed = true;
-    for (const check of checks) {
-      const step = check.limit.evaluateState(this.stateOf(check), nowMs, check.cost);
+    for (let index = 0; index < checks.length; index++) {
+      const check = checks[index];
+      const space = (located[index] = this.spaceOf(check));
+      const member = (members[index] = this.memberOf(check));
+      const step = check.limit.evaluateState(space.get(member), nowMs, check.cost);
       if (!step.allowed) allAllowed = false;
-      steps.push(step);
+      steps[index] = step;
     }
     if (!allAllowed) return steps;
     for (let index = 0; index < checks.length; index++) {
       const { state, ttlMs } = steps[index];
-      this.write(checks[index], state, nowMs + ttlMs);
+      located[index].set(members[index], state, nowMs + ttlMs);
     }
+    if (this.sweepTimer === undefined) this.startSweeping();
     return steps;
   }
 
@@ -202,22 +211,17 @@ export class MemoryStore implements RateLimitStore {
   }
 
   private stateOf(check: LimitCheck): unknown {
-    const { space, subject } = check;
-    if (space === undefined || subject === undefined) return this.keys.get(check.key);
-    return this.spaceOf(space, check.limit).get(memberOf(subject));
+    return this.spaceOf(check).get(this.memberOf(check));
   }
 
   private write(check: LimitCheck, state: unknown, expiresAtMs: number): void {
-    const { space, subject } = check;
-    if (space === undefined || subject === undefined) {
-      this.keys.set(check.key, state, expiresAtMs);
-    } else {
-      this.spaceOf(space, check.limit).set(memberOf(subject), state, expiresAtMs);
-    }
+    this.spaceOf(check).set(this.memberOf(check), state, expiresAtMs);
     if (this.sweepTimer === undefined) this.startSweeping();
   }
 
-  private spaceOf(name: string, limit: BuiltInRateLimit): KeySpace {
+  /** The key space of a check: the engine's, by name, or the one of plain keys. */
+  private spaceOf({ space: name, subject, limit }: LimitCheck): KeySpace {
+    if (name === undefined || subject === undefined) return this.keys;
     let space = this.spaces.get(name);
     if (space === undefined) {
       space = new KeySpace(limit);
@@ -229,6 +233,11 @@ export class MemoryStore implements RateLimitStore {
       );
     }
     return space;
+  }
+
+  private memberOf(check: LimitCheck): string {
+    const subject = check.subject;
+    return check.space === undefined || subject === undefined ? check.key : memberOf(subject);
   }
 
   /**
