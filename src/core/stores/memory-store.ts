@@ -115,6 +115,8 @@ export class MemoryStore implements RateLimitStore {
   // Where each check of the evaluation under way lives; reused, since an evaluation never waits.
   private readonly located: KeySpace[] = [];
   private readonly members: string[] = [];
+  private readonly lastNames: string[] = [];
+  private readonly lastSpaces: KeySpace[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
@@ -138,7 +140,7 @@ export class MemoryStore implements RateLimitStore {
     let allAllowed = true;
     for (let index = 0; index < checks.length; index++) {
       const check = checks[index];
-      const space = (located[index] = this.spaceOf(check));
+      const space = (located[index] = this.spaceOf(check, index));
       const member = (members[index] = this.memberOf(check));
       const step = check.limit.evaluateState(space.get(member), nowMs, check.cost);
       if (!step.allowed) allAllowed = false;
@@ -206,6 +208,7 @@ export class MemoryStore implements RateLimitStore {
   /** Drop all state and stop the sweep timer. */
   close(): void {
     this.spaces.clear();
+    this.lastNames.length = this.lastSpaces.length = 0;
     this.keys.clear();
     this.stopSweeping();
   }
@@ -220,8 +223,12 @@ export class MemoryStore implements RateLimitStore {
   }
 
   /** The key space of a check: the engine's, by name, or the one of plain keys. */
-  private spaceOf({ space: name, subject, limit }: LimitCheck): KeySpace {
+  private spaceOf({ space: name, subject, limit }: LimitCheck, position = 0): KeySpace {
     if (name === undefined || subject === undefined) return this.keys;
+    // Calls come in runs for the same limits: the space the last call found at this position is
+    // tried first, without a lookup.
+    const last = this.lastSpaces[position];
+    if (last !== undefined && name === this.lastNames[position] && limit === last.limit) return last;
     let space = this.spaces.get(name);
     if (space === undefined) {
       space = new KeySpace(limit);
@@ -232,6 +239,8 @@ export class MemoryStore implements RateLimitStore {
         `${limit.describe()}: its key space "${name}" is already used by a limit of other settings (its id must name every setting)`,
       );
     }
+    this.lastNames[position] = name;
+    this.lastSpaces[position] = space;
     return space;
   }
 
