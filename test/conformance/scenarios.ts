@@ -343,7 +343,7 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
-    name: 'refund, token bucket: tokens come back after the refill, up to the capacity',
+    name: 'refund, token bucket: tokens come back after the refill; never more than a full bucket',
     limits: () => [new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1 })],
     steps: [
       { at: 0, cost: 3, allowed: true, remaining: [0] },
@@ -355,7 +355,7 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
-    name: 'refund, GCRA: the arrival time moves back, never before now',
+    name: 'refund, GCRA: the arrival time moves back; a large refund leaves an empty bucket, no credit',
     limits: () => [new GcraRateLimit({ ratePerSecond: 1, burst: 2 })],
     steps: [
       { at: 0, allowed: true },
