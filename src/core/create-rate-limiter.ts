@@ -63,9 +63,7 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
   });
   const engine = new RateLimitEngine(resolvedStore, { prefix });
   const contextOf = (subject: string, call: ConsumeOptions | undefined): RateLimitContext =>
-    call === undefined
-      ? { subject, cost: 1 }
-      : { ...call.context, subject, cost: call.cost ?? 1 };
+    call === undefined ? { subject, cost: 1 } : { ...call.context, subject, cost: call.cost ?? 1 };
   return {
     engine,
     consume: (subject, call) => engine.evaluate(set, contextOf(subject, call)),

@@ -106,7 +106,7 @@ export function toLimitResult(limiter: McpRateLimiter, verdict: RateLimitVerdict
   ) {
     // A limiter that answers garbage must not let the call through by accident.
     throw new TypeError(
-      `${describeValue(limiter)}: consume() must return seconds to wait (a non-negative number), null to allow, or { retryAfter } (got ${String(retryAfter)})`,
+      `${describeValue(limiter)}: consume() must return seconds to wait (a non-negative number), null to allow, or { retryAfter } (got ${describeValue(retryAfter)})`,
     );
   }
   return {

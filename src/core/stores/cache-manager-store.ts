@@ -97,13 +97,14 @@ export class CacheManagerStore implements RateLimitStore {
 
   async reset(keys: readonly string[]): Promise<void> {
     const cache = this.cache;
-    if (cache.del === undefined) {
+    const del = cache.del;
+    if (del === undefined) {
       throw new RateLimitConfigError('CacheManagerStore: reset needs a cache with del(key)');
     }
     const release = await this.lock([...new Set(keys)]);
     try {
       const errorsBefore = this.errorCount;
-      await this.guarded(Promise.all(keys.map((key) => cache.del?.(key))));
+      await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))));
       this.throwIfErrored(errorsBefore);
     } finally {
       release();
