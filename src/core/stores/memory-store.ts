@@ -16,7 +16,8 @@ export interface MemoryStoreOptions {
 }
 
 /** Begins every member that is not its subject as it is (U+D800, a high surrogate). */
-const ENCODED_MARK = '\ud800';
+const ENCODED_MARK_CODE = 0xd800;
+const ENCODED_MARK = String.fromCharCode(ENCODED_MARK_CODE);
 
 /**
  * The key of a subject inside a key space. Inside one space the subject is the only variable part,
@@ -26,7 +27,7 @@ const ENCODED_MARK = '\ud800';
  * the two forms cannot collide.
  */
 function memberOf(subject: string): string {
-  if (subject.length <= MAX_PART_LENGTH && subject.charCodeAt(0) !== 0xd800) {
+  if (subject.length <= MAX_PART_LENGTH && subject.charCodeAt(0) !== ENCODED_MARK_CODE) {
     if (subject.isWellFormed()) return subject;
   }
   return `${ENCODED_MARK}${encodeKeyPart(subject)}`;
@@ -48,6 +49,7 @@ export class MemoryStore implements RateLimitStore {
   // Where each check of the evaluation under way lives; reused, since an evaluation never waits.
   private readonly located: KeySpace[] = [];
   private readonly members: string[] = [];
+  // The key space the last evaluation found at each position, with its name (see spaceOf).
   private readonly lastNames: string[] = [];
   private readonly lastSpaces: KeySpace[] = [];
 
