@@ -69,3 +69,17 @@ local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
     redis.call('PEXPIRE', key, px)
   end
 end
+
+-- Refund (twin of the TypeScript refund): up to `cost` of the newest entries still inside the
+-- window leave it (the call's own admissions, or as many as are left); entries that have expired are
+-- never given back. The list keeps its TTL (its newest remaining entry is no newer than before).
+local function sliding_window_refund(key, now_ms, limit, period_ms, cost)
+  local oldest_live_ms = now_ms - period_ms
+  local removed = 0
+  while removed < cost do
+    local newest = redis.call('LINDEX', key, -1)
+    if not newest or struct.unpack('<d', newest) <= oldest_live_ms then break end
+    redis.call('RPOP', key)
+    removed = removed + 1
+  end
+end
