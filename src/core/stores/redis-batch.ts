@@ -40,8 +40,11 @@ class Batch {
   readonly keys: string[] = [];
   readonly argv: string[];
   limits = 0;
-  /** When it was handed to the client (monotonic ms); its deadline runs from there. */
-  sentAtMs = 0;
+  /**
+   * Monotonic ms by which the command had surely left (the check phase after it was handed to the
+   * client); its deadline runs from there. Infinity until then.
+   */
+  sentAtMs = Infinity;
   settled = false;
 
   constructor(
@@ -103,6 +106,8 @@ export class ScriptBatcher {
   private inFlight: Batch[] = [];
   private inFlightHead = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
+  // Script calls handed to the client in this loop turn, not stamped with their sending time yet.
+  private unstamped: Batch[] = [];
   private readonly timeoutMessage: string;
 
   constructor(private readonly host: BatchHost) {
@@ -152,7 +157,6 @@ export class ScriptBatcher {
 
   private send(batch: Batch): void {
     batch.lane.inFlight++;
-    batch.sentAtMs = monotonicClock();
     this.track(batch);
     const args = ['EVALSHA', this.host.script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
@@ -225,6 +229,16 @@ export class ScriptBatcher {
 
   private track(batch: Batch): void {
     this.inFlight.push(batch);
+    // node-redis writes its commands in a setImmediate callback, and whatever ran in between (a
+    // request that blocks the process) must not count against Redis: the clock starts in a check
+    // phase callback queued after the client's write.
+    if (this.unstamped.push(batch) === 1) {
+      setImmediate(() => {
+        const sentAtMs = monotonicClock();
+        for (const sent of this.unstamped) sent.sentAtMs = sentAtMs;
+        this.unstamped = [];
+      });
+    }
     if (this.watchdog === undefined) {
       const intervalMs = Math.max(5, this.host.commandTimeoutMs / 4);
       this.watchdog = setInterval(() => this.suspect(), intervalMs);
