@@ -153,3 +153,47 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
     await store.close();
   }, 30_000);
 });
+
+describeRedis('RedisStore on a server that refuses scripts', () => {
+  let server: TestRedisServer;
+
+  beforeAll(async () => {
+    const [port] = await freePorts(1);
+    // As a Redis-compatible server without scripting answers: unknown command.
+    server = new TestRedisServer(port, [
+      '--rename-command',
+      'EVALSHA',
+      '',
+      '--rename-command',
+      'EVAL',
+      '',
+    ]);
+    await server.start();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('the first call fails with an error naming the cause and the fix, through the outage policy', async () => {
+    const store = RedisStore.fromUrl(server.url);
+    await expect(
+      store.evaluate([
+        {
+          key: 'noscript:{a}k',
+          limit: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }),
+          cost: 1,
+        },
+      ]),
+    ).rejects.toThrow(/refuses Lua scripts.*enable scripting/);
+    const warnings: string[] = [];
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })],
+      store,
+      onStoreError: 'deny',
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    expect((await limiter.consume('user:a')).allowed).toBe(false);
+    expect(warnings).toEqual([expect.stringMatching(/refuses Lua scripts/)]);
+    await store.close();
+  });
+});
