@@ -51,13 +51,13 @@ end`;
 const DISPATCH = `local STEPS = { f = fixed_window, s = sliding_window, t = token_bucket, g = gcra }
 local REFUNDS = { f = fixed_window_refund, s = sliding_window_refund, t = token_bucket_refund, g = gcra_refund }
 
-local function commit(code, key, now_ms, cost, step)
+local function commit(code, key, now_ms, cost, ttl_ms, state, detail)
   if code == 'f' then
-    fixed_window_commit(key, step[6], step[5], step[7])
+    fixed_window_commit(key, state, ttl_ms, detail)
   elseif code == 's' then
-    sliding_window_commit(key, now_ms, cost, step[5], step[6])
+    sliding_window_commit(key, now_ms, cost, ttl_ms, state)
   else
-    store_state(key, step[6], step[5])
+    store_state(key, state, ttl_ms)
   end
 end
 
@@ -76,6 +76,14 @@ local function run_call(op, count, at, key_at, now_ms)
     end
     return ''
   end
+  if count == 1 then
+    -- The usual call, one limit: no tables.
+    local code, key, cost = ARGV[at], KEYS[key_at], ARGV[at + 3] + 0
+    local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state, detail =
+      STEPS[code](key, now_ms, ARGV[at + 1] + 0, ARGV[at + 2] + 0, cost)
+    if op == 'e' and allowed then commit(code, key, now_ms, cost, ttl_ms, state, detail) end
+    return struct.pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
+  end
   local steps, all_allowed = {}, true
   for index = 0, count - 1 do
     local a = at + 4 * index
@@ -86,7 +94,8 @@ local function run_call(op, count, at, key_at, now_ms)
   if op == 'e' and all_allowed then
     for index = 0, count - 1 do
       local a = at + 4 * index
-      commit(ARGV[a], KEYS[key_at + index], now_ms, ARGV[a + 3] + 0, steps[index + 1])
+      local step = steps[index + 1]
+      commit(ARGV[a], KEYS[key_at + index], now_ms, ARGV[a + 3] + 0, step[5], step[6], step[7])
     end
   end
   local parts = {}
