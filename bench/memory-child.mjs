@@ -2,6 +2,7 @@
 // N distinct subjects through one limiter, heap per key while held, then heap after expiry.
 // Prints one JSON line on stdout.
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { importPackage } from './lib/harness.mjs';
 
@@ -23,20 +24,21 @@ function heapUsed() {
 
 // Every subject is a fresh string, as a guard builds it per request; whoever keeps it pays for it.
 const subjectOf = (index) => `user:${1_000_000 + index}`;
-// Short windows so that expiry comes within seconds; the automatic sweep is kept out of the way
-// (sweep() is called explicitly once everything has expired).
+// Short windows so that expiry comes within seconds. The store's own sweep runs often, so that the
+// keys expire as in production, while the event loop's longest stall is measured.
 const WINDOW_SECONDS = 2;
+const SWEEP_INTERVAL_MS = 250;
 
 async function ours(limit) {
   const { createRateLimiter, MemoryStore } = await importPackage();
-  const store = new MemoryStore({ sweepIntervalMs: 3_600_000 });
+  const store = new MemoryStore({ sweepIntervalMs: SWEEP_INTERVAL_MS });
   const limiter = createRateLimiter({ limits: [limit], store });
   return {
     consume: (subject) => limiter.consume(subject),
     size: () => store.size,
     expire: async (windowEndsAtMs) => {
       await sleep(Math.max(0, windowEndsAtMs - Date.now()) + 100);
-      store.sweep();
+      while (store.size > 0) await sleep(50);
     },
   };
 }
@@ -95,10 +97,16 @@ const keys = limiter.size();
 const live = heapUsed();
 
 // Every window (at most WINDOW_SECONDS long, clock-aligned for the fixed window) has ended by then.
+// The longest stall of the event loop meanwhile: the sweep, and the collections that free the keys.
+const delay = monitorEventLoopDelay({ resolution: 1 });
+delay.enable();
 await limiter.expire(Date.now() + WINDOW_SECONDS * 1000);
+await sleep(1_000); // the collector frees what the sweep dropped
+delay.disable();
+const stallMs = delay.max / 1e6;
 const keysAfter = limiter.size();
 const after = heapUsed();
 
 process.stdout.write(
-  `${JSON.stringify({ kind, count, keys, keysAfter, baseline, live, after, insertMs })}\n`,
+  `${JSON.stringify({ kind, count, keys, keysAfter, baseline, live, after, insertMs, stallMs })}\n`,
 );

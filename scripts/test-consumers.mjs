@@ -1,6 +1,8 @@
 // Consumer proof: pack the library as npm would publish it, install the tarball into small fixture
 // apps (test/consumers/*) copied to temp directories, compile each with TypeScript and run its smoke
 // test. Proves the published package works for a Nest 11 CommonJS app and a Nest 12 ESM app.
+// A fixture with TypeScript in its own devDependencies (nest11-cjs: the latest, 7) is compiled and
+// smoke-tested with that one too, and the README's CommonJS tsconfig must be the fixture's.
 //
 // Usage: node scripts/test-consumers.mjs [--skip-build] [--keep] [fixture...]
 import { spawnSync } from 'node:child_process';
@@ -61,13 +63,74 @@ function run(command, commandArgs, cwd) {
   return { stdout: result.stdout, seconds };
 }
 
+/**
+ * What ships besides the code: the licence, source maps that carry their sources (a map pointing
+ * at src/ files the package does not contain only confuses debuggers), and declarations without
+ * the members marked `@internal`.
+ */
+function checkPackageContents(tarball) {
+  const unpacked = mkdtempSync(join(tmpdir(), 'mcprl-package-'));
+  try {
+    run('tar', ['-xzf', tarball, '-C', unpacked], root);
+    const files = listFiles(join(unpacked, 'package'));
+    if (!files.some((file) => file.endsWith('/package/LICENSE')))
+      fail('the package has no LICENSE');
+    for (const file of files.filter((name) => name.endsWith('.map'))) {
+      const map = JSON.parse(readFileSync(file, 'utf8'));
+      const carried = map.sourcesContent?.filter((content) => typeof content === 'string');
+      if (carried?.length !== map.sources.length) fail(`${file} does not carry its sources`);
+    }
+    for (const file of files.filter((name) => name.endsWith('.d.ts'))) {
+      if (readFileSync(file, 'utf8').includes('@internal')) fail(`${file} ships @internal members`);
+    }
+    console.log(`package contents ok (${files.length} files)`);
+  } finally {
+    rmSync(unpacked, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The README shows the tsconfig of nest11-cjs as the CommonJS quick start's: the block fenced after
+ * `<!-- tsconfig of test/consumers/<fixture> -->` must say what the fixture's tsconfig.json says,
+ * so the tsconfig users copy is the one compiled here with TypeScript 6 and 7.
+ */
+function checkReadmeTsconfigs() {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const marker = /<!-- tsconfig of test\/consumers\/([\w-]+) -->\s*```json\n([\s\S]*?)\n```/g;
+  const shown = [...readme.matchAll(marker)];
+  if (shown.length === 0) fail('README.md shows no fixture tsconfig (marker comment missing)');
+  for (const [, fixture, block] of shown) {
+    const actual = readFileSync(join(fixturesDir, fixture, 'tsconfig.json'), 'utf8');
+    if (JSON.stringify(JSON.parse(block)) !== JSON.stringify(JSON.parse(actual))) {
+      fail(
+        `the tsconfig README.md shows for ${fixture} is not test/consumers/${fixture}/tsconfig.json`,
+      );
+    }
+  }
+  console.log(`README tsconfig ok (${shown.map(([, fixture]) => fixture).join(', ')})`);
+}
+
+/** The version of a package installed in `directory`'s node_modules. */
+function packageVersion(directory, name) {
+  return JSON.parse(readFileSync(join(directory, 'node_modules', name, 'package.json'), 'utf8'))
+    .version;
+}
+
+function listFiles(directory) {
+  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(join(directory, entry.name)) : [join(directory, entry.name)],
+  );
+}
+
 const workDir = mkdtempSync(join(tmpdir(), 'mcprl-consumers-'));
 const outcomes = [];
 try {
+  checkReadmeTsconfigs();
   if (!skipBuild) run('npm', ['run', 'build'], root);
   const packed = run('npm', ['pack', '--json', '--pack-destination', workDir], root);
   const tarball = join(workDir, JSON.parse(packed.stdout)[0].filename);
   console.log(`packed ${tarball}`);
+  checkPackageContents(tarball);
 
   for (const fixture of fixtures) {
     const appDir = join(workDir, fixture);
@@ -93,13 +156,22 @@ try {
     run(process.execPath, [tsc, '-p', 'tsconfig.json'], appDir);
     const smoke = run('npm', ['run', '--silent', 'smoke'], appDir);
     console.log(smoke.stdout.trimEnd().replace(/^/gm, `  [${fixture}] `));
-    const versions = ['@nestjs/common', '@nestjs/core'].map((name) => {
-      const installed = JSON.parse(
-        readFileSync(join(appDir, 'node_modules', name, 'package.json'), 'utf8'),
-      );
-      return `${name}@${installed.version}`;
-    });
-    outcomes.push(`${fixture}: ok (${versions.join(', ')}; install ${install.seconds}s)`);
+    const compilers = [`typescript@${packageVersion(root, 'typescript')}`];
+    // The fixture's own TypeScript, when it has one: the same sources, tsconfig and smoke test.
+    if (manifest.devDependencies?.typescript !== undefined) {
+      const ownTsc = join(appDir, 'node_modules', 'typescript', 'bin', 'tsc');
+      run(process.execPath, [ownTsc, '-p', 'tsconfig.json', '--outDir', 'dist-own-tsc'], appDir);
+      const ownSmoke = run(process.execPath, [join('dist-own-tsc', 'smoke.js')], appDir);
+      const version = `typescript@${packageVersion(appDir, 'typescript')}`;
+      console.log(ownSmoke.stdout.trimEnd().replace(/^/gm, `  [${fixture}, ${version}] `));
+      compilers.push(version);
+    }
+    const versions = ['@nestjs/common', '@nestjs/core'].map(
+      (name) => `${name}@${packageVersion(appDir, name)}`,
+    );
+    outcomes.push(
+      `${fixture}: ok (${versions.join(', ')}; compiled with ${compilers.join(' and ')}; install ${install.seconds}s)`,
+    );
   }
 } finally {
   if (keep) console.log(`kept ${workDir}`);

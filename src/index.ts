@@ -14,20 +14,27 @@ export type {
   TokenBucketOptions,
   GcraOptions,
   LimitPolicy,
+  AlgorithmParams,
+  RateLimitRule,
 } from './core/limits.js';
-export {
-  createRateLimiter,
-  RateLimitEngine,
-  LimitSet,
-  toRetryAfterSeconds,
-} from './core/engine.js';
+export type { FixedWindowParams } from './core/algorithms/fixed-window.js';
+export type { SlidingWindowParams } from './core/algorithms/sliding-window.js';
+export type { TokenBucketParams } from './core/algorithms/token-bucket.js';
+export type { GcraParams } from './core/algorithms/gcra.js';
+export type { AlgorithmName, AlgorithmStep, RefundStep } from './core/algorithms/types.js';
+export { RateLimitEngine, LimitSet, toRetryAfterSeconds } from './core/engine.js';
 export type {
-  CreateRateLimiterOptions,
   Limiter,
   LimitResult,
   RateLimitDecision,
-  RateLimiter,
+  RateLimitEngineOptions,
 } from './core/engine.js';
+export { createRateLimiter } from './core/create-rate-limiter.js';
+export type {
+  ConsumeOptions,
+  CreateRateLimiterOptions,
+  RateLimiter,
+} from './core/create-rate-limiter.js';
 export type { RateLimitStore, LimitCheck, LimitOutcome } from './core/stores/store.js';
 export { StoreUnavailableError } from './core/stores/store.js';
 export { MemoryStore } from './core/stores/memory-store.js';

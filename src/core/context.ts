@@ -65,5 +65,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
   if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'symbol') return value.toString();
+  // What is left prints as itself: a number, a boolean, a bigint, undefined.
+  return `${value as number | boolean | bigint | undefined}`;
 }

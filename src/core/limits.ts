@@ -1,14 +1,40 @@
-import type { AlgorithmName } from './algorithms/types.js';
-import type { FixedWindowParams } from './algorithms/fixed-window.js';
-import type { GcraParams } from './algorithms/gcra.js';
-import type { SlidingWindowParams } from './algorithms/sliding-window.js';
-import type { TokenBucketParams } from './algorithms/token-bucket.js';
+import {
+  fixedWindow,
+  refundFixedWindow,
+  type FixedWindowParams,
+  type FixedWindowState,
+} from './algorithms/fixed-window.js';
+import { gcra, refundGcra, type GcraParams, type GcraState } from './algorithms/gcra.js';
+import {
+  refundSlidingWindow,
+  slidingWindow,
+  type SlidingWindowParams,
+  type SlidingWindowState,
+} from './algorithms/sliding-window.js';
+import {
+  refundTokenBucket,
+  tokenBucket,
+  type TokenBucketParams,
+  type TokenBucketState,
+} from './algorithms/token-bucket.js';
+import type { AlgorithmName, AlgorithmStep, RefundStep } from './algorithms/types.js';
 import type { RateLimitContext } from './context.js';
 
-/** Thrown when a limit or an option is configured with a value that makes no sense. */
+/**
+ * Thrown when a limit, a limit set or an option is configured with a value that makes no sense, or
+ * when a call carries a value no limit can count (a negative cost). The base of every configuration
+ * error of this library: catch this one class.
+ */
 export class RateLimitConfigError extends Error {
-  override readonly name = 'RateLimitConfigError';
+  override readonly name: string = 'RateLimitConfigError';
 }
+
+/**
+ * The parameters of any built-in algorithm, in milliseconds. Each is a type alias, not an
+ * interface, so that a store may read it as a record of numbers (the Redis store passes them on).
+ */
+export type AlgorithmParams =
+  FixedWindowParams | SlidingWindowParams | TokenBucketParams | GcraParams;
 
 /** Options every built-in limit accepts. */
 export interface CommonLimitOptions {
@@ -64,8 +90,8 @@ export interface LimitPolicy {
  */
 export abstract class BuiltInRateLimit {
   abstract readonly algorithm: AlgorithmName;
-  /** The algorithm's parameters, in milliseconds. */
-  abstract readonly params: unknown;
+  /** The algorithm's parameters, in milliseconds (typed by `algorithm` on {@link RateLimitRule}). */
+  abstract readonly params: AlgorithmParams;
   /** Stable identity of the settings, part of every storage key of this limit. */
   abstract readonly id: string;
   /** Quota and window for headers. */
@@ -131,7 +157,27 @@ export abstract class BuiltInRateLimit {
 
   /** A short human description, e.g. `FixedWindowRateLimit(5 per 10s)`. */
   abstract describe(): string;
+
+  /**
+   * One decision of this limit's algorithm on a stored state (undefined: none). Stores that run
+   * the algorithms in process call it; the state is whatever an earlier step or refund returned.
+   */
+  abstract evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown>;
+
+  /** Gives `cost` back to a stored state (see the algorithm's refund); undefined: leave it as is. */
+  abstract refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+  ): RefundStep<unknown> | undefined;
 }
+
+/**
+ * Every built-in limit class. Switching on `algorithm` types `params`, e.g.
+ * `if (limit.algorithm === 'gcra') limit.params.burst`.
+ */
+export type RateLimitRule =
+  FixedWindowRateLimit | SlidingWindowRateLimit | TokenBucketRateLimit | GcraRateLimit;
 
 function checkNumber(className: string, field: string, value: unknown, check: FieldCheck): void {
   const ok =
@@ -165,7 +211,7 @@ function show(value: unknown): string {
 
 /** At most `maxCalls` per clock-aligned window of `perSeconds`. Cheapest; allows 2× at a boundary. */
 export class FixedWindowRateLimit extends BuiltInRateLimit {
-  readonly algorithm = 'fixed-window';
+  readonly algorithm = 'fixed-window' as const;
   readonly params: FixedWindowParams;
   readonly id: string;
   readonly policy: LimitPolicy;
@@ -177,6 +223,14 @@ export class FixedWindowRateLimit extends BuiltInRateLimit {
     this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return fixedWindow(state as FixedWindowState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
+    return refundFixedWindow(state as FixedWindowState | undefined, nowMs, this.params, cost);
+  }
+
   describe(): string {
     return `FixedWindowRateLimit(${this.policy.quota} per ${this.policy.windowSeconds}s)`;
   }
@@ -184,7 +238,7 @@ export class FixedWindowRateLimit extends BuiltInRateLimit {
 
 /** Never more than `maxCalls` in any rolling interval of `perSeconds`. State grows with maxCalls. */
 export class SlidingWindowRateLimit extends BuiltInRateLimit {
-  readonly algorithm = 'sliding-window';
+  readonly algorithm = 'sliding-window' as const;
   readonly params: SlidingWindowParams;
   readonly id: string;
   readonly policy: LimitPolicy;
@@ -196,6 +250,14 @@ export class SlidingWindowRateLimit extends BuiltInRateLimit {
     this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return slidingWindow(state as SlidingWindowState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
+    return refundSlidingWindow(state as SlidingWindowState | undefined, nowMs, this.params, cost);
+  }
+
   describe(): string {
     return `SlidingWindowRateLimit(${this.policy.quota} per ${this.policy.windowSeconds}s)`;
   }
@@ -203,7 +265,7 @@ export class SlidingWindowRateLimit extends BuiltInRateLimit {
 
 /** A full bucket absorbs a burst of `capacity`; then `refillPerSecond` calls per second. */
 export class TokenBucketRateLimit extends BuiltInRateLimit {
-  readonly algorithm = 'token-bucket';
+  readonly algorithm = 'token-bucket' as const;
   readonly params: TokenBucketParams;
   readonly id: string;
   readonly policy: LimitPolicy;
@@ -218,6 +280,14 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
     };
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return tokenBucket(state as TokenBucketState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
+    return refundTokenBucket(state as TokenBucketState | undefined, nowMs, this.params, cost);
+  }
+
   describe(): string {
     return `TokenBucketRateLimit(capacity ${this.params.capacity}, ${this.params.refillPerSecond}/s)`;
   }
@@ -225,7 +295,7 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
 
 /** GCRA: `burst` calls at once, then one every `1 / ratePerSecond` seconds. One timestamp per key. */
 export class GcraRateLimit extends BuiltInRateLimit {
-  readonly algorithm = 'gcra';
+  readonly algorithm = 'gcra' as const;
   readonly params: GcraParams;
   readonly id: string;
   readonly policy: LimitPolicy;
@@ -235,6 +305,14 @@ export class GcraRateLimit extends BuiltInRateLimit {
     this.params = { emissionIntervalMs: 1000 / options.ratePerSecond, burst: options.burst };
     this.id = `gcra:${options.ratePerSecond}:${options.burst}`;
     this.policy = { quota: options.burst, windowSeconds: options.burst / options.ratePerSecond };
+  }
+
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return gcra(state as GcraState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
+    return refundGcra(state as GcraState | undefined, nowMs, this.params, cost);
   }
 
   describe(): string {

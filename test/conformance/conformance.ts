@@ -61,10 +61,18 @@ export function describeConformance(target: StoreUnderTest): void {
             set = new LimitSet(limits, scope);
             sets.set(scope, set);
           }
-          const decision = await engine.evaluate(set, {
-            subject: step.subject ?? 'user:alice',
-            cost: step.cost ?? 1,
-          });
+          const context = { subject: step.subject ?? 'user:alice', cost: step.cost ?? 1 };
+          if (step.action === 'refund') {
+            await engine.refund(set, context);
+            continue;
+          }
+          if (step.action === 'reset') {
+            await engine.reset(set, context.subject);
+            continue;
+          }
+          const decision = await (step.action === 'peek'
+            ? engine.peek(set, context)
+            : engine.evaluate(set, context));
           const where = `step ${index + 1} (at ${step.at} ms)`;
           expect({ where, allowed: decision.allowed }).toEqual({ where, allowed: step.allowed });
           if (step.retryAfterMs !== undefined) {

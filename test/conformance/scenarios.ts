@@ -13,6 +13,12 @@ import {
  */
 export interface Step {
   readonly at: number;
+  /**
+   * What the step does (default `consume`): `peek` decides without counting (its `remaining` is
+   * what is left before the call), `refund` gives the call's cost back, `reset` forgets the subject.
+   * `refund` and `reset` answer nothing: `allowed` is ignored for them.
+   */
+  readonly action?: 'consume' | 'peek' | 'refund' | 'reset';
   readonly subject?: string;
   /** The handler scope (default `tools/call:demo`). */
   readonly scope?: string;
@@ -303,6 +309,119 @@ export const SCENARIOS: readonly Scenario[] = [
       { at: 0, subject: 'user:dave', allowed: false, retryAfterMs: 10_000, remaining: [2, 0] },
       { at: 0, subject: 'user:alice', allowed: false, retryAfterMs: 10_000, remaining: [1, 0] },
       { at: 10_000, subject: 'user:dave', allowed: true, remaining: [1, 2] },
+    ],
+  },
+  {
+    name: 'refund, fixed window: gives units back to the current window only, never below 0',
+    limits: () => [fixed(3, 10)],
+    steps: [
+      { at: 0, action: 'refund', allowed: true }, // no state: nothing to give back
+      { at: 0, cost: 3, allowed: true, remaining: [0] },
+      { at: 1_000, action: 'refund', cost: 2, allowed: true },
+      { at: 1_000, cost: 2, allowed: true, remaining: [0] },
+      { at: 1_000, allowed: false, retryAfterMs: 9_000 },
+      { at: 1_000, action: 'refund', cost: 50, allowed: true },
+      { at: 1_000, allowed: true, remaining: [2] }, // floored at 0, not below
+      // A window that has ended gets nothing back: the new one is not made roomier.
+      { at: 9_000, cost: 2, allowed: true, remaining: [0] },
+      { at: 10_500, action: 'refund', cost: 3, allowed: true },
+      { at: 10_500, cost: 3, allowed: true, remaining: [0] },
+      { at: 10_500, allowed: false, retryAfterMs: 9_500 },
+    ],
+  },
+  {
+    name: 'refund, sliding window: the oldest live entries leave, so the window is never roomier',
+    limits: () => [new SlidingWindowRateLimit({ maxCalls: 2, perSeconds: 10 })],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 5_000, allowed: true, remaining: [0] },
+      { at: 6_000, allowed: false, retryAfterMs: 4_000 },
+      { at: 6_000, action: 'refund', allowed: true },
+      // The entry of 0 is gone, the one of 5 000 stays.
+      { at: 6_000, allowed: true, remaining: [0], resetAfterMs: [10_000] },
+      { at: 6_000, allowed: false, retryAfterMs: 9_000 },
+    ],
+  },
+  {
+    name: 'refund, token bucket: tokens come back after the refill; never more than a full bucket',
+    limits: () => [new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1 })],
+    steps: [
+      { at: 0, cost: 3, allowed: true, remaining: [0] },
+      { at: 0, action: 'refund', cost: 2, allowed: true },
+      { at: 0, cost: 2, allowed: true, remaining: [0] },
+      { at: 0, allowed: false, retryAfterMs: 1_000 },
+      { at: 500, action: 'refund', cost: 10, allowed: true },
+      { at: 500, allowed: true, remaining: [2], resetAfterMs: [1_000] },
+    ],
+  },
+  {
+    name: 'refund, GCRA: the arrival time moves back; a large refund leaves an empty bucket, no credit',
+    limits: () => [new GcraRateLimit({ ratePerSecond: 1, burst: 2 })],
+    steps: [
+      { at: 0, allowed: true },
+      { at: 0, allowed: true, remaining: [0] },
+      { at: 0, allowed: false, retryAfterMs: 1_000 },
+      { at: 0, action: 'refund', allowed: true },
+      { at: 0, allowed: true, remaining: [0] },
+      { at: 0, action: 'refund', cost: 10, allowed: true },
+      { at: 0, allowed: true, remaining: [1], resetAfterMs: [1_000] },
+    ],
+  },
+  {
+    name: 'refund of two limits: each gets the cost back',
+    limits: () => [fixed(2, 10, 'burst'), new GcraRateLimit({ ratePerSecond: 0.1, burst: 3 })],
+    steps: [
+      { at: 0, allowed: true, remaining: [1, 2] },
+      { at: 0, allowed: true, remaining: [0, 1] },
+      { at: 0, action: 'refund', allowed: true },
+      { at: 0, allowed: true, remaining: [0, 1] },
+      { at: 0, allowed: false, retryAfterMs: 10_000, remaining: [0, 1] },
+    ],
+  },
+  {
+    name: 'peek: decides without counting; remaining is what is left before the call',
+    limits: () => [fixed(3, 10), new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 1 })],
+    steps: [
+      { at: 0, action: 'peek', allowed: true, remaining: [3, 5] },
+      { at: 0, allowed: true, remaining: [2, 4] },
+      { at: 0, action: 'peek', allowed: true, remaining: [2, 4] },
+      { at: 0, action: 'peek', cost: 3, allowed: false, retryAfterMs: 10_000, remaining: [2, 4] },
+      { at: 0, cost: 2, allowed: true, remaining: [0, 2] },
+      { at: 1_000, action: 'peek', allowed: false, retryAfterMs: 9_000, remaining: [0, 3] },
+      { at: 10_000, action: 'peek', allowed: true, remaining: [3, 5] },
+    ],
+  },
+  {
+    name: 'reset: the subject starts afresh in every limit; other subjects keep their state',
+    limits: () => [fixed(2, 10), new SlidingWindowRateLimit({ maxCalls: 3, perSeconds: 60 })],
+    steps: [
+      { at: 0, subject: 'user:bob', allowed: true, remaining: [1, 2] },
+      { at: 0, allowed: true },
+      { at: 0, allowed: true, remaining: [0, 1] },
+      { at: 0, allowed: false, retryAfterMs: 10_000 },
+      { at: 1_000, action: 'reset', allowed: true },
+      { at: 1_000, allowed: true, remaining: [1, 2] },
+      { at: 1_000, subject: 'user:bob', allowed: true, remaining: [0, 1] },
+      { at: 1_000, action: 'reset', subject: 'user:nobody', allowed: true }, // nothing to forget
+      { at: 1_000, allowed: true, remaining: [0, 1] },
+    ],
+  },
+  {
+    name: 'reset: odd subjects (braces, huge, lone surrogates) are found and forgotten',
+    limits: () => [fixed(1, 10)],
+    steps: [
+      { at: 0, subject: '}{x}', allowed: true },
+      { at: 0, subject: 'x'.repeat(10_000), allowed: true },
+      { at: 0, subject: '\ud800', allowed: true },
+      { at: 0, subject: '}{x}', allowed: false },
+      { at: 0, subject: 'x'.repeat(10_000), allowed: false },
+      { at: 0, subject: '\ud800', allowed: false },
+      { at: 0, subject: '}{x}', action: 'reset', allowed: true },
+      { at: 0, subject: 'x'.repeat(10_000), action: 'reset', allowed: true },
+      { at: 0, subject: '\ud800', action: 'reset', allowed: true },
+      { at: 0, subject: '}{x}', allowed: true },
+      { at: 0, subject: 'x'.repeat(10_000), allowed: true },
+      { at: 0, subject: '\ud800', allowed: true },
     ],
   },
 ];

@@ -72,7 +72,7 @@ describe('bootstrap validation', () => {
   test('a limiter class Nest cannot resolve', async () => {
     @Injectable()
     class NeedsMissingRepo implements McpRateLimiter {
-      constructor(@Inject('MISSING_REPO') private readonly repo: unknown) {}
+      constructor(@Inject('MISSING_REPO') readonly repo: unknown) {}
       consume() {
         return null;
       }

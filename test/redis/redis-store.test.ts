@@ -3,7 +3,7 @@ import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { createClient, RESP_TYPES } from 'redis';
-import { createRateLimiter } from '../../src/core/engine.js';
+import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import {
   FixedWindowRateLimit,
   GcraRateLimit,

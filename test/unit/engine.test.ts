@@ -242,15 +242,16 @@ describe('createRateLimiter', () => {
       name: 'shared',
     });
     expect((await tight.consume('user:a')).allowed).toBe(true);
-    // On a MemoryStore the key spaces are taken when the limiter is made: it fails there.
-    const makeLoose = () =>
-      createRateLimiter({
-        limits: [new SloppyWindow({ maxCalls: 100, perSeconds: 60 })],
-        store,
-        name: 'shared',
-      });
-    expect(makeLoose).toThrow(RateLimitConfigError);
-    expect(makeLoose).toThrow('already used by a limit of other settings');
+    // The store finds the clash at the first call that shares the key space, and counts nothing.
+    const loose = createRateLimiter({
+      limits: [new SloppyWindow({ maxCalls: 100, perSeconds: 60 })],
+      store,
+      name: 'shared',
+    });
+    await expect(loose.consume('user:a')).rejects.toThrow(RateLimitConfigError);
+    await expect(loose.consume('user:b')).rejects.toThrow(
+      'already used by a limit of other settings',
+    );
     expect((await tight.consume('user:a')).allowed).toBe(false);
   });
 
@@ -261,5 +262,69 @@ describe('createRateLimiter', () => {
     await expect(limiter.consume(42 as unknown as string)).rejects.toThrow(
       'key(context) must return a string (got number)',
     );
+  });
+});
+
+describe('engine.refund, peek and reset', () => {
+  it('refund gives the cost back to every built-in limit and calls refund on every custom one', async () => {
+    const builtIn = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
+    const custom = new CountingLimiter('custom', 1);
+    const engine = new RateLimitEngine(new MemoryStore());
+    const set = new LimitSet([custom, builtIn], 'scope');
+    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+    expect((await engine.evaluate(set, context())).allowed).toBe(false);
+    await engine.refund(set, context());
+    expect(custom.log).toEqual(['admit', 'deny', 'refund']);
+    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+  });
+
+  it('peek counts nothing; reset lets the subject start afresh, others untouched', async () => {
+    const limit = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 });
+    const engine = new RateLimitEngine(new MemoryStore());
+    const set = new LimitSet([limit], 'scope');
+    await engine.evaluate(set, context('user:a'));
+    await engine.evaluate(set, context('user:b'));
+    for (let index = 0; index < 3; index++) {
+      expect((await engine.peek(set, context('user:a'))).results[0].remaining).toBe(1);
+    }
+    await engine.reset(set, 'user:a');
+    expect((await engine.peek(set, context('user:a'))).results[0].remaining).toBe(2);
+    expect((await engine.peek(set, context('user:b'))).results[0].remaining).toBe(1);
+  });
+
+  it('a store without refund, peek or reset is refused with a configuration error', async () => {
+    const store = { evaluate: new MemoryStore().evaluate.bind(new MemoryStore()) };
+    const engine = new RateLimitEngine(store);
+    const set = new LimitSet([new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 })], 's');
+    await expect(engine.refund(set, context())).rejects.toThrow(RateLimitConfigError);
+    await expect(engine.peek(set, context())).rejects.toThrow('has no peek()');
+    await expect(engine.reset(set, 'user:a')).rejects.toThrow('has no reset()');
+  });
+});
+
+describe('engine.decide', () => {
+  const limits = () => [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })];
+
+  it('answers the decision itself on a store with evaluateNow, a promise on others', async () => {
+    const memory = new MemoryStore();
+    const inMemory = new RateLimitEngine(memory);
+    const set = new LimitSet(limits(), 's');
+    const first = inMemory.decide(set, context());
+    expect(first).not.toBeInstanceOf(Promise);
+    expect((first as { allowed: boolean }).allowed).toBe(true);
+    const asynchronous = new RateLimitEngine({ evaluate: (checks) => memory.evaluate(checks) });
+    const second = asynchronous.decide(set, context());
+    expect(second).toBeInstanceOf(Promise);
+    expect((await second).allowed).toBe(false);
+  });
+
+  it('with a custom limiter, decides through the promise path even in memory', async () => {
+    const engine = new RateLimitEngine(new MemoryStore());
+    const decision = engine.decide(
+      new LimitSet([new CountingLimiter('custom', 5), ...limits()], 's'),
+      context(),
+    );
+    expect(decision).toBeInstanceOf(Promise);
+    expect((await decision).results.map((result) => result.allowed)).toEqual([true, true]);
   });
 });

@@ -1,10 +1,10 @@
-import { AlgorithmStep, StepOutput } from './types.js';
+import { AlgorithmStep, type RefundStep } from './types.js';
 
 /** Fixed window: at most `limit` units in each clock-aligned bucket of `periodMs`. */
-export interface FixedWindowParams {
+export type FixedWindowParams = {
   readonly limit: number;
   readonly periodMs: number;
-}
+};
 
 /** The count of units admitted in the bucket that starts at `windowStartMs`. */
 export interface FixedWindowState {
@@ -18,53 +18,34 @@ export function fixedWindow(
   params: FixedWindowParams,
   cost: number,
 ): AlgorithmStep<FixedWindowState | undefined> {
-  const out = scratch;
-  decideFixedWindow(
-    out,
-    state !== undefined,
-    state?.windowStartMs ?? 0,
-    state?.count ?? 0,
-    nowMs,
-    params,
-    cost,
-  );
-  return out.toStep(out.allowed ? { windowStartMs: out.state0, count: out.state1 } : state);
-}
-
-const scratch = new StepOutput();
-
-/**
- * The fixed window on numbers: the state is `windowStartMs`, `count` (ignored when `hasState` is
- * false); the new one goes to `out.state0` (windowStartMs) and `out.state1` (count).
- */
-export function decideFixedWindow(
-  out: StepOutput,
-  hasState: boolean,
-  stateWindowStartMs: number,
-  stateCount: number,
-  nowMs: number,
-  params: FixedWindowParams,
-  cost: number,
-): boolean {
   const { limit, periodMs } = params;
   const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
-  const count = hasState && stateWindowStartMs === windowStartMs ? stateCount : 0;
+  const count = state !== undefined && state.windowStartMs === windowStartMs ? state.count : 0;
   const resetAfterMs = windowStartMs + periodMs - nowMs;
-  out.resetAfterMs = resetAfterMs;
-  out.ttlMs = resetAfterMs;
 
   if (count + cost <= limit) {
-    out.allowed = true;
-    out.retryAfterMs = 0;
-    out.remaining = limit - count - cost;
-    out.state0 = windowStartMs;
-    out.state1 = count + cost;
-    return true;
+    const next = { windowStartMs, count: count + cost };
+    return new AlgorithmStep(true, 0, limit - count - cost, resetAfterMs, next, resetAfterMs);
   }
   // The next bucket starts empty, so any cost within the limit is admitted there. A cost above the
   // limit is never admitted; we answer with the next bucket anyway (there is no "never" on the wire).
-  out.allowed = false;
-  out.retryAfterMs = resetAfterMs;
-  out.remaining = limit - count;
-  return false;
+  return new AlgorithmStep(false, resetAfterMs, limit - count, resetAfterMs, state, resetAfterMs);
+}
+
+/**
+ * Gives `cost` units back to the current bucket (not below 0). A bucket that has ended is left
+ * alone: its units are already free, so giving them back to the new one would admit more than the
+ * limit.
+ */
+export function refundFixedWindow(
+  state: FixedWindowState | undefined,
+  nowMs: number,
+  params: FixedWindowParams,
+  cost: number,
+): RefundStep<FixedWindowState> | undefined {
+  const { periodMs } = params;
+  const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
+  if (state === undefined || state.windowStartMs !== windowStartMs) return undefined;
+  const count = Math.max(0, state.count - cost);
+  return { state: { windowStartMs, count }, ttlMs: windowStartMs + periodMs - nowMs };
 }

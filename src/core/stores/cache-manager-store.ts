@@ -1,6 +1,6 @@
-import { runAlgorithm } from '../algorithms/index.js';
 import type { AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
+import { RateLimitConfigError } from '../limits.js';
 import {
   StoreUnavailableError,
   type LimitCheck,
@@ -12,6 +12,8 @@ import {
 export interface CacheLike {
   get<T>(key: string): Promise<T | undefined | null>;
   set<T>(key: string, value: T, ttl?: number): Promise<unknown>;
+  /** Needed by `reset` only (cache-manager's `Cache` has it). */
+  del?(key: string): Promise<unknown>;
   on?(event: string, listener: (payload: unknown) => void): unknown;
   /** cache-manager 7 exposes its Keyv stores; their `error` events reveal failures it swallows. */
   readonly stores?: readonly { on?(event: string, listener: (error: unknown) => void): unknown }[];
@@ -62,47 +64,92 @@ export class CacheManagerStore implements RateLimitStore {
     for (const store of cache.stores ?? []) store.on?.('error', onError);
   }
 
-  async evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
-    const keys = [...new Set(checks.map((check) => check.key))];
-    const release = await this.lock(keys);
+  evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
+    return this.locked(checks, async (states, nowMs) => {
+      const steps: AlgorithmStep<unknown>[] = checks.map((check, index) =>
+        check.limit.evaluateState(states[index], nowMs, check.cost),
+      );
+      if (steps.every((step) => step.allowed)) {
+        await this.write(checks.map((check, index) => [check.key, steps[index]] as const));
+      }
+      return steps;
+    });
+  }
+
+  peek(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
+    return this.locked(checks, (states, nowMs) =>
+      Promise.resolve(
+        checks.map((check, index) => check.limit.evaluateState(states[index], nowMs, check.cost)),
+      ),
+    );
+  }
+
+  refund(checks: readonly LimitCheck[]): Promise<void> {
+    return this.locked(checks, async (states, nowMs) => {
+      const writes: (readonly [string, { state: unknown; ttlMs: number }])[] = [];
+      checks.forEach((check, index) => {
+        const refunded = check.limit.refundState(states[index], nowMs, check.cost);
+        if (refunded !== undefined) writes.push([check.key, refunded]);
+      });
+      await this.write(writes);
+    });
+  }
+
+  async reset(keys: readonly string[]): Promise<void> {
+    const cache = this.cache;
+    const del = cache.del;
+    if (del === undefined) {
+      throw new RateLimitConfigError('CacheManagerStore: reset needs a cache with del(key)');
+    }
+    const release = await this.lock([...new Set(keys)]);
     try {
-      return await this.evaluateLocked(checks);
+      const errorsBefore = this.errorCount;
+      await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))));
+      this.throwIfErrored(errorsBefore);
     } finally {
       release();
     }
   }
 
-  private async evaluateLocked(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
-    const errorsBefore = this.errorCount;
-    const states = await this.guarded(
-      Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
-    );
-    this.throwIfErrored(errorsBefore);
-
-    const nowMs = this.clock();
-    const steps: AlgorithmStep<unknown>[] = [];
-    for (let index = 0; index < checks.length; index++) {
-      const check = checks[index];
-      // Keys of one call are distinct (the engine sees to it), so each state is read once.
-      const step = runAlgorithm(check.limit, states[index] ?? undefined, nowMs, check.cost);
-      steps.push(step);
-    }
-    if (steps.every((step) => step.allowed)) {
-      await this.guarded(
-        Promise.all(
-          checks.map((check, index) =>
-            // Every entry gets a TTL (at least 1 ms: 0 would mean "forever" to some stores).
-            this.cache.set(
-              check.key,
-              steps[index].state,
-              Math.max(1, Math.ceil(steps[index].ttlMs)),
-            ),
-          ),
-        ),
+  /**
+   * Runs `work` on the current states of the checks' keys (and the time), holding those keys:
+   * no other call of this store touches them meanwhile.
+   */
+  private async locked<T>(
+    checks: readonly LimitCheck[],
+    work: (states: readonly unknown[], nowMs: number) => Promise<T>,
+  ): Promise<T> {
+    const release = await this.lock([...new Set(checks.map((check) => check.key))]);
+    try {
+      const errorsBefore = this.errorCount;
+      const states = await this.guarded(
+        Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
       );
       this.throwIfErrored(errorsBefore);
+      // Keys of one call are distinct (the engine sees to it), so each state is read once.
+      return await work(
+        states.map((state) => state ?? undefined),
+        this.clock(),
+      );
+    } finally {
+      release();
     }
-    return steps;
+  }
+
+  /** Stores each state with its TTL (at least 1 ms: 0 would mean "forever" to some stores). */
+  private async write(
+    entries: readonly (readonly [string, { readonly state: unknown; readonly ttlMs: number }])[],
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const errorsBefore = this.errorCount;
+    await this.guarded(
+      Promise.all(
+        entries.map(([key, { state, ttlMs }]) =>
+          this.cache.set(key, state, Math.max(1, Math.ceil(ttlMs))),
+        ),
+      ),
+    );
+    this.throwIfErrored(errorsBefore);
   }
 
   private throwIfErrored(errorsBefore: number): void {

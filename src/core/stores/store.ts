@@ -6,6 +6,13 @@ export interface LimitCheck {
   readonly key: string;
   readonly limit: BuiltInRateLimit;
   readonly cost: number;
+  /**
+   * The key without its subject part, and the subject as the caller gave it: the engine sets both,
+   * so that a store may group its keys by limit (the MemoryStore does) instead of parsing `key`.
+   * Optional: a store must work from `key` alone.
+   */
+  readonly space?: string;
+  readonly subject?: string;
 }
 
 /** What one limit decided for one call. Times in milliseconds. */
@@ -24,6 +31,11 @@ export interface LimitOutcome {
  */
 export interface RateLimitStore {
   evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]>;
+  /**
+   * `evaluate`, synchronously, for a store that decides in memory. Optional: when a store has it,
+   * the engine decides without a promise, so an in-memory guard makes Nest await nothing.
+   */
+  evaluateNow?(checks: readonly LimitCheck[]): readonly LimitOutcome[];
   /**
    * What `evaluate` would answer now for the same checks, committing nothing (an admin looking a
    * user up). Optional for custom stores: features that need it refuse a store without it.

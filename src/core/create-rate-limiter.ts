@@ -1,0 +1,74 @@
+import type { RateLimitContext } from './context.js';
+import { LimitSet, RateLimitEngine, type Limiter, type RateLimitDecision } from './engine.js';
+import { RateLimitConfigError } from './limits.js';
+import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
+import { MemoryStore } from './stores/memory-store.js';
+import type { RateLimitStore } from './stores/store.js';
+
+/** Options of `createRateLimiter`. */
+export interface CreateRateLimiterOptions extends Omit<OutagePolicyOptions, 'policy'> {
+  /** The limits every call must pass (AND-combined). */
+  readonly limits: readonly Limiter[];
+  /** Where state lives (default: a new MemoryStore). */
+  readonly store?: RateLimitStore;
+  /** What to do while the store cannot answer (default `insurance`). */
+  readonly onStoreError?: OutagePolicyOptions['policy'];
+  /** Name of what is limited: limits without a namespace get their own counters per name. */
+  readonly name?: string;
+  /** Prefix of every storage key (default `mcprl:`). */
+  readonly prefix?: string;
+}
+
+/** What a call of `consume` (or `peek`, `refund`) may say beyond its subject. */
+export interface ConsumeOptions {
+  /** What the call costs (default 1). */
+  readonly cost?: number;
+  /** More of the call, for limits with `key` or `cost` functions and custom limiters. */
+  readonly context?: Partial<RateLimitContext>;
+}
+
+/** A rate limiter for work outside a Nest handler: a queue consumer, a service method. */
+export interface RateLimiter {
+  /** Decide (and, when allowed, count) one call of `subject`. */
+  consume(subject: string, options?: ConsumeOptions): Promise<RateLimitDecision>;
+  /**
+   * What `consume` would decide now, counting nothing; `remaining` is what is left before the
+   * call. Custom limiters are not consulted (they cannot be asked without consuming).
+   */
+  peek(subject: string, options?: ConsumeOptions): Promise<RateLimitDecision>;
+  /** Give back what an admitted `consume` with the same arguments took (e.g. the work failed). */
+  refund(subject: string, options?: ConsumeOptions): Promise<void>;
+  /** `subject` starts afresh in every built-in limit of this limiter (e.g. after a plan upgrade). */
+  reset(subject: string): Promise<void>;
+  readonly engine: RateLimitEngine;
+}
+
+/**
+ * Create a rate limiter from limits and a store. The Nest guard uses the same engine.
+ *
+ * @example
+ * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })] });
+ * const decision = await limiter.consume(`user:${userId}`);
+ * if (!decision.allowed) throw new Error(`retry in ${decision.retryAfter}s`);
+ */
+export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
+  const { limits, store, onStoreError, name, prefix, ...outage } = options;
+  const set = new LimitSet(limits, name ?? 'default', 'createRateLimiter');
+  if (set.limiters.length === 0) {
+    throw new RateLimitConfigError('createRateLimiter: "limits" must not be empty');
+  }
+  const resolvedStore = withOutagePolicy(store ?? new MemoryStore(), {
+    ...outage,
+    policy: onStoreError,
+  });
+  const engine = new RateLimitEngine(resolvedStore, { prefix });
+  const contextOf = (subject: string, call: ConsumeOptions | undefined): RateLimitContext =>
+    call === undefined ? { subject, cost: 1 } : { ...call.context, subject, cost: call.cost ?? 1 };
+  return {
+    engine,
+    consume: (subject, call) => engine.evaluate(set, contextOf(subject, call)),
+    peek: (subject, call) => engine.peek(set, contextOf(subject, call)),
+    refund: (subject, call) => engine.refund(set, contextOf(subject, call)),
+    reset: (subject) => engine.reset(set, subject),
+  };
+}

@@ -1,0 +1,134 @@
+// How the results of a call's limiters become its decision: one result per limiter, the longest
+// wait among the denials, the wire's whole seconds.
+import { describeValue, type McpRateLimiter, type RateLimitVerdict } from './context.js';
+import type { BuiltInRateLimit } from './limits.js';
+import type { LimitCheck, LimitOutcome } from './stores/store.js';
+
+/** Anything `@RateLimit()` or `createRateLimiter()` accepts: a built-in limit or the protocol. */
+export type Limiter = BuiltInRateLimit | McpRateLimiter;
+
+/** What one limiter decided. */
+export interface LimitResult {
+  readonly limiter: Limiter;
+  readonly allowed: boolean;
+  /** 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** Units left; undefined when a custom limiter did not say. */
+  readonly remaining: number | undefined;
+  /** The quota; undefined when a custom limiter did not say. */
+  readonly quota: number | undefined;
+  readonly resetAfterMs: number | undefined;
+}
+
+/** The decision for one call, over all its limits. */
+export interface RateLimitDecision {
+  readonly allowed: boolean;
+  /** Whole seconds to wait before retrying (at least 1), `null` when allowed. The wire value. */
+  readonly retryAfter: number | null;
+  /** The same in milliseconds, unrounded; 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** The limiter that denied (the one with the longest wait when several did). */
+  readonly deniedBy: Limiter | undefined;
+  /** One result per limiter that was consulted, built-in limits first in declared order. */
+  readonly results: readonly LimitResult[];
+}
+
+/** Milliseconds to the seconds of the wire: rounded up, at least 1. */
+export function toRetryAfterSeconds(retryAfterMs: number): number {
+  // The small slack keeps float noise (3000.0000000001 ms) from adding a whole second.
+  return Math.max(1, Math.ceil(retryAfterMs / 1000 - 1e-9));
+}
+
+/**
+ * The decision from what the store answered for `checks`, then the custom limiters' results.
+ * @param committed whether an admitted call was counted (false for a peek).
+ */
+export function decisionOf(
+  checks: readonly LimitCheck[],
+  outcomes: readonly LimitOutcome[],
+  customResults: readonly LimitResult[],
+  committed: boolean,
+): RateLimitDecision {
+  let allowed = true;
+  for (const outcome of outcomes) if (!outcome.allowed) allowed = false;
+  const builtIns = outcomes.length;
+  // Made at its length: a push would give it a spare capacity of 16 to collect on every call.
+  const results = new Array<LimitResult>(builtIns + customResults.length);
+  for (let index = 0; index < builtIns; index++) {
+    const { limit, cost } = checks[index];
+    results[index] = builtInResult(limit, outcomes[index], allowed && committed ? 0 : cost);
+  }
+  customResults.forEach((result, index) => (results[builtIns + index] = result));
+  return allowed ? admission(results) : denial(results, longestWait(results));
+}
+
+/** The denying result with the longest wait (the first of them on a tie). */
+function longestWait(results: readonly LimitResult[]): LimitResult {
+  let longest = results[0];
+  for (const result of results) {
+    if (!result.allowed && (longest.allowed || result.retryAfterMs > longest.retryAfterMs)) {
+      longest = result;
+    }
+  }
+  return longest;
+}
+
+/**
+ * @param uncommittedCost when nothing was committed (the call was denied as a whole, or peeked), a
+ *   limit that admitted it on its own reported `remaining` after this call's cost: give that back.
+ */
+function builtInResult(
+  limit: BuiltInRateLimit,
+  outcome: LimitOutcome,
+  uncommittedCost: number,
+): LimitResult {
+  const quota = limit.policy.quota;
+  const remaining =
+    outcome.allowed && uncommittedCost > 0
+      ? Math.min(quota, Math.floor(outcome.remaining + uncommittedCost))
+      : outcome.remaining;
+  return {
+    limiter: limit,
+    allowed: outcome.allowed,
+    retryAfterMs: outcome.retryAfterMs,
+    remaining,
+    quota,
+    resetAfterMs: outcome.resetAfterMs,
+  };
+}
+
+export function toLimitResult(limiter: McpRateLimiter, verdict: RateLimitVerdict): LimitResult {
+  const rich = typeof verdict === 'object' && verdict !== null ? verdict : undefined;
+  const retryAfter = rich === undefined ? verdict : rich.retryAfter;
+  if (
+    retryAfter !== null &&
+    !(typeof retryAfter === 'number' && retryAfter >= 0 && Number.isFinite(retryAfter))
+  ) {
+    // A limiter that answers garbage must not let the call through by accident.
+    throw new TypeError(
+      `${describeValue(limiter)}: consume() must return seconds to wait (a non-negative number), null to allow, or { retryAfter } (got ${describeValue(retryAfter)})`,
+    );
+  }
+  return {
+    limiter,
+    allowed: retryAfter === null,
+    retryAfterMs: retryAfter === null ? 0 : retryAfter * 1000,
+    remaining: rich?.remaining,
+    quota: rich?.limit,
+    resetAfterMs: rich?.resetAfter === undefined ? undefined : rich.resetAfter * 1000,
+  };
+}
+
+export function admission(results: readonly LimitResult[]): RateLimitDecision {
+  return { allowed: true, retryAfter: null, retryAfterMs: 0, deniedBy: undefined, results };
+}
+
+export function denial(results: readonly LimitResult[], denying: LimitResult): RateLimitDecision {
+  return {
+    allowed: false,
+    retryAfter: toRetryAfterSeconds(denying.retryAfterMs),
+    retryAfterMs: denying.retryAfterMs,
+    deniedBy: denying.limiter,
+    results,
+  };
+}
