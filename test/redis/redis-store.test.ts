@@ -119,7 +119,7 @@ describeRedis('RedisStore on a private redis-server', () => {
   });
 
   test('after SCRIPT FLUSH (or a restart) the script is loaded again with EVAL, then EVALSHA', async () => {
-    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const store = new RedisStore({ client: client });
     const limit = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG });
     const check = { key: 'flush:{a}k', limit, cost: 1 };
     await store.evaluate([check]);
@@ -132,7 +132,7 @@ describeRedis('RedisStore on a private redis-server', () => {
   });
 
   test('every key gets a TTL from its algorithm, with Redis server time', async () => {
-    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const store = new RedisStore({ client: client });
     const limits = [
       new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
       new SlidingWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
@@ -157,7 +157,7 @@ describeRedis('RedisStore on a private redis-server', () => {
 
   test('a state that is no state (a TTL of 0) is not written: the key is deleted, not SET with PX 0', async () => {
     // Cost 0 on a fresh bucket leaves it full: its TTL is 0, and Redis refuses PX 0.
-    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const store = new RedisStore({ client: client });
     const limits = [
       new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 0.5 }),
       new GcraRateLimit({ ratePerSecond: 0.5, burst: 5 }),
@@ -181,7 +181,7 @@ describeRedis('RedisStore on a private redis-server', () => {
         new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
         new GcraRateLimit({ ratePerSecond: 1, burst: 5, namespace: 'shared' }),
       ],
-      store: new RedisStore({ client: client as unknown as RedisClientLike }),
+      store: new RedisStore({ client: client }),
       prefix: 'slot:',
       name: 'tools/call:search',
     });
@@ -210,7 +210,7 @@ describeRedis('RedisStore on a private redis-server', () => {
     expect(store).toBeInstanceOf(RedisStore);
     const limiter = createRateLimiter({
       limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG })],
-      store: store as RedisStore,
+      store: store,
       onStoreError: 'deny',
       prefix: 'fromcache:',
     });

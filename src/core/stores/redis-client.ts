@@ -108,8 +108,8 @@ export function createTransport(
   let transport: BaseTransport;
   if (isIoRedis(client)) transport = new IoRedisTransport(client, connect);
   else if (isNodeRedisCluster(client)) transport = new NodeRedisClusterTransport(client, connect);
-  else if (typeof (client as NodeRedisClientLike).sendCommand === 'function') {
-    transport = new NodeRedisTransport(client as NodeRedisClientLike, connect);
+  else if (typeof client.sendCommand === 'function') {
+    transport = new NodeRedisTransport(client, connect);
   } else {
     throw new TypeError('RedisStore: "client" must be a node-redis or ioredis client');
   }

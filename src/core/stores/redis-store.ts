@@ -81,7 +81,6 @@ export class RedisStore implements RateLimitStore {
   readonly script: RedisScript;
   readonly commandTimeoutMs: number;
   private readonly clock: Clock | undefined;
-  private readonly extraTtlMs: number;
   private readonly url: string | undefined;
   private readonly library: 'redis' | 'ioredis';
   /** The connection, once there is one (see `open`). */
@@ -135,7 +134,6 @@ export class RedisStore implements RateLimitStore {
     loadLuaTwins();
     this.commandTimeoutMs = commandTimeoutMs;
     this.clock = options.clock;
-    this.extraTtlMs = extraTtlMs;
     this.url = url;
     this.library = library;
     this.owned = client === undefined;
@@ -263,7 +261,7 @@ export class RedisStore implements RateLimitStore {
         connectTimeout: Math.max(this.commandTimeoutMs, 1000),
         maxRetriesPerRequest: 1,
       });
-      return createTransport(client as unknown as RedisClientLike);
+      return createTransport(client);
     }
     const { createClient } = await import('redis');
     const client = createClient({
@@ -271,7 +269,7 @@ export class RedisStore implements RateLimitStore {
       disableOfflineQueue: true,
       socket: { connectTimeout: Math.max(this.commandTimeoutMs, 1000) },
     });
-    return createTransport(client as unknown as RedisClientLike);
+    return createTransport(client);
   }
 }
 
