@@ -138,8 +138,8 @@ export class ScriptBatcher {
 
   /** The transport lost its connection: nothing in flight will be answered; let the policy decide. */
   failInFlight(error: unknown): void {
-    for (let index = this.inFlightHead; index < this.inFlight.length; index++) {
-      const batch = this.inFlight[index];
+    // A copy: settling a batch sends what waits, which changes the list.
+    for (const batch of this.inFlight.slice(this.inFlightHead)) {
       if (!batch.settled) this.finish(batch, () => batch.fail(error));
     }
   }
@@ -266,8 +266,8 @@ export class ScriptBatcher {
    */
   private expire(suspectedAtMs: number): void {
     const timeoutMs = this.host.commandTimeoutMs;
-    for (let index = this.inFlightHead; index < this.inFlight.length; index++) {
-      const batch = this.inFlight[index];
+    // A copy: settling a batch sends what waits, which changes the list.
+    for (const batch of this.inFlight.slice(this.inFlightHead)) {
       if (batch.sentAtMs + timeoutMs > suspectedAtMs) break;
       if (batch.settled || batch.lane.lastReplyMs >= suspectedAtMs) continue;
       this.finish(batch, () => batch.fail(new StoreUnavailableError(this.timeoutMessage)));
