@@ -96,6 +96,25 @@ describeRedis('RedisStore on a private redis-server', () => {
     await store.close();
   });
 
+  test('one call of a batch that fails in the script (a foreign value at its key) fails alone', async () => {
+    const store = new RedisStore({ client });
+    const limit = new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG });
+    await client.rPush('batch:{foreign}k', 'not ours'); // GET on a list: WRONGTYPE
+    const calls = ['batch:{a}k', 'batch:{foreign}k', 'batch:{b}k'].map((key) =>
+      store.evaluate([{ key, limit, cost: 1 }]),
+    );
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    expect(
+      settled.flatMap((result) =>
+        result.status === 'fulfilled' ? result.value.map((outcome) => outcome.remaining) : [],
+      ),
+    ).toEqual([4, 4]);
+    await store.close();
+  });
+
   test('a client that drops the binary reply option gets a clear error, never a decision from garbled bytes', async () => {
     const textOnly = {
       ...client,
