@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
 import { ScriptBatcher, type ScriptCall } from './redis-batch.js';
 import { createTransport, type RedisClientLike, type ScriptTransport } from './redis-client.js';
-import { ALGORITHM_CODES, loadLuaTwins, redisScript, type RedisScript } from './redis-script.js';
+import { ALGORITHM_CODES, loadLuaTwins, redisScript } from './redis-script.js';
 import { clusterSlotOf, hashTagOf } from './redis-slot.js';
 import {
   StoreUnavailableError,
@@ -77,14 +77,12 @@ const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, s
  * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })], store });
  */
 export class RedisStore implements RateLimitStore {
-  /** The one script this store runs (for its clock and extra TTL). */
-  readonly script: RedisScript;
-  readonly commandTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
   private readonly clock: Clock | undefined;
   private readonly url: string | undefined;
   private readonly library: 'redis' | 'ioredis';
   /** The connection, once there is one (see `open`). */
-  transport: ScriptTransport | undefined;
+  private transport: ScriptTransport | undefined;
   private opening: Promise<ScriptTransport> | undefined;
   private readonly owned: boolean;
   private readonly cluster: boolean;
@@ -137,8 +135,17 @@ export class RedisStore implements RateLimitStore {
     this.url = url;
     this.library = library;
     this.owned = client === undefined;
-    this.script = redisScript(this.clock !== undefined, extraTtlMs);
-    this.batcher = new ScriptBatcher(this);
+    // The one script this store runs (for its clock and extra TTL).
+    const script = redisScript(this.clock !== undefined, extraTtlMs);
+    const transport = (): ScriptTransport | undefined => this.transport;
+    this.batcher = new ScriptBatcher({
+      script,
+      commandTimeoutMs,
+      get transport() {
+        return transport();
+      },
+      open: () => this.open(),
+    });
     if (client !== undefined) this.adopt(createTransport(client, options.connect));
     // A store over a URL opens a single node-redis or ioredis connection, never a Cluster.
     this.cluster = this.transport?.cluster ?? false;
@@ -238,7 +245,7 @@ export class RedisStore implements RateLimitStore {
   }
 
   /** The connection of a store over a URL, opened on first use. */
-  open(): Promise<ScriptTransport> {
+  private open(): Promise<ScriptTransport> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
     this.opening ??= this.createOwnedTransport().then(
       (transport) => this.adopt(transport),
