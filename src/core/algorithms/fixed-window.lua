@@ -29,7 +29,7 @@ end
 -- Within the window it was written in, the key already expires at the window's end (the TTL the
 -- first write of the window gave it): only the count changes, and SET KEEPTTL costs Redis less than
 -- half of SET PX. A state whose TTL is not positive is equivalent to no state: delete it.
-local function fixed_window_commit(key, state, ttl_ms, same_window)
+local function fixed_window_commit(key, now_ms, cost, ttl_ms, state, same_window)
   local px = px_of(ttl_ms)
   if px == nil then
     redis.call('DEL', key)

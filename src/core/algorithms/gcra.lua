@@ -25,6 +25,11 @@ local function gcra(key, now_ms, emission_interval_ms, burst, cost)
   return false, retry_after_ms, remaining, reset_after_ms, math.ceil(reset_after_ms), nil
 end
 
+-- Store the state the step returned (the commit shared by every limit of an admitted call).
+local function gcra_commit(key, now_ms, cost, ttl_ms, state)
+  store_state(key, state, ttl_ms)
+end
+
 -- Refund (twin of the TypeScript refund): the theoretical arrival time moves back by `cost`
 -- emission intervals, never before now; kept until it is reached. No state: nothing to give back.
 local function gcra_refund(key, now_ms, emission_interval_ms, burst, cost)

@@ -29,6 +29,11 @@ local function token_bucket(key, now_ms, capacity, refill_per_second, cost)
     math.ceil(reset_after_ms), nil
 end
 
+-- Store the state the step returned (the commit shared by every limit of an admitted call).
+local function token_bucket_commit(key, now_ms, cost, ttl_ms, state)
+  store_state(key, state, ttl_ms)
+end
+
 -- Refund (twin of the TypeScript refund): refill to now, then `cost` tokens back, capped at the
 -- capacity; kept for the time to fill up from there. No state: the bucket is already full.
 local function token_bucket_refund(key, now_ms, capacity, refill_per_second, cost)

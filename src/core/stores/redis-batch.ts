@@ -11,13 +11,16 @@ export interface ScriptCall {
   readonly argv: readonly string[];
   /** How many outcomes the script answers for this call (0 for a refund or a reset). */
   readonly outcomes: number;
+  /** The algorithms of the call's limits, an OR of `algorithmBit`s (0 for a reset). */
+  readonly algorithms: number;
   readonly resolve: (outcomes: readonly LimitOutcome[]) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /** What the batcher needs from its store. */
 export interface BatchHost {
-  readonly script: RedisScript;
+  /** The script that decides a batch of these algorithms (an OR of `algorithmBit`s). */
+  scriptFor(algorithms: number): RedisScript;
   readonly commandTimeoutMs: number;
   /** The transport when it exists; `open()` creates it (a store that owns its connection). */
   readonly transport: ScriptTransport | undefined;
@@ -40,6 +43,7 @@ class Batch {
   readonly keys: string[] = [];
   readonly argv: string[];
   limits = 0;
+  algorithms = 0;
   /**
    * Monotonic ms by which the command had surely left (the check phase after it was handed to the
    * client); its deadline runs from there. Infinity until then.
@@ -68,6 +72,7 @@ class Batch {
     for (const key of call.keys) this.keys.push(key);
     for (const argument of call.argv) this.argv.push(argument);
     this.limits += call.keys.length;
+    this.algorithms |= call.algorithms;
   }
 
   fail(error: unknown): void {
@@ -158,13 +163,14 @@ export class ScriptBatcher {
   private send(batch: Batch): void {
     batch.lane.inFlight++;
     this.track(batch);
-    const args = ['EVALSHA', this.host.script.sha1, String(batch.keys.length)];
+    const script = this.host.scriptFor(batch.algorithms);
+    const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
     for (const argument of batch.argv) args.push(argument);
     const transport = this.host.transport;
     const waiting = transport?.ready();
     if (transport !== undefined && waiting === undefined) {
-      this.sendScript(transport, batch, args);
+      this.sendScript(transport, batch, script, args);
       return;
     }
     // Connecting, or known to be disconnected (then `waiting` rejects at once). The deadline runs.
@@ -177,7 +183,7 @@ export class ScriptBatcher {
         : (waiting as Promise<void>).then(() => transport);
     ready.then(
       (connected) => {
-        if (!batch.settled) this.sendScript(connected, batch, args);
+        if (!batch.settled) this.sendScript(connected, batch, script, args);
       },
       (error: unknown) => {
         if (!batch.settled) this.finish(batch, () => batch.fail(unavailable(error)));
@@ -185,7 +191,12 @@ export class ScriptBatcher {
     );
   }
 
-  private sendScript(transport: ScriptTransport, batch: Batch, args: string[]): void {
+  private sendScript(
+    transport: ScriptTransport,
+    batch: Batch,
+    script: RedisScript,
+    args: string[],
+  ): void {
     const firstKey = batch.keys[0];
     transport.send(args, firstKey).then(
       (reply) => this.answered(batch, reply),
@@ -200,7 +211,7 @@ export class ScriptBatcher {
         batch.lane.lastReplyMs = monotonicClock();
         const evalArgs = args.slice();
         evalArgs[0] = 'EVAL';
-        evalArgs[1] = this.host.script.source;
+        evalArgs[1] = script.source;
         transport.send(evalArgs, firstKey).then(
           (evalReply) => this.answered(batch, evalReply),
           (evalError: unknown) => {

@@ -22,6 +22,22 @@ const TWIN_FILES: Readonly<Record<AlgorithmCode, string>> = {
   g: 'gcra.lua',
 };
 
+/** The name of each twin's step function; `<name>_commit` and `<name>_refund` go with it. */
+const TWIN_FUNCTIONS: Readonly<Record<AlgorithmCode, string>> = {
+  f: 'fixed_window',
+  s: 'sliding_window',
+  t: 'token_bucket',
+  g: 'gcra',
+};
+
+/** The bit of each algorithm in a combination (see `algorithmBit`). */
+const ALGORITHM_BITS: Readonly<Record<AlgorithmCode, number>> = { f: 1, s: 2, t: 4, g: 8 };
+
+/** The bit of an algorithm code in a combination of algorithms (`redisScript`'s `algorithms`). */
+export function algorithmBit(code: string): number {
+  return ALGORITHM_BITS[code as AlgorithmCode];
+}
+
 // Helpers shared by the Lua twins. EPSILON_MS is the TypeScript constant itself (its decimal form
 // reads back as the same double), so it cannot drift. A helper comes after those it calls (Lua
 // locals must be defined before use).
@@ -48,20 +64,7 @@ end`;
 // The calls of one script call, one after the other. A call that fails (a key holding something
 // else than our state, a Redis error) is caught on its own: the others of the batch still get
 // their answer.
-const DISPATCH = `local STEPS = { f = fixed_window, s = sliding_window, t = token_bucket, g = gcra }
-local REFUNDS = { f = fixed_window_refund, s = sliding_window_refund, t = token_bucket_refund, g = gcra_refund }
-
-local function commit(code, key, now_ms, cost, ttl_ms, state, detail)
-  if code == 'f' then
-    fixed_window_commit(key, state, ttl_ms, detail)
-  elseif code == 's' then
-    sliding_window_commit(key, now_ms, cost, ttl_ms, state)
-  else
-    store_state(key, state, ttl_ms)
-  end
-end
-
--- op 'e': check every limit, commit all when all allow (else none); 'p': check only; 'r': refund;
+const DISPATCH = `-- op 'e': check every limit, commit all when all allow (else none); 'p': check only; 'r': refund;
 -- 'd': delete the keys (reset). The call's limits are ARGV[at], ARGV[at + 4]... (code, first,
 -- second, cost), its keys KEYS[key_at...].
 local function run_call(op, count, at, key_at, now_ms)
@@ -81,7 +84,7 @@ local function run_call(op, count, at, key_at, now_ms)
     local code, key, cost = ARGV[at], KEYS[key_at], ARGV[at + 3] + 0
     local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state, detail =
       STEPS[code](key, now_ms, ARGV[at + 1] + 0, ARGV[at + 2] + 0, cost)
-    if op == 'e' and allowed then commit(code, key, now_ms, cost, ttl_ms, state, detail) end
+    if op == 'e' and allowed then COMMITS[code](key, now_ms, cost, ttl_ms, state, detail) end
     return struct.pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
   end
   local steps, all_allowed = {}, true
@@ -95,7 +98,7 @@ local function run_call(op, count, at, key_at, now_ms)
     for index = 0, count - 1 do
       local a = at + 4 * index
       local step = steps[index + 1]
-      commit(ARGV[a], KEYS[key_at + index], now_ms, ARGV[a + 3] + 0, step[5], step[6], step[7])
+      COMMITS[ARGV[a]](KEYS[key_at + index], now_ms, ARGV[a + 3] + 0, step[5], step[6], step[7])
     end
   end
   local parts = {}
@@ -147,14 +150,16 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
 }
 
 /**
- * The one script of the store: it decides a batch of calls, one after the other, each atomically
- * and all-or-nothing, with one reading of the clock for the batch. Generated once per process;
- * Redis caches it by its SHA1.
+ * The script for a combination of algorithms: it decides a batch of calls, one after the other,
+ * each atomically and all-or-nothing, with one reading of the clock for the batch. It defines only
+ * the Lua twins of the algorithms its batch uses, because Redis runs the whole script body (every
+ * function definition is a new closure) on each call. Generated once per process and combination;
+ * Redis caches each by its SHA1.
  *
  * KEYS: every limit's key, call after call. ARGV: the time in ms when `givenTime` (tests; otherwise
  * Redis `TIME`), then per call its operation (`e` evaluate, `p` peek, `r` refund, `d` delete), its
- * number of limits (keys), and per limit (except for `d`) its algorithm code, two parameters and cost. The script touches no key but
- * those in KEYS.
+ * number of limits (keys), and per limit (except for `d`) its algorithm code, two parameters and
+ * cost. The script touches no key but those in KEYS.
  *
  * Reply: an array. Its first element is one binary string: per limit of every evaluated or peeked
  * call, four little-endian doubles (allowed 1 or 0, retryAfterMs, remaining, resetAfterMs); a
@@ -163,12 +168,17 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * numbers or text.
  *
  * @param extraTtlMs added to every TTL (see `RedisStoreOptions.extraTtlMs`).
+ * @param algorithms the algorithms of the batch, an OR of `algorithmBit`s.
  */
-export function redisScript(givenTime: boolean, extraTtlMs: number): RedisScript {
-  const name = `${givenTime ? 'given' : 'server'}:${extraTtlMs}`;
+export function redisScript(
+  givenTime: boolean,
+  extraTtlMs: number,
+  algorithms: number,
+): RedisScript {
+  const name = `${givenTime ? 'given' : 'server'}:${extraTtlMs}:${algorithms}`;
   let script = scripts.get(name);
   if (script === undefined) {
-    const source = generate(givenTime, extraTtlMs);
+    const source = generate(givenTime, extraTtlMs, algorithms);
     script = { source, sha1: createHash('sha1').update(source).digest('hex') };
     scripts.set(name, script);
     scriptsBySha1.set(script.sha1, script);
@@ -176,9 +186,19 @@ export function redisScript(givenTime: boolean, extraTtlMs: number): RedisScript
   return script;
 }
 
-function generate(givenTime: boolean, extraTtlMs: number): string {
+function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): string {
   const lines = [`local extra_ttl_ms = ${String(extraTtlMs)}`, HELPERS];
-  for (const code of Object.keys(TWIN_FILES) as AlgorithmCode[]) lines.push(twinSource(code));
+  const codes = (Object.keys(TWIN_FILES) as AlgorithmCode[]).filter(
+    (code) => (algorithms & ALGORITHM_BITS[code]) !== 0,
+  );
+  for (const code of codes) lines.push(twinSource(code));
+  const table = (suffix: string): string =>
+    `{ ${codes.map((code) => `${code} = ${TWIN_FUNCTIONS[code]}${suffix}`).join(', ')} }`;
+  lines.push(
+    `local STEPS = ${table('')}`,
+    `local COMMITS = ${table('_commit')}`,
+    `local REFUNDS = ${table('_refund')}`,
+  );
   // Numbers from strings: arithmetic converts a numeric string exactly as tonumber() does, but
   // parses it once (Lua 5.1's tonumber parses twice).
   if (givenTime) {

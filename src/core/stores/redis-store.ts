@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
 import { ScriptBatcher, type ScriptCall } from './redis-batch.js';
 import { createTransport, type RedisClientLike, type ScriptTransport } from './redis-client.js';
-import { ALGORITHM_CODES, loadLuaTwins, redisScript } from './redis-script.js';
+import { ALGORITHM_CODES, algorithmBit, loadLuaTwins, redisScript } from './redis-script.js';
 import { clusterSlotOf, hashTagOf } from './redis-slot.js';
 import {
   StoreUnavailableError,
@@ -135,11 +135,10 @@ export class RedisStore implements RateLimitStore {
     this.url = url;
     this.library = library;
     this.owned = client === undefined;
-    // The one script this store runs (for its clock and extra TTL).
-    const script = redisScript(this.clock !== undefined, extraTtlMs);
+    const givenTime = this.clock !== undefined;
     const transport = (): ScriptTransport | undefined => this.transport;
     this.batcher = new ScriptBatcher({
-      script,
+      scriptFor: (algorithms) => redisScript(givenTime, extraTtlMs, algorithms),
       commandTimeoutMs,
       get transport() {
         return transport();
@@ -173,7 +172,7 @@ export class RedisStore implements RateLimitStore {
   /** Deletes the state of these keys (per Cluster slot, one atomic step). */
   async reset(keys: readonly string[]): Promise<void> {
     if (!this.cluster) {
-      await this.enqueue(keys, ['d', String(keys.length)], 0, 0);
+      await this.enqueue(keys, ['d', String(keys.length)], 0, 0, 0);
       return;
     }
     const bySlot = new Map<number, string[]>();
@@ -183,7 +182,7 @@ export class RedisStore implements RateLimitStore {
     }
     await Promise.all(
       [...bySlot].map(([slot, slotKeys]) =>
-        this.enqueue(slotKeys, ['d', String(slotKeys.length)], 0, slot),
+        this.enqueue(slotKeys, ['d', String(slotKeys.length)], 0, 0, slot),
       ),
     );
   }
@@ -205,6 +204,7 @@ export class RedisStore implements RateLimitStore {
     let keys: string[];
     let argv: string[];
     let slot = 0;
+    let algorithms = 0;
     try {
       keys = new Array<string>(count);
       argv = [op, KEY_COUNTS[count] ?? String(count)];
@@ -213,24 +213,26 @@ export class RedisStore implements RateLimitStore {
         keys[index] = check.key;
         const parts = argumentsOf(check.limit);
         argv.push(parts[0], parts[1], parts[2], check.cost === 1 ? '1' : String(check.cost));
+        algorithms |= algorithmBit(parts[0]);
       }
       if (this.cluster) slot = slotOfCall(checks);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.enqueue(keys, argv, op === 'r' ? 0 : count, slot);
+    return this.enqueue(keys, argv, op === 'r' ? 0 : count, algorithms, slot);
   }
 
   private enqueue(
     keys: readonly string[],
     argv: readonly string[],
     outcomes: number,
+    algorithms: number,
     slot: number,
   ): Promise<readonly LimitOutcome[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
     if (keys.length === 0) return Promise.resolve([]);
     return new Promise<readonly LimitOutcome[]>((resolve, reject) => {
-      const call: ScriptCall = { keys, argv, outcomes, resolve, reject };
+      const call: ScriptCall = { keys, argv, outcomes, algorithms, resolve, reject };
       this.batcher.add(call, slot, this.clock?.());
     });
   }
