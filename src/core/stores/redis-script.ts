@@ -87,6 +87,22 @@ local function run_call(op, count, at, key_at, now_ms)
     if op == 'e' and allowed then COMMITS[code](key, now_ms, cost, ttl_ms, state, detail) end
     return struct.pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
   end
+  if count == 2 then
+    -- Two limits (a common declaration, e.g. per minute and per day): no tables either, since
+    -- building a table per step costs Redis more than the two limits' own commands.
+    local code1, key1, cost1 = ARGV[at], KEYS[key_at], ARGV[at + 3] + 0
+    local code2, key2, cost2 = ARGV[at + 4], KEYS[key_at + 1], ARGV[at + 7] + 0
+    local allowed1, retry_after_ms1, remaining1, reset_after_ms1, ttl_ms1, state1, detail1 =
+      STEPS[code1](key1, now_ms, ARGV[at + 1] + 0, ARGV[at + 2] + 0, cost1)
+    local allowed2, retry_after_ms2, remaining2, reset_after_ms2, ttl_ms2, state2, detail2 =
+      STEPS[code2](key2, now_ms, ARGV[at + 5] + 0, ARGV[at + 6] + 0, cost2)
+    if op == 'e' and allowed1 and allowed2 then
+      COMMITS[code1](key1, now_ms, cost1, ttl_ms1, state1, detail1)
+      COMMITS[code2](key2, now_ms, cost2, ttl_ms2, state2, detail2)
+    end
+    return struct.pack('<dddddddd', allowed1 and 1 or 0, retry_after_ms1, remaining1, reset_after_ms1,
+      allowed2 and 1 or 0, retry_after_ms2, remaining2, reset_after_ms2)
+  end
   local steps, all_allowed = {}, true
   for index = 0, count - 1 do
     local a = at + 4 * index
