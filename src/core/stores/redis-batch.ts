@@ -1,14 +1,21 @@
 import { monotonicClock } from '../clock.js';
 import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
-import type { RedisScript } from './redis-script.js';
+import { MAX_BATCH_LIMITS, REF_BASE, type RedisScript } from './redis-script.js';
 import { StoreUnavailableError, type LimitOutcome } from './store.js';
+
+/** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
+export type LimitArguments = readonly [code: string, first: string, second: string];
 
 /** One call of the store, as the script takes it. */
 export interface ScriptCall {
+  /** `e` evaluate, `p` peek, `r` refund, `d` delete the keys (reset). */
+  readonly op: 'e' | 'p' | 'r' | 'd';
   /** The call's keys, one per limit (KEYS). */
   readonly keys: readonly string[];
-  /** The call's part of ARGV: operation, number of limits, then per limit code, two parameters, cost. */
-  readonly argv: readonly string[];
+  /** Per key, its limit (none for `d`); the same array for the same limit, so a batch sends it once. */
+  readonly limits: readonly LimitArguments[];
+  /** Per limit, its cost. */
+  readonly costs: readonly string[];
   /** How many outcomes the script answers for this call (0 for a refund or a reset). */
   readonly outcomes: number;
   /** The algorithms of the call's limits, an OR of `algorithmBit`s (0 for a reset). */
@@ -34,6 +41,8 @@ const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
+// A reset's descriptor has one character per key (it names no limit).
+const RESET_FILLER = String.fromCharCode(REF_BASE + 1);
 // Per limit, the script answers four little-endian doubles.
 const BYTES_PER_OUTCOME = 32;
 
@@ -42,6 +51,9 @@ class Batch {
   readonly calls: ScriptCall[] = [];
   readonly keys: string[] = [];
   readonly argv: string[];
+  /** The batch's distinct limits, as their descriptor characters, and their table (end of ARGV). */
+  readonly refs = new Map<LimitArguments, string>();
+  readonly limitTable: string[] = [];
   limits = 0;
   algorithms = 0;
   /**
@@ -63,6 +75,7 @@ class Batch {
     return (
       this.calls.length < MAX_CALLS &&
       this.limits + call.keys.length <= MAX_LIMITS &&
+      this.refs.size + call.limits.length <= MAX_BATCH_LIMITS &&
       this.timeMs === timeMs
     );
   }
@@ -70,7 +83,22 @@ class Batch {
   add(call: ScriptCall): void {
     this.calls.push(call);
     for (const key of call.keys) this.keys.push(key);
-    for (const argument of call.argv) this.argv.push(argument);
+    let descriptor: string = call.op;
+    if (call.op === 'd') {
+      descriptor += RESET_FILLER.repeat(call.keys.length);
+    } else {
+      for (const limit of call.limits) {
+        let ref = this.refs.get(limit);
+        if (ref === undefined) {
+          ref = String.fromCharCode(REF_BASE + this.refs.size + 1);
+          this.refs.set(limit, ref);
+          this.limitTable.push(limit[0], limit[1], limit[2]);
+        }
+        descriptor += ref;
+      }
+    }
+    this.argv.push(descriptor);
+    for (const cost of call.costs) this.argv.push(cost);
     this.limits += call.keys.length;
     this.algorithms |= call.algorithms;
   }
@@ -167,6 +195,8 @@ export class ScriptBatcher {
     const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
     for (const argument of batch.argv) args.push(argument);
+    for (const argument of batch.limitTable) args.push(argument);
+    args.push(String(batch.refs.size));
     const transport = this.host.transport;
     const waiting = transport?.ready();
     if (transport !== undefined && waiting === undefined) {

@@ -64,38 +64,53 @@ end`;
 // The calls of one script call, one after the other. A call that fails (a key holding something
 // else than our state, a Redis error) is caught on its own: the others of the batch still get
 // their answer.
-const DISPATCH = `-- op 'e': check every limit, commit all when all allow (else none); 'p': check only; 'r': refund;
--- 'd': delete the keys (reset). The call's limits are ARGV[at], ARGV[at + 4]... (code, first,
--- second, cost), its keys KEYS[key_at...].
-local function run_call(op, count, at, key_at, now_ms)
+const DISPATCH = `-- The batch's distinct limits, at the end of ARGV: per limit its algorithm code and two parameters,
+-- then their number. A call names its limits by position in this table (its descriptor), so the
+-- parameters cross the protocol, and are parsed, once per batch instead of once per call.
+local limit_count = ARGV[#ARGV] + 0
+local calls_end = #ARGV - 3 * limit_count - 1
+local CODES, FIRSTS, SECONDS = {}, {}, {}
+for ref = 1, limit_count do
+  local a = calls_end + 3 * ref - 2
+  CODES[ref], FIRSTS[ref], SECONDS[ref] = ARGV[a], ARGV[a + 1] + 0, ARGV[a + 2] + 0
+end
+
+-- A call is its descriptor ARGV[at] (its operation, then one character per limit: the limit's
+-- position in the table, as the byte REF_BASE + position), its costs ARGV[at + 1...] (none for 'd')
+-- and its keys KEYS[key_at...]. Operations: 'e' check every limit and commit all when all allow
+-- (else none); 'p' check only; 'r' refund; 'd' delete the keys (reset).
+local function run_call(desc, at, key_at, now_ms)
+  local op, count = string.sub(desc, 1, 1), #desc - 1
   if op == 'd' then
     for index = 0, count - 1 do redis.call('DEL', KEYS[key_at + index]) end
     return ''
   end
   if op == 'r' then
-    for index = 0, count - 1 do
-      local a = at + 4 * index
-      REFUNDS[ARGV[a]](KEYS[key_at + index], now_ms, ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0)
+    for index = 1, count do
+      local ref = string.byte(desc, index + 1) - REF_BASE
+      REFUNDS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], ARGV[at + index] + 0)
     end
     return ''
   end
   if count == 1 then
     -- The usual call, one limit: no tables.
-    local code, key, cost = ARGV[at], KEYS[key_at], ARGV[at + 3] + 0
+    local ref = string.byte(desc, 2) - REF_BASE
+    local code, key, cost = CODES[ref], KEYS[key_at], ARGV[at + 1] + 0
     local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state, detail =
-      STEPS[code](key, now_ms, ARGV[at + 1] + 0, ARGV[at + 2] + 0, cost)
+      STEPS[code](key, now_ms, FIRSTS[ref], SECONDS[ref], cost)
     if op == 'e' and allowed then COMMITS[code](key, now_ms, cost, ttl_ms, state, detail) end
     return struct.pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
   end
   if count == 2 then
     -- Two limits (a common declaration, e.g. per minute and per day): no tables either, since
     -- building a table per step costs Redis more than the two limits' own commands.
-    local code1, key1, cost1 = ARGV[at], KEYS[key_at], ARGV[at + 3] + 0
-    local code2, key2, cost2 = ARGV[at + 4], KEYS[key_at + 1], ARGV[at + 7] + 0
+    local ref1, ref2 = string.byte(desc, 2) - REF_BASE, string.byte(desc, 3) - REF_BASE
+    local code1, key1, cost1 = CODES[ref1], KEYS[key_at], ARGV[at + 1] + 0
+    local code2, key2, cost2 = CODES[ref2], KEYS[key_at + 1], ARGV[at + 2] + 0
     local allowed1, retry_after_ms1, remaining1, reset_after_ms1, ttl_ms1, state1, detail1 =
-      STEPS[code1](key1, now_ms, ARGV[at + 1] + 0, ARGV[at + 2] + 0, cost1)
+      STEPS[code1](key1, now_ms, FIRSTS[ref1], SECONDS[ref1], cost1)
     local allowed2, retry_after_ms2, remaining2, reset_after_ms2, ttl_ms2, state2, detail2 =
-      STEPS[code2](key2, now_ms, ARGV[at + 5] + 0, ARGV[at + 6] + 0, cost2)
+      STEPS[code2](key2, now_ms, FIRSTS[ref2], SECONDS[ref2], cost2)
     if op == 'e' and allowed1 and allowed2 then
       COMMITS[code1](key1, now_ms, cost1, ttl_ms1, state1, detail1)
       COMMITS[code2](key2, now_ms, cost2, ttl_ms2, state2, detail2)
@@ -104,17 +119,17 @@ local function run_call(op, count, at, key_at, now_ms)
       allowed2 and 1 or 0, retry_after_ms2, remaining2, reset_after_ms2)
   end
   local steps, all_allowed = {}, true
-  for index = 0, count - 1 do
-    local a = at + 4 * index
-    local step = { STEPS[ARGV[a]](KEYS[key_at + index], now_ms, ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0) }
-    steps[index + 1] = step
+  for index = 1, count do
+    local ref = string.byte(desc, index + 1) - REF_BASE
+    local step = { STEPS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], ARGV[at + index] + 0) }
+    steps[index] = step
     if not step[1] then all_allowed = false end
   end
   if op == 'e' and all_allowed then
-    for index = 0, count - 1 do
-      local a = at + 4 * index
-      local step = steps[index + 1]
-      COMMITS[ARGV[a]](KEYS[key_at + index], now_ms, ARGV[a + 3] + 0, step[5], step[6], step[7])
+    for index = 1, count do
+      local ref = string.byte(desc, index + 1) - REF_BASE
+      local step = steps[index]
+      COMMITS[CODES[ref]](KEYS[key_at + index - 1], now_ms, ARGV[at + index] + 0, step[5], step[6], step[7])
     end
   end
   local parts = {}
@@ -127,10 +142,11 @@ end
 
 local replies, reply = {}, { '' }
 local at, key_at, call = FIRST_ARGUMENT, 1, 0
-while at <= #ARGV do
+while at <= calls_end do
   call = call + 1
-  local op, count = ARGV[at], ARGV[at + 1] + 0
-  local ok, result = pcall(run_call, op, count, at + 2, key_at, now_ms)
+  local desc = ARGV[at]
+  local count = #desc - 1
+  local ok, result = pcall(run_call, desc, at, key_at, now_ms)
   if ok then
     replies[call] = result
   else
@@ -139,11 +155,19 @@ while at <= #ARGV do
     reply[#reply + 1] = call
     reply[#reply + 1] = tostring(result)
   end
-  if op == 'd' then at = at + 2 else at = at + 2 + 4 * count end
+  if string.sub(desc, 1, 1) == 'd' then at = at + 1 else at = at + 1 + count end
   key_at = key_at + count
 end
 reply[1] = table.concat(replies)
 return reply`;
+
+/**
+ * A call's descriptor names each of its limits by one character: the byte REF_BASE + the limit's
+ * position (from 1) in its batch's limit table. Printable ASCII, so it crosses any client as one
+ * byte; a batch holds at most `MAX_BATCH_LIMITS` distinct limits.
+ */
+export const REF_BASE = 32;
+export const MAX_BATCH_LIMITS = 126 - REF_BASE;
 
 /** One generated script and its SHA1 (the EVALSHA handle). */
 export interface RedisScript {
@@ -173,9 +197,10 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * Redis caches each by its SHA1.
  *
  * KEYS: every limit's key, call after call. ARGV: the time in ms when `givenTime` (tests; otherwise
- * Redis `TIME`), then per call its operation (`e` evaluate, `p` peek, `r` refund, `d` delete), its
- * number of limits (keys), and per limit (except for `d`) its algorithm code, two parameters and
- * cost. The script touches no key but those in KEYS.
+ * Redis `TIME`); then per call its descriptor (its operation, `e` evaluate, `p` peek, `r` refund or
+ * `d` delete, then one character per limit or key, see `REF_BASE`) and, except for `d`, each limit's
+ * cost; then the batch's distinct limits (algorithm code and two parameters each) and their number.
+ * The script touches no key but those in KEYS.
  *
  * Reply: an array. Its first element is one binary string: per limit of every evaluated or peeked
  * call, four little-endian doubles (allowed 1 or 0, retryAfterMs, remaining, resetAfterMs); a
@@ -222,7 +247,10 @@ function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): s
   } else {
     lines.push("local time = redis.call('TIME')", 'local now_ms = time[1] * 1000 + time[2] / 1000');
   }
-  lines.push(DISPATCH.replace('FIRST_ARGUMENT', givenTime ? '2' : '1'));
+  lines.push(
+    `local REF_BASE = ${String(REF_BASE)}`,
+    DISPATCH.replace('FIRST_ARGUMENT', givenTime ? '2' : '1'),
+  );
   return lines.join('\n');
 }
 
