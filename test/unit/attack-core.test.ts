@@ -342,6 +342,74 @@ describe('DEFECT quotas beyond the safe integers', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// DEFECT 9: a stored state of the wrong shape reads as "no state": a fresh allowance. A CacheLike
+// adapter that does not round-trip objects (e.g. over a raw Redis client, which stores
+// "[object Object]") silently disables every limit instead of failing.
+// ---------------------------------------------------------------------------------------------
+describe('DEFECT an unreadable stored state is a fresh allowance', () => {
+  it('a cache that stores strings: the limit of 1 admits every call', async () => {
+    const map = new Map<string, string>();
+    const stringly: CacheLike = {
+      get: <T>(key: string) => Promise.resolve(map.get(key) as T | undefined),
+      set: (key: string, value: unknown) => Promise.resolve(map.set(key, String(value))),
+    };
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 3600 })],
+      store: new CacheManagerStore(stringly),
+      onStoreError: 'deny',
+    });
+    let admittedCount = 0;
+    for (let index = 0; index < 5; index++) {
+      if ((await limiter.consume('u')).allowed) admittedCount++;
+    }
+    expect(admittedCount).toBeLessThanOrEqual(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// DEFECT 10: GCRA keeps an epoch timestamp (~1.8e12 ms, precision 2.4e-4 ms): a call whose
+// increment cost × emissionInterval is below half of that is rounded away and costs nothing.
+// ---------------------------------------------------------------------------------------------
+describe('DEFECT GCRA rounds small fractional costs to nothing', () => {
+  it('20 000 calls of cost 0.0001 (2 units in all) against a burst of 1', async () => {
+    const clock = manualClock(1_780_000_000_000);
+    const limiter = createRateLimiter({
+      limits: [new GcraRateLimit({ ratePerSecond: 1000, burst: 1 })],
+      store: new MemoryStore({ clock: clock.now }),
+    });
+    let admittedCount = 0;
+    for (let index = 0; index < 20_000; index++) {
+      if ((await limiter.consume('u', { cost: 0.0001 })).allowed) admittedCount++;
+    }
+    // At most 1 unit (10 000 such calls) fits in the burst at one instant.
+    expect(admittedCount).toBeLessThanOrEqual(10_001);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// DEFECT 11 (careless use): limiters made per request on one MemoryStore. Every new limit object
+// of known settings is remembered in its key space's `alike` list, never forgotten, and searched
+// linearly on every call: memory and per-call time grow with the number of requests served.
+// ---------------------------------------------------------------------------------------------
+describe('DEFECT key-space memory that never comes back', () => {
+  it('10 000 per-request limiters leave 10 000 limit objects in the store', async () => {
+    const store = new MemoryStore({ clock: manualClock().now });
+    for (let index = 0; index < 10_000; index++) {
+      const limiter = createRateLimiter({
+        limits: [new FixedWindowRateLimit({ maxCalls: 1_000_000, perSeconds: 60 })],
+        store,
+        name: 'search',
+      });
+      await limiter.consume(`user:${index % 10}`);
+    }
+    // White-box: the store's only key space and the limit objects it remembers.
+    const spaces = (store as unknown as { spaces: Map<string, { alike: unknown[] }> }).spaces;
+    const [space] = [...spaces.values()];
+    expect(space.alike.length).toBeLessThan(100);
+  });
+});
+
 // =============================================================================================
 // HELD: attacks the core resists.
 // =============================================================================================
