@@ -410,6 +410,60 @@ describe('DEFECT key-space memory that never comes back', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// DEFECT 12: a finite perSeconds whose milliseconds overflow (perSeconds * 1000 = Infinity) is
+// accepted; the fixed window's start is then NaN, no stored window ever matches, and every call
+// is admitted.
+// ---------------------------------------------------------------------------------------------
+describe('DEFECT a window too long for milliseconds disables the limit', () => {
+  it('FixedWindowRateLimit({ maxCalls: 1, perSeconds: Number.MAX_VALUE }) admits every call', async () => {
+    let limit: FixedWindowRateLimit;
+    try {
+      limit = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: Number.MAX_VALUE });
+    } catch (error) {
+      expect(error).toBeInstanceOf(RateLimitConfigError);
+      return;
+    }
+    const limiter = createRateLimiter({
+      limits: [limit],
+      store: new MemoryStore({ clock: manualClock().now }),
+    });
+    expect(await admitted(limiter, 'u', 5)).toBe(1);
+  });
+});
+
+/** A cache-manager-like cache whose operations complete on a later turn, as a network cache's do. */
+function slowMapCache(): CacheLike {
+  const map = new Map<string, unknown>();
+  const later = <T>(value: T) => new Promise<T>((resolve) => setImmediate(() => resolve(value)));
+  return {
+    get: <T>(key: string) => later(map.get(key) as T | undefined),
+    set: (key: string, value: unknown) => later(map.set(key, value)),
+    del: (key: string) => later(map.delete(key)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// DEFECT 13: CacheManagerStore serializes a key's read-modify-write per store OBJECT. Two stores
+// over the one cache of the app (two modules each making their own) race inside one process.
+// ---------------------------------------------------------------------------------------------
+describe('DEFECT two CacheManagerStores over one cache race in one process', () => {
+  it('10 concurrent calls against a limit of 5 through two stores on the same cache', async () => {
+    const cache = slowMapCache();
+    const make = () =>
+      createRateLimiter({
+        limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 3600 })],
+        store: new CacheManagerStore(cache),
+        name: 'search',
+      });
+    const [first, second] = [make(), make()];
+    const decisions = await Promise.all(
+      Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? first : second).consume('u')),
+    );
+    expect(decisions.filter((decision) => decision.allowed).length).toBe(5);
+  });
+});
+
 // =============================================================================================
 // HELD: attacks the core resists.
 // =============================================================================================
@@ -529,6 +583,38 @@ describe('HELD', () => {
     const last = await both.consume('u');
     expect(last.allowed).toBe(false);
     expect([daily, tb]).toContain(last.deniedBy);
+  });
+
+  it('one CacheManagerStore serializes concurrent calls: exactly the limit is admitted', async () => {
+    const limiter = createRateLimiter({
+      limits: [
+        new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 3600 }),
+        new SlidingWindowRateLimit({ maxCalls: 7, perSeconds: 3600 }),
+      ],
+      store: new CacheManagerStore(slowMapCache()),
+    });
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.consume('u')));
+    expect(decisions.filter((decision) => decision.allowed).length).toBe(5);
+  });
+
+  it('generations: in ONE key space, a long-TTL state written after short ones survives sweeps', async () => {
+    const clock = manualClock(1_780_000_000_000);
+    const store = new MemoryStore({ clock: clock.now, sweepIntervalMs: 1e9 });
+    const limiter = createRateLimiter({
+      limits: [new TokenBucketRateLimit({ capacity: 100, refillPerSecond: 1 })],
+      store,
+    });
+    await limiter.consume('short'); // empty again in 1 s
+    await limiter.consume('long', { cost: 100 }); // same generation, full again in 100 s
+    store.sweep(); // that generation becomes the old one
+    for (let second = 0; second < 99; second++) {
+      clock.advance(1000);
+      await limiter.consume(`other:${second}`);
+      store.sweep();
+    }
+    // 99 s later the bucket holds 99 tokens, not a fresh 100.
+    expect((await limiter.consume('long', { cost: 100 })).allowed).toBe(false);
+    expect((await limiter.consume('long', { cost: 99 })).allowed).toBe(true);
   });
 
   it('a shared namespace with different settings is refused or kept apart, never mixed', async () => {
