@@ -74,6 +74,7 @@ describeRedis('RedisStore on a private redis-server', () => {
       ],
       store,
       onStoreError: 'deny',
+      name: 'test',
     });
     await limiter.consume('user:warm-up'); // loads the script (NOSCRIPT, then EVAL) once
     await client.configResetStat();
@@ -208,6 +209,7 @@ describeRedis('RedisStore on a private redis-server', () => {
       store: store as RedisStore,
       onStoreError: 'deny',
       prefix: 'fromcache:',
+      name: 'test',
     });
     const decisions = [
       await limiter.consume('user:k'),
