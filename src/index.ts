@@ -54,19 +54,24 @@ export type { Clock } from './core/clock.js';
 export { callFromHttpRequest, callFromMcpContext, subjectOf } from './mcp/call.js';
 export type { McpCall } from './mcp/call.js';
 export {
+  PROPOSED_RATE_LIMITED_CODE,
   RATE_LIMITED_CODE,
   RATE_LIMITED_MESSAGE,
   echoableId,
   rateLimitError,
   rateLimitErrorResponse,
+  rateLimitToolResult,
 } from './mcp/json-rpc-error.js';
 export type {
   JsonRpcId,
   RateLimitErrorData,
   RateLimitErrorResponse,
   RateLimitJsonRpcError,
+  RateLimitToolResult,
 } from './mcp/json-rpc-error.js';
-export { MessagePolicy } from './mcp/message-policy.js';
+export { HOUSEKEEPING_METHODS, MessagePolicy, TASK_METHODS } from './mcp/message-policy.js';
+export { InMemoryContinuations } from './mcp/continuations.js';
+export type { ContinuationRegistry, InMemoryContinuationsOptions } from './mcp/continuations.js';
 
 // Nest integration.
 export { McpRateLimitModule } from './nest/module.js';
@@ -76,12 +81,19 @@ export type {
   McpRateLimitModuleAsyncOptions,
 } from './nest/module.js';
 export type {
+  CallOutcome,
+  HandlerRateLimitOptions,
   McpRateLimitModuleOptions,
   McpMessageLimitOptions,
+  RateLimitCostSpec,
   RateLimitEvent,
+  RateLimitSpec,
+  ToolDenial,
+  UnidentifiedCallers,
 } from './nest/options.js';
 export {
   RateLimit,
+  RateLimitOptions,
   SkipRateLimit,
   RateLimitCost,
   LimitMcpMessages,
@@ -89,9 +101,11 @@ export {
   limitByContext,
   ContextualLimit,
 } from './nest/decorators.js';
-export type { RateLimitSpec, RateLimitCostSpec, LimitByContextOptions } from './nest/decorators.js';
+export type { LimitByContextOptions } from './nest/decorators.js';
 export { McpRateLimitGuard } from './nest/guard.js';
-export { McpRateLimitFilter, RateLimitExceededException } from './nest/filter.js';
+export { McpRateLimitInterceptor } from './nest/interceptor.js';
+export { McpRateLimitFilter } from './nest/filter.js';
+export { RateLimitExceededException } from './nest/exception.js';
 export { McpRateLimitService } from './nest/rate-limit.service.js';
 export { MCP_RATE_LIMIT_OPTIONS } from './nest/tokens.js';
 

@@ -29,14 +29,13 @@ export class AppModule implements NestModule {
         ...(redisUrl === undefined
           ? []
           : [CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(redisUrl)] })]),
+        // @RateLimit() and @LimitMcpMessages() bind the guard where they are declared: no
+        // registerGlobally needed.
         McpRateLimitModule.forRoot({
-          // Guard and filter on every handler; bootstrap.ts connects the MCP
-          // microservice with inheritAppConfig so that they reach the MCP handlers too.
-          registerGlobally: true,
-          // Every client: 100 MCP messages per minute on the @LimitMcpMessages() endpoint.
+          // Every client: 100 MCP messages per minute on the @LimitMcpMessages() endpoint
+          // (initialize, server/discover, ping and tasks/* are never counted).
           messageLimit: {
             limits: [new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 60 })],
-            excludedMethods: ['initialize', 'ping'],
           },
         }),
       ],

@@ -3,6 +3,7 @@ import { McpController, Prompt, Resource, Tool, type McpContext } from '@rekog/m
 import {
   FixedWindowRateLimit,
   RateLimit,
+  RateLimitOptions,
   SlidingWindowRateLimit,
   TokenBucketRateLimit,
 } from 'nestjs-mcp-rate-limit';
@@ -19,6 +20,19 @@ export class DemoController {
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 10 }))
   echo(@Payload() { text }: { text: string }) {
     return { content: [{ type: 'text', text }] };
+  }
+
+  @Tool({
+    name: 'demo.lookup',
+    description:
+      'Looks a term up. Limited to 2 calls per 10 seconds (fixed window); a denial is a tool result the model can read.',
+    parameters: z.object({ query: z.string().max(200) }),
+  })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 10 }))
+  // A denied call answers an isError tool result ("retry after N seconds"), not a JSON-RPC error.
+  @RateLimitOptions({ toolDenial: 'result' })
+  lookup(@Payload() { query }: { query: string }) {
+    return { content: [{ type: 'text', text: `${query}: a term worth looking up` }] };
   }
 
   @Tool({

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { RateLimitConfigError } from './limits.js';
 
 /** Longest key part kept as it is; longer (or ill-formed) parts are replaced by their hash. */
 export const MAX_PART_LENGTH = 256;
@@ -29,17 +30,22 @@ export interface RequestLike {
 /**
  * The default subject of a call: the authenticated user id (`request.user.id`, else `.sub`, else
  * `.userId`) as `user:<id>`; else the client IP (`request.ip`, so the framework's trust-proxy
- * setting applies) as `ip:<address>`; else `unknown`.
+ * setting applies; the socket's address only for a request without an `ip` of its own, such as a
+ * plain Node request) as `ip:<address>`; else `undefined`: the caller cannot be identified.
+ *
+ * A user id is a non-empty string, a finite number, a bigint, or an object with a string form of
+ * its own (`toHexString()`, as a MongoDB `ObjectId`, or its own `toString()`). Any other id throws
+ * a `RateLimitConfigError`: a user must never be silently keyed by an address instead.
  */
-export function defaultSubject(request: RequestLike | undefined | null): string {
+export function defaultSubject(request: RequestLike | undefined | null): string | undefined {
   const user = request?.user;
   if (user !== null && typeof user === 'object') {
     const record = user as Record<string, unknown>;
-    const id = idOf(record.id) ?? idOf(record.sub) ?? idOf(record.userId);
+    const id = idOf(record.id, 'id') ?? idOf(record.sub, 'sub') ?? idOf(record.userId, 'userId');
     if (id !== undefined) return `user:${id}`;
   }
   const ip = clientIp(request);
-  if (typeof ip !== 'string' || ip.length === 0) return 'unknown';
+  if (typeof ip !== 'string' || ip.length === 0) return undefined;
   // Calls come in runs from one address (a keep-alive connection): the subject of the last one is
   // reused, the same string, whose hash the store's Map has already computed.
   if (ip !== lastIp) {
@@ -53,66 +59,48 @@ let lastIp = '';
 let lastIpSubject = '';
 
 /**
- * `request.ip`, else the socket's address. On Express, `request.ip` walks the trust-proxy chain
- * over the X-Forwarded-For header; without that header it is the socket's address whatever the
- * trust setting, so it is read from the socket directly when `ip` is Express's own getter: about
- * 4 µs of an MCP-Nest server's request (a sixth of this library's time there).
+ * `request.ip` when the request has one (Express and Fastify: their trust-proxy setting applies;
+ * `undefined` once the socket is gone), else the socket's address.
  */
 function clientIp(request: RequestLike | undefined | null): unknown {
   if (request === null || typeof request !== 'object') return undefined;
-  const headers = (request as { headers?: Record<string, unknown> }).headers;
-  const forwardedFor = headers?.['x-forwarded-for'];
-  if (
-    (forwardedFor === undefined || forwardedFor === '') &&
-    hasExpressIp(request) &&
-    !Object.prototype.hasOwnProperty.call(request, 'ip')
-  ) {
-    return request.socket?.remoteAddress;
-  }
-  return request.ip ?? request.socket?.remoteAddress;
+  if ('ip' in request) return request.ip;
+  return request.socket?.remoteAddress;
 }
 
-/** Per request prototype (an Express app's `app.request`): whether its `ip` is Express's getter. */
-const expressIpPrototypes = new WeakMap<object, boolean>();
-
-function hasExpressIp(request: object): boolean {
-  const prototype = Object.getPrototypeOf(request) as object | null;
-  if (prototype === null) return false;
-  let known = expressIpPrototypes.get(prototype);
-  if (known === undefined) {
-    known = isExpressIpGetter(ipGetterOf(prototype));
-    expressIpPrototypes.set(prototype, known);
+/** A user id as a string, undefined when absent; throws on one that has no usable string form. */
+function idOf(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value.length > 0 ? value : undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    const text = ownStringForm(value);
+    if (text !== undefined) return text;
   }
-  return known;
-}
-
-/** The getter that `ip` resolves to from `prototype`, if `ip` is an accessor. */
-function ipGetterOf(prototype: object): unknown {
-  for (let holder: object | null = prototype; holder !== null;) {
-    const descriptor = Object.getOwnPropertyDescriptor(holder, 'ip');
-    if (descriptor !== undefined) return descriptor.get;
-    holder = Object.getPrototypeOf(holder) as object | null;
-  }
-  return undefined;
-}
-
-/**
- * Express's `req.ip` (4 and 5): `proxyaddr(this, this.app.get('trust proxy fn'))`. Recognised by
- * its source, as this package does not depend on Express; anything else is read as `request.ip`.
- */
-function isExpressIpGetter(getter: unknown): boolean {
-  if (typeof getter !== 'function' || getter.name !== 'ip') return false;
-  const source = Function.prototype.toString.call(getter);
-  return (
-    source.includes("this.app.get('trust proxy fn')") && source.includes('proxyaddr(this, trust)')
+  throw new RateLimitConfigError(
+    `request.user.${field} cannot key a rate limit: ${describeId(value)} has no string form of its own (use a string, a number, a bigint or an object with toHexString() or its own toString(); or the resolveSubject option)`,
   );
 }
 
-function idOf(value: unknown): string | undefined {
-  if (typeof value === 'string' && value.length > 0) return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value === 'bigint') return String(value);
+/** `toHexString()` (MongoDB ObjectId), else a `toString()` that is not Object's own. */
+function ownStringForm(value: object): string | undefined {
+  const hex = (value as { toHexString?: unknown }).toHexString;
+  if (typeof hex === 'function') {
+    const text: unknown = hex.call(value);
+    if (typeof text === 'string' && text.length > 0) return text;
+  }
+  const toString = (value as { toString?: unknown }).toString;
+  if (typeof toString === 'function' && toString !== Object.prototype.toString) {
+    const text: unknown = toString.call(value);
+    if (typeof text === 'string' && text.length > 0) return text;
+  }
   return undefined;
+}
+
+function describeId(value: unknown): string {
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return `a ${typeof value}${typeof value === 'number' ? ` (${String(value)})` : ''}`;
 }
 
 /**

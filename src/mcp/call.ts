@@ -1,4 +1,4 @@
-import { defaultSubject, type RequestLike } from '../core/subject.js';
+import { defaultSubject } from '../core/subject.js';
 import { echoableId, type JsonRpcId } from './json-rpc-error.js';
 
 /**
@@ -21,6 +21,11 @@ export interface McpCall {
    * session-aware transport.
    */
   readonly session: string | undefined;
+  /**
+   * The `requestState` a multi round-trip retry echoes (MCP 2026-07-28), when the call carries
+   * one. Client-controlled: it proves nothing until the server recognises it.
+   */
+  readonly requestState?: string | undefined;
 }
 
 /** Longest method or target name kept; longer ones are cut (they only inform, never key). */
@@ -57,12 +62,13 @@ export function callFromMcpContext(mcpContext: unknown, payload: unknown): McpCa
     request === undefined
       ? sessionOf(safely(() => (mcpContext as { getSession?: () => unknown }).getSession?.()))
       : undefined;
-  return new McpContextCall(mcpRequest, payload, request, session);
+  return new McpContextCall(mcpContext, mcpRequest, payload, request, session);
 }
 
 /** {@link callFromMcpContext}'s call: the names and id are read from the MCP request on demand. */
 class McpContextCall implements McpCall {
   constructor(
+    private readonly mcpContext: unknown,
     private readonly mcpRequest: unknown,
     readonly args: unknown,
     readonly request: unknown,
@@ -82,10 +88,23 @@ class McpContextCall implements McpCall {
     return echoableId(field(this.mcpRequest, 'id'));
   }
 
+  /**
+   * The SDK lifts `requestState` off the request before MCP-Nest sees it and hands it over on its
+   * per-request context (McpContext argument 4): `mcpReq.requestState()`.
+   */
+  get requestState(): string | undefined {
+    const sdkContext = safely(() =>
+      (this.mcpContext as { getArgByIndex?: (index: number) => unknown }).getArgByIndex?.(4),
+    );
+    const mcpReq = field(sdkContext, 'mcpReq');
+    const state = safely(() => (mcpReq as { requestState?: () => unknown }).requestState?.());
+    return typeof state === 'string' ? state : undefined;
+  }
+
   /** The fields, as the plain call would have them (for logs and JSON). */
   toJSON(): McpCall {
-    const { method, target, requestId, args, request, session } = this;
-    return { method, target, requestId, args, request, session };
+    const { method, target, requestId, args, request, session, requestState } = this;
+    return { method, target, requestId, args, request, session, requestState };
   }
 }
 
@@ -108,6 +127,7 @@ export function callFromHttpRequest(request: unknown): McpCall {
     args: field(params, 'arguments') ?? params,
     request,
     session: undefined,
+    requestState: stringOrUndefined(field(params, 'requestState')),
   };
 }
 
@@ -115,15 +135,18 @@ export function callFromHttpRequest(request: unknown): McpCall {
  * The subject of a call: `resolve(call)` when given and it answers a non-empty string; else the
  * default — the user id or client IP of the HTTP request (`defaultSubject`), or, without an HTTP
  * request (STDIO), the MCP session: `session:<id>`, where STDIO is one session per process.
+ * `undefined` when the caller cannot be identified (e.g. its connection was reset before its
+ * address was read): such a caller must not get a quota of its own (option `unidentified`).
+ * Throws when the user id cannot be used (see `defaultSubject`).
  */
-export function subjectOf(call: McpCall, resolve?: (call: McpCall) => unknown): string {
+export function subjectOf(call: McpCall, resolve?: (call: McpCall) => unknown): string | undefined {
   if (resolve !== undefined) {
     const custom = safely(() => resolve(call));
     if (typeof custom === 'string' && custom.length > 0) return custom;
   }
-  if (call.request !== undefined) return defaultSubject(call.request as RequestLike);
+  if (call.request !== undefined) return defaultSubject(call.request);
   if (call.session !== undefined) return `session:${call.session}`;
-  return 'unknown';
+  return undefined;
 }
 
 /** A header's value (first one when repeated), from Express, Fastify or a plain Node request. */
@@ -142,6 +165,10 @@ function sessionOf(sessionInfo: unknown): string | undefined {
   // STDIO serves one client per process: the process's connection is the session.
   if (transport === 'stdio') return 'stdio';
   return undefined;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function name(value: unknown): string | undefined {

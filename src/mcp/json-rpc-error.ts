@@ -1,6 +1,28 @@
 /** The JSON-RPC error code of a rate-limited MCP call (the MCP convention, as in the references). */
 export const RATE_LIMITED_CODE = -32005;
 
+/**
+ * The code SEP-3304 proposes for rate limiting in the range the MCP specification reserves for its
+ * own codes (-32020..-32099). Only a proposal: the one reserved code a user may choose.
+ */
+export const PROPOSED_RATE_LIMITED_CODE = -32023;
+
+/**
+ * Why `code` cannot be a denial's code, or undefined when it can: an integer outside the codes
+ * JSON-RPC defines (-32700, -32600..-32603) and outside the MCP-reserved -32020..-32099 (except
+ * {@link PROPOSED_RATE_LIMITED_CODE}), so a client never mistakes a denial for another error.
+ */
+export function errorCodeProblem(code: unknown): string | undefined {
+  if (typeof code !== 'number' || !Number.isSafeInteger(code)) return 'must be an integer';
+  if (code === -32700 || (code <= -32600 && code >= -32603)) {
+    return 'is a code JSON-RPC defines for another error';
+  }
+  if (code <= -32020 && code >= -32099 && code !== PROPOSED_RATE_LIMITED_CODE) {
+    return `is in -32020..-32099, reserved by the MCP specification for codes it defines (only ${PROPOSED_RATE_LIMITED_CODE}, proposed by SEP-3304 for rate limiting, may be chosen there)`;
+  }
+  return undefined;
+}
+
 /** The message of that error. */
 export const RATE_LIMITED_MESSAGE = 'Rate limit exceeded';
 
@@ -24,7 +46,8 @@ export interface RateLimitErrorData {
 
 /** The JSON-RPC error object of a denial. */
 export interface RateLimitJsonRpcError {
-  readonly code: typeof RATE_LIMITED_CODE;
+  /** -32005 unless the app chose another code (`errorCode`). */
+  readonly code: number;
   readonly message: typeof RATE_LIMITED_MESSAGE;
   readonly data: RateLimitErrorData;
 }
@@ -48,9 +71,12 @@ export function echoableId(id: unknown): JsonRpcId {
 }
 
 /** The JSON-RPC error object of a denial. `retryAfter` is sanitized to whole seconds ≥ 1. */
-export function rateLimitError(data: RateLimitErrorData): RateLimitJsonRpcError {
+export function rateLimitError(
+  data: RateLimitErrorData,
+  code: number = RATE_LIMITED_CODE,
+): RateLimitJsonRpcError {
   return {
-    code: RATE_LIMITED_CODE,
+    code,
     message: RATE_LIMITED_MESSAGE,
     data: { ...data, retryAfter: wireSeconds(data.retryAfter) },
   };
@@ -60,8 +86,42 @@ export function rateLimitError(data: RateLimitErrorData): RateLimitJsonRpcError 
 export function rateLimitErrorResponse(
   id: unknown,
   data: RateLimitErrorData,
+  code: number = RATE_LIMITED_CODE,
 ): RateLimitErrorResponse {
-  return { jsonrpc: '2.0', id: echoableId(id), error: rateLimitError(data) };
+  return { jsonrpc: '2.0', id: echoableId(id), error: rateLimitError(data, code) };
+}
+
+/** A denied `tools/call` answered as a tool result (`toolDenial: 'result'`). */
+export interface RateLimitToolResult {
+  readonly content: { readonly type: 'text'; readonly text: string }[];
+  /** The same fields as the JSON-RPC error's `data`. */
+  readonly structuredContent: RateLimitErrorData & { readonly error: 'rate_limited' };
+  readonly isError: true;
+}
+
+/**
+ * The tool result of a denial: a text a model can act on (which tool, when to retry) and the
+ * error's `data` as `structuredContent`, for clients that hand JSON-RPC errors to the model as an
+ * opaque failure.
+ */
+export function rateLimitToolResult(
+  tool: string | undefined,
+  data: RateLimitErrorData,
+): RateLimitToolResult {
+  const fields = rateLimitError(data).data;
+  const which = tool === undefined ? 'This tool' : `The tool "${tool}"`;
+  const seconds = fields.retryAfter === 1 ? '1 second' : `${fields.retryAfter} seconds`;
+  const limit = fields.limit === undefined ? '' : ` (${fields.limit})`;
+  return {
+    content: [
+      {
+        type: 'text',
+        text: `Rate limit exceeded: ${which} was not run${limit}. Retry after ${seconds}.`,
+      },
+    ],
+    structuredContent: { error: 'rate_limited', ...fields },
+    isError: true,
+  };
 }
 
 /** Whole seconds for the wire: rounded up, at least 1, and always a finite number. */

@@ -1,9 +1,55 @@
 import { header } from './call.js';
 
 /**
+ * The tasks methods (extension `io.modelcontextprotocol/tasks` of 2026-07-28, and 2025-11-25's
+ * experimental tasks): polling and steering a task the client was already charged for when its
+ * `tools/call` was admitted.
+ */
+export const TASK_METHODS: readonly string[] = [
+  'tasks/get',
+  'tasks/update',
+  'tasks/cancel',
+  'tasks/result',
+  'tasks/list',
+];
+
+/**
+ * Methods the message-level limit skips unless told to count them: the protocol's own housekeeping
+ * (the handshake `initialize` and its 2026-07-28 successor `server/discover`, `ping`, and the
+ * tasks methods).
+ */
+export const HOUSEKEEPING_METHODS: readonly string[] = [
+  'initialize',
+  'server/discover',
+  'ping',
+  ...TASK_METHODS,
+];
+
+const TASK_METHOD_SET: ReadonlySet<string> = new Set(TASK_METHODS);
+
+/**
+ * Whether an HTTP request is exactly one tasks request (body and `Mcp-Method` header agree), which
+ * a handler's own limits do not charge: its task's `tools/call` was charged. A batch, or a body
+ * that says anything else, is not.
+ */
+export function isTaskRequest(request: unknown): boolean {
+  try {
+    const body = (request as { body?: unknown }).body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+    const method = (body as { method?: unknown }).method;
+    if (typeof method !== 'string' || !TASK_METHOD_SET.has(method)) return false;
+    const headerMethod = header(request, 'mcp-method');
+    return headerMethod === undefined || headerMethod === method;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Which MCP messages count against the message-level limit (the Elixir reference's rule):
  * only POST requests count; JSON-RPC notifications (no `id`) and responses never count; requests
- * whose method is in `excludedMethods` (e.g. `initialize`, `ping`) are skipped.
+ * whose method is housekeeping ({@link HOUSEKEEPING_METHODS}, unless in `countedMethods`) or in
+ * `excludedMethods` are skipped.
  *
  * The rule is read so that a malformed message can never slip past: a message is skipped only when
  * it is positively a notification, a response, or exactly an excluded method (on the body and, when
@@ -14,8 +60,12 @@ import { header } from './call.js';
 export class MessagePolicy {
   private readonly excluded: ReadonlySet<string>;
 
-  constructor(excludedMethods: readonly string[] = []) {
-    this.excluded = new Set(excludedMethods);
+  constructor(excludedMethods: readonly string[] = [], countedMethods: readonly string[] = []) {
+    const counted = new Set(countedMethods);
+    this.excluded = new Set([
+      ...HOUSEKEEPING_METHODS.filter((method) => !counted.has(method)),
+      ...excludedMethods,
+    ]);
   }
 
   /** How many messages of this HTTP request count (0 when none does). Never throws. */

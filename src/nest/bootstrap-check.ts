@@ -1,15 +1,27 @@
 import type { Type } from '@nestjs/common';
 import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { describeValue, isProtocolLimiter, type RateLimitContext } from '../core/context.js';
+import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
-import type { McpCall } from '../mcp/call.js';
 import { ContextualLimit } from './contextual-limit.js';
-import type { RateLimitCostSpec } from './decorators.js';
+import { HandlerPlan, type HandlerKind } from './handler-plan.js';
+import type {
+  CallOutcome,
+  HandlerRateLimitOptions,
+  RateLimitCostSpec,
+  ToolDenial,
+} from './options.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
+  MCP_NEST_PROMPT,
+  MCP_NEST_RESOURCE,
+  MCP_NEST_RESOURCE_TEMPLATE,
+  MCP_NEST_TOOL,
+  NEST_MESSAGE_PATTERN,
+  NEST_ROUTE_PATH,
   RATE_LIMITS_METADATA,
   RATE_LIMIT_COST_METADATA,
+  RATE_LIMIT_OPTIONS_METADATA,
   SKIP_RATE_LIMIT_METADATA,
 } from './tokens.js';
 
@@ -22,62 +34,16 @@ export type NamedFunction = object & { readonly name: string };
 /** Most limit combinations one handler may have through `limitByContext` choices. */
 const MAX_COMBINATIONS = 256;
 
-/**
- * Everything the guard needs about one handler, built and validated once at bootstrap:
- * its limits (one `LimitSet`, or one per combination of `limitByContext` choices), its cost, and
- * whether its endpoint counts MCP messages.
- */
-export class HandlerPlan {
-  constructor(
-    /** `Class.method`, named in errors and events. */
-    readonly owner: string,
-    /** Every set of this handler, by the names of its choices (`''` without choices). */
-    private readonly sets: ReadonlyMap<string, LimitSet>,
-    private readonly contextual: readonly ContextualLimit[],
-    private readonly cost: RateLimitCostSpec | undefined,
-    /** Whether the handler has limits to check (false when skipped or undecorated). */
-    readonly limited: boolean,
-    /** Whether `@LimitMcpMessages()` applies. */
-    readonly messageLimited: boolean,
-  ) {
-    this.unconditionalSet = contextual.length === 0 ? sets.get('') : undefined;
-  }
-
-  /** The set of a handler without `limitByContext` choices: read per call, not looked up. */
-  private readonly unconditionalSet: LimitSet | undefined;
-
-  /** The call's cost: validated, so a bad cost function fails the call instead of admitting it. */
-  costOf(call: McpCall): number {
-    const spec = this.cost;
-    if (spec === undefined) return 1;
-    const cost = typeof spec === 'number' ? spec : spec(call.args, call);
-    if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
-      throw new RateLimitConfigError(
-        `${this.owner}: @RateLimitCost() must give a non-negative finite number (got ${String(cost)})`,
-      );
-    }
-    return cost;
-  }
-
-  /** The limits of this call: with `limitByContext` choices, the set of the chosen ones. */
-  setFor(context: RateLimitContext): LimitSet {
-    if (this.unconditionalSet !== undefined) return this.unconditionalSet;
-    const names = this.contextual.map((choice) => chooseName(choice, context));
-    return this.sets.get(names.join('\u0000'))!;
-  }
+/** What bootstrap needs besides the decorators: DI and the module-wide defaults. */
+export interface PlanDefaults {
+  readonly resolveProvider: ProviderResolver;
+  readonly messageLimitConfigured: boolean;
+  readonly toolDenial: ToolDenial;
+  readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
 }
 
-function chooseName(choice: ContextualLimit, context: RateLimitContext): string {
-  const fallback = choice.fallback ?? Object.keys(choice.choices)[0];
-  try {
-    const name = choice.select(context);
-    return typeof name === 'string' && Object.prototype.hasOwnProperty.call(choice.choices, name)
-      ? name
-      : fallback;
-  } catch {
-    return fallback;
-  }
-}
+/** The plans of an app, by class and by handler (`null`: scanned, nothing to do). */
+export type HandlerPlans = Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>;
 
 /**
  * Scans every controller and provider for rate-limit decorators and builds each handler's plan.
@@ -87,11 +53,9 @@ function chooseName(choice: ContextualLimit, context: RateLimitContext): string 
 export async function buildHandlerPlans(
   discovery: DiscoveryService,
   scanner: MetadataScanner,
-  resolveProvider: ProviderResolver,
-  messageLimitConfigured: boolean,
-): Promise<Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>> {
-  // null: scanned, and nothing to do.
-  const plans = new Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>();
+  defaults: PlanDefaults,
+): Promise<HandlerPlans> {
+  const plans: HandlerPlans = new Map();
   const classes = new Set<Type<unknown>>();
   for (const wrapper of [...discovery.getControllers(), ...discovery.getProviders()]) {
     const metatype = wrapper.metatype as Type<unknown> | undefined | null;
@@ -101,13 +65,7 @@ export async function buildHandlerPlans(
     for (const methodName of scanner.getAllMethodNames(type.prototype)) {
       const handler = (type.prototype as Record<string, unknown>)[methodName];
       if (typeof handler !== 'function') continue;
-      const plan = await planHandler(
-        type,
-        methodName,
-        handler,
-        resolveProvider,
-        messageLimitConfigured,
-      );
+      const plan = await planHandler(type, methodName, handler, defaults);
       let byHandler = plans.get(type);
       if (byHandler === undefined) plans.set(type, (byHandler = new Map()));
       byHandler.set(handler, plan ?? null);
@@ -121,9 +79,9 @@ async function planHandler(
   type: NamedFunction,
   methodName: string,
   handler: NamedFunction,
-  resolveProvider: ProviderResolver,
-  messageLimitConfigured: boolean,
+  defaults: PlanDefaults,
 ): Promise<HandlerPlan | undefined> {
+  const { resolveProvider, messageLimitConfigured } = defaults;
   const owner = `${type.name}.${methodName}`;
   const classSpecs = Reflect.getMetadata(RATE_LIMITS_METADATA, type) as unknown;
   const methodSpecs = Reflect.getMetadata(RATE_LIMITS_METADATA, handler) as unknown;
@@ -135,13 +93,22 @@ async function planHandler(
   const messageLimited =
     Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, handler) === true ||
     Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true;
-  // Only the handlers Nest routes to (HTTP routes, microservice patterns) are MCP handlers; other
-  // methods of a decorated class inherit its class-level metadata but are never guarded.
+  const handlerOptions = (Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler) ??
+    Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type)) as unknown;
+  const kind = kindOf(handler);
+  // Only the handlers Nest routes to (HTTP routes, microservice patterns) pass through guards.
   const isRoute =
-    Reflect.hasMetadata('path', handler) ||
-    Reflect.hasMetadata('microservices:pattern', handler) ||
-    methodSpecs !== undefined;
-  if (!isRoute) return undefined;
+    Reflect.hasMetadata(NEST_ROUTE_PATH, handler) ||
+    Reflect.hasMetadata(NEST_MESSAGE_PATTERN, handler);
+  if (!isRoute) {
+    const limitedHere =
+      (kind !== 'route' && (classSpecs !== undefined || methodSpecs !== undefined) && !skip) ||
+      methodSpecs !== undefined;
+    if (limitedHere) throw unenforceable(owner, kind);
+    // Other methods of a decorated class inherit its class-level metadata but are never called
+    // through Nest: nothing to enforce there.
+    return undefined;
+  }
   if (
     classSpecs === undefined &&
     methodSpecs === undefined &&
@@ -201,7 +168,79 @@ async function planHandler(
   }
   const limited = !skip && specs.length > 0;
   if (!limited && !messageLimited) return undefined;
-  return new HandlerPlan(owner, sets, contextual, cost, limited, messageLimited);
+  const own = checkHandlerOptions(owner, handlerOptions);
+  return new HandlerPlan({
+    owner,
+    kind,
+    sets,
+    contextual,
+    cost,
+    limited,
+    messageLimited,
+    toolDenial: own.toolDenial ?? defaults.toolDenial,
+    refundWhen: own.refundWhen ?? defaults.refundWhen,
+  });
+}
+
+/** Whether a method is an MCP-Nest tool, resource (or template) or prompt, or another handler. */
+function kindOf(handler: NamedFunction): HandlerKind {
+  if (Reflect.hasMetadata(MCP_NEST_TOOL, handler)) return 'tool';
+  if (
+    Reflect.hasMetadata(MCP_NEST_RESOURCE, handler) ||
+    Reflect.hasMetadata(MCP_NEST_RESOURCE_TEMPLATE, handler)
+  ) {
+    return 'resource';
+  }
+  if (Reflect.hasMetadata(MCP_NEST_PROMPT, handler)) return 'prompt';
+  return 'route';
+}
+
+/**
+ * A limit declared where no guard can ever run: refused, so that it is not believed to hold. An
+ * MCP handler without a microservice pattern is MCP-Nest 1.x's, which calls tools, resources and
+ * prompts directly, outside Nest's guards.
+ */
+function unenforceable(owner: string, kind: HandlerKind): RateLimitConfigError {
+  if (kind !== 'route') {
+    return new RateLimitConfigError(
+      `${owner}: this MCP ${kind} has rate limits that cannot be enforced: it is served by MCP-Nest 1.x (@rekog/mcp-nest < 2), which calls handlers directly, outside Nest's guards. Fix: upgrade to @rekog/mcp-nest 2.x (McpStrategy), or limit inside the handler with createRateLimiter() and remove @RateLimit()`,
+    );
+  }
+  return new RateLimitConfigError(
+    `${owner}: @RateLimit() is on a method Nest never routes calls to (no HTTP route and no microservice pattern), so no guard can enforce it. Fix: put it on a controller's route or an MCP-Nest 2.x tool, resource or prompt, or limit in code with createRateLimiter()`,
+  );
+}
+
+function checkHandlerOptions(owner: string, value: unknown): HandlerRateLimitOptions {
+  if (value === undefined) return {};
+  const fail = (message: string): never => {
+    throw new RateLimitConfigError(`${owner}: @RateLimitOptions() ${message}`);
+  };
+  if (value === null || typeof value !== 'object') fail('needs an object');
+  const options = value as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    if (key !== 'toolDenial' && key !== 'refundWhen') {
+      fail(`has an unknown option "${key}" (expected toolDenial, refundWhen)`);
+    }
+  }
+  const { toolDenial, refundWhen } = options;
+  if (toolDenial !== undefined && toolDenial !== 'error' && toolDenial !== 'result') {
+    fail(`"toolDenial" must be error or result (got ${describeValue(toolDenial)})`);
+  }
+  if (refundWhen !== undefined && typeof refundWhen !== 'function') {
+    fail('"refundWhen" must be a function (outcome) => boolean');
+  }
+  return options;
+}
+
+/** The bootstrap log line's summary of what is enforced, e.g. `limits on 3 tools, 1 resource`. */
+export function describePlans(plans: HandlerPlans): string {
+  const counts = { tool: 0, resource: 0, prompt: 0, route: 0 };
+  for (const byHandler of plans.values()) {
+    for (const plan of byHandler.values()) if (plan?.limited === true) counts[plan.kind]++;
+  }
+  const part = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+  return `limits on ${part(counts.tool, 'tool', 'tools')}, ${part(counts.resource, 'resource', 'resources')}, ${part(counts.prompt, 'prompt', 'prompts')} and ${part(counts.route, 'other handler', 'other handlers')}`;
 }
 
 function asSpecList(value: unknown): readonly unknown[] {

@@ -1,36 +1,36 @@
-import { applyDecorators, SetMetadata, UseFilters, UseGuards } from '@nestjs/common';
-import type { Type } from '@nestjs/common';
-import type { McpRateLimiter } from '../core/context.js';
-import { ContextualLimit } from './contextual-limit.js';
-import type { Limiter } from '../core/engine.js';
-import type { McpCall } from '../mcp/call.js';
-export { ContextualLimit, limitByContext } from './contextual-limit.js';
-export type { LimitByContextOptions } from './contextual-limit.js';
+import {
+  applyDecorators,
+  SetMetadata,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
+import { McpRateLimitInterceptor } from './interceptor.js';
+import type { HandlerRateLimitOptions, RateLimitCostSpec, RateLimitSpec } from './options.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
   RATE_LIMITS_METADATA,
   RATE_LIMIT_COST_METADATA,
+  RATE_LIMIT_OPTIONS_METADATA,
   SKIP_RATE_LIMIT_METADATA,
 } from './tokens.js';
+export { ContextualLimit, limitByContext } from './contextual-limit.js';
+export type { LimitByContextOptions } from './contextual-limit.js';
 
-/** What `@RateLimit()` accepts. */
-export type RateLimitSpec =
-  | Limiter
-  /** An injectable class implementing `McpRateLimiter`, resolved through Nest DI once at bootstrap. */
-  | Type<McpRateLimiter>
-  | ContextualLimit;
-
-/** The per-call cost: a number, or a function of the call's arguments. */
-// `any`: the handler's own argument type is what users write in the function.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type RateLimitCostSpec = number | ((args: any, call: McpCall) => number);
+/** The guard and the filter, bound where a limit is declared, so no wiring can drop the limit. */
+const enforce = (): ClassDecorator & MethodDecorator =>
+  applyDecorators(UseGuards(McpRateLimitGuard), UseFilters(McpRateLimitFilter));
 
 /**
  * Limits a handler (on a method) or every handler of a class (on a class; in addition to each
  * method's own). Limits are AND-combined; the built-in ones are checked and committed atomically.
  * Without a `namespace`, each handler has its own counters; a shared `namespace` shares them.
+ *
+ * Binds the rate-limit guard, filter and interceptor itself: the limit holds without `registerGlobally`, without
+ * `@UseMcpRateLimit()` and without `inheritAppConfig`, and a call is counted once however many of
+ * them also apply. A handler Nest does not route to (e.g. an MCP-Nest 1.x tool) fails bootstrap.
  *
  * Accepts built-in limits, objects implementing `McpRateLimiter`, injectable provider classes
  * (resolved through Nest DI once at bootstrap, so they may inject a repository or a Redis client),
@@ -49,12 +49,45 @@ export type RateLimitCostSpec = number | ((args: any, call: McpCall) => number);
  * ```
  */
 export function RateLimit(...limiters: RateLimitSpec[]): ClassDecorator & MethodDecorator {
-  return (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor): void => {
+  return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor): void => {
     const holder = descriptor === undefined ? target : (descriptor.value as object);
     const existing = (Reflect.getMetadata(RATE_LIMITS_METADATA, holder) as RateLimitSpec[]) ?? [];
     // Decorators apply bottom-up; keep the order in which they are written.
     Reflect.defineMetadata(RATE_LIMITS_METADATA, [...limiters, ...existing], holder);
+    if (existing.length === 0) {
+      bindOnce(target, key, descriptor, enforce());
+      bindOnce(target, key, descriptor, UseInterceptors(McpRateLimitInterceptor));
+    }
   };
+}
+
+/**
+ * Per-handler (or per-class) options: how a denied tool call is answered (`toolDenial`) and when
+ * an admitted call's quota is given back (`refundWhen`). Each overrides the module-wide option.
+ *
+ * @example
+ * ```ts
+ * @Tool({ name: 'lookup', description: 'Look something up' })
+ * @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 10 }))
+ * @RateLimitOptions({ toolDenial: 'result', refundWhen: (outcome) => outcome.failed })
+ * lookup() { ... }
+ * ```
+ */
+export function RateLimitOptions(
+  options: HandlerRateLimitOptions,
+): ClassDecorator & MethodDecorator {
+  return SetMetadata(RATE_LIMIT_OPTIONS_METADATA, options);
+}
+
+/** Applies `decorator` to a class or method unless a rate-limit decorator already did. */
+function bindOnce(
+  target: object,
+  key: string | symbol | undefined,
+  descriptor: PropertyDescriptor | undefined,
+  decorator: ClassDecorator & MethodDecorator,
+): void {
+  if (descriptor === undefined) (decorator as ClassDecorator)(target as never);
+  else decorator(target, key!, descriptor);
 }
 
 /**
@@ -92,9 +125,10 @@ export function RateLimitCost(cost: RateLimitCostSpec): MethodDecorator & ClassD
 
 /**
  * Marks an HTTP endpoint that receives MCP JSON-RPC messages: the module's `messageLimit` counts
- * every JSON-RPC request POSTed to it (notifications, responses and `excludedMethods` never count).
- * Put it on the MCP controller (e.g. `extends McpHttpControllerFor(transport)`) or a plain JSON-RPC
- * controller.
+ * every JSON-RPC request POSTed to it (notifications, responses, the protocol's housekeeping and
+ * `excludedMethods` never count). Put it on the MCP controller (e.g.
+ * `extends McpHttpControllerFor(transport)`) or a plain JSON-RPC controller. Binds the rate-limit
+ * guard and filter itself.
  *
  * @example
  * ```ts
@@ -104,12 +138,13 @@ export function RateLimitCost(cost: RateLimitCostSpec): MethodDecorator & ClassD
  * ```
  */
 export function LimitMcpMessages(): MethodDecorator & ClassDecorator {
-  return SetMetadata(MCP_MESSAGE_LIMIT_METADATA, true);
+  return applyDecorators(SetMetadata(MCP_MESSAGE_LIMIT_METADATA, true), enforce());
 }
 
 /**
- * Applies the rate-limit guard (decisions, headers) and filter (-32005 errors) to a class or a
- * method, for apps that do not register them globally (`registerGlobally: true`).
+ * Applies the rate-limit guard (decisions, headers) and filter (denials) to a class or a method.
+ * `@RateLimit()` and `@LimitMcpMessages()` already do; this remains for apps that used it, and
+ * counts nothing twice.
  *
  * @example
  * ```ts
@@ -119,5 +154,5 @@ export function LimitMcpMessages(): MethodDecorator & ClassDecorator {
  * ```
  */
 export function UseMcpRateLimit(): MethodDecorator & ClassDecorator {
-  return applyDecorators(UseGuards(McpRateLimitGuard), UseFilters(McpRateLimitFilter));
+  return enforce();
 }

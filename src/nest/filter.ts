@@ -1,70 +1,70 @@
 import {
   Catch,
-  HttpException,
   Inject,
   Injectable,
   Optional,
   type ArgumentsHost,
   type ExceptionFilter,
+  type OnModuleInit,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
-import { throwError, type Observable } from 'rxjs';
-import type { LimitResult } from '../core/engine.js';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { of, throwError, type Observable } from 'rxjs';
 import {
   rateLimitError,
   rateLimitErrorResponse,
-  type RateLimitErrorData,
+  rateLimitToolResult,
+  type RateLimitToolResult,
 } from '../mcp/json-rpc-error.js';
-import { McpRateLimitService } from './rate-limit.service.js';
+import { RateLimitExceededException } from './exception.js';
+import type { McpRateLimitService } from './rate-limit.service.js';
+import { ServiceRef } from './service-ref.js';
 import { rpcDenialError } from './rpc-denial.js';
 import { rateLimitHeaderValues, setResponseHeader } from './headers.js';
-
-/**
- * A denied call on an HTTP endpoint (and, thrown by your own code, in an MCP handler). Its body is
- * the JSON-RPC error response, so even without {@link McpRateLimitFilter} Nest answers it sensibly;
- * the filter adds the chosen status (200 by default) and the `Retry-After` / `RateLimit` headers.
- *
- * @example
- * ```ts
- * const decision = await limiter.consume(subject);
- * if (!decision.allowed) throw new RateLimitExceededException({ retryAfter: decision.retryAfter! });
- * ```
- */
-export class RateLimitExceededException extends HttpException {
-  constructor(
-    readonly data: RateLimitErrorData,
-    /** The JSON-RPC id to echo. */
-    readonly requestId: unknown = null,
-    /** The limit results of the denial, for the `RateLimit` headers. */
-    readonly results: readonly LimitResult[] = [],
-    /** Whether the message-level limit denied. */
-    readonly messageLevel = false,
-  ) {
-    super(rateLimitErrorResponse(requestId, data), 429);
-  }
-}
 
 /**
  * Writes a {@link RateLimitExceededException} on the wire. On HTTP: the JSON-RPC error response
  * (`{"jsonrpc":"2.0","id":…,"error":{"code":-32005,"message":"Rate limit exceeded","data":{"retryAfter":N}}}`)
  * with status 200 (or 429, option `httpStatus`), `Retry-After` and, unless `headers: false`, the
  * `RateLimit` / `RateLimit-Policy` headers. In an MCP-Nest handler: the SDK's `ProtocolError`, so
- * the client receives a JSON-RPC error.
+ * the client receives a JSON-RPC error, or, for a tool whose denials are results
+ * (`toolDenial: 'result'`), a tool result with `isError: true`.
  *
- * Registered globally with `McpRateLimitModule.forRoot({ registerGlobally: true })`, or per class
- * with `@UseMcpRateLimit()`.
+ * Bound by `@RateLimit()` itself; also registered globally with
+ * `McpRateLimitModule.forRoot({ registerGlobally: true })`, or per class with `@UseMcpRateLimit()`.
  */
 @Catch(RateLimitExceededException)
 @Injectable()
-export class McpRateLimitFilter implements ExceptionFilter {
+export class McpRateLimitFilter implements ExceptionFilter, OnModuleInit {
   constructor(
-    private readonly service: McpRateLimitService,
+    moduleRef: ModuleRef,
     @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
-  ) {}
+  ) {
+    this.serviceRef = new ServiceRef(moduleRef, 'McpRateLimitFilter');
+  }
 
-  catch(exception: RateLimitExceededException, host: ArgumentsHost): Observable<never> | void {
+  private readonly serviceRef: ServiceRef;
+
+  private get service(): McpRateLimitService {
+    return this.serviceRef.get();
+  }
+
+  /** Fails bootstrap when the app has no McpRateLimitModule to decide with. */
+  onModuleInit(): void {
+    this.serviceRef.get();
+  }
+
+  catch(
+    exception: RateLimitExceededException,
+    host: ArgumentsHost,
+  ): Observable<RateLimitToolResult> | Observable<never> | void {
+    const code = this.service.errorCode;
     if (host.getType() !== 'http') {
-      const error = rpcDenialError(exception.data);
+      // An Observable of a value is what the handler answers: MCP-Nest passes a result with a
+      // `content` array to the client untouched.
+      if (exception.toolResult !== undefined) {
+        return of(rateLimitToolResult(exception.toolResult.tool, exception.data));
+      }
+      const error = rpcDenialError(exception.data, code);
       return throwError(() => error);
     }
     const response = host.switchToHttp().getResponse<unknown>();
@@ -81,7 +81,7 @@ export class McpRateLimitFilter implements ExceptionFilter {
         set('RateLimit', values.remaining);
       }
     }
-    const body = exception.getResponse();
+    const body = rateLimitErrorResponse(exception.requestId, exception.data, code);
     const status = this.service.httpStatus;
     if (adapter !== undefined) {
       adapter.reply(response, body, status);

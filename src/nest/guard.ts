@@ -4,8 +4,9 @@ import {
   Optional,
   type CanActivate,
   type ExecutionContext,
+  type OnModuleInit,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
 import { BuiltInRateLimit } from '../core/limits.js';
@@ -16,12 +17,16 @@ import {
   subjectOf,
   type McpCall,
 } from '../mcp/call.js';
+import { MULTI_ROUND_TRIP_METHODS } from '../mcp/continuations.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
-import type { HandlerPlan } from './bootstrap-check.js';
-import { RateLimitExceededException } from './filter.js';
+import { isTaskRequest } from '../mcp/message-policy.js';
+import { callKeyOf, isDecided, markDecided } from './admitted-calls.js';
+import { RateLimitExceededException } from './exception.js';
+import type { HandlerPlan } from './handler-plan.js';
 import { rpcDenial } from './rpc-denial.js';
 import { rateLimitHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
-import { McpRateLimitService } from './rate-limit.service.js';
+import type { McpRateLimitService } from './rate-limit.service.js';
+import { ServiceRef } from './service-ref.js';
 
 /**
  * Decides every call of a rate-limited handler, in the `rpc` context of MCP-Nest handlers (tools,
@@ -41,22 +46,38 @@ import { McpRateLimitService } from './rate-limit.service.js';
  * calls have no HTTP response of their own: their headers come from the endpoint's message-level
  * limit.
  *
- * A denial raises the JSON-RPC error -32005: in the `rpc` context an `RpcException` around the MCP
- * SDK's `ProtocolError` (what MCP-Nest passes to the client as a JSON-RPC error), on HTTP a
- * `RateLimitExceededException` written by {@link McpRateLimitFilter}.
+ * A denial raises the JSON-RPC error (-32005 unless `errorCode` says otherwise): in the `rpc`
+ * context an `RpcException` around the MCP SDK's `ProtocolError` (what MCP-Nest passes to the
+ * client as a JSON-RPC error), on HTTP a `RateLimitExceededException` written by
+ * {@link McpRateLimitFilter}, which also turns a tool's denial into a tool result when its
+ * `toolDenial` is `'result'`.
  *
- * @example
- * ```ts
- * // Every handler, app-wide: McpRateLimitModule.forRoot({ registerGlobally: true })
- * // One class: @UseMcpRateLimit() (this guard and McpRateLimitFilter)
- * ```
+ * Bound by `@RateLimit()` and `@LimitMcpMessages()` themselves; it may also be registered globally
+ * or by `@UseMcpRateLimit()`: each call is decided once, by the first run (see admitted-calls.ts).
+ *
+ * A caller that cannot be identified is denied (or shares one bucket, option `unidentified`). A
+ * multi round-trip retry carrying a `requestState` this server issued to the same subject for the
+ * same handler is the same logical call: not charged again to the handler's limits.
  */
 @Injectable()
-export class McpRateLimitGuard implements CanActivate {
+export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   constructor(
-    private readonly service: McpRateLimitService,
+    moduleRef: ModuleRef,
     @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
-  ) {}
+  ) {
+    this.serviceRef = new ServiceRef(moduleRef, 'McpRateLimitGuard');
+  }
+
+  private readonly serviceRef: ServiceRef;
+
+  private get service(): McpRateLimitService {
+    return this.serviceRef.get();
+  }
+
+  /** Fails bootstrap when the app has no McpRateLimitModule to decide with. */
+  onModuleInit(): void {
+    this.serviceRef.get();
+  }
 
   /**
    * Synchronous when nothing is limited or every evaluation was (built-in limits on the in-memory
@@ -94,6 +115,9 @@ export class McpRateLimitGuard implements CanActivate {
     }
     const plan = service.planFor(context.getClass(), context.getHandler());
     if (plan === undefined) return true;
+    const key = callKeyOf(context, type);
+    if (isDecided(key)) return true;
+    markDecided(key, null);
 
     const request = type === 'http' ? context.switchToHttp().getRequest<unknown>() : undefined;
     const call =
@@ -101,7 +125,8 @@ export class McpRateLimitGuard implements CanActivate {
         ? callFromHttpRequest(request)
         : // switchToRpc()'s getContext() and getData(), without the two closures it makes per call.
           callFromMcpContext(context.getArgByIndex(1), context.getArgByIndex(0));
-    const subject = subjectOf(call, service.resolveSubjectOption());
+    const subject = subjectOf(call, service.resolveSubjectOption()) ?? service.unidentifiedSubject;
+    if (subject === undefined) throw this.unidentified(type, plan, call);
     // Only an HTTP response with headers on reads the results: don't build them otherwise.
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
@@ -112,13 +137,31 @@ export class McpRateLimitGuard implements CanActivate {
         const messageContext = contextOf(call, subject, count);
         return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
           this.report(plan, 'message', call, subject, decision);
-          if (!decision.allowed) throw this.denial(type, call, decision, true);
+          if (!decision.allowed) throw this.denial(type, plan, call, decision, true);
           evaluated?.push({ results: decision.results, messageLevel: true });
-          return this.checkHandler(context, type, plan, call, subject, evaluated);
+          return this.checkHandler(context, key, type, plan, call, subject, evaluated);
         });
       }
     }
-    return this.checkHandler(context, type, plan, call, subject, evaluated);
+    return this.checkHandler(context, key, type, plan, call, subject, evaluated);
+  }
+
+  /**
+   * Whether the handler's own limits pass this call by: a tasks request (its task's tools/call was
+   * charged), or the retry of a multi round-trip call whose `requestState` this server issued to
+   * this subject for this handler (used up here, so a replay is charged).
+   */
+  private uncharged(
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    subject: string,
+  ): boolean {
+    const state = call.requestState;
+    if (state !== undefined && MULTI_ROUND_TRIP_METHODS.has(call.method ?? '')) {
+      return this.service.continuations.take(subject, plan.owner, state);
+    }
+    return type === 'http' && isTaskRequest(call.request);
   }
 
   /**
@@ -127,21 +170,34 @@ export class McpRateLimitGuard implements CanActivate {
    */
   private checkHandler(
     context: ExecutionContext,
+    key: object | undefined,
     type: 'rpc' | 'http',
     plan: HandlerPlan,
     call: McpCall,
     subject: string,
     evaluated: HeaderSource[] | undefined,
   ): boolean | Promise<boolean> {
-    if (!plan.limited) return this.admit(context, evaluated);
+    if (!plan.limited || this.uncharged(type, plan, call, subject)) {
+      if (plan.followsCalls) markDecided(key, { plan, subject, charged: undefined });
+      return this.admit(context, evaluated);
+    }
     const limitContext = contextOf(call, subject, plan.costOf(call));
     const decision = this.service.evaluateHandler(plan, limitContext, call);
     if (isThenable(decision)) {
       return Promise.resolve(decision).then((settled) =>
-        this.afterHandlerDecision(context, type, plan, call, subject, evaluated, settled),
+        this.afterHandlerDecision(context, key, type, plan, call, limitContext, evaluated, settled),
       );
     }
-    return this.afterHandlerDecision(context, type, plan, call, subject, evaluated, decision);
+    return this.afterHandlerDecision(
+      context,
+      key,
+      type,
+      plan,
+      call,
+      limitContext,
+      evaluated,
+      decision,
+    );
   }
 
   /**
@@ -151,15 +207,18 @@ export class McpRateLimitGuard implements CanActivate {
    */
   private afterHandlerDecision(
     context: ExecutionContext,
+    key: object | undefined,
     type: 'rpc' | 'http',
     plan: HandlerPlan,
     call: McpCall,
-    subject: string,
+    limitContext: RateLimitContext,
     evaluated: HeaderSource[] | undefined,
     decision: RateLimitDecision,
   ): boolean {
+    const subject = limitContext.subject;
     this.report(plan, 'handler', call, subject, decision);
-    if (!decision.allowed) throw this.denial(type, call, decision, false);
+    if (!decision.allowed) throw this.denial(type, plan, call, decision, false);
+    if (plan.followsCalls) markDecided(key, { plan, subject, charged: limitContext });
     evaluated?.push({ results: decision.results, messageLevel: false });
     return this.admit(context, evaluated);
   }
@@ -178,13 +237,52 @@ export class McpRateLimitGuard implements CanActivate {
 
   private denial(
     type: 'rpc' | 'http',
+    plan: HandlerPlan,
     call: McpCall,
     decision: RateLimitDecision,
     messageLevel: boolean,
   ): Error {
-    const data = errorData(decision);
-    if (type === 'rpc') return rpcDenial(data);
-    return new RateLimitExceededException(data, call.requestId, decision.results, messageLevel);
+    return this.deny(type, plan, call, errorData(decision), decision.results, messageLevel);
+  }
+
+  private deny(
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    data: RateLimitErrorData,
+    results: RateLimitDecision['results'],
+    messageLevel: boolean,
+  ): Error {
+    if (type === 'rpc') {
+      // A tool whose denials are results: the filter (bound with the guard) answers the result.
+      if (plan.deniesAsResult && call.method === 'tools/call') {
+        return new RateLimitExceededException(data, call.requestId, results, false, {
+          tool: call.target,
+        });
+      }
+      return rpcDenial(data, this.service.errorCode);
+    }
+    return new RateLimitExceededException(data, call.requestId, results, messageLevel);
+  }
+
+  /** A caller we cannot identify gets no quota of its own: denied (option `unidentified`). */
+  private unidentified(type: 'rpc' | 'http', plan: HandlerPlan, call: McpCall): Error {
+    this.service.logger.debug(
+      `denied an unidentified caller ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (no user, no client address, no session)`,
+    );
+    if (this.service.hasDecisionHook) {
+      this.service.emit({
+        type: 'denied',
+        scope: 'handler',
+        handler: plan.owner,
+        subject: UNIDENTIFIED_SUBJECT,
+        method: call.method,
+        target: call.target,
+        limit: UNIDENTIFIED_LIMIT,
+        retryAfter: 1,
+      });
+    }
+    return this.deny(type, plan, call, { retryAfter: 1, limit: UNIDENTIFIED_LIMIT }, [], false);
   }
 
   private report(
@@ -231,6 +329,11 @@ function isThenable(
 ): decision is PromiseLike<RateLimitDecision> {
   return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
 }
+
+/** The subject of unidentified callers, as told to the decision hook. */
+const UNIDENTIFIED_SUBJECT = 'unidentified';
+/** What denied an unidentified caller, in the error's `data.limit`. */
+const UNIDENTIFIED_LIMIT = 'unidentified caller (option "unidentified")';
 
 function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {
   return new CallContext(call, subject, cost);

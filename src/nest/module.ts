@@ -7,6 +7,7 @@ import {
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
+import { McpRateLimitInterceptor } from './interceptor.js';
 import type { McpRateLimitModuleOptions } from './options.js';
 import { McpRateLimitService } from './rate-limit.service.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
@@ -16,10 +17,9 @@ export interface McpRateLimitModuleExtras {
   /** Make the module's providers visible to every module (default `false`). */
   readonly isGlobal?: boolean;
   /**
-   * Register the guard and the filter as global enhancers (`APP_GUARD`, `APP_FILTER`), so every
-   * decorated handler is limited without `@UseMcpRateLimit()`. MCP-Nest handlers run in a
-   * microservice: connect it with `app.connectMicroservice({ strategy }, { inheritAppConfig: true })`
-   * for global enhancers to reach them. Default `false`.
+   * Also register the guard and the filter as global enhancers (`APP_GUARD`, `APP_FILTER`). Not
+   * needed for limits: `@RateLimit()` and `@LimitMcpMessages()` bind them where they are
+   * declared, and a call is decided once either way. Default `false`.
    */
   readonly registerGlobally?: boolean;
 }
@@ -62,10 +62,12 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  *
  * Store: the `store` option, else the app's own cache (`CACHE_MANAGER` of `@nestjs/cache-manager`)
  * when it has one, else an in-process `MemoryStore`. Every decorated handler is checked at
- * bootstrap: a bad configuration fails startup with a message naming `Class.method`.
+ * bootstrap: a bad configuration fails startup with a message naming `Class.method`, and one log
+ * line says what is enforced.
  *
- * With MCP-Nest, global enhancers reach the tools only through
- * `app.connectMicroservice({ strategy }, { inheritAppConfig: true })`.
+ * The decorators bind the guard, filter and interceptor themselves, so limits hold however
+ * MCP-Nest is connected (with or without `inheritAppConfig`). Import the module where the limited
+ * controllers can reach it (`isGlobal: true` is simplest).
  *
  * @example
  * ```ts
@@ -73,7 +75,7 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  *   imports: [
  *     McpRateLimitModule.forRoot({
  *       isGlobal: true,
- *       registerGlobally: true, // guard + filter on every handler
+ *       // toolDenial: 'result', errorCode: -32005, unidentified: 'deny', refundWhen: ...
  *       messageLimit: {
  *         limits: [new FixedWindowRateLimit({ maxCalls: 50, perSeconds: 300 })],
  *         excludedMethods: ['initialize', 'ping'],
@@ -89,7 +91,12 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter],
-  exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter],
+  providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
+  exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
 })
-export class McpRateLimitModule extends ConfigurableModuleClass {}
+export class McpRateLimitModule extends ConfigurableModuleClass {
+  /** The module with these options; every option has a default, so `forRoot()` is enough. */
+  static override forRoot(options: McpRateLimitModuleForRootOptions = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+}

@@ -1,19 +1,82 @@
+import type { Type } from '@nestjs/common';
+import { RateLimitConfigError } from '../core/limits.js';
+import { POLICIES } from '../core/stores/insurance.js';
+import { errorCodeProblem } from '../mcp/json-rpc-error.js';
+import type { McpRateLimiter } from '../core/context.js';
 import type { Limiter } from '../core/engine.js';
 import type { StoreErrorPolicy } from '../core/stores/insurance.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { McpCall } from '../mcp/call.js';
+import type { ContextualLimit } from './contextual-limit.js';
+
+/** What `@RateLimit()` accepts. */
+export type RateLimitSpec =
+  | Limiter
+  /** An injectable class implementing `McpRateLimiter`, resolved through Nest DI once at bootstrap. */
+  | Type<McpRateLimiter>
+  | ContextualLimit;
+
+/** The per-call cost: a number, or a function of the call's arguments. */
+// `any`: the handler's own argument type is what users write in the function.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RateLimitCostSpec = number | ((args: any, call: McpCall) => number);
+
+/**
+ * How a denied `tools/call` is answered: `'error'` (the JSON-RPC error, -32005 by default) or
+ * `'result'` (a tool result with `isError: true`, a text the model can act on and
+ * `structuredContent` with the fields of the error's `data`). Resources, prompts and HTTP
+ * endpoints always answer the error.
+ */
+export type ToolDenial = 'error' | 'result';
+
+/**
+ * What a call whose caller cannot be identified gets (no user, no readable client IP, no MCP
+ * session): `'deny'` (default: the handler never runs) or `'shared'` (one bucket, `unidentified`,
+ * shared by every such caller).
+ */
+export type UnidentifiedCallers = 'deny' | 'shared';
+
+/** How an admitted call ended, as told to `refundWhen`. */
+export interface CallOutcome {
+  /** The handler, as `Class.method`. */
+  readonly handler: string;
+  readonly subject: string;
+  readonly method: string | undefined;
+  readonly target: string | undefined;
+  /** Whether the handler threw (or its Observable errored). */
+  readonly failed: boolean;
+  /** What it threw, when it failed. */
+  readonly error?: unknown;
+  /** What it answered, when it did not fail (an MCP tool's `isError: true` result is an answer). */
+  readonly result?: unknown;
+}
+
+/** Per-handler options of `@RateLimitOptions()`; each overrides the module-wide option. */
+export interface HandlerRateLimitOptions {
+  /** See {@link McpRateLimitModuleOptions.toolDenial}. */
+  readonly toolDenial?: ToolDenial;
+  /** See {@link McpRateLimitModuleOptions.refundWhen}. */
+  readonly refundWhen?: (outcome: CallOutcome) => boolean;
+}
 
 /**
  * The message-level limit: a limit on every MCP message a client POSTs to an endpoint marked with
  * `@LimitMcpMessages()` ("how many questions can you ask once inside"). Only JSON-RPC requests
- * count: notifications and responses never do, nor the `excludedMethods`. Its counters live apart
- * from the per-handler ones.
+ * count: notifications and responses never do, nor the protocol's housekeeping (`initialize`,
+ * `ping`, `server/discover`, `tasks/*`) unless listed in `countedMethods`, nor `excludedMethods`.
+ * Its counters live apart from the per-handler ones.
  */
 export interface McpMessageLimitOptions {
   /** The limits every message must pass (AND-combined), e.g. 50 per 5 minutes. */
   readonly limits: readonly Limiter[];
-  /** Methods never counted, matched exactly, e.g. `['initialize', 'ping']`. */
+  /** More methods never counted, matched exactly, e.g. `['tools/list']`. */
   readonly excludedMethods?: readonly string[];
+  /**
+   * Housekeeping methods to count anyway, e.g. `['tasks/get']` to limit task polling. The
+   * housekeeping methods are `initialize`, `ping`, `server/discover`, `tasks/get`,
+   * `tasks/update`, `tasks/cancel`, `tasks/result` and `tasks/list`.
+   */
+  readonly countedMethods?: readonly string[];
 }
 
 /** One rate-limit decision, as told to the `onDecision` hook. */
@@ -59,10 +122,110 @@ export interface McpRateLimitModuleOptions {
    * default is used.
    */
   readonly resolveSubject?: (call: McpCall) => string | undefined;
+  /**
+   * A call whose caller cannot be identified: `'deny'` (default) or `'shared'`; see
+   * {@link UnidentifiedCallers}.
+   */
+  readonly unidentified?: UnidentifiedCallers;
+  /**
+   * The JSON-RPC error code of a denial (default -32005, the MCP community's convention). Codes
+   * in -32020..-32099 are reserved by the MCP specification (2026-07-28) for codes it defines and
+   * are refused, except -32023, the `RateLimited` code proposed by SEP-3304.
+   */
+  readonly errorCode?: number;
+  /** How a denied `tools/call` is answered (default `'error'`); see {@link ToolDenial}. */
+  readonly toolDenial?: ToolDenial;
+  /**
+   * Give the quota back when an admitted call ends this way, e.g. `(outcome) => outcome.failed`
+   * (express-rate-limit's `skipFailedRequests`). Applies to handlers with `@RateLimit()`; must be
+   * quick and must not throw (a throw keeps the charge).
+   */
+  readonly refundWhen?: (outcome: CallOutcome) => boolean;
   /** The message-level limit of `@LimitMcpMessages()` endpoints. */
   readonly messageLimit?: McpMessageLimitOptions;
   /** Told of every decision: allowed, denied, and store errors. Must be quick; errors are ignored. */
   readonly onDecision?: (event: RateLimitEvent) => void;
   /** Prefix of every storage key (default `mcprl:`). */
   readonly prefix?: string;
+}
+
+const OPTION_NAMES = new Set([
+  'store',
+  'onStoreError',
+  'enabled',
+  'headers',
+  'httpStatus',
+  'resolveSubject',
+  'unidentified',
+  'errorCode',
+  'toolDenial',
+  'refundWhen',
+  'messageLimit',
+  'onDecision',
+  'prefix',
+]);
+
+/** The module's options, validated once at bootstrap: a bad one fails startup, naming the option. */
+export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitModuleOptions {
+  const fail = (message: string): never => {
+    throw new RateLimitConfigError(`McpRateLimitModule: ${message}`);
+  };
+  if (options === null || typeof options !== 'object') fail('options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) {
+      fail(`unknown option "${key}" (expected ${[...OPTION_NAMES].join(', ')})`);
+    }
+  }
+  const { enabled, headers, httpStatus, onStoreError, messageLimit, store, prefix } = options;
+  if (enabled !== undefined && typeof enabled !== 'boolean') fail('"enabled" must be a boolean');
+  if (headers !== undefined && typeof headers !== 'boolean') fail('"headers" must be a boolean');
+  if (httpStatus !== undefined && httpStatus !== 200 && httpStatus !== 429) {
+    fail(`"httpStatus" must be 200 or 429 (got ${String(httpStatus)})`);
+  }
+  if (onStoreError !== undefined && !POLICIES.includes(onStoreError)) {
+    fail(`"onStoreError" must be insurance, allow or deny (got ${String(onStoreError)})`);
+  }
+  for (const name of ['resolveSubject', 'onDecision'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      fail(`"${name}" must be a function`);
+    }
+  }
+  if (store !== undefined && typeof (store as { evaluate?: unknown })?.evaluate !== 'function') {
+    fail('"store" must implement evaluate(checks)');
+  }
+  const { unidentified, errorCode, toolDenial } = options;
+  if (unidentified !== undefined && unidentified !== 'deny' && unidentified !== 'shared') {
+    fail(`"unidentified" must be deny or shared (got ${String(unidentified)})`);
+  }
+  if (errorCode !== undefined) {
+    const problem = errorCodeProblem(errorCode);
+    if (problem !== undefined) fail(`"errorCode" ${problem} (got ${String(errorCode)})`);
+  }
+  if (toolDenial !== undefined && toolDenial !== 'error' && toolDenial !== 'result') {
+    fail(`"toolDenial" must be error or result (got ${String(toolDenial)})`);
+  }
+  if (options.refundWhen !== undefined && typeof options.refundWhen !== 'function') {
+    fail('"refundWhen" must be a function (outcome) => boolean');
+  }
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
+    fail('"prefix" must be a non-empty string');
+  }
+  if (messageLimit !== undefined) {
+    if (messageLimit === null || typeof messageLimit !== 'object') {
+      fail('"messageLimit" must be an object { limits, excludedMethods? }');
+    }
+    if (!Array.isArray(messageLimit.limits) || messageLimit.limits.length === 0) {
+      fail('"messageLimit.limits" must be a non-empty array of limits');
+    }
+    for (const name of ['excludedMethods', 'countedMethods'] as const) {
+      const methods = messageLimit[name];
+      if (
+        methods !== undefined &&
+        (!Array.isArray(methods) || !methods.every((method) => typeof method === 'string'))
+      ) {
+        fail(`"messageLimit.${name}" must be an array of method names`);
+      }
+    }
+  }
+  return options;
 }

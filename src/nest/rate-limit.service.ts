@@ -5,22 +5,30 @@ import type { RateLimitContext } from '../core/context.js';
 import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
-import { POLICIES, withOutagePolicy } from '../core/stores/insurance.js';
+import { withOutagePolicy } from '../core/stores/insurance.js';
 import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { McpCall } from '../mcp/call.js';
+import { InMemoryContinuations, type ContinuationRegistry } from '../mcp/continuations.js';
+import { RATE_LIMITED_CODE } from '../mcp/json-rpc-error.js';
 import { MessagePolicy } from '../mcp/message-policy.js';
 import { loadRpcSupport } from './rpc-denial.js';
-import { buildHandlerPlans, type HandlerPlan, type NamedFunction } from './bootstrap-check.js';
-
-import type { McpRateLimitModuleOptions, RateLimitEvent } from './options.js';
+import {
+  buildHandlerPlans,
+  describePlans,
+  type HandlerPlans,
+  type NamedFunction,
+} from './bootstrap-check.js';
+import type { HandlerPlan } from './handler-plan.js';
+import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
 import {
   CACHE_MANAGER_TOKEN,
   MCP_RATE_LIMIT_OPTIONS,
   MCP_MESSAGE_LIMIT_METADATA,
   RATE_LIMITS_METADATA,
   RATE_LIMIT_COST_METADATA,
+  RATE_LIMIT_OPTIONS_METADATA,
   SKIP_RATE_LIMIT_METADATA,
 } from './tokens.js';
 
@@ -31,18 +39,6 @@ interface EvaluationScope {
   readonly subject: string;
   readonly call: McpCall;
 }
-
-const OPTION_NAMES = new Set([
-  'store',
-  'onStoreError',
-  'enabled',
-  'headers',
-  'httpStatus',
-  'resolveSubject',
-  'messageLimit',
-  'onDecision',
-  'prefix',
-]);
 
 /**
  * The module's engine room, shared by the guard and the filter: validated
@@ -55,6 +51,12 @@ export class McpRateLimitService implements OnModuleInit {
   readonly enabled: boolean;
   readonly headersEnabled: boolean;
   readonly httpStatus: 200 | 429;
+  /** The JSON-RPC error code of a denial. */
+  readonly errorCode: number;
+  /** The subject shared by unidentified callers, or undefined when they are denied. */
+  readonly unidentifiedSubject: string | undefined;
+  /** The `requestState`s issued in `input_required` answers, for the charge-once rule. */
+  readonly continuations: ContinuationRegistry = new InMemoryContinuations();
   readonly messagePolicy: MessagePolicy | undefined;
   private readonly options: McpRateLimitModuleOptions;
   private readonly evaluationScope = new AsyncLocalStorage<EvaluationScope>();
@@ -69,7 +71,7 @@ export class McpRateLimitService implements OnModuleInit {
   private reportsStoreErrors = false;
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
-  private plans = new Map<NamedFunction, Map<NamedFunction, HandlerPlan | null>>();
+  private plans: HandlerPlans = new Map();
   /** Settles when bootstrap (onModuleInit) is done; see {@link whenReady}. */
   private readonly ready: Promise<void>;
   private markReady!: (error?: unknown) => void;
@@ -93,9 +95,14 @@ export class McpRateLimitService implements OnModuleInit {
     this.enabled = this.options.enabled ?? true;
     this.headersEnabled = this.options.headers ?? true;
     this.httpStatus = this.options.httpStatus ?? 200;
+    this.errorCode = this.options.errorCode ?? RATE_LIMITED_CODE;
+    this.unidentifiedSubject = this.options.unidentified === 'shared' ? 'unidentified' : undefined;
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
-      this.messagePolicy = new MessagePolicy(messageLimit.excludedMethods ?? []);
+      this.messagePolicy = new MessagePolicy(
+        messageLimit.excludedMethods ?? [],
+        messageLimit.countedMethods ?? [],
+      );
       this.messageSet = new LimitSet(
         messageLimit.limits,
         'messages',
@@ -113,13 +120,21 @@ export class McpRateLimitService implements OnModuleInit {
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
-      this.plans = await buildHandlerPlans(
-        this.discovery,
-        this.scanner,
-        (type) => this.resolveProvider(type),
-        this.messageSet !== undefined,
-      );
+      this.plans = await buildHandlerPlans(this.discovery, this.scanner, {
+        resolveProvider: (type) => this.resolveProvider(type),
+        messageLimitConfigured: this.messageSet !== undefined,
+        toolDenial: this.options.toolDenial ?? 'error',
+        refundWhen: this.options.refundWhen,
+      });
+      checkRefunds(this.plans, store);
       await loadRpcSupport();
+      if (this.enabled) {
+        this.logger.log(
+          `${describePlans(this.plans)}; store ${describeStore(store)}; message-level limit ${this.messageSet === undefined ? 'off' : 'on'}`,
+        );
+      } else {
+        this.logger.log('rate limits are off (enabled: false)');
+      }
       this.isReady = true;
       this.markReady();
     } catch (error) {
@@ -178,6 +193,19 @@ export class McpRateLimitService implements OnModuleInit {
       { scope: 'message', handler: plan.owner, subject: context.subject, call },
       () => this.messageEngine!.decide(this.messageSet!, context),
     );
+  }
+
+  /**
+   * Give back what an admitted call took from the handler's limits (`refundWhen`). Never fails the
+   * call: a store that cannot refund leaves the charge, which is never more than was taken.
+   */
+  refund(plan: HandlerPlan, context: RateLimitContext): void {
+    const set = plan.setFor(context);
+    this.engine.refund(set, context).catch((error: unknown) => {
+      this.logger.warn(
+        `${plan.owner}: the refund failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
   }
 
   resolveSubjectOption(): ((call: McpCall) => unknown) | undefined {
@@ -266,6 +294,7 @@ export class McpRateLimitService implements OnModuleInit {
       SKIP_RATE_LIMIT_METADATA,
       RATE_LIMIT_COST_METADATA,
       MCP_MESSAGE_LIMIT_METADATA,
+      RATE_LIMIT_OPTIONS_METADATA,
     ];
     if (keys.some((key) => Reflect.hasMetadata(key, handler) || Reflect.hasMetadata(key, type))) {
       throw new RateLimitConfigError(
@@ -279,50 +308,28 @@ export class McpRateLimitService implements OnModuleInit {
   }
 }
 
-function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitModuleOptions {
-  const fail = (message: string): never => {
-    throw new RateLimitConfigError(`McpRateLimitModule: ${message}`);
-  };
-  if (options === null || typeof options !== 'object') fail('options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.has(key)) {
-      fail(`unknown option "${key}" (expected ${[...OPTION_NAMES].join(', ')})`);
+/** `refundWhen` gives quota back through `store.refund`: a store without it is refused. */
+function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
+  // An outage wrapper refunds through the store it wraps: that one must be able to.
+  const primary = (store as { primary?: Partial<RateLimitStore> }).primary;
+  if (typeof (primary ?? store).refund === 'function') return;
+  for (const byHandler of plans.values()) {
+    for (const plan of byHandler.values()) {
+      if (plan?.refundWhen !== undefined && plan.limited && plan.refundsThroughStore) {
+        throw new RateLimitConfigError(
+          `${plan.owner}: "refundWhen" needs a store with refund(checks), and ${describeStore(store)} has none. Fix: use a built-in store, add refund() to yours, or drop "refundWhen"`,
+        );
+      }
     }
   }
-  const { enabled, headers, httpStatus, onStoreError, messageLimit, store, prefix } = options;
-  if (enabled !== undefined && typeof enabled !== 'boolean') fail('"enabled" must be a boolean');
-  if (headers !== undefined && typeof headers !== 'boolean') fail('"headers" must be a boolean');
-  if (httpStatus !== undefined && httpStatus !== 200 && httpStatus !== 429) {
-    fail(`"httpStatus" must be 200 or 429 (got ${String(httpStatus)})`);
+}
+
+/** A store's name for the bootstrap log line, e.g. `MemoryStore` or `ResilientStore(RedisStore)`. */
+function describeStore(store: RateLimitStore): string {
+  const name = (store as object).constructor?.name ?? 'custom store';
+  const primary = (store as { primary?: unknown }).primary;
+  if (primary !== null && typeof primary === 'object') {
+    return `${name}(${primary.constructor?.name ?? 'custom store'})`;
   }
-  if (onStoreError !== undefined && !POLICIES.includes(onStoreError)) {
-    fail(`"onStoreError" must be insurance, allow or deny (got ${String(onStoreError)})`);
-  }
-  for (const name of ['resolveSubject', 'onDecision'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      fail(`"${name}" must be a function`);
-    }
-  }
-  if (store !== undefined && typeof (store as { evaluate?: unknown })?.evaluate !== 'function') {
-    fail('"store" must implement evaluate(checks)');
-  }
-  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
-    fail('"prefix" must be a non-empty string');
-  }
-  if (messageLimit !== undefined) {
-    if (messageLimit === null || typeof messageLimit !== 'object') {
-      fail('"messageLimit" must be an object { limits, excludedMethods? }');
-    }
-    if (!Array.isArray(messageLimit.limits) || messageLimit.limits.length === 0) {
-      fail('"messageLimit.limits" must be a non-empty array of limits');
-    }
-    const excluded = messageLimit.excludedMethods;
-    if (
-      excluded !== undefined &&
-      (!Array.isArray(excluded) || !excluded.every((method) => typeof method === 'string'))
-    ) {
-      fail('"messageLimit.excludedMethods" must be an array of method names');
-    }
-  }
-  return options;
+  return name;
 }

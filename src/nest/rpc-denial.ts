@@ -42,28 +42,28 @@ export function loadRpcSupport(): Promise<boolean> {
 }
 
 /**
- * The error an MCP-Nest handler must raise for the client to receive a JSON-RPC error -32005 (and
+ * The error an MCP-Nest handler must raise for the client to receive a JSON-RPC error the denial's code (and
  * not an `isError` tool result): an `RpcException` around the SDK's `ProtocolError`, which MCP-Nest
  * passes through to the SDK. Without the SDK, an `RpcException` around a plain error with the same
  * code, message and data: resources and prompts still answer -32005; tools answer an `isError`
  * result saying "Rate limit exceeded".
  */
-export function rpcDenial(data: RateLimitErrorData): Error {
-  const error = rateLimitError(data);
+export function rpcDenial(data: RateLimitErrorData, code: number = RATE_LIMITED_CODE): Error {
+  const error = rateLimitError(data, code);
   const cause =
     protocolErrorClass === undefined
-      ? Object.assign(new Error(RATE_LIMITED_MESSAGE), {
-          code: RATE_LIMITED_CODE,
-          data: error.data,
-        })
-      : new protocolErrorClass(RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE, error.data);
+      ? Object.assign(new Error(RATE_LIMITED_MESSAGE), { code, data: error.data })
+      : new protocolErrorClass(code, RATE_LIMITED_MESSAGE, error.data);
   // Without @nestjs/microservices there is no RPC context to answer in; the cause is all there is.
   return rpcExceptionClass === undefined ? cause : new rpcExceptionClass(cause);
 }
 
 /** What an RPC exception filter hands on for a denial (MCP-Nest passes a ProtocolError to the SDK). */
-export function rpcDenialError(data: RateLimitErrorData): unknown {
-  const denial = rpcDenial(data);
+export function rpcDenialError(
+  data: RateLimitErrorData,
+  code: number = RATE_LIMITED_CODE,
+): unknown {
+  const denial = rpcDenial(data, code);
   return rpcExceptionClass !== undefined && denial instanceof rpcExceptionClass
     ? denial.getError()
     : denial;

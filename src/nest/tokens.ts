@@ -10,3 +10,13 @@ export const MCP_MESSAGE_LIMIT_METADATA = 'mcp-rate-limit:messages';
 export const CACHE_MANAGER_TOKEN = 'CACHE_MANAGER';
 /** Injection token of the module's options (`McpRateLimitModuleOptions`). */
 export const MCP_RATE_LIMIT_OPTIONS = Symbol.for('nestjs-mcp-rate-limit:options');
+/** Metadata key of the per-handler options of `@RateLimitOptions()`. */
+export const RATE_LIMIT_OPTIONS_METADATA = 'mcp-rate-limit:options';
+/** MCP-Nest's metadata keys of tools, resources, resource templates and prompts (1.x and 2.x). */
+export const MCP_NEST_TOOL = 'mcp:tool';
+export const MCP_NEST_RESOURCE = 'mcp:resource';
+export const MCP_NEST_RESOURCE_TEMPLATE = 'mcp:resource-template';
+export const MCP_NEST_PROMPT = 'mcp:prompt';
+/** Nest's metadata keys of the handlers it routes to: HTTP routes and microservice patterns. */
+export const NEST_ROUTE_PATH = 'path';
+export const NEST_MESSAGE_PATTERN = 'microservices:pattern';

@@ -81,6 +81,28 @@ describe('the sample app', () => {
     expect(denial.data.limit).toBe('FixedWindowRateLimit(5 per 10s)');
   });
 
+  test('demo.lookup admits 2 calls per 10 s, then answers a tool result the model can read', async () => {
+    const client = await connect('looker');
+    await awayFromWindowEnd(10_000, 3_000);
+    for (let call = 0; call < 2; call++) {
+      const result = await client.callTool({ name: 'demo.lookup', arguments: { query: 'mcp' } });
+      expect(result.isError).toBeFalsy();
+      expect(textOf(result)).toContain('mcp: a term worth looking up');
+    }
+    const denied = await client.callTool({ name: 'demo.lookup', arguments: { query: 'mcp' } });
+    expect(denied.isError).toBe(true);
+    expect(textOf(denied)).toMatch(
+      /^Rate limit exceeded: The tool "demo\.lookup" was not run \(FixedWindowRateLimit\(2 per 10s\)\)\. Retry after \d+ seconds?\.$/,
+    );
+    expect(denied.structuredContent).toEqual({
+      error: 'rate_limited',
+      retryAfter: expect.any(Number),
+      limit: 'FixedWindowRateLimit(2 per 10s)',
+      quota: 2,
+      windowSeconds: 10,
+    });
+  });
+
   test('demo.free is never limited', async () => {
     const client = await connect('free-user');
     for (let call = 0; call < 30; call++) {
@@ -161,18 +183,22 @@ describe('the sample app', () => {
     expect(response.status).toBe(401);
   });
 
-  test('each client may send 100 messages per minute; initialize, ping and notifications are free', async () => {
+  test('each client may send 100 messages per minute; initialize, server/discover, ping, tasks/* and notifications are free', async () => {
     const headers = { authorization: 'Bearer chatty' };
     await awayFromWindowEnd(60_000, 10_000);
     const free = [
       { jsonrpc: '2.0', id: 'init', method: 'initialize', params: initializeParams },
+      { jsonrpc: '2.0', id: 'discover', method: 'server/discover', params: {} },
       { jsonrpc: '2.0', id: 'ping', method: 'ping' },
+      { jsonrpc: '2.0', id: 'poll', method: 'tasks/get', params: { taskId: 't1' } },
       { jsonrpc: '2.0', method: 'notifications/initialized' },
     ];
     for (let round = 0; round < 10; round++) {
       for (const message of free) {
         const response = await post(headers, message);
-        expect(response.status).toBeLessThan(300);
+        // Answered or refused by the MCP server (tasks are not served here), never rate limited.
+        expect(response.status).toBeLessThan(500);
+        expect(await response.text()).not.toContain('-32005');
       }
     }
     for (let call = 1; call <= 100; call++) {

@@ -10,7 +10,9 @@ import {
   McpRateLimitModule,
   RateLimit,
   RateLimitCost,
+  RateLimitOptions,
   limitByContext,
+  type RateLimitStore,
   type McpRateLimitModuleForRootOptions,
   type McpRateLimiter,
 } from '../../src/index.js';
@@ -142,6 +144,59 @@ describe('bootstrap validation', () => {
     );
     await expect(bootstrap(PlainController, { onStoreError: 'retry' as never })).rejects.toThrow(
       '"onStoreError" must be insurance, allow or deny (got retry)',
+    );
+  });
+
+  test('bad @RateLimitOptions()', async () => {
+    @Controller()
+    class OptionsController {
+      @Get()
+      @RateLimit(limit)
+      @RateLimitOptions({ toolDenial: 'silence' } as never)
+      list() {}
+    }
+    await expect(bootstrap(OptionsController)).rejects.toThrow(
+      'OptionsController.list: @RateLimitOptions() "toolDenial" must be error or result (got "silence")',
+    );
+  });
+
+  test('new module options: unidentified, errorCode, toolDenial, refundWhen', async () => {
+    @Controller()
+    class PlainController {
+      @Get()
+      @RateLimit(limit)
+      list() {}
+    }
+    for (const [options, message] of [
+      [{ unidentified: 'ip' }, '"unidentified" must be deny or shared (got ip)'],
+      [
+        { errorCode: -32099 },
+        '"errorCode" is in -32020..-32099, reserved by the MCP specification',
+      ],
+      [{ errorCode: '-32005' }, '"errorCode" must be an integer'],
+      [{ toolDenial: 'text' }, '"toolDenial" must be error or result (got text)'],
+      [{ refundWhen: true }, '"refundWhen" must be a function'],
+    ] as const) {
+      await expect(bootstrap(PlainController, options as never)).rejects.toThrow(message);
+    }
+  });
+
+  test('refundWhen with built-in limits on a store that cannot refund', async () => {
+    @Controller()
+    class RefundingController {
+      @Get()
+      @RateLimit(limit)
+      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+      list() {}
+    }
+    const store: RateLimitStore = {
+      evaluate: (checks) =>
+        Promise.resolve(
+          checks.map(() => ({ allowed: true, retryAfterMs: 0, remaining: 1, resetAfterMs: 0 })),
+        ),
+    };
+    await expect(bootstrap(RefundingController, { store })).rejects.toThrow(
+      /RefundingController\.list: "refundWhen" needs a store with refund\(checks\), and ResilientStore\(Object\) has none\. Fix:/,
     );
   });
 

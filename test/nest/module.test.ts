@@ -1,5 +1,5 @@
-// The module: forRoot / forRootAsync, where the store comes from, store-error events, and why
-// MCP-Nest needs connectMicroservice(..., { inheritAppConfig: true }) for global enhancers.
+// The module: forRoot / forRootAsync, where the store comes from, store-error events, and the
+// global enhancers with MCP-Nest (with or without inheritAppConfig, the decorators bind the guard).
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { CacheModule } from '@nestjs/cache-manager';
@@ -99,9 +99,10 @@ describe('McpRateLimitModule', () => {
     for (let call = 0; call < 3; call++) expect((await post(url)).status).toBe(200);
   });
 
-  test('without registerGlobally, nothing is enforced until the enhancers are applied', async () => {
-    const { url } = await start([McpRateLimitModule.forRoot({})]);
-    for (let call = 0; call < 3; call++) expect((await post(url)).status).toBe(200);
+  test('without registerGlobally, @RateLimit() is enforced on its own', async () => {
+    const { url } = await start([McpRateLimitModule.forRoot()]);
+    expect(((await (await post(url)).json()) as { error?: unknown }).error).toBeUndefined();
+    expect(await (await post(url)).json()).toMatchObject({ id: 7, error: { code: -32005 } });
   });
 
   test('@UseMcpRateLimit() applies the guard (decisions, headers) and the filter to one class', async () => {
@@ -140,9 +141,10 @@ describe('McpRateLimitModule', () => {
   ])('the guard answers %s', async (_name, imports, asynchronous) => {
     const { app } = await start(imports());
     const guard = app.get(McpRateLimitGuard);
-    const request = { headers: {}, body: { jsonrpc: '2.0', id: 1 }, ip: '10.0.0.1' };
     const response = { set: () => undefined };
+    // A request object per call, as HTTP servers make them (the guard decides each call once).
     const context = () => {
+      const request = { headers: {}, body: { jsonrpc: '2.0', id: 1 }, ip: '10.0.0.1' };
       const host = new ExecutionContextHost(
         [request, response],
         LimitedController,
@@ -259,9 +261,10 @@ describe('global enhancers and MCP-Nest', () => {
     });
   });
 
-  test('without it, global enhancers never see MCP-Nest handlers (so document it)', async () => {
-    const second = (await callTwice(false)) as { isError?: boolean; content?: unknown };
-    expect(second.isError).toBeFalsy();
-    expect(JSON.stringify(second.content)).toContain('done');
+  test('without it, the guard bound by @RateLimit() still reaches the tools', async () => {
+    expect(await callTwice(false)).toMatchObject({
+      code: -32005,
+      data: { retryAfter: expect.any(Number) },
+    });
   });
 });

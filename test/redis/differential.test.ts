@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { runAlgorithm } from '../../src/core/algorithms/index.js';
+import { refundAlgorithm, runAlgorithm } from '../../src/core/algorithms/index.js';
 import {
   FixedWindowRateLimit,
   GcraRateLimit,
@@ -56,6 +56,8 @@ interface Step {
   readonly mask: readonly boolean[];
   /** The raw cost drawn for each limit; integer limits round it. */
   readonly costs: readonly number[];
+  /** What the call does: evaluate (commit when all allow), refund, or peek. */
+  readonly op: 'evaluate' | 'refund' | 'peek';
 }
 
 /**
@@ -78,6 +80,7 @@ const scenarioArbitrary = (minLimits: number, maxLimits: number, allOften: boole
             fc.oneof(fc.integer({ min: 0, max: 12 }), fc.double({ min: 0, max: 12, noNaN: true })),
             { minLength: limits.length, maxLength: limits.length },
           ),
+          op: fc.constantFrom('evaluate', 'evaluate', 'evaluate', 'refund', 'peek'),
         }),
         { minLength: 1, maxLength: 30 },
       ),
@@ -89,11 +92,19 @@ function reference(
   states: Map<string, unknown>,
   checks: readonly LimitCheck[],
   nowMs: number,
+  op: Step['op'] = 'evaluate',
 ): LimitOutcome[] {
+  if (op === 'refund') {
+    for (const check of checks) {
+      const refunded = refundAlgorithm(check.limit, states.get(check.key), nowMs, check.cost);
+      if (refunded !== undefined) states.set(check.key, refunded.state);
+    }
+    return [];
+  }
   const steps = checks.map((check) =>
     runAlgorithm(check.limit, states.get(check.key), nowMs, check.cost),
   );
-  if (steps.every((step) => step.allowed)) {
+  if (op === 'evaluate' && steps.every((step) => step.allowed)) {
     checks.forEach((check, index) => states.set(check.key, steps[index].state));
   }
   return steps.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
@@ -154,8 +165,13 @@ describeRedis.each(CLIENT_LIBRARIES)('RedisStore Lua twins vs TypeScript (%s)', 
                 checks.push({ key: keys[index], limit, cost: costFor(limit, step.costs[index]) });
               }
             });
-            const expected = reference(states, checks, nowMs);
-            const actual = await store.evaluate(checks);
+            const expected = reference(states, checks, nowMs, step.op);
+            const actual =
+              step.op === 'refund'
+                ? (await store.refund(checks), [])
+                : step.op === 'peek'
+                  ? await store.peek(checks)
+                  : await store.evaluate(checks);
             expect(actual).toEqual(expected);
           }
         },
@@ -164,7 +180,7 @@ describeRedis.each(CLIENT_LIBRARIES)('RedisStore Lua twins vs TypeScript (%s)', 
     );
   }
 
-  test('random calls, costs and clock advances give identical outcomes', async () => {
+  test('random calls (evaluate, refund, peek), costs and clock advances give identical outcomes', async () => {
     await identicalOutcomes(1, 3, false, 300);
   });
 

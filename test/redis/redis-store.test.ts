@@ -51,7 +51,7 @@ describeRedis('RedisStore on a private redis-server', () => {
     return calls;
   }
 
-  test('a two-limit call is one script call: INFO commandstats counts one EVALSHA per call', async () => {
+  test('the calls of one tick share script calls (up to 64 each); a lone call goes out alone at once', async () => {
     // Count what the store sends, too: nothing but the script call leaves the process.
     const sent: string[] = [];
     const counting = {
@@ -85,10 +85,34 @@ describeRedis('RedisStore on a private redis-server', () => {
       Array.from({ length: calls }, (_, index) => limiter.consume(`user:${index % 3}`)),
     );
     const stats = await commandCalls();
+    // 120 two-limit calls of one tick: two script calls of 64 and 56 calls.
     expect(decisions.filter((decision) => decision.allowed)).toHaveLength(calls);
-    expect(stats.evalsha).toBe(calls);
+    expect(stats.evalsha).toBe(2);
     expect(stats.eval).toBeUndefined();
-    expect(sent).toEqual(Array.from({ length: calls }, () => 'EVALSHA'));
+    expect(sent).toEqual(['EVALSHA', 'EVALSHA']);
+
+    sent.length = 0;
+    expect((await limiter.consume('user:lone')).allowed).toBe(true);
+    expect(sent).toEqual(['EVALSHA']);
+    await store.close();
+  });
+
+  test('one call of a batch that fails in the script (a foreign value at its key) fails alone', async () => {
+    const store = new RedisStore({ client });
+    const limit = new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG });
+    await client.rPush('batch:{foreign}k', 'not ours'); // GET on a list: WRONGTYPE
+    const calls = ['batch:{a}k', 'batch:{foreign}k', 'batch:{b}k'].map((key) =>
+      store.evaluate([{ key, limit, cost: 1 }]),
+    );
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    expect(
+      settled.flatMap((result) =>
+        result.status === 'fulfilled' ? result.value.map((outcome) => outcome.remaining) : [],
+      ),
+    ).toEqual([4, 4]);
     await store.close();
   });
 
@@ -115,7 +139,7 @@ describeRedis('RedisStore on a private redis-server', () => {
   });
 
   test('after SCRIPT FLUSH (or a restart) the script is loaded again with EVAL, then EVALSHA', async () => {
-    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const store = new RedisStore({ client: client });
     const limit = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG });
     const check = { key: 'flush:{a}k', limit, cost: 1 };
     await store.evaluate([check]);
@@ -128,7 +152,7 @@ describeRedis('RedisStore on a private redis-server', () => {
   });
 
   test('every key gets a TTL from its algorithm, with Redis server time', async () => {
-    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const store = new RedisStore({ client: client });
     const limits = [
       new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
       new SlidingWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
@@ -153,7 +177,7 @@ describeRedis('RedisStore on a private redis-server', () => {
 
   test('a state that is no state (a TTL of 0) is not written: the key is deleted, not SET with PX 0', async () => {
     // Cost 0 on a fresh bucket leaves it full: its TTL is 0, and Redis refuses PX 0.
-    const store = new RedisStore({ client: client as unknown as RedisClientLike });
+    const store = new RedisStore({ client: client });
     const limits = [
       new TokenBucketRateLimit({ capacity: 5, refillPerSecond: 0.5 }),
       new GcraRateLimit({ ratePerSecond: 0.5, burst: 5 }),
@@ -177,7 +201,7 @@ describeRedis('RedisStore on a private redis-server', () => {
         new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }),
         new GcraRateLimit({ ratePerSecond: 1, burst: 5, namespace: 'shared' }),
       ],
-      store: new RedisStore({ client: client as unknown as RedisClientLike }),
+      store: new RedisStore({ client: client }),
       prefix: 'slot:',
       name: 'tools/call:search',
     });
@@ -206,7 +230,7 @@ describeRedis('RedisStore on a private redis-server', () => {
     expect(store).toBeInstanceOf(RedisStore);
     const limiter = createRateLimiter({
       limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: LONG })],
-      store: store as RedisStore,
+      store: store,
       onStoreError: 'deny',
       prefix: 'fromcache:',
       name: 'test',

@@ -81,7 +81,7 @@ export class Worker {
     await this.ready;
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (value: never) => void, reject });
+      this.waiting.set(id, { resolve: resolve, reject });
       this.child.send({ id, command, args });
     });
   }

@@ -248,6 +248,63 @@ describe('ResilientStore (the onStoreError policy)', () => {
     expect(calls).toBe(3);
   });
 
+  it('insurance lives across outage episodes: a store that flaps and comes back empty never resets a quota', async () => {
+    let nowMs = 1_000_000;
+    let up = false;
+    let primary = new MemoryStore({ clock: () => nowMs });
+    const flapping: RateLimitStore = {
+      evaluate: (checks) => (up ? primary.evaluate(checks) : Promise.reject(new Error('down'))),
+    };
+    const store = new ResilientStore(flapping, {
+      logger: quietLogger(),
+      clock: () => nowMs,
+      retryIntervalMs: 1,
+    });
+    const admitted: boolean[] = [];
+    for (let episode = 0; episode < 4; episode++) {
+      up = episode % 2 === 1;
+      // Each time the store comes back, it has lost everything (a Redis restarted without persistence).
+      if (up) primary = new MemoryStore({ clock: () => nowMs });
+      nowMs += 2; // past the retry interval: the store is tried again
+      for (let call = 0; call < 3; call++)
+        admitted.push((await store.evaluate([check()]))[0].allowed);
+    }
+    // A limit of 2 in one window: 2 admitted in all, whoever decided.
+    expect(admitted.filter(Boolean)).toHaveLength(2);
+    store.close();
+  });
+
+  it('calls made during a probe are decided by the insurance, which knows every admission', async () => {
+    let nowMs = 1_000_000;
+    let healthy = true;
+    let answer: () => void = () => undefined;
+    let slow = false;
+    const primary = new MemoryStore({ clock: () => nowMs });
+    const store = new ResilientStore(
+      {
+        evaluate: async (checks) => {
+          if (!healthy) throw new Error('down');
+          if (slow) await new Promise<void>((resolve) => (answer = resolve));
+          return primary.evaluate(checks);
+        },
+      },
+      { logger: quietLogger(), clock: () => nowMs, retryIntervalMs: 10 },
+    );
+    expect((await store.evaluate([check()]))[0].allowed).toBe(true); // the store's 1st
+    healthy = false;
+    await store.evaluate([check('other')]); // the store is now known to be down
+    healthy = true;
+    slow = true;
+    nowMs += 10;
+    const probe = store.evaluate([check()]);
+    const during = await Promise.all([store.evaluate([check()]), store.evaluate([check()])]);
+    answer();
+    const decisions = [(await probe)[0].allowed, ...during.map((outcomes) => outcomes[0].allowed)];
+    // The probe and the two calls during it share one quota of 2, of which 1 was used.
+    expect(decisions.filter(Boolean)).toHaveLength(1);
+    store.close();
+  });
+
   it('passes a configuration error through instead of treating it as an outage', async () => {
     const misconfigured: RateLimitStore = {
       evaluate: async () => Promise.reject(new RateLimitConfigError('bad keys')),

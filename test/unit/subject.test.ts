@@ -9,12 +9,45 @@ describe('defaultSubject', () => {
     expect(defaultSubject({ user: { userId: 7 } })).toBe('user:7');
   });
 
-  it('falls back to the client IP, then to unknown', () => {
-    expect(defaultSubject({ user: { id: { nested: true } }, ip: '1.2.3.4' })).toBe('ip:1.2.3.4');
+  it('falls back to the client IP, then to nobody (undefined): an unidentified caller', () => {
+    expect(defaultSubject({ user: {}, ip: '1.2.3.4' })).toBe('ip:1.2.3.4');
     expect(defaultSubject({ ip: '::ffff:10.0.0.1' })).toBe('ip:10.0.0.1');
     expect(defaultSubject({ socket: { remoteAddress: '10.0.0.2' } })).toBe('ip:10.0.0.2');
-    expect(defaultSubject({})).toBe('unknown');
-    expect(defaultSubject(undefined)).toBe('unknown');
+    expect(defaultSubject({})).toBeUndefined();
+    expect(defaultSubject(undefined)).toBeUndefined();
+    // request.ip is the source of truth: a request whose ip is gone (socket reset) is not keyed
+    // by a socket address read some other way.
+    expect(
+      defaultSubject({ ip: undefined, socket: { remoteAddress: '10.0.0.3' } }),
+    ).toBeUndefined();
+  });
+
+  it('keys a user id by its own string form: ObjectId-like, bigint, own toString', () => {
+    const objectId = {
+      toHexString: () => '65a1f0c2e4b0a1b2c3d4e5f6',
+      toString: () => '65a1f0c2e4b0a1b2c3d4e5f6',
+    };
+    expect(defaultSubject({ user: { id: objectId }, ip: '1.2.3.4' })).toBe(
+      'user:65a1f0c2e4b0a1b2c3d4e5f6',
+    );
+    expect(defaultSubject({ user: { id: 12345678901234567890n } })).toBe(
+      'user:12345678901234567890',
+    );
+    class UserId {
+      constructor(private readonly value: string) {}
+      toString(): string {
+        return `uid-${this.value}`;
+      }
+    }
+    expect(defaultSubject({ user: { sub: new UserId('7') } })).toBe('user:uid-7');
+  });
+
+  it('refuses a user id without a string form instead of falling back to the IP', () => {
+    for (const id of [{ nested: true }, ['a', 'b'], true, Number.NaN]) {
+      expect(() => defaultSubject({ user: { id }, ip: '1.2.3.4' })).toThrow(
+        /request\.user\.id cannot key a rate limit/,
+      );
+    }
   });
 
   it('gives each address its own subject when calls alternate between addresses', () => {

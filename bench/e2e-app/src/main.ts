@@ -73,7 +73,7 @@ class BenchModule {
       case 'memory':
         return {
           module: BenchModule,
-          imports: [McpRateLimitModule.forRoot({ registerGlobally: true })],
+          imports: [McpRateLimitModule.forRoot()],
           controllers: [McpEndpoint, LimitedTools],
         };
       case 'redis':
@@ -81,7 +81,7 @@ class BenchModule {
           module: BenchModule,
           imports: [
             CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(redisUrl)] }),
-            McpRateLimitModule.forRoot({ registerGlobally: true }),
+            McpRateLimitModule.forRoot(),
           ],
           controllers: [McpEndpoint, LimitedTools],
         };

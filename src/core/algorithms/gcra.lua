@@ -24,3 +24,12 @@ local function gcra(key, now_ms, emission_interval_ms, burst, cost)
   local remaining = math.max(0, math.floor((tolerance - reset_after_ms + EPSILON_MS) / emission_interval_ms))
   return false, retry_after_ms, remaining, reset_after_ms, math.ceil(reset_after_ms), nil
 end
+
+-- Refund (twin of the TypeScript refund): the theoretical arrival time moves back by `cost`
+-- emission intervals, never before now; kept until it is reached. No state: nothing to give back.
+local function gcra_refund(key, now_ms, emission_interval_ms, burst, cost)
+  local stored = redis.call('GET', key)
+  if not stored then return end
+  local tat_ms = math.max(struct.unpack('<d', stored) - cost * emission_interval_ms, now_ms)
+  store_state(key, struct.pack('<d', tat_ms), math.ceil(tat_ms - now_ms))
+end

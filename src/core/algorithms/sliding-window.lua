@@ -5,7 +5,8 @@
 
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, and, when allowed, the number of
 -- expired entries at the head of the list (what sliding_window_commit removes).
-local function sliding_window(key, now_ms, limit, period_ms, cost)
+-- The length of the list and the number of expired entries at its head.
+local function sliding_window_scan(key, now_ms, period_ms)
   -- An entry admitted at t occupies the half-open interval [t, t + periodMs).
   local oldest_live_ms = now_ms - period_ms
   local length = redis.call('LLEN', key)
@@ -18,6 +19,11 @@ local function sliding_window(key, now_ms, limit, period_ms, cost)
     first_live = first_live + index - 1
     if index <= #batch then break end
   end
+  return length, first_live
+end
+
+local function sliding_window(key, now_ms, limit, period_ms, cost)
+  local length, first_live = sliding_window_scan(key, now_ms, period_ms)
   local live = length - first_live
 
   if live + cost <= limit then
@@ -68,4 +74,22 @@ local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
   else
     redis.call('PEXPIRE', key, px)
   end
+end
+
+-- Refund (twin of the TypeScript refund): the expired entries and the `cost` OLDEST live ones
+-- leave (not below none). The refunded call's own entries may be newer, but dropping older ones
+-- leaves entries that expire no sooner than the call's would have: the limit is never roomier than
+-- if the call had not been made. Kept until its newest entry leaves the window.
+local function sliding_window_refund(key, now_ms, limit, period_ms, cost)
+  local length, first_live = sliding_window_scan(key, now_ms, period_ms)
+  if length == 0 then return end
+  local drop = math.min(length, first_live + cost)
+  if drop >= length then
+    redis.call('DEL', key)
+    return
+  end
+  if drop > 0 then redis.call('LTRIM', key, drop, -1) end
+  local newest_ms = struct.unpack('<d', redis.call('LINDEX', key, -1))
+  local px = px_of(newest_ms + period_ms - now_ms)
+  if px == nil then redis.call('DEL', key) else redis.call('PEXPIRE', key, px) end
 end

@@ -28,3 +28,15 @@ local function token_bucket(key, now_ms, capacity, refill_per_second, cost)
   return false, (missing * 1000) / refill_per_second, math.floor(tokens + slack), reset_after_ms,
     math.ceil(reset_after_ms), nil
 end
+
+-- Refund (twin of the TypeScript refund): refill to now, then `cost` tokens back, capped at the
+-- capacity; kept for the time to fill up from there. No state: the bucket is already full.
+local function token_bucket_refund(key, now_ms, capacity, refill_per_second, cost)
+  local stored = redis.call('GET', key)
+  if not stored then return end
+  local stored_tokens, updated_at_ms = struct.unpack('<dd', stored)
+  local elapsed_ms = math.max(0, now_ms - updated_at_ms)
+  local tokens = math.min(capacity, stored_tokens + (elapsed_ms * refill_per_second) / 1000)
+  tokens = math.min(capacity, tokens + cost)
+  store_state(key, struct.pack('<dd', tokens, now_ms), math.ceil(((capacity - tokens) * 1000) / refill_per_second))
+end

@@ -6,7 +6,9 @@ import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
 /**
  * What to do while the store cannot answer:
  * - `insurance` (default): decide with an in-process MemoryStore holding the same limits, so each
- *   instance still enforces them on its own traffic until the store is back;
+ *   instance still enforces them on its own traffic until the store is back. It records every call
+ *   this instance admits, outage or not, for as long as the limits' windows last: a store that
+ *   flaps, or comes back empty, never gives anyone more than this instance has left;
  * - `allow`: admit every call (fail open);
  * - `deny`: deny every call (fail closed), with a retryAfter of `denyRetryAfterMs`.
  */
@@ -34,7 +36,10 @@ export interface OutagePolicyOptions {
 /** Every `onStoreError` policy, for validation. */
 export const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
 
-/** Wraps a store with the outage policy. Never rejects because of the wrapped store. */
+/**
+ * Wraps a store with the outage policy. `evaluate`, `peek` and `refund` never reject because of the
+ * wrapped store; `reset` does (an operator must know that a reset did not happen).
+ */
 export class ResilientStore implements RateLimitStore {
   readonly policy: StoreErrorPolicy;
   private readonly logger: RateLimitLogger;
@@ -43,7 +48,8 @@ export class ResilientStore implements RateLimitStore {
   private readonly denyRetryAfterMs: number;
   private readonly reportStoreError: ((error: unknown) => void) | undefined;
   private readonly clock: Clock;
-  private insurance: MemoryStore | undefined;
+  /** This instance's own record of its admissions (policy `insurance`), for the store's life. */
+  private readonly insurance: MemoryStore | undefined;
   private downUntilMs = -Infinity;
   /** Whether a call is trying the store again after an outage. */
   private probing = false;
@@ -67,6 +73,7 @@ export class ResilientStore implements RateLimitStore {
     this.denyRetryAfterMs = options.denyRetryAfterMs ?? 1_000;
     this.reportStoreError = options.reportStoreError;
     this.clock = options.clock ?? monotonicClock;
+    if (policy === 'insurance') this.insurance = new MemoryStore({ clock: this.clock });
   }
 
   /** Whether the last call to the primary store failed and it has not answered since. */
@@ -76,7 +83,8 @@ export class ResilientStore implements RateLimitStore {
 
   async evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
     // While the store is down, the policy decides without waiting for it; once retryIntervalMs has
-    // passed, one call at a time probes it (the others must not all wait out its timeout).
+    // passed, one call at a time probes it (the others must not all wait out its timeout). Calls
+    // made during the probe are decided by the policy too, and the insurance records them.
     const probe = this.degraded;
     if (probe) {
       if (this.probing || this.clock() < this.downUntilMs) return this.fallback(checks);
@@ -85,7 +93,7 @@ export class ResilientStore implements RateLimitStore {
     try {
       const outcomes = await this.primary.evaluate(checks);
       if (this.degraded) this.recovered();
-      return outcomes;
+      return this.recorded(checks, outcomes);
     } catch (error) {
       // A misconfiguration is the caller's to fix, not an outage: no fallback hides it.
       if (error instanceof RateLimitConfigError) throw error;
@@ -97,26 +105,88 @@ export class ResilientStore implements RateLimitStore {
     }
   }
 
-  private fallback(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
-    switch (this.policy) {
-      case 'insurance':
-        this.insurance ??= new MemoryStore({ clock: this.clock });
-        return this.insurance.evaluateNow(checks);
-      case 'allow':
-        return checks.map(() => ({
-          allowed: true,
-          retryAfterMs: 0,
-          remaining: 0,
-          resetAfterMs: 0,
-        }));
-      case 'deny':
-        return checks.map(() => ({
-          allowed: false,
-          retryAfterMs: this.denyRetryAfterMs,
-          remaining: 0,
-          resetAfterMs: this.denyRetryAfterMs,
-        }));
+  /** What `evaluate` would answer; while the store is down, the policy's answer. Commits nothing. */
+  async peek(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
+    const peek = this.primary.peek;
+    if (peek === undefined) throw new RateLimitConfigError('the rate limit store has no peek()');
+    if (!this.degraded) {
+      try {
+        return await peek.call(this.primary, checks);
+      } catch (error) {
+        if (error instanceof RateLimitConfigError) throw error;
+        this.failed(error, this.clock());
+      }
     }
+    if (this.insurance !== undefined) {
+      const own: RateLimitStore = this.insurance;
+      if (own.peek !== undefined) return own.peek(checks);
+    }
+    return this.policyOutcomes(checks);
+  }
+
+  /** Gives the units back to the store (when it answers) and to this instance's own record. */
+  async refund(checks: readonly LimitCheck[]): Promise<void> {
+    const own: RateLimitStore | undefined = this.insurance;
+    await own?.refund?.(checks);
+    if (this.degraded || this.primary.refund === undefined) return;
+    try {
+      await this.primary.refund(checks);
+    } catch (error) {
+      if (error instanceof RateLimitConfigError) throw error;
+      this.failed(error, this.clock());
+    }
+  }
+
+  /** Forgets these keys in the store and in this instance's own record. */
+  async reset(keys: readonly string[]): Promise<void> {
+    if (this.primary.reset === undefined) {
+      throw new RateLimitConfigError('the rate limit store has no reset()');
+    }
+    const own: RateLimitStore | undefined = this.insurance;
+    await own?.reset?.(keys);
+    await this.primary.reset(keys);
+  }
+
+  /** Stops the insurance's sweep timer (the wrapped store is closed by its owner). */
+  close(): void {
+    this.insurance?.close();
+  }
+
+  /**
+   * The store's outcomes, once this instance's own record has counted an admission. When the store
+   * admits what this instance alone has already used up, the store has lost state (restarted
+   * without persistence, flushed, evicted): the call is denied and the store gets its units back.
+   * The record counts only this instance's calls, a subset of what the store counts, so it never
+   * denies a call that a store with its state would admit (the same clock; a clock skew between
+   * this host and Redis can delay a used-up quota's renewal by that skew).
+   */
+  private recorded(
+    checks: readonly LimitCheck[],
+    outcomes: readonly LimitOutcome[],
+  ): readonly LimitOutcome[] {
+    const insurance = this.insurance;
+    if (insurance === undefined || !outcomes.every((outcome) => outcome.allowed)) return outcomes;
+    const own = insurance.evaluateNow(checks);
+    if (own.every((outcome) => outcome.allowed)) return outcomes;
+    this.primary.refund?.(checks).catch((error: unknown) => this.failed(error, this.clock()));
+    return own.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
+      allowed,
+      retryAfterMs,
+      remaining,
+      resetAfterMs,
+    }));
+  }
+
+  private fallback(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
+    if (this.insurance !== undefined) return this.insurance.evaluateNow(checks);
+    return this.policyOutcomes(checks);
+  }
+
+  /** The `allow` or `deny` policy's answer. */
+  private policyOutcomes(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
+    const allowed = this.policy !== 'deny';
+    const retryAfterMs = allowed ? 0 : this.denyRetryAfterMs;
+    return checks.map(() => ({ allowed, retryAfterMs, remaining: 0, resetAfterMs: retryAfterMs }));
   }
 
   private failed(error: unknown, nowMs: number): void {
@@ -139,9 +209,7 @@ export class ResilientStore implements RateLimitStore {
 
   private recovered(): void {
     this.downUntilMs = -Infinity;
-    this.insurance?.close();
-    this.insurance = undefined;
-    this.logger.warn('rate limit store answers again; insurance state dropped');
+    this.logger.warn('rate limit store answers again');
   }
 }
 

@@ -10,7 +10,7 @@ export interface NodeRedisClientLike {
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
   readonly isReady: boolean;
-  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: string, listener: (error: unknown) => void): unknown;
   listenerCount(event: string): number;
   close?(): Promise<unknown>;
   destroy?(): void;
@@ -27,7 +27,7 @@ export interface NodeRedisClusterLike {
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
   readonly masters: readonly unknown[];
-  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: string, listener: (error: unknown) => void): unknown;
   listenerCount(event: string): number;
   close?(): Promise<unknown>;
 }
@@ -41,7 +41,7 @@ export interface IoRedisLike {
   /** `wait` (lazyConnect, not yet connected), `connecting`, `ready`, `reconnecting`, `end`... */
   readonly status: string;
   readonly isCluster?: boolean;
-  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: string, listener: (error: unknown) => void): unknown;
   listenerCount(event: string): number;
   quit(): Promise<unknown>;
   disconnect(): void;
@@ -73,6 +73,14 @@ export interface ScriptTransport {
    * a call never waits in an offline queue for a Redis that is down.
    */
   ready(): Promise<void> | undefined;
+  /**
+   * Whether the client is known to be disconnected (it reported an error or is reconnecting and has
+   * not been ready since): then no command can be answered, and waiting out a timeout would only
+   * delay the outage policy.
+   */
+  readonly down: boolean;
+  /** `listener` runs every time the client becomes known to be disconnected. */
+  onDown(listener: () => void): void;
   send(args: string[], firstKey: string): Promise<unknown>;
   /** Close the connection (only called for clients the store created itself). */
   close(): Promise<void>;
@@ -81,6 +89,9 @@ export interface ScriptTransport {
 export class RedisNotReadyError extends Error {
   override readonly name = 'RedisNotReadyError';
 }
+
+// One transport per client, whatever the number of stores over it: each adds no listener of its own.
+const transports = new WeakMap<object, BaseTransport>();
 
 /** Wrap a client; `connect` overrides how a closed client is (re)opened, e.g. by `@keyv/redis`. */
 export function createTransport(
@@ -92,15 +103,28 @@ export function createTransport(
   }
   // A client without an error listener would crash the process on its first socket error
   // (EventEmitter throws "Unhandled error"); the store reports failures through its rejections.
-  if (typeof client.listenerCount === 'function' && client.listenerCount('error') === 0) {
-    client.on('error', () => undefined);
+  const shared = transports.get(client);
+  if (shared !== undefined) return shared;
+  let transport: BaseTransport;
+  if (isIoRedis(client)) transport = new IoRedisTransport(client, connect);
+  else if (isNodeRedisCluster(client)) transport = new NodeRedisClusterTransport(client, connect);
+  else if (typeof client.sendCommand === 'function') {
+    transport = new NodeRedisTransport(client, connect);
+  } else {
+    throw new TypeError('RedisStore: "client" must be a node-redis or ioredis client');
   }
-  if (isIoRedis(client)) return new IoRedisTransport(client, connect);
-  if (isNodeRedisCluster(client)) return new NodeRedisClusterTransport(client, connect);
-  if (typeof (client as NodeRedisClientLike).sendCommand === 'function') {
-    return new NodeRedisTransport(client as NodeRedisClientLike, connect);
+  // Our own 'error' listener also keeps a client without one from crashing the process on its first
+  // socket error (EventEmitter throws "Unhandled error"); the store reports failures through its
+  // rejections. Both libraries emit 'error' and 'reconnecting' when the connection is lost, and
+  // 'ready' when it is usable again.
+  if (typeof client.on === 'function') {
+    client.on('error', () => transport.markDown());
+    client.on('reconnecting', () => transport.markDown());
+    client.on('end', () => transport.markDown());
+    client.on('ready', () => transport.markUp());
   }
-  throw new TypeError('RedisStore: "client" must be a node-redis or ioredis client');
+  transports.set(client, transport);
+  return transport;
 }
 
 function isIoRedis(client: RedisClientLike): client is IoRedisLike {
@@ -121,8 +145,26 @@ abstract class BaseTransport implements ScriptTransport {
   private opening: Promise<void> | undefined;
   /** Until the client has been seen ready once, "busy" is its first connection, not an outage. */
   private everReady = false;
+  private abandonOpening: ((error: Error) => void) | undefined;
+  down = false;
+  private readonly downListeners: (() => void)[] = [];
 
   constructor(private readonly connectOverride: (() => Promise<unknown>) | undefined) {}
+
+  onDown(listener: () => void): void {
+    this.downListeners.push(listener);
+  }
+
+  markDown(): void {
+    if (this.state() === 'ready') return; // an error on a connection that is still usable
+    this.down = true;
+    this.abandonOpening?.(new RedisNotReadyError('Redis client could not connect'));
+    for (const listener of this.downListeners) listener();
+  }
+
+  markUp(): void {
+    this.down = false;
+  }
 
   protected abstract state(): 'ready' | 'closed' | 'busy';
   protected abstract connectClient(): Promise<unknown>;
@@ -133,7 +175,11 @@ abstract class BaseTransport implements ScriptTransport {
     const state = this.state();
     if (state === 'ready') {
       this.everReady = true;
+      this.down = false;
       return undefined;
+    }
+    if (this.down) {
+      return Promise.reject(new RedisNotReadyError('Redis client is not connected'));
     }
     if (this.opening !== undefined) return this.opening;
     if (state === 'busy') {
@@ -143,12 +189,14 @@ abstract class BaseTransport implements ScriptTransport {
       return Promise.reject(new RedisNotReadyError('Redis client is not connected (reconnecting)'));
     }
     const opening = (this.connectOverride ?? (() => this.connectClient()))();
-    this.opening = opening.then(
+    // A connection attempt that fails ends the wait at once (the client may go on retrying).
+    const failed = new Promise<never>((_, reject) => (this.abandonOpening = reject));
+    this.opening = Promise.race([opening, failed]).then(
       () => {
-        this.opening = undefined;
+        this.opening = this.abandonOpening = undefined;
       },
       (error: unknown) => {
-        this.opening = undefined;
+        this.opening = this.abandonOpening = undefined;
         throw error;
       },
     );
@@ -245,4 +293,17 @@ class IoRedisTransport extends BaseTransport {
     if (this.client.status === 'ready') await this.client.quit();
     else if (this.client.status !== 'end') this.client.disconnect();
   }
+}
+
+/**
+ * When `error` says the server refuses to run scripts (a Redis-compatible server with scripting
+ * disabled or without it, or an ACL that forbids EVAL/EVALSHA), what to tell the operator; else
+ * `undefined`. Such a server will never answer a call, so the cause and the fix must be named.
+ */
+export function scriptRefusal(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/unknown command|script(ing)?\b.*\bdisabled|disabled.*\bscript|NOPERM/i.test(message)) {
+    return undefined;
+  }
+  return `the Redis server refuses Lua scripts (${message}). RedisStore runs every decision as one atomic script (EVALSHA/EVAL): enable scripting on the server (Valkey: do not disable Lua; an ACL user needs +evalsha +eval +script), or use a Redis-compatible server that runs scripts, or another store`;
 }

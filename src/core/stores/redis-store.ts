@@ -1,19 +1,9 @@
 import type { AlgorithmName } from '../algorithms/types.js';
-import { type Clock, monotonicClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
-import {
-  createTransport,
-  type RedisClientLike,
-  type ScriptTransport,
-  RedisNotReadyError,
-} from './redis-client.js';
-import {
-  ALGORITHM_CODES,
-  loadLuaTwins,
-  redisScript,
-  scriptBySha1,
-  type RedisScript,
-} from './redis-script.js';
+import { ScriptBatcher, type ScriptCall } from './redis-batch.js';
+import { createTransport, type RedisClientLike, type ScriptTransport } from './redis-client.js';
+import { ALGORITHM_CODES, loadLuaTwins, redisScript } from './redis-script.js';
 import { clusterSlotOf, hashTagOf } from './redis-slot.js';
 import {
   StoreUnavailableError,
@@ -62,24 +52,21 @@ export interface RedisStoreOptions {
   readonly connect?: () => Promise<unknown>;
 }
 
-interface Pending {
-  readonly deadlineMs: number;
-  readonly reject: (error: unknown) => void;
-  settled: boolean;
-}
-
 /** What a call sends for each limit that never changes: algorithm code and two parameters. */
 const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, string]>();
 
 /**
  * Limit state in Redis, exact across any number of instances.
  *
- * Every limit of a call is checked and committed in ONE script call (EVALSHA; EVAL when Redis does
- * not know the script yet): all allow and all commit, or none does, atomically with respect to every
- * other call on the same Redis. The script runs the Lua twins of the TypeScript algorithms, with the
- * time of the Redis server. Every key gets a TTL. The keys of a call share a hash tag (the subject),
- * so one call touches one Redis Cluster slot. Needs Redis 6.0 or later (the fixed window uses
- * `SET ... KEEPTTL`).
+ * Every limit of a call is checked and committed in one atomic step of a script (EVALSHA; EVAL when
+ * Redis does not know the script yet): all allow and all commit, or none does, atomically with
+ * respect to every other call on the same Redis. The calls made in the same tick share one script
+ * call (per Cluster slot, up to 64), which decides them one after the other with one reading of the
+ * Redis server's clock; a lone call goes out at once. The script runs the Lua twins of the
+ * TypeScript algorithms. Every key gets a TTL. The keys of a call share a hash tag (the subject), so
+ * one call touches one Redis Cluster slot. Needs Redis 6.0 or later (the fixed window uses
+ * `SET ... KEEPTTL`) with scripting; a server that refuses scripts fails every call with an error
+ * that says so.
  *
  * When Redis does not answer (down, reconnecting, slower than `commandTimeoutMs`) the call rejects
  * promptly with `StoreUnavailableError`; `createRateLimiter` and the Nest module wrap the store in
@@ -90,21 +77,17 @@ const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, s
  * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })], store, name: 'search' });
  */
 export class RedisStore implements RateLimitStore {
-  // The script of each combination of algorithms this store has been called with, by their codes.
-  private readonly scripts = new Map<string, RedisScript>();
   private readonly commandTimeoutMs: number;
   private readonly clock: Clock | undefined;
-  private readonly extraTtlMs: number;
   private readonly url: string | undefined;
   private readonly library: 'redis' | 'ioredis';
+  /** The connection, once there is one (see `open`). */
   private transport: ScriptTransport | undefined;
   private opening: Promise<ScriptTransport> | undefined;
   private readonly owned: boolean;
+  private readonly cluster: boolean;
   private closed = false;
-  // Deadlines of calls in flight, oldest first (all share one timeout, so they are in order).
-  private pending: Pending[] = [];
-  private pendingHead = 0;
-  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private readonly batcher: ScriptBatcher;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -149,11 +132,23 @@ export class RedisStore implements RateLimitStore {
     loadLuaTwins();
     this.commandTimeoutMs = commandTimeoutMs;
     this.clock = options.clock;
-    this.extraTtlMs = extraTtlMs;
     this.url = url;
     this.library = library;
     this.owned = client === undefined;
-    if (client !== undefined) this.transport = createTransport(client, options.connect);
+    // The one script this store runs (for its clock and extra TTL).
+    const script = redisScript(this.clock !== undefined, extraTtlMs);
+    const transport = (): ScriptTransport | undefined => this.transport;
+    this.batcher = new ScriptBatcher({
+      script,
+      commandTimeoutMs,
+      get transport() {
+        return transport();
+      },
+      open: () => this.open(),
+    });
+    if (client !== undefined) this.adopt(createTransport(client, options.connect));
+    // A store over a URL opens a single node-redis or ioredis connection, never a Cluster.
+    this.cluster = this.transport?.cluster ?? false;
   }
 
   /** A store over its own connection to `url` (node-redis unless `library: 'ioredis'`). */
@@ -162,87 +157,98 @@ export class RedisStore implements RateLimitStore {
   }
 
   evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
-    if (checks.length === 0) return Promise.resolve([]);
-    let args: string[];
-    try {
-      args = this.scriptArguments(checks);
-    } catch (error) {
-      return Promise.reject(error);
+    return this.call('e', checks);
+  }
+
+  /** What `evaluate` would answer now, committing nothing. */
+  peek(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
+    return this.call('p', checks);
+  }
+
+  /** Gives each check's cost back to its limit, all checks in one atomic step. */
+  async refund(checks: readonly LimitCheck[]): Promise<void> {
+    await this.call('r', checks);
+  }
+
+  /** Deletes the state of these keys (per Cluster slot, one atomic step). */
+  async reset(keys: readonly string[]): Promise<void> {
+    if (!this.cluster) {
+      await this.enqueue(keys, ['d', String(keys.length)], 0, 0);
+      return;
     }
-    const count = checks.length;
-    return new Promise<readonly LimitOutcome[]>((resolve, reject) => {
-      const pending: Pending = {
-        deadlineMs: monotonicClock() + this.commandTimeoutMs,
-        reject,
-        settled: false,
-      };
-      this.track(pending);
-      this.send(args, checks).then(
-        (reply) => {
-          this.settle(pending);
-          try {
-            resolve(parseReply(reply, count));
-          } catch (error) {
-            reject(unavailable(error));
-          }
-        },
-        (error: unknown) => {
-          this.settle(pending);
-          reject(unavailable(error));
-        },
-      );
-    });
+    const bySlot = new Map<number, string[]>();
+    for (const key of keys) {
+      const slot = clusterSlotOf(key);
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+    }
+    await Promise.all(
+      [...bySlot].map(([slot, slotKeys]) =>
+        this.enqueue(slotKeys, ['d', String(slotKeys.length)], 0, slot),
+      ),
+    );
   }
 
   /** Stop the timeout watchdog and close the connection if the store opened it (`url`). */
   async close(): Promise<void> {
     this.closed = true;
-    this.stopWatchdog();
+    this.batcher.close();
     const transport = this.transport ?? (await this.opening?.catch(() => undefined));
     if (this.owned && transport !== undefined) await transport.close();
   }
 
-  /** The script call's raw reply. The usual case (connected, not a cluster) takes no detour. */
-  private send(args: string[], checks: readonly LimitCheck[]): Promise<unknown> {
-    const transport = this.transport;
-    if (transport === undefined || this.closed || (transport.cluster && checks.length > 1)) {
-      return this.sendWhenReady(args, checks);
+  private call(
+    op: 'e' | 'p' | 'r',
+    checks: readonly LimitCheck[],
+  ): Promise<readonly LimitOutcome[]> {
+    const count = checks.length;
+    if (count === 0) return Promise.resolve([]);
+    let keys: string[];
+    let argv: string[];
+    let slot = 0;
+    try {
+      keys = new Array<string>(count);
+      argv = [op, KEY_COUNTS[count] ?? String(count)];
+      for (let index = 0; index < count; index++) {
+        const check = checks[index];
+        keys[index] = check.key;
+        const parts = argumentsOf(check.limit);
+        argv.push(parts[0], parts[1], parts[2], check.cost === 1 ? '1' : String(check.cost));
+      }
+      if (this.cluster) slot = slotOfCall(checks);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const waiting = transport.ready();
-    if (waiting !== undefined) {
-      return waiting.then(() => this.sendScript(transport, args, checks[0].key));
-    }
-    return this.sendScript(transport, args, checks[0].key);
+    return this.enqueue(keys, argv, op === 'r' ? 0 : count, slot);
   }
 
-  private async sendWhenReady(args: string[], checks: readonly LimitCheck[]): Promise<unknown> {
-    if (this.closed) throw new StoreUnavailableError('RedisStore is closed');
-    const transport = this.transport ?? (await this.open());
-    if (transport.cluster && checks.length > 1) assertOneSlot(checks);
-    const waiting = transport.ready();
-    if (waiting !== undefined) await waiting;
-    return this.sendScript(transport, args, checks[0].key);
-  }
-
-  private sendScript(
-    transport: ScriptTransport,
-    args: string[],
-    firstKey: string,
-  ): Promise<unknown> {
-    return transport.send(args, firstKey).then(undefined, (error: unknown) => {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      // First call of this script on this Redis (or after a restart or SCRIPT FLUSH): EVAL also
-      // caches the script.
-      const evalArgs = args.slice();
-      evalArgs[0] = 'EVAL';
-      evalArgs[1] = (scriptBySha1(args[1]) as RedisScript).source;
-      return transport.send(evalArgs, firstKey);
+  private enqueue(
+    keys: readonly string[],
+    argv: readonly string[],
+    outcomes: number,
+    slot: number,
+  ): Promise<readonly LimitOutcome[]> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
+    if (keys.length === 0) return Promise.resolve([]);
+    return new Promise<readonly LimitOutcome[]>((resolve, reject) => {
+      const call: ScriptCall = { keys, argv, outcomes, resolve, reject };
+      this.batcher.add(call, slot, this.clock?.());
     });
   }
 
+  /** Use `transport`; when it loses its connection, what was in flight goes to the outage policy. */
+  private adopt(transport: ScriptTransport): ScriptTransport {
+    this.transport = transport;
+    transport.onDown(() =>
+      this.batcher.failInFlight(new StoreUnavailableError('RedisStore: Redis connection lost')),
+    );
+    return transport;
+  }
+
+  /** The connection of a store over a URL, opened on first use. */
   private open(): Promise<ScriptTransport> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
     this.opening ??= this.createOwnedTransport().then(
-      (transport) => (this.transport = transport),
+      (transport) => this.adopt(transport),
       (error: unknown) => {
         this.opening = undefined;
         throw error;
@@ -262,7 +268,7 @@ export class RedisStore implements RateLimitStore {
         connectTimeout: Math.max(this.commandTimeoutMs, 1000),
         maxRetriesPerRequest: 1,
       });
-      return createTransport(client as unknown as RedisClientLike);
+      return createTransport(client);
     }
     const { createClient } = await import('redis');
     const client = createClient({
@@ -270,101 +276,7 @@ export class RedisStore implements RateLimitStore {
       disableOfflineQueue: true,
       socket: { connectTimeout: Math.max(this.commandTimeoutMs, 1000) },
     });
-    return createTransport(client as unknown as RedisClientLike);
-  }
-
-  /** EVALSHA, the SHA1 of the script for this combination of algorithms, keys, then ARGV. */
-  private scriptArguments(checks: readonly LimitCheck[]): string[] {
-    const count = checks.length;
-    const clock = this.clock;
-    const args = new Array<string>(3 + 4 * count + (clock === undefined ? 0 : 1));
-    args[0] = 'EVALSHA';
-    args[2] = KEY_COUNTS[count] ?? String(count);
-    let at = 3 + count;
-    if (clock !== undefined) args[at++] = String(clock());
-    let codes = '';
-    for (let index = 0; index < count; index++) {
-      const check = checks[index];
-      args[3 + index] = check.key;
-      const parts = argumentsOf(check.limit);
-      codes += parts[0];
-      args[at++] = parts[1];
-      args[at++] = parts[2];
-      args[at++] = check.cost === 1 ? '1' : String(check.cost);
-    }
-    args[1] = this.scriptFor(codes).sha1;
-    return args;
-  }
-
-  private scriptFor(codes: string): RedisScript {
-    let script = this.scripts.get(codes);
-    if (script === undefined) {
-      script = redisScript(codes, this.clock !== undefined, this.extraTtlMs);
-      this.scripts.set(codes, script);
-    }
-    return script;
-  }
-
-  private track(pending: Pending): void {
-    this.pending.push(pending);
-    if (this.watchdog === undefined) {
-      this.watchdog = setInterval(() => this.expire(), Math.max(5, this.commandTimeoutMs / 4));
-      this.watchdog.unref();
-    }
-  }
-
-  /**
-   * Mark a call answered and drop the answered calls at the head of the queue at once (Redis
-   * answers in order, so usually all of them): a call's objects then die young. Kept until the
-   * watchdog's next sweep, every call of a busy store survived into the old generation, and
-   * garbage collection took over 40% of the store's CPU.
-   */
-  private settle(pending: Pending): void {
-    pending.settled = true;
-    const queue = this.pending;
-    let head = this.pendingHead;
-    while (head < queue.length && queue[head].settled) head++;
-    if (head === queue.length) {
-      queue.length = 0;
-      head = 0;
-    } else if (head > 1024 && head * 2 > queue.length) {
-      this.pending = queue.slice(head);
-      head = 0;
-    }
-    this.pendingHead = head;
-  }
-
-  /** Reject the calls past their deadline; drop settled ones from the head of the queue. */
-  private expire(): void {
-    const nowMs = monotonicClock();
-    const pending = this.pending;
-    let head = this.pendingHead;
-    while (head < pending.length) {
-      const oldest = pending[head];
-      if (!oldest.settled) {
-        if (oldest.deadlineMs > nowMs) break;
-        oldest.settled = true;
-        oldest.reject(
-          new StoreUnavailableError(`Redis did not answer within ${this.commandTimeoutMs} ms`),
-        );
-      }
-      head++;
-    }
-    if (head === pending.length) {
-      this.pending = [];
-      this.pendingHead = 0;
-      this.stopWatchdog();
-    } else if (head > 1024) {
-      this.pending = pending.slice(head);
-      this.pendingHead = 0;
-    } else {
-      this.pendingHead = head;
-    }
-  }
-
-  private stopWatchdog(): void {
-    if (this.watchdog !== undefined) clearInterval(this.watchdog);
-    this.watchdog = undefined;
+    return createTransport(client);
   }
 }
 
@@ -392,51 +304,18 @@ const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>
   gcra: ['emissionIntervalMs', 'burst'],
 };
 
-// Per limit, the script answers four little-endian doubles (see redisScript).
-const REPLY_BYTES_PER_LIMIT = 32;
-
-function parseReply(reply: unknown, count: number): LimitOutcome[] {
-  if (!(Buffer.isBuffer(reply) && reply.length === REPLY_BYTES_PER_LIMIT * count)) {
-    throw new StoreUnavailableError(
-      typeof reply === 'string'
-        ? 'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)'
-        : 'RedisStore: unexpected reply from the rate limit script',
-    );
-  }
-  const outcomes = new Array<LimitOutcome>(count);
-  for (let index = 0; index < count; index++) {
-    const at = REPLY_BYTES_PER_LIMIT * index;
-    outcomes[index] = {
-      allowed: reply.readDoubleLE(at) === 1,
-      retryAfterMs: reply.readDoubleLE(at + 8),
-      remaining: reply.readDoubleLE(at + 16),
-      resetAfterMs: reply.readDoubleLE(at + 24),
-    };
-  }
-  return outcomes;
-}
-
-/** In a Cluster, all keys of a call must live in one slot for the script to see them together. */
-function assertOneSlot(checks: readonly LimitCheck[]): void {
+/**
+ * The Cluster slot of a call. All keys of a call must live in one slot for the script to see them
+ * together; a call that spans slots is refused on its own, never failing the calls batched with it.
+ */
+function slotOfCall(checks: readonly LimitCheck[]): number {
+  const slot = clusterSlotOf(checks[0].key);
   const tag = hashTagOf(checks[0].key);
   for (const check of checks) {
-    if (hashTagOf(check.key) === tag) continue;
-    const slot = clusterSlotOf(checks[0].key);
-    if (checks.some((other) => clusterSlotOf(other.key) !== slot)) {
-      throw new RateLimitConfigError(
-        `RedisStore: the keys of one call are in different Redis Cluster slots (${checks.map((other) => other.key).join(', ')}); limits of one call with their own key() must map to the same subject in a Cluster`,
-      );
-    }
-    return;
+    if (hashTagOf(check.key) === tag || clusterSlotOf(check.key) === slot) continue;
+    throw new RateLimitConfigError(
+      `RedisStore: the keys of one call are in different Redis Cluster slots (${checks.map((other) => other.key).join(', ')}); limits of one call with their own key() must map to the same subject in a Cluster`,
+    );
   }
-}
-
-function unavailable(error: unknown): Error {
-  // A configuration error is not an outage: it must reach the caller, not the outage policy.
-  if (error instanceof StoreUnavailableError || error instanceof RateLimitConfigError) return error;
-  const reason =
-    error instanceof RedisNotReadyError
-      ? error.message
-      : `Redis call failed: ${error instanceof Error ? error.message : String(error)}`;
-  return new StoreUnavailableError(`RedisStore: ${reason}`, { cause: error });
+  return slot;
 }

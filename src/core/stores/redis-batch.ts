@@ -1,0 +1,359 @@
+import { monotonicClock } from '../clock.js';
+import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
+import type { RedisScript } from './redis-script.js';
+import { StoreUnavailableError, type LimitOutcome } from './store.js';
+
+/** One call of the store, as the script takes it. */
+export interface ScriptCall {
+  /** The call's keys, one per limit (KEYS). */
+  readonly keys: readonly string[];
+  /** The call's part of ARGV: operation, number of limits, then per limit code, two parameters, cost. */
+  readonly argv: readonly string[];
+  /** How many outcomes the script answers for this call (0 for a refund or a reset). */
+  readonly outcomes: number;
+  readonly resolve: (outcomes: readonly LimitOutcome[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** What the batcher needs from its store. */
+export interface BatchHost {
+  readonly script: RedisScript;
+  readonly commandTimeoutMs: number;
+  /** The transport when it exists; `open()` creates it (a store that owns its connection). */
+  readonly transport: ScriptTransport | undefined;
+  open(): Promise<ScriptTransport>;
+}
+
+// A script call carries at most this many calls (and limits): a lone call still goes out at once,
+// and a batch never holds Redis long enough to delay other clients noticeably.
+const MAX_CALLS = 64;
+const MAX_LIMITS = 256;
+// Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
+// next ticks gather into the next, instead of each going out alone.
+const MAX_IN_FLIGHT = 2;
+// Per limit, the script answers four little-endian doubles.
+const BYTES_PER_OUTCOME = 32;
+
+/** The calls of one script call. */
+class Batch {
+  readonly calls: ScriptCall[] = [];
+  readonly keys: string[] = [];
+  readonly argv: string[];
+  limits = 0;
+  /**
+   * Monotonic ms by which the command had surely left (the check phase after it was handed to the
+   * client); its deadline runs from there. Infinity until then.
+   */
+  sentAtMs = Infinity;
+  settled = false;
+
+  constructor(
+    readonly lane: Lane,
+    /** The injected clock's time (tests), or undefined for Redis server time. */
+    readonly timeMs: number | undefined,
+  ) {
+    this.argv = timeMs === undefined ? [] : [String(timeMs)];
+  }
+
+  accepts(call: ScriptCall, timeMs: number | undefined): boolean {
+    return (
+      this.calls.length < MAX_CALLS &&
+      this.limits + call.keys.length <= MAX_LIMITS &&
+      this.timeMs === timeMs
+    );
+  }
+
+  add(call: ScriptCall): void {
+    this.calls.push(call);
+    for (const key of call.keys) this.keys.push(key);
+    for (const argument of call.argv) this.argv.push(argument);
+    this.limits += call.keys.length;
+  }
+
+  fail(error: unknown): void {
+    this.settled = true;
+    for (const call of this.calls) call.reject(error);
+  }
+}
+
+/** The calls bound for one Redis Cluster slot (one lane for a single Redis): answered in order. */
+class Lane {
+  constructor(readonly slot: number) {}
+  /** Batches not sent yet; the last one still takes calls. */
+  readonly waiting: Batch[] = [];
+  inFlight = 0;
+  flushScheduled = false;
+  /** When a reply of this lane last arrived (monotonic ms). */
+  lastReplyMs = -Infinity;
+}
+
+/**
+ * Gathers the calls of a tick into one script call per Cluster slot, and holds every script call to
+ * its deadline. Calls made while a script call is being prepared join it; nothing ever waits on a
+ * timer to gather: the batch goes out on the next tick (process.nextTick), or, when two script calls
+ * of its lane are already in flight, as soon as one returns.
+ *
+ * Deadlines are judged by when a reply arrives against when its command was sent, never by when
+ * JavaScript got around to looking: the watchdog only suspects a script call in the timer phase, and
+ * decides in the check phase of the same loop turn, after the poll phase has read whatever Redis had
+ * sent; a lane that got any reply in that turn is still answering and is given more time. So a
+ * process that was busy for longer than the timeout never takes a reply that had arrived for a
+ * timeout (which would hand the call to the outage policy and its fresh quota).
+ */
+export class ScriptBatcher {
+  private readonly lanes = new Map<number, Lane>();
+  // Script calls in flight, in the order they were sent (all share one timeout: deadline order).
+  private inFlight: Batch[] = [];
+  private inFlightHead = 0;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  // Script calls handed to the client in this loop turn, not stamped with their sending time yet.
+  private unstamped: Batch[] = [];
+  private readonly timeoutMessage: string;
+
+  constructor(private readonly host: BatchHost) {
+    this.timeoutMessage = `RedisStore: Redis did not answer within ${host.commandTimeoutMs} ms`;
+  }
+
+  add(call: ScriptCall, slot: number, timeMs: number | undefined): void {
+    let lane = this.lanes.get(slot);
+    if (lane === undefined) {
+      lane = new Lane(slot);
+      this.lanes.set(slot, lane);
+    }
+    const waiting = lane.waiting;
+    let batch = waiting[waiting.length - 1];
+    if (batch === undefined || !batch.accepts(call, timeMs)) {
+      batch = new Batch(lane, timeMs);
+      waiting.push(batch);
+    }
+    batch.add(call);
+    if (!lane.flushScheduled) {
+      lane.flushScheduled = true;
+      process.nextTick(() => {
+        lane.flushScheduled = false;
+        this.flush(lane);
+      });
+    }
+  }
+
+  /** The transport lost its connection: nothing in flight will be answered; let the policy decide. */
+  failInFlight(error: unknown): void {
+    // A copy: settling a batch sends what waits, which changes the list.
+    for (const batch of this.inFlight.slice(this.inFlightHead)) {
+      if (!batch.settled) this.finish(batch, () => batch.fail(error));
+    }
+  }
+
+  close(): void {
+    this.stopWatchdog();
+  }
+
+  private flush(lane: Lane): void {
+    while (lane.inFlight < MAX_IN_FLIGHT && lane.waiting.length > 0) {
+      this.send(lane.waiting.shift() as Batch);
+    }
+    if (lane.inFlight === 0 && lane.waiting.length === 0) this.lanes.delete(lane.slot);
+  }
+
+  private send(batch: Batch): void {
+    batch.lane.inFlight++;
+    this.track(batch);
+    const args = ['EVALSHA', this.host.script.sha1, String(batch.keys.length)];
+    for (const key of batch.keys) args.push(key);
+    for (const argument of batch.argv) args.push(argument);
+    const transport = this.host.transport;
+    const waiting = transport?.ready();
+    if (transport !== undefined && waiting === undefined) {
+      this.sendScript(transport, batch, args);
+      return;
+    }
+    // Connecting, or known to be disconnected (then `waiting` rejects at once). The deadline runs.
+    const ready: Promise<ScriptTransport> =
+      transport === undefined
+        ? this.host.open().then(async (opened) => {
+            await opened.ready();
+            return opened;
+          })
+        : (waiting as Promise<void>).then(() => transport);
+    ready.then(
+      (connected) => {
+        if (!batch.settled) this.sendScript(connected, batch, args);
+      },
+      (error: unknown) => {
+        if (!batch.settled) this.finish(batch, () => batch.fail(unavailable(error)));
+      },
+    );
+  }
+
+  private sendScript(transport: ScriptTransport, batch: Batch, args: string[]): void {
+    const firstKey = batch.keys[0];
+    transport.send(args, firstKey).then(
+      (reply) => this.answered(batch, reply),
+      (error: unknown) => {
+        if (batch.settled) return;
+        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) {
+          this.finish(batch, () => batch.fail(unavailable(error)));
+          return;
+        }
+        // First script call on this Redis (or after a restart or SCRIPT FLUSH): EVAL also caches
+        // the script. The reply counts as a sign of life for the deadline.
+        batch.lane.lastReplyMs = monotonicClock();
+        const evalArgs = args.slice();
+        evalArgs[0] = 'EVAL';
+        evalArgs[1] = this.host.script.source;
+        transport.send(evalArgs, firstKey).then(
+          (evalReply) => this.answered(batch, evalReply),
+          (evalError: unknown) => {
+            if (!batch.settled) this.finish(batch, () => batch.fail(unavailable(evalError)));
+          },
+        );
+      },
+    );
+  }
+
+  private answered(batch: Batch, reply: unknown): void {
+    batch.lane.lastReplyMs = monotonicClock();
+    if (batch.settled) return; // timed out before the reply came: the policy has decided it
+    this.finish(batch, () => deliver(batch, reply));
+  }
+
+  /** Settle a batch (through `settleCalls`), free its place in its lane, send what waits. */
+  private finish(batch: Batch, settleCalls: () => void): void {
+    batch.settled = true;
+    const lane = batch.lane;
+    lane.inFlight--;
+    this.dropSettledHead();
+    settleCalls();
+    if (!lane.flushScheduled) this.flush(lane);
+  }
+
+  private track(batch: Batch): void {
+    this.inFlight.push(batch);
+    // node-redis writes its commands in a setImmediate callback, and whatever ran in between (a
+    // request that blocks the process) must not count against Redis: the clock starts in a check
+    // phase callback queued after the client's write.
+    if (this.unstamped.push(batch) === 1) {
+      setImmediate(() => {
+        const sentAtMs = monotonicClock();
+        for (const sent of this.unstamped) sent.sentAtMs = sentAtMs;
+        this.unstamped = [];
+      });
+    }
+    if (this.watchdog === undefined) {
+      const intervalMs = Math.max(5, this.host.commandTimeoutMs / 4);
+      this.watchdog = setInterval(() => this.suspect(), intervalMs);
+      this.watchdog.unref();
+    }
+  }
+
+  /** Timer phase: if some script call looks overdue, decide in this turn's check phase. */
+  private suspect(): void {
+    this.dropSettledHead();
+    const oldest = this.inFlight[this.inFlightHead];
+    if (oldest === undefined) {
+      this.stopWatchdog();
+      return;
+    }
+    const suspectedAtMs = monotonicClock();
+    if (oldest.sentAtMs + this.host.commandTimeoutMs > suspectedAtMs) return;
+    setImmediate(() => this.expire(suspectedAtMs));
+  }
+
+  /**
+   * Check phase: the poll phase between `suspectedAtMs` and now has read every reply that had
+   * arrived by then. A script call still unanswered, sent more than the timeout before, on a lane
+   * that got no reply since, has timed out.
+   */
+  private expire(suspectedAtMs: number): void {
+    const timeoutMs = this.host.commandTimeoutMs;
+    // A copy: settling a batch sends what waits, which changes the list.
+    for (const batch of this.inFlight.slice(this.inFlightHead)) {
+      if (batch.sentAtMs + timeoutMs > suspectedAtMs) break;
+      if (batch.settled || batch.lane.lastReplyMs >= suspectedAtMs) continue;
+      this.finish(batch, () => batch.fail(new StoreUnavailableError(this.timeoutMessage)));
+    }
+  }
+
+  private dropSettledHead(): void {
+    const queue = this.inFlight;
+    let head = this.inFlightHead;
+    while (head < queue.length && queue[head].settled) head++;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      this.inFlight = queue.slice(head);
+      head = 0;
+    }
+    this.inFlightHead = head;
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+}
+
+/** Hand each call of a batch its outcomes, or its own error. */
+function deliver(batch: Batch, reply: unknown): void {
+  const bytes = Array.isArray(reply) ? (reply[0] as unknown) : undefined;
+  if (!Buffer.isBuffer(bytes)) {
+    batch.fail(
+      new StoreUnavailableError(
+        typeof bytes === 'string'
+          ? 'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)'
+          : 'RedisStore: unexpected reply from the rate limit script',
+      ),
+    );
+    return;
+  }
+  const failures = new Map<number, string>();
+  for (let index = 1; index + 1 < (reply as unknown[]).length; index += 2) {
+    const list = reply as unknown[];
+    failures.set(Number(list[index]), String(list[index + 1]));
+  }
+  let expected = 0;
+  batch.calls.forEach((call, index) => {
+    if (!failures.has(index + 1)) expected += call.outcomes * BYTES_PER_OUTCOME;
+  });
+  if (bytes.length !== expected) {
+    batch.fail(
+      new StoreUnavailableError('RedisStore: unexpected reply from the rate limit script'),
+    );
+    return;
+  }
+  let at = 0;
+  batch.calls.forEach((call, index) => {
+    const failure = failures.get(index + 1);
+    if (failure !== undefined) {
+      call.reject(
+        new StoreUnavailableError(`RedisStore: the rate limit script failed: ${failure}`),
+      );
+      return;
+    }
+    const outcomes = new Array<LimitOutcome>(call.outcomes);
+    for (let limit = 0; limit < call.outcomes; limit++, at += BYTES_PER_OUTCOME) {
+      outcomes[limit] = {
+        allowed: bytes.readDoubleLE(at) === 1,
+        retryAfterMs: bytes.readDoubleLE(at + 8),
+        remaining: bytes.readDoubleLE(at + 16),
+        resetAfterMs: bytes.readDoubleLE(at + 24),
+      };
+    }
+    call.resolve(outcomes);
+  });
+}
+
+/** Any failure of a script call as the outage policy's input, naming a refusal of scripts. */
+export function unavailable(error: unknown): Error {
+  if (error instanceof StoreUnavailableError) return error;
+  const refusal = scriptRefusal(error);
+  if (refusal !== undefined) {
+    return new StoreUnavailableError(`RedisStore: ${refusal}`, { cause: error });
+  }
+  const reason =
+    error instanceof RedisNotReadyError
+      ? error.message
+      : `Redis call failed: ${error instanceof Error ? error.message : String(error)}`;
+  return new StoreUnavailableError(`RedisStore: ${reason}`, { cause: error });
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The `requestState`s this server issued in `input_required` answers (multi round-trip requests of
+ * MCP 2026-07-28), so that the retry carrying one is charged as the same logical call, not a new
+ * one. A state is bound to the subject and the handler it was issued to, expires, and is good once:
+ * `requestState` comes from the client, so a replayed, foreign or fabricated one is charged like a
+ * new call.
+ */
+export interface ContinuationRegistry {
+  /** Remember that `state` was issued to `subject` by `handler`. */
+  record(subject: string, handler: string, state: string): void;
+  /** Whether `state` was issued to `subject` by `handler` and is unused; uses it up. */
+  take(subject: string, handler: string, state: string): boolean;
+}
+
+export interface InMemoryContinuationsOptions {
+  /** How long an issued state counts as a continuation, in ms (default 5 minutes). */
+  readonly ttlMs?: number;
+  /** Most states remembered; the oldest are forgotten first (default 10 000). */
+  readonly maxEntries?: number;
+  /** The clock, in ms (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+/**
+ * The registry of one process. With several instances behind a load balancer, a retry that lands
+ * on another instance is not recognised and is charged again: never free, at worst twice.
+ * Stores a hash of (subject, handler, state), never the state itself, and at most `maxEntries`.
+ */
+export class InMemoryContinuations implements ContinuationRegistry {
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  /** Expiry by hash, in insertion order (so the first entries are the oldest). */
+  private readonly issued = new Map<string, number>();
+
+  constructor(options: InMemoryContinuationsOptions = {}) {
+    this.ttlMs = options.ttlMs ?? 5 * 60_000;
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  record(subject: string, handler: string, state: string): void {
+    const now = this.now();
+    this.forgetExpired(now);
+    const key = hashOf(subject, handler, state);
+    this.issued.delete(key);
+    this.issued.set(key, now + this.ttlMs);
+    if (this.issued.size > this.maxEntries) {
+      this.issued.delete(this.issued.keys().next().value!);
+    }
+  }
+
+  take(subject: string, handler: string, state: string): boolean {
+    const key = hashOf(subject, handler, state);
+    const expiresAt = this.issued.get(key);
+    if (expiresAt === undefined) return false;
+    this.issued.delete(key);
+    return expiresAt > this.now();
+  }
+
+  /** Drop the expired entries at the front: a few per call, never a long sweep. */
+  private forgetExpired(now: number): void {
+    let budget = 16;
+    for (const [key, expiresAt] of this.issued) {
+      if (expiresAt > now || budget-- === 0) return;
+      this.issued.delete(key);
+    }
+  }
+}
+
+function hashOf(subject: string, handler: string, state: string): string {
+  return createHash('sha256')
+    .update(subject)
+    .update('\u0000')
+    .update(handler)
+    .update('\u0000')
+    .update(state)
+    .digest('base64url');
+}
+
+/** The `requestState` of an `input_required` answer, when `result` is one. */
+export function issuedRequestState(result: unknown): string | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const record = result as { resultType?: unknown; requestState?: unknown };
+  if (record.resultType !== 'input_required') return undefined;
+  return typeof record.requestState === 'string' ? record.requestState : undefined;
+}
+
+/** The methods whose requests may be answered `input_required` and retried with a state. */
+export const MULTI_ROUND_TRIP_METHODS: ReadonlySet<string> = new Set([
+  'tools/call',
+  'resources/read',
+  'prompts/get',
+]);

@@ -1,0 +1,40 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { RateLimitContext } from '../core/context.js';
+import type { HandlerPlan } from './handler-plan.js';
+
+/** What the guard decided for one call, for the interceptor that runs after the handler. */
+export interface DecidedCall {
+  readonly plan: HandlerPlan;
+  /** The subject the call was decided for (`unidentified` when shared by unknown callers). */
+  readonly subject: string;
+  /** The handler limits' context, when the call was charged to them (not a continuation). */
+  readonly charged: RateLimitContext | undefined;
+}
+
+/**
+ * Calls already decided, by the object Nest hands every guard of one call: the HTTP request, or
+ * the RPC context (MCP-Nest makes one `McpContext` per call). A guard bound twice (by the
+ * decorator and globally, or by `@UseMcpRateLimit()`) decides a call once.
+ */
+const decidedCalls = new WeakMap<object, DecidedCall | null>();
+
+/** The object that stands for this call, or undefined when Nest gave none. */
+export function callKeyOf(context: ExecutionContext, type: 'rpc' | 'http'): object | undefined {
+  const key: unknown = context.getArgByIndex(type === 'http' ? 0 : 1);
+  return key !== null && typeof key === 'object' ? key : undefined;
+}
+
+/** Whether the call of `key` was already decided (by an earlier run of the guard). */
+export function isDecided(key: object | undefined): boolean {
+  return key !== undefined && decidedCalls.has(key);
+}
+
+/** Mark the call of `key` as decided; `decided` is what the interceptor needs, if anything. */
+export function markDecided(key: object | undefined, decided: DecidedCall | null): void {
+  if (key !== undefined) decidedCalls.set(key, decided);
+}
+
+/** What the guard decided for the call of `key`, when it admitted it with something to follow. */
+export function decidedCall(key: object | undefined): DecidedCall | undefined {
+  return key === undefined ? undefined : (decidedCalls.get(key) ?? undefined);
+}

@@ -1,0 +1,106 @@
+import type { RateLimitContext } from '../core/context.js';
+import type { LimitSet } from '../core/engine.js';
+import { RateLimitConfigError } from '../core/limits.js';
+import type { McpCall } from '../mcp/call.js';
+import type { ContextualLimit } from './contextual-limit.js';
+import type { CallOutcome, RateLimitCostSpec, ToolDenial } from './options.js';
+
+/** What kind of handler a plan is for: an MCP-Nest tool, resource or prompt, or another route. */
+export type HandlerKind = 'tool' | 'resource' | 'prompt' | 'route';
+
+/** A plan's limits and behaviour, as bootstrap works them out. */
+export interface HandlerPlanSpec {
+  /** `Class.method`, named in errors and events. */
+  readonly owner: string;
+  readonly kind: HandlerKind;
+  /** Every set of this handler, by the names of its choices (`''` without choices). */
+  readonly sets: ReadonlyMap<string, LimitSet>;
+  readonly contextual: readonly ContextualLimit[];
+  readonly cost: RateLimitCostSpec | undefined;
+  /** Whether the handler has limits to check (false when skipped or undecorated). */
+  readonly limited: boolean;
+  /** Whether `@LimitMcpMessages()` applies. */
+  readonly messageLimited: boolean;
+  /** How a denied tools/call is answered (handler option, else the module's). */
+  readonly toolDenial: ToolDenial;
+  /** When to give an admitted call's quota back (handler option, else the module's). */
+  readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
+}
+
+/**
+ * Everything the guard and the interceptor need about one handler, built and validated once at
+ * bootstrap (bootstrap-check.ts): its limits (one `LimitSet`, or one per combination of
+ * `limitByContext` choices), its cost, whether its endpoint counts MCP messages, and how its
+ * denials and failures are answered.
+ */
+export class HandlerPlan {
+  readonly owner: string;
+  readonly kind: HandlerKind;
+  readonly limited: boolean;
+  readonly messageLimited: boolean;
+  /** Whether a denied tools/call is answered as a tool result. */
+  readonly deniesAsResult: boolean;
+  readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
+  /**
+   * Whether the interceptor follows an admitted call to its end: a limited handler may answer
+   * `input_required` (its state is recorded) or fail (refunded when `refundWhen` says so).
+   */
+  readonly followsCalls: boolean;
+  private readonly sets: ReadonlyMap<string, LimitSet>;
+  private readonly contextual: readonly ContextualLimit[];
+  private readonly cost: RateLimitCostSpec | undefined;
+  /** The set of a handler without `limitByContext` choices: read per call, not looked up. */
+  private readonly unconditionalSet: LimitSet | undefined;
+
+  constructor(spec: HandlerPlanSpec) {
+    this.owner = spec.owner;
+    this.kind = spec.kind;
+    this.sets = spec.sets;
+    this.contextual = spec.contextual;
+    this.cost = spec.cost;
+    this.limited = spec.limited;
+    this.messageLimited = spec.messageLimited;
+    this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
+    this.refundWhen = spec.refundWhen;
+    this.followsCalls = spec.limited;
+    this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;
+  }
+
+  /** Whether a refund of this handler's calls needs the store (it has built-in limits). */
+  get refundsThroughStore(): boolean {
+    for (const set of this.sets.values()) if (set.builtIns.length > 0) return true;
+    return false;
+  }
+
+  /** The call's cost: validated, so a bad cost function fails the call instead of admitting it. */
+  costOf(call: McpCall): number {
+    const spec = this.cost;
+    if (spec === undefined) return 1;
+    const cost = typeof spec === 'number' ? spec : spec(call.args, call);
+    if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+      throw new RateLimitConfigError(
+        `${this.owner}: @RateLimitCost() must give a non-negative finite number (got ${String(cost)})`,
+      );
+    }
+    return cost;
+  }
+
+  /** The limits of this call: with `limitByContext` choices, the set of the chosen ones. */
+  setFor(context: RateLimitContext): LimitSet {
+    if (this.unconditionalSet !== undefined) return this.unconditionalSet;
+    const names = this.contextual.map((choice) => chooseName(choice, context));
+    return this.sets.get(names.join('\u0000'))!;
+  }
+}
+
+function chooseName(choice: ContextualLimit, context: RateLimitContext): string {
+  const fallback = choice.fallback ?? Object.keys(choice.choices)[0];
+  try {
+    const name = choice.select(context);
+    return typeof name === 'string' && Object.prototype.hasOwnProperty.call(choice.choices, name)
+      ? name
+      : fallback;
+  } catch {
+    return fallback;
+  }
+}

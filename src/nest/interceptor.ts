@@ -1,0 +1,98 @@
+import {
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { tap, type Observable } from 'rxjs';
+import { issuedRequestState } from '../mcp/continuations.js';
+import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
+import type { CallOutcome } from './options.js';
+import type { McpRateLimitService } from './rate-limit.service.js';
+import { ServiceRef } from './service-ref.js';
+
+/**
+ * What happens after an admitted call of a limited handler (the guard decides before it):
+ * - an `input_required` answer's `requestState` is recorded for the subject and the handler, so
+ *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28);
+ * - with `refundWhen`, the quota the call took is given back when the call ended that way.
+ *
+ * Bound by `@RateLimit()` to the handlers it limits; a call the guard did not admit under a plan
+ * passes straight through.
+ */
+@Injectable()
+export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
+  constructor(moduleRef: ModuleRef) {
+    this.serviceRef = new ServiceRef(moduleRef, 'McpRateLimitInterceptor');
+  }
+
+  private readonly serviceRef: ServiceRef;
+
+  private get service(): McpRateLimitService {
+    return this.serviceRef.get();
+  }
+
+  /** Fails bootstrap when the app has no McpRateLimitModule to decide with. */
+  onModuleInit(): void {
+    this.serviceRef.get();
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const type = context.getType<string>();
+    const decided =
+      type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
+    if (decided === undefined) return next.handle();
+    // Once per call, even for a handler whose Observable emits several values.
+    let settled = false;
+    return next.handle().pipe(
+      tap({
+        next: (result) => {
+          if (settled) return;
+          settled = true;
+          this.answered(decided, result);
+        },
+        error: (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          this.ended(decided, { failed: true, error });
+        },
+      }),
+    );
+  }
+
+  private answered(decided: DecidedCall, result: unknown): void {
+    // A JSON-RPC controller answers the whole response; an MCP-Nest handler the result itself.
+    const state =
+      issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
+    if (state !== undefined) {
+      this.service.continuations.record(decided.subject, decided.plan.owner, state);
+    }
+    this.ended(decided, { failed: false, result });
+  }
+
+  private ended(
+    decided: DecidedCall,
+    how: { failed: boolean; error?: unknown; result?: unknown },
+  ): void {
+    const { plan, charged } = decided;
+    if (charged === undefined || plan.refundWhen === undefined) return;
+    const outcome: CallOutcome = {
+      handler: plan.owner,
+      subject: decided.subject,
+      method: charged.method,
+      target: charged.target,
+      ...how,
+    };
+    let refund = false;
+    try {
+      refund = plan.refundWhen(outcome) === true;
+    } catch (error) {
+      this.service.logger.warn(
+        `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (refund) this.service.refund(plan, charged);
+  }
+}

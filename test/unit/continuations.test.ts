@@ -1,0 +1,34 @@
+// The registry of issued requestStates: bound to subject and handler, single use, short-lived,
+// bounded. A fake clock, so no wall-clock threshold.
+import { describe, expect, test } from '@jest/globals';
+import { InMemoryContinuations } from '../../src/index.js';
+
+describe('InMemoryContinuations', () => {
+  test('a state counts once, for its own subject and handler only', () => {
+    const registry = new InMemoryContinuations({ now: () => 0 });
+    registry.record('user:a', 'Tools.confirm', 's1');
+    expect(registry.take('user:b', 'Tools.confirm', 's1')).toBe(false);
+    expect(registry.take('user:a', 'Tools.other', 's1')).toBe(false);
+    expect(registry.take('user:a', 'Tools.confirm', 's2')).toBe(false);
+    expect(registry.take('user:a', 'Tools.confirm', 's1')).toBe(true);
+    expect(registry.take('user:a', 'Tools.confirm', 's1')).toBe(false);
+  });
+
+  test('a state expires', () => {
+    let now = 1_000;
+    const registry = new InMemoryContinuations({ ttlMs: 500, now: () => now });
+    registry.record('user:a', 'h', 'early');
+    registry.record('user:a', 'h', 'late');
+    now += 499;
+    expect(registry.take('user:a', 'h', 'early')).toBe(true);
+    now += 1;
+    expect(registry.take('user:a', 'h', 'late')).toBe(false);
+  });
+
+  test('memory is bounded: the oldest states are forgotten first (charged again, never free)', () => {
+    const registry = new InMemoryContinuations({ maxEntries: 3, now: () => 0 });
+    for (const state of ['s1', 's2', 's3', 's4']) registry.record('user:a', 'h', state);
+    expect(registry.take('user:a', 'h', 's1')).toBe(false);
+    for (const state of ['s2', 's3', 's4']) expect(registry.take('user:a', 'h', state)).toBe(true);
+  });
+});
