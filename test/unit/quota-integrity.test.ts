@@ -310,6 +310,16 @@ describe('garbage from a custom store never becomes an admission', () => {
       ),
     ).resolves.not.toBe(true);
   });
+
+  it.each([
+    ['[] for one check', []],
+    ['allowed: 1', [{ allowed: 1, retryAfterMs: 0, remaining: 1, resetAfterMs: 0 }]],
+  ])('the engine on a store answering %s fails the call', async (_name, answer) => {
+    const broken = { evaluate: () => Promise.resolve(answer) } as unknown as RateLimitStore;
+    const engine = new RateLimitEngine(broken);
+    const set = new LimitSet([new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })], 'h');
+    await expect(engine.evaluate(set, ctx('u'))).rejects.toThrow(/rate-limit store answered/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -498,6 +508,15 @@ describe('a window too long for milliseconds is refused', () => {
       name: 'x',
     });
     expect(await admitted(limiter, 'u', 5)).toBe(1);
+  });
+
+  it('a refill or rate so slow that its milliseconds overflow is refused', () => {
+    expect(() => new TokenBucketRateLimit({ capacity: 1, refillPerSecond: 1e-307 })).toThrow(
+      /refilling "capacity" must come to a finite positive number of milliseconds/,
+    );
+    expect(() => new GcraRateLimit({ ratePerSecond: 1e-307, burst: 1 })).toThrow(
+      RateLimitConfigError,
+    );
   });
 });
 
