@@ -49,7 +49,11 @@ export interface CommonLimitOptions {
    * settings), across handlers. Without it each handler has its own counters.
    */
   readonly namespace?: string;
-  /** Key the limit by something else than the call's subject, e.g. an organisation id. */
+  /**
+   * Key the limit by something else than the call's subject, e.g. an organisation id. In a
+   * namespace the value meets the subjects of the other limits there: make it say what it is
+   * (`org:${id}`).
+   */
   readonly key?: (context: RateLimitContext) => string;
   /** What one call costs against this limit (default: the call's own cost, usually 1). */
   readonly cost?: number | ((context: RateLimitContext) => number);
