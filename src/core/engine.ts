@@ -21,8 +21,9 @@ const NO_RESULTS: readonly LimitResult[] = [];
 /** What an admitted decision took, kept out of the decision itself: enough to give it back once. */
 interface Receipt {
   readonly set: LimitSet;
-  /** The built-in checks, each with the time its store admitted it. */
-  readonly checks: readonly LimitCheck[];
+  /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
+  readonly checks: readonly Check[];
+  readonly outcomes: readonly LimitOutcome[];
   /** The engine's count of resets when the call was admitted. */
   readonly resets: number;
 }
@@ -95,10 +96,13 @@ export class RateLimitEngine {
       throw new RateLimitConfigError('refund: this decision was made for another limit set');
     }
     const store = this.store;
-    const builtIns = receipt.resets === this.resets ? receipt.checks : [];
+    const { checks, outcomes } = receipt;
+    const builtIns = receipt.resets === this.resets ? checks : [];
     if (builtIns.length !== 0 && store.refund === undefined) throw missing('refund');
     this.receipts.delete(decision); // before any await: two refunds at once give back once
-    if (builtIns.length !== 0) await store.refund?.(builtIns);
+    if (builtIns.length !== 0) {
+      await store.refund?.(builtIns.map((check, index) => check.admittedAt(outcomes[index].atMs)));
+    }
     await refundCustoms(set.customs, set.customs.length, context);
   }
 
@@ -170,10 +174,8 @@ export class RateLimitEngine {
     outcomes: readonly LimitOutcome[],
     decision: RateLimitDecision,
   ): RateLimitDecision {
-    if (decision.allowed) {
-      const admittedAt = checks.map((check, index) => check.admittedAt(outcomes[index].atMs));
-      this.receipts.set(decision, { set, checks: admittedAt, resets: this.resets });
-    }
+    if (decision.allowed)
+      this.receipts.set(decision, { set, checks, outcomes, resets: this.resets });
     return decision;
   }
 
