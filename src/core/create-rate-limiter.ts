@@ -1,5 +1,11 @@
 import type { RateLimitContext } from './context.js';
-import { LimitSet, RateLimitEngine, type Limiter, type RateLimitDecision } from './engine.js';
+import {
+  admittedContext,
+  LimitSet,
+  RateLimitEngine,
+  type Limiter,
+  type RateLimitDecision,
+} from './engine.js';
 import { RateLimitConfigError } from './limits.js';
 import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore } from './stores/memory-store.js';
@@ -79,19 +85,12 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
   const engine = new RateLimitEngine(resolvedStore, { prefix });
   const contextOf = (subject: string, call: ConsumeOptions | undefined): RateLimitContext =>
     call === undefined ? { subject, cost: 1 } : { ...call.context, subject, cost: call.cost ?? 1 };
-  // The context of each admitted decision, for its custom limiters' refund.
-  const contexts = new WeakMap<RateLimitDecision, RateLimitContext>();
   return {
     engine,
-    consume: async (subject, call) => {
-      const context = contextOf(subject, call);
-      const decision = await engine.evaluate(set, context);
-      if (decision.allowed) contexts.set(decision, context);
-      return decision;
-    },
+    consume: (subject, call) => engine.evaluate(set, contextOf(subject, call)),
     peek: (subject, call) => engine.peek(set, contextOf(subject, call)),
     refund: async (decision) => {
-      const context = contexts.get(decision);
+      const context = admittedContext(decision);
       if (context !== undefined) await engine.refund(set, context, decision);
     },
     reset: (subject) => engine.reset(set, subject),

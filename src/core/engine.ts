@@ -18,14 +18,31 @@ export { LimitSet } from './limit-set.js';
 
 const NO_RESULTS: readonly LimitResult[] = [];
 
-/** What an admitted decision took, kept out of the decision itself: enough to give it back once. */
+/**
+ * The key of an admitted decision's receipt: a symbol, so that the decision's JSON and keys stay
+ * its public fields. A property rather than a WeakMap from decisions, which costs the garbage
+ * collector dearly at a million decisions a second.
+ */
+const RECEIPT = Symbol('rate-limit receipt');
+
+/** What an admitted decision took: enough to give it back once. */
 interface Receipt {
+  readonly engine: RateLimitEngine;
   readonly set: LimitSet;
+  readonly context: RateLimitContext;
   /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
   readonly checks: readonly Check[];
   readonly outcomes: readonly LimitOutcome[];
   /** The engine's count of resets when the call was admitted. */
   readonly resets: number;
+  refunded: boolean;
+}
+
+type Receipted = RateLimitDecision & { [RECEIPT]?: Receipt };
+
+/** The context an admitted decision was made with (undefined: denied, or not from an engine). */
+export function admittedContext(decision: RateLimitDecision): RateLimitContext | undefined {
+  return (decision as Receipted)[RECEIPT]?.context;
 }
 
 export interface RateLimitEngineOptions {
@@ -40,8 +57,6 @@ export interface RateLimitEngineOptions {
  */
 export class RateLimitEngine {
   readonly prefix: string;
-  /** The admitted decisions not refunded yet. */
-  private readonly receipts = new WeakMap<RateLimitDecision, Receipt>();
   // Bumped by every reset: a refund of a call admitted before a reset must not give back units
   // of the fresh allowance. Counted for the whole engine, since resets are rare admin actions and
   // a refund lost to one only errs on the safe side.
@@ -72,7 +87,8 @@ export class RateLimitEngine {
     if (set.customs.length === 0 && this.store.evaluateNow !== undefined) {
       const checks = this.checksOf(set, context.subject, context);
       const outcomes = this.store.evaluateNow(checks);
-      return this.receipted(set, checks, outcomes, decisionOf(checks, outcomes, NO_RESULTS, true));
+      const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
+      return this.receipted(set, context, checks, outcomes, decision);
     }
     return this.decideWithCustoms(set, context);
   }
@@ -90,16 +106,16 @@ export class RateLimitEngine {
     context: RateLimitContext,
     decision: RateLimitDecision,
   ): Promise<void> {
-    const receipt = this.receipts.get(decision);
-    if (receipt === undefined) return;
-    if (receipt.set !== set) {
+    const receipt = (decision as Receipted)[RECEIPT];
+    if (receipt === undefined || receipt.refunded) return;
+    if (receipt.engine !== this || receipt.set !== set) {
       throw new RateLimitConfigError('refund: this decision was made for another limit set');
     }
     const store = this.store;
     const { checks, outcomes } = receipt;
     const builtIns = receipt.resets === this.resets ? checks : [];
     if (builtIns.length !== 0 && store.refund === undefined) throw missing('refund');
-    this.receipts.delete(decision); // before any await: two refunds at once give back once
+    receipt.refunded = true; // before any await: two refunds at once give back once
     if (builtIns.length !== 0) {
       await store.refund?.(builtIns.map((check, index) => check.admittedAt(outcomes[index].atMs)));
     }
@@ -164,18 +180,29 @@ export class RateLimitEngine {
       await refundCustoms(set.customs, admitted, context);
       return decision;
     }
-    return this.receipted(set, checks, outcomes, decision);
+    return this.receipted(set, context, checks, outcomes, decision);
   }
 
   /** `decision`; when admitted, with a receipt to refund it by. */
   private receipted(
     set: LimitSet,
+    context: RateLimitContext,
     checks: readonly Check[],
     outcomes: readonly LimitOutcome[],
     decision: RateLimitDecision,
   ): RateLimitDecision {
-    if (decision.allowed)
-      this.receipts.set(decision, { set, checks, outcomes, resets: this.resets });
+    if (decision.allowed) {
+      const receipt: Receipt = {
+        engine: this,
+        set,
+        context,
+        checks,
+        outcomes,
+        resets: this.resets,
+        refunded: false,
+      };
+      (decision as Receipted)[RECEIPT] = receipt;
+    }
     return decision;
   }
 
