@@ -1,3 +1,4 @@
+import type { RateLimitDecision } from '../core/engine.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { RateLimitContext } from '../core/context.js';
 import type { HandlerPlan } from './handler-plan.js';
@@ -9,6 +10,8 @@ export interface DecidedCall {
   readonly subject: string;
   /** The handler limits' context, when the call was charged to them (not a continuation). */
   readonly charged: RateLimitContext | undefined;
+  /** The handler limits' decision when charged: what a refund gives back (once). */
+  readonly decision?: RateLimitDecision;
 }
 
 /**

@@ -218,7 +218,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const subject = limitContext.subject;
     this.report(plan, 'handler', call, subject, decision);
     if (!decision.allowed) throw this.denial(type, plan, call, decision, false);
-    if (plan.followsCalls) markDecided(key, { plan, subject, charged: limitContext });
+    if (plan.followsCalls) markDecided(key, { plan, subject, charged: limitContext, decision });
     evaluated?.push({ results: decision.results, messageLevel: false });
     return this.admit(context, evaluated);
   }

@@ -76,8 +76,8 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     decided: DecidedCall,
     how: { failed: boolean; error?: unknown; result?: unknown },
   ): void {
-    const { plan, charged } = decided;
-    if (charged === undefined || plan.refundWhen === undefined) return;
+    const { plan, charged, decision } = decided;
+    if (charged === undefined || decision === undefined || plan.refundWhen === undefined) return;
     const outcome: CallOutcome = {
       handler: plan.owner,
       subject: decided.subject,
@@ -93,6 +93,6 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
         `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (refund) this.service.refund(plan, charged);
+    if (refund) this.service.refund(plan, charged, decision);
   }
 }
