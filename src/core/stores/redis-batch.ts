@@ -353,7 +353,8 @@ function deliver(batch: Batch, reply: unknown): void {
     const list = reply as unknown[];
     failures.set(Number(list[index]), String(list[index + 1]));
   }
-  let expected = 0;
+  // The batch's time (epoch ms), then per call its outcomes.
+  let expected = 8;
   batch.calls.forEach((call, index) => {
     if (!failures.has(index + 1)) expected += call.outcomes * BYTES_PER_OUTCOME;
   });
@@ -363,7 +364,8 @@ function deliver(batch: Batch, reply: unknown): void {
     );
     return;
   }
-  let at = 0;
+  const atMs = bytes.readDoubleLE(0);
+  let at = 8;
   batch.calls.forEach((call, index) => {
     const failure = failures.get(index + 1);
     if (failure !== undefined) {
@@ -379,6 +381,7 @@ function deliver(batch: Batch, reply: unknown): void {
         retryAfterMs: bytes.readDoubleLE(at + 8),
         remaining: bytes.readDoubleLE(at + 16),
         resetAfterMs: bytes.readDoubleLE(at + 24),
+        atMs,
       };
     }
     call.resolve(outcomes);

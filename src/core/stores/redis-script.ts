@@ -86,9 +86,14 @@ local function run_call(desc, at, key_at, now_ms)
     return ''
   end
   if op == 'r' then
+    -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
+    -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
     for index = 1, count do
       local ref = string.byte(desc, index + 1) - REF_BASE
-      REFUNDS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], ARGV[at + index] + 0)
+      local argument = ARGV[at + index]
+      local cost, admitted_at_ms = string.match(argument, '^([^@]+)@(.+)$')
+      if cost == nil then cost, admitted_at_ms = argument, now_ms end
+      REFUNDS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], cost + 0, admitted_at_ms + 0)
     end
     return ''
   end
@@ -158,7 +163,8 @@ while at <= calls_end do
   if string.sub(desc, 1, 1) == 'd' then at = at + 1 else at = at + 1 + count end
   key_at = key_at + count
 end
-reply[1] = table.concat(replies)
+-- The batch's time first: the moment every call of it was decided at (a refund bounds itself by it).
+reply[1] = struct.pack('<d', now_ms) .. table.concat(replies)
 return reply`;
 
 /**

@@ -222,7 +222,10 @@ export class RedisStore implements RateLimitStore {
         const check = checks[index];
         keys[index] = check.key;
         limits[index] = argumentsOf(check.limit);
-        costs[index] = check.cost === 1 ? '1' : String(check.cost);
+        const cost = check.cost === 1 ? '1' : String(check.cost);
+        // A refund names the admission it undoes, when it knows it (see the script's 'r').
+        costs[index] =
+          op === 'r' && check.admittedAtMs !== undefined ? `${cost}@${check.admittedAtMs}` : cost;
         algorithms |= algorithmBit(limits[index][0]);
       }
       if (this.cluster) slot = slotOfCall(checks);
