@@ -337,20 +337,17 @@ export class ScriptBatcher {
 
 /** Hand each call of a batch its outcomes, or its own error. */
 function deliver(batch: Batch, reply: unknown): void {
+  const unexpected = 'RedisStore: unexpected reply from the rate limit script';
   const bytes = Array.isArray(reply) ? (reply[0] as unknown) : undefined;
   if (!Buffer.isBuffer(bytes)) {
-    batch.fail(
-      new StoreUnavailableError(
-        typeof bytes === 'string'
-          ? 'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)'
-          : 'RedisStore: unexpected reply from the rate limit script',
-      ),
-    );
+    const text =
+      'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)';
+    batch.fail(new StoreUnavailableError(typeof bytes === 'string' ? text : unexpected));
     return;
   }
+  const list = reply as unknown[];
   const failures = new Map<number, string>();
-  for (let index = 1; index + 1 < (reply as unknown[]).length; index += 2) {
-    const list = reply as unknown[];
+  for (let index = 1; index + 1 < list.length; index += 2) {
     failures.set(Number(list[index]), String(list[index + 1]));
   }
   // The batch's time (epoch ms), then per call its outcomes.
@@ -359,9 +356,7 @@ function deliver(batch: Batch, reply: unknown): void {
     if (!failures.has(index + 1)) expected += call.outcomes * BYTES_PER_OUTCOME;
   });
   if (bytes.length !== expected) {
-    batch.fail(
-      new StoreUnavailableError('RedisStore: unexpected reply from the rate limit script'),
-    );
+    batch.fail(new StoreUnavailableError(unexpected));
     return;
   }
   const atMs = bytes.readDoubleLE(0);
