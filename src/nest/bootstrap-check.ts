@@ -11,6 +11,7 @@ import type {
   RateLimitCostSpec,
   ToolDenial,
 } from './options.js';
+import type { RateLimitMetrics } from './telemetry.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
   MCP_NEST_PROMPT,
@@ -40,6 +41,8 @@ export interface PlanDefaults {
   readonly messageLimitConfigured: boolean;
   readonly toolDenial: ToolDenial;
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
+  /** The module's OpenTelemetry metrics, when on: each plan takes its recorders at bootstrap. */
+  readonly metrics: RateLimitMetrics | undefined;
 }
 
 /** The plans of an app, by class and by handler (`null`: scanned, nothing to do). */
@@ -179,6 +182,10 @@ async function planHandler(
     messageLimited,
     toolDenial: own.toolDenial ?? defaults.toolDenial,
     refundWhen: own.refundWhen ?? defaults.refundWhen,
+    metrics: defaults.metrics && {
+      handler: limited ? defaults.metrics.forHandler(owner, 'handler') : undefined,
+      message: messageLimited ? defaults.metrics.forHandler(owner, 'message') : undefined,
+    },
   });
 }
 

@@ -8,6 +8,7 @@ import type { StoreErrorPolicy } from '../core/stores/insurance.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { McpCall } from '../mcp/call.js';
 import type { ContextualLimit } from './contextual-limit.js';
+import type { MeterProviderLike } from './telemetry.js';
 
 /** What `@RateLimit()` accepts. */
 export type RateLimitSpec =
@@ -147,6 +148,12 @@ export interface McpRateLimitModuleOptions {
   readonly onDecision?: (event: RateLimitEvent) => void;
   /** Prefix of every storage key (default `mcprl:`). */
   readonly prefix?: string;
+  /**
+   * OpenTelemetry metrics (decisions, store call durations, store outage; never the subject).
+   * Default: on when `@opentelemetry/api` is installed and a meter provider is registered before
+   * the app boots; `false` turns them off; `{ meterProvider }` records with that provider.
+   */
+  readonly metrics?: boolean | { readonly meterProvider: MeterProviderLike };
 }
 
 const OPTION_NAMES = new Set([
@@ -163,6 +170,7 @@ const OPTION_NAMES = new Set([
   'messageLimit',
   'onDecision',
   'prefix',
+  'metrics',
 ]);
 
 /** The module's options, validated once at bootstrap: a bad one fails startup, naming the option. */
@@ -209,6 +217,15 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
   }
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
     fail('"prefix" must be a non-empty string');
+  }
+  const metrics = options.metrics;
+  if (
+    metrics !== undefined &&
+    typeof metrics !== 'boolean' &&
+    typeof (metrics as { meterProvider?: { getMeter?: unknown } } | null)?.meterProvider
+      ?.getMeter !== 'function'
+  ) {
+    fail('"metrics" must be a boolean or { meterProvider } (an OpenTelemetry MeterProvider)');
   }
   if (messageLimit !== undefined) {
     if (messageLimit === null || typeof messageLimit !== 'object') {

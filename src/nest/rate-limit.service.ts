@@ -1,11 +1,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
-import { withOutagePolicy } from '../core/stores/insurance.js';
+import { ResilientStore, withOutagePolicy } from '../core/stores/insurance.js';
 import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
 import type { RateLimitStore } from '../core/stores/store.js';
@@ -22,6 +29,7 @@ import {
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
+import { RateLimitMetrics } from './telemetry.js';
 import {
   CACHE_MANAGER_TOKEN,
   MCP_RATE_LIMIT_OPTIONS,
@@ -35,7 +43,7 @@ import {
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
 interface EvaluationScope {
   readonly scope: 'handler' | 'message';
-  readonly handler: string;
+  readonly plan: HandlerPlan;
   readonly subject: string;
   readonly call: McpCall;
 }
@@ -46,7 +54,7 @@ interface EvaluationScope {
  * every decorated handler, all built once at bootstrap.
  */
 @Injectable()
-export class McpRateLimitService implements OnModuleInit {
+export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   readonly logger = new Logger('McpRateLimit');
   readonly enabled: boolean;
   readonly headersEnabled: boolean;
@@ -58,12 +66,14 @@ export class McpRateLimitService implements OnModuleInit {
   /** The `requestState`s issued in `input_required` answers, for the charge-once rule. */
   readonly continuations: ContinuationRegistry = new InMemoryContinuations();
   readonly messagePolicy: MessagePolicy | undefined;
+  /** The OpenTelemetry metrics, when on (after bootstrap). */
+  metrics: RateLimitMetrics | undefined;
   private readonly options: McpRateLimitModuleOptions;
   private readonly evaluationScope = new AsyncLocalStorage<EvaluationScope>();
   private engine!: RateLimitEngine;
   /**
-   * Whether calls run inside `evaluationScope`, so that a store-error event can name its call.
-   * Only when there is a hook to tell and a store that can fail: an AsyncLocalStorage turns on
+   * Whether calls run inside `evaluationScope`, so that a store error can name its call. Only when
+   * there is a hook or metrics to tell and a store that can fail: an AsyncLocalStorage turns on
    * promise hooks, a cost every promise of the app then pays.
    */
   private scopeCalls = false;
@@ -113,10 +123,13 @@ export class McpRateLimitService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     try {
+      this.metrics = await this.createMetrics();
       const store = this.resolveStore();
       const prefix = this.options.prefix ?? 'mcprl:';
       this.engine = new RateLimitEngine(store, { prefix });
-      this.scopeCalls = this.options.onDecision !== undefined && this.reportsStoreErrors;
+      this.scopeCalls =
+        (this.options.onDecision !== undefined || this.metrics !== undefined) &&
+        this.reportsStoreErrors;
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
@@ -125,6 +138,7 @@ export class McpRateLimitService implements OnModuleInit {
         messageLimitConfigured: this.messageSet !== undefined,
         toolDenial: this.options.toolDenial ?? 'error',
         refundWhen: this.options.refundWhen,
+        metrics: this.metrics,
       });
       checkRefunds(this.plans, store);
       await loadRpcSupport();
@@ -141,6 +155,11 @@ export class McpRateLimitService implements OnModuleInit {
       this.markReady(error);
       throw error;
     }
+  }
+
+  /** Stops reporting metrics: a provider that outlives the app no longer asks this module. */
+  onModuleDestroy(): void {
+    this.metrics?.close();
   }
 
   /**
@@ -177,7 +196,7 @@ export class McpRateLimitService implements OnModuleInit {
     const set = plan.setFor(context);
     if (!this.scopeCalls) return this.engine.decide(set, context);
     return this.evaluationScope.run(
-      { scope: 'handler', handler: plan.owner, subject: context.subject, call },
+      { scope: 'handler', plan, subject: context.subject, call },
       () => this.engine.decide(set, context),
     );
   }
@@ -190,7 +209,7 @@ export class McpRateLimitService implements OnModuleInit {
   ): RateLimitDecision | Promise<RateLimitDecision> {
     if (!this.scopeCalls) return this.messageEngine!.decide(this.messageSet!, context);
     return this.evaluationScope.run(
-      { scope: 'message', handler: plan.owner, subject: context.subject, call },
+      { scope: 'message', plan, subject: context.subject, call },
       () => this.messageEngine!.decide(this.messageSet!, context),
     );
   }
@@ -227,15 +246,39 @@ export class McpRateLimitService implements OnModuleInit {
     return this.options.onDecision !== undefined;
   }
 
+  /** The metrics of the `metrics` option: default on when a meter provider is registered. */
+  private async createMetrics(): Promise<RateLimitMetrics | undefined> {
+    const option = this.options.metrics;
+    if (option === false) return undefined;
+    const metrics = await RateLimitMetrics.create(option === true ? {} : option);
+    if (metrics === undefined && option === true) {
+      this.logger.warn(
+        'metrics: true, but no OpenTelemetry meter provider is registered (or @opentelemetry/api is not installed): no metrics are recorded',
+      );
+    }
+    return metrics;
+  }
+
   private resolveStore(): RateLimitStore {
     const wrap = (store: RateLimitStore): RateLimitStore => {
-      const wrapped = withOutagePolicy(store, {
+      // Time the store that does I/O; never an in-memory one (the engine drives it synchronously,
+      // which a timing wrapper would hide) nor an outage policy the app built itself.
+      const timed =
+        this.metrics === undefined ||
+        store instanceof MemoryStore ||
+        store instanceof ResilientStore
+          ? store
+          : this.metrics.timeStore(store);
+      const wrapped = withOutagePolicy(timed, {
         policy: this.options.onStoreError,
         logger: this.logger,
         reportStoreError: (error) => this.reportStoreError(error),
       });
       // Only a store wrapped here reports its errors to the hook (see scopeCalls).
-      this.reportsStoreErrors = wrapped !== store;
+      this.reportsStoreErrors = wrapped !== timed;
+      if (wrapped instanceof ResilientStore) {
+        this.metrics?.observeStoreOutage(() => wrapped.degraded);
+      }
       return wrapped;
     };
     const explicit = this.options.store;
@@ -262,10 +305,13 @@ export class McpRateLimitService implements OnModuleInit {
 
   private reportStoreError(error: unknown): void {
     const scope = this.evaluationScope.getStore();
+    if (scope !== undefined)
+      scope.plan.metrics?.[scope.scope]?.record('store-error', scope.call.method);
+    if (!this.hasDecisionHook) return;
     this.emit({
       type: 'store-error',
       scope: scope?.scope ?? 'handler',
-      handler: scope?.handler ?? 'unknown',
+      handler: scope?.plan.owner ?? 'unknown',
       subject: scope?.subject ?? 'unknown',
       method: scope?.call.method,
       target: scope?.call.target,
@@ -327,7 +373,9 @@ function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
 /** A store's name for the bootstrap log line, e.g. `MemoryStore` or `ResilientStore(RedisStore)`. */
 function describeStore(store: RateLimitStore): string {
   const name = (store as object).constructor?.name ?? 'custom store';
-  const primary = (store as { primary?: unknown }).primary;
+  const outer = (store as { primary?: { timed?: unknown } }).primary;
+  // The metrics' timing wrapper is not a store of its own: name the store it times.
+  const primary = outer?.timed ?? outer;
   if (primary !== null && typeof primary === 'object') {
     return `${name}(${primary.constructor?.name ?? 'custom store'})`;
   }
