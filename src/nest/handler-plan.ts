@@ -75,6 +75,11 @@ export class HandlerPlan {
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;
   }
 
+  /** Every set of this handler: one, or one per combination of `limitByContext` choices. */
+  get allSets(): Iterable<LimitSet> {
+    return this.sets.values();
+  }
+
   /** Whether a refund of this handler's calls needs the store (it has built-in limits). */
   get refundsThroughStore(): boolean {
     for (const set of this.sets.values()) if (set.builtIns.length > 0) return true;

@@ -11,7 +11,7 @@ import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
-import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
+import { CacheManagerStore } from '../core/stores/cache-manager-store.js';
 import { ResilientStore, withOutagePolicy } from '../core/stores/insurance.js';
 import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
@@ -28,10 +28,11 @@ import {
   type NamedFunction,
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
+import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
+import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
 import { RateLimitMetrics } from './telemetry.js';
 import {
-  CACHE_MANAGER_TOKEN,
   MCP_RATE_LIMIT_OPTIONS,
   MCP_MESSAGE_LIMIT_METADATA,
   RATE_LIMITS_METADATA,
@@ -82,6 +83,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans: HandlerPlans = new Map();
+  private directory: HandlerDirectory | undefined;
   /** Settles when bootstrap (onModuleInit) is done; see {@link whenReady}. */
   private readonly ready: Promise<void>;
   private markReady!: (error?: unknown) => void;
@@ -141,6 +143,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
         metrics: this.metrics,
       });
       checkRefunds(this.plans, store);
+      this.directory = new HandlerDirectory(this.plans);
       await loadRpcSupport();
       if (this.enabled) {
         this.logger.log(
@@ -227,6 +230,55 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /**
+   * What a handler's limits (or the message-level limit) would decide for `subject`'s next call,
+   * consuming nothing: `results` has each built-in limit's `remaining`, `quota` and
+   * `resetAfterMs`. Custom limiters are not consulted (they cannot be asked without consuming).
+   * With `limitByContext` choices, `call.request` (and `call.args`) choose the limits as a call
+   * would; without them, each choice's fallback.
+   *
+   * @example
+   * ```ts
+   * const now = await limits.peek({ tool: 'search' }, 'user-42');
+   * now.results.map((result) => result.remaining);
+   * ```
+   */
+  async peek(
+    target: LimitTarget,
+    subject: string,
+    call: { readonly request?: unknown; readonly args?: unknown } = {},
+  ): Promise<RateLimitDecision> {
+    const context = adminContext(target, subject, call);
+    if (target === 'messages') return this.messageEngineFor().peek(this.messageSet!, context);
+    const plan = this.findPlan(target);
+    return this.engine.peek(plan.setFor(context), context);
+  }
+
+  /**
+   * `subject` starts afresh in every built-in limit of a handler (every `limitByContext` choice)
+   * or of the message-level limit, e.g. after a plan upgrade. Limits shared by `namespace` are
+   * reset for every handler that shares them. Custom limiters keep their own state.
+   */
+  async reset(target: LimitTarget, subject: string): Promise<void> {
+    adminContext(target, subject, {});
+    if (target === 'messages') {
+      await this.messageEngineFor().reset(this.messageSet!, subject);
+      return;
+    }
+    for (const set of this.findPlan(target).allSets) await this.engine.reset(set, subject);
+  }
+
+  private findPlan(target: Exclude<LimitTarget, 'messages'>): HandlerPlan {
+    return (this.directory ?? notInitialized()).find(target);
+  }
+
+  private messageEngineFor(): RateLimitEngine {
+    if (this.messageSet === undefined) {
+      throw new Error('McpRateLimitService: no message-level limit (module option "messageLimit")');
+    }
+    return this.messageEngine ?? notInitialized();
+  }
+
   resolveSubjectOption(): ((call: McpCall) => unknown) | undefined {
     return this.options.resolveSubject;
   }
@@ -283,24 +335,11 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     };
     const explicit = this.options.store;
     if (explicit !== undefined) return wrap(explicit);
-    const cache = this.findCacheManager();
+    const cache = findCacheManager(this.moduleRef);
     // A cache on @keyv/redis gets the atomic RedisStore over the cache's own client.
     if (cache !== undefined)
       return wrap(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
     return new MemoryStore();
-  }
-
-  private findCacheManager(): CacheLike | undefined {
-    try {
-      const cache = this.moduleRef.get<unknown>(CACHE_MANAGER_TOKEN, { strict: false });
-      const candidate = cache as Partial<CacheLike> | undefined;
-      if (typeof candidate?.get === 'function' && typeof candidate.set === 'function') {
-        return cache as CacheLike;
-      }
-    } catch {
-      // No CacheModule in this app.
-    }
-    return undefined;
   }
 
   private reportStoreError(error: unknown): void {
@@ -354,30 +393,6 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** `refundWhen` gives quota back through `store.refund`: a store without it is refused. */
-function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
-  // An outage wrapper refunds through the store it wraps: that one must be able to.
-  const primary = (store as { primary?: Partial<RateLimitStore> }).primary;
-  if (typeof (primary ?? store).refund === 'function') return;
-  for (const byHandler of plans.values()) {
-    for (const plan of byHandler.values()) {
-      if (plan?.refundWhen !== undefined && plan.limited && plan.refundsThroughStore) {
-        throw new RateLimitConfigError(
-          `${plan.owner}: "refundWhen" needs a store with refund(checks), and ${describeStore(store)} has none. Fix: use a built-in store, add refund() to yours, or drop "refundWhen"`,
-        );
-      }
-    }
-  }
-}
-
-/** A store's name for the bootstrap log line, e.g. `MemoryStore` or `ResilientStore(RedisStore)`. */
-function describeStore(store: RateLimitStore): string {
-  const name = (store as object).constructor?.name ?? 'custom store';
-  const outer = (store as { primary?: { timed?: unknown } }).primary;
-  // The metrics' timing wrapper is not a store of its own: name the store it times.
-  const primary = outer?.timed ?? outer;
-  if (primary !== null && typeof primary === 'object') {
-    return `${name}(${primary.constructor?.name ?? 'custom store'})`;
-  }
-  return name;
+function notInitialized(): never {
+  throw new Error('McpRateLimitService: peek and reset work once the app is initialized');
 }
