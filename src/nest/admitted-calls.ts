@@ -1,5 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { RateLimitContext } from '../core/context.js';
+import type { LimitResult } from '../core/decision.js';
 import type { HandlerPlan } from './handler-plan.js';
 
 /** What the guard decided for one call, for the interceptor that runs after the handler. */
@@ -9,6 +10,8 @@ export interface DecidedCall {
   readonly subject: string;
   /** The handler limits' context, when the call was charged to them (not a continuation). */
   readonly charged: RateLimitContext | undefined;
+  /** The handler limits' results, when the caller's quota goes into the tool result. */
+  readonly results?: readonly LimitResult[];
 }
 
 /**

@@ -31,6 +31,8 @@ export interface HandlerPlanSpec {
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
   /** Where its decisions are counted; undefined when metrics are off. */
   readonly metrics?: PlanMetrics;
+  /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
+  readonly reportsQuota?: boolean;
 }
 
 /**
@@ -54,6 +56,8 @@ export class HandlerPlan {
   readonly followsCalls: boolean;
   /** Where its decisions are counted; undefined when metrics are off. */
   readonly metrics: PlanMetrics | undefined;
+  /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
+  readonly reportsQuota: boolean;
   private readonly sets: ReadonlyMap<string, LimitSet>;
   private readonly contextual: readonly ContextualLimit[];
   private readonly cost: RateLimitCostSpec | undefined;
@@ -72,6 +76,7 @@ export class HandlerPlan {
     this.refundWhen = spec.refundWhen;
     this.followsCalls = spec.limited;
     this.metrics = spec.metrics;
+    this.reportsQuota = spec.kind === 'tool' && spec.reportsQuota === true;
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;
   }
 

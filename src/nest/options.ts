@@ -154,6 +154,13 @@ export interface McpRateLimitModuleOptions {
    * the app boots; `false` turns them off; `{ meterProvider }` records with that provider.
    */
   readonly metrics?: boolean | { readonly meterProvider: MeterProviderLike };
+  /**
+   * Tell agents their limits (default `false`): `tools/list` and `resources/list` carry each
+   * limited handler's limits in `_meta["com.npmjs.nestjs-mcp-rate-limit/limits"]`, and an admitted
+   * tool result the caller's remaining quota and reset time in
+   * `_meta["com.npmjs.nestjs-mcp-rate-limit/quota"]`.
+   */
+  readonly advertiseLimits?: boolean;
 }
 
 const OPTION_NAMES = new Set([
@@ -171,6 +178,7 @@ const OPTION_NAMES = new Set([
   'onDecision',
   'prefix',
   'metrics',
+  'advertiseLimits',
 ]);
 
 /** The module's options, validated once at bootstrap: a bad one fails startup, naming the option. */
@@ -187,6 +195,10 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
   const { enabled, headers, httpStatus, onStoreError, messageLimit, store, prefix } = options;
   if (enabled !== undefined && typeof enabled !== 'boolean') fail('"enabled" must be a boolean');
   if (headers !== undefined && typeof headers !== 'boolean') fail('"headers" must be a boolean');
+  const { advertiseLimits } = options;
+  if (advertiseLimits !== undefined && typeof advertiseLimits !== 'boolean') {
+    fail('"advertiseLimits" must be a boolean');
+  }
   if (httpStatus !== undefined && httpStatus !== 200 && httpStatus !== 429) {
     fail(`"httpStatus" must be 200 or 429 (got ${String(httpStatus)})`);
   }

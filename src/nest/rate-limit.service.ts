@@ -24,22 +24,18 @@ import { loadRpcSupport } from './rpc-denial.js';
 import {
   buildHandlerPlans,
   describePlans,
+  hasRateLimitMetadata,
+  mcpHandlers,
   type HandlerPlans,
   type NamedFunction,
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
+import { advertiseLimits, prepareLimitsMeta } from './advertised-limits.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
 import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
 import { RateLimitMetrics } from './telemetry.js';
-import {
-  MCP_RATE_LIMIT_OPTIONS,
-  MCP_MESSAGE_LIMIT_METADATA,
-  RATE_LIMITS_METADATA,
-  RATE_LIMIT_COST_METADATA,
-  RATE_LIMIT_OPTIONS_METADATA,
-  SKIP_RATE_LIMIT_METADATA,
-} from './tokens.js';
+import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
 interface EvaluationScope {
@@ -109,6 +105,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     this.httpStatus = this.options.httpStatus ?? 200;
     this.errorCode = this.options.errorCode ?? RATE_LIMITED_CODE;
     this.unidentifiedSubject = this.options.unidentified === 'shared' ? 'unidentified' : undefined;
+    prepareLimitsMeta(mcpHandlers(discovery, scanner), this.options.advertiseLimits === true);
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
       this.messagePolicy = new MessagePolicy(
@@ -141,7 +138,9 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
         toolDenial: this.options.toolDenial ?? 'error',
         refundWhen: this.options.refundWhen,
         metrics: this.metrics,
+        advertiseLimits: this.options.advertiseLimits ?? false,
       });
+      if (this.options.advertiseLimits === true) advertiseLimits(this.plans);
       checkRefunds(this.plans, store);
       this.directory = new HandlerDirectory(this.plans);
       await loadRpcSupport();
@@ -374,14 +373,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
    * rare). Without rate-limit metadata it needs nothing; with some, failing beats not limiting.
    */
   private planLate(type: NamedFunction, handler: NamedFunction): HandlerPlan | undefined {
-    const keys = [
-      RATE_LIMITS_METADATA,
-      SKIP_RATE_LIMIT_METADATA,
-      RATE_LIMIT_COST_METADATA,
-      MCP_MESSAGE_LIMIT_METADATA,
-      RATE_LIMIT_OPTIONS_METADATA,
-    ];
-    if (keys.some((key) => Reflect.hasMetadata(key, handler) || Reflect.hasMetadata(key, type))) {
+    if (hasRateLimitMetadata(type, handler)) {
       throw new RateLimitConfigError(
         `${type.name}.${handler.name}: has rate-limit decorators but was not found by the bootstrap scan (is its class registered in a module?)`,
       );
