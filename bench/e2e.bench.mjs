@@ -58,7 +58,7 @@ const HEADERS = {
   accept: 'application/json, text/event-stream',
 };
 
-function compileApp() {
+export function compileApp() {
   const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
   execFileSync(process.execPath, [tsc, '-p', `${appDirectory}tsconfig.json`], { stdio: 'inherit' });
 }

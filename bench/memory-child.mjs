@@ -32,7 +32,7 @@ const SWEEP_INTERVAL_MS = 250;
 async function ours(limit) {
   const { createRateLimiter, MemoryStore } = await importPackage();
   const store = new MemoryStore({ sweepIntervalMs: SWEEP_INTERVAL_MS });
-  const limiter = createRateLimiter({ limits: [limit], store });
+  const limiter = createRateLimiter({ limits: [limit], store, name: 'bench' });
   return {
     consume: (subject) => limiter.consume(subject),
     size: () => store.size,

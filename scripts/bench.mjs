@@ -45,6 +45,12 @@ const BENCHMARKS = [
     timeoutMs: 180_000,
   },
   {
+    name: 'guard',
+    file: 'bench/guard-time.mjs',
+    title: 'Guard time per request in a loaded server (in-memory store)',
+    timeoutMs: 180_000,
+  },
+  {
     name: 'e2e',
     file: 'bench/e2e.bench.mjs',
     title: 'End to end: MCP tools/call over HTTP (issue 6)',

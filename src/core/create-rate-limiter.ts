@@ -1,5 +1,11 @@
 import type { RateLimitContext } from './context.js';
-import { LimitSet, RateLimitEngine, type Limiter, type RateLimitDecision } from './engine.js';
+import {
+  admittedContext,
+  LimitSet,
+  RateLimitEngine,
+  type Limiter,
+  type RateLimitDecision,
+} from './engine.js';
 import { RateLimitConfigError } from './limits.js';
 import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore } from './stores/memory-store.js';
@@ -13,13 +19,17 @@ export interface CreateRateLimiterOptions extends Omit<OutagePolicyOptions, 'pol
   readonly store?: RateLimitStore;
   /** What to do while the store cannot answer (default `insurance`). */
   readonly onStoreError?: OutagePolicyOptions['policy'];
-  /** Name of what is limited: limits without a namespace get their own counters per name. */
+  /**
+   * Name of what is limited: limits without a namespace get their own counters per name. Required
+   * with an explicit `store`, which other limiters (other processes) may share: two limiters of
+   * one name on one store share the counters of their limits of the same settings.
+   */
   readonly name?: string;
   /** Prefix of every storage key (default `mcprl:`). */
   readonly prefix?: string;
 }
 
-/** What a call of `consume` (or `peek`, `refund`) may say beyond its subject. */
+/** What a call of `consume` (or `peek`) may say beyond its subject. */
 export interface ConsumeOptions {
   /** What the call costs (default 1). */
   readonly cost?: number;
@@ -36,8 +46,13 @@ export interface RateLimiter {
    * call. Custom limiters are not consulted (they cannot be asked without consuming).
    */
   peek(subject: string, options?: ConsumeOptions): Promise<RateLimitDecision>;
-  /** Give back what an admitted `consume` with the same arguments took (e.g. the work failed). */
-  refund(subject: string, options?: ConsumeOptions): Promise<void>;
+  /**
+   * Give back what the admitted call `decision` (from this limiter's `consume`) still holds, e.g.
+   * because the work failed. Once per decision: a second refund, or one of a denied decision, gives
+   * back nothing; so does a built-in limit after a reset since the call, or once the call's units
+   * have come back on their own (a window rolled over, the refill).
+   */
+  refund(decision: RateLimitDecision): Promise<void>;
   /** `subject` starts afresh in every built-in limit of this limiter (e.g. after a plan upgrade). */
   reset(subject: string): Promise<void>;
   readonly engine: RateLimitEngine;
@@ -53,6 +68,12 @@ export interface RateLimiter {
  */
 export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
   const { limits, store, onStoreError, name, prefix, ...outage } = options;
+  if (store !== undefined && name === undefined) {
+    // A default name would make every unnamed limiter on the store count against the others.
+    throw new RateLimitConfigError(
+      'createRateLimiter: a limiter with an explicit "store" needs a "name" (e.g. name: "login"), so that limiters sharing the store do not share counters by accident',
+    );
+  }
   const set = new LimitSet(limits, name ?? 'default', 'createRateLimiter');
   if (set.limiters.length === 0) {
     throw new RateLimitConfigError('createRateLimiter: "limits" must not be empty');
@@ -68,7 +89,10 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
     engine,
     consume: (subject, call) => engine.evaluate(set, contextOf(subject, call)),
     peek: (subject, call) => engine.peek(set, contextOf(subject, call)),
-    refund: (subject, call) => engine.refund(set, contextOf(subject, call)),
+    refund: async (decision) => {
+      const context = admittedContext(decision);
+      if (context !== undefined) await engine.refund(set, context, decision);
+    },
     reset: (subject) => engine.reset(set, subject),
   };
 }

@@ -2,7 +2,7 @@
 // wait among the denials, the wire's whole seconds.
 import { describeValue, type McpRateLimiter, type RateLimitVerdict } from './context.js';
 import type { BuiltInRateLimit } from './limits.js';
-import type { LimitCheck, LimitOutcome } from './stores/store.js';
+import { StoreUnavailableError, type LimitCheck, type LimitOutcome } from './stores/store.js';
 
 /** Anything `@RateLimit()` or `createRateLimiter()` accepts: a built-in limit or the protocol. */
 export type Limiter = BuiltInRateLimit | McpRateLimiter;
@@ -49,8 +49,21 @@ export function decisionOf(
   customResults: readonly LimitResult[],
   committed: boolean,
 ): RateLimitDecision {
+  if (outcomes.length !== checks.length) {
+    throw new StoreUnavailableError(
+      `the rate-limit store answered ${outcomes.length} outcome(s) for ${checks.length} limit(s)`,
+    );
+  }
   let allowed = true;
-  for (const outcome of outcomes) if (!outcome.allowed) allowed = false;
+  for (const outcome of outcomes) {
+    // Garbage from a store must never read as an admission.
+    if (typeof outcome.allowed !== 'boolean') {
+      throw new StoreUnavailableError(
+        `the rate-limit store answered allowed: ${describeValue(outcome.allowed)} (not a boolean)`,
+      );
+    }
+    if (!outcome.allowed) allowed = false;
+  }
   const builtIns = outcomes.length;
   // Made at its length: a push would give it a spare capacity of 16 to collect on every call.
   const results = new Array<LimitResult>(builtIns + customResults.length);

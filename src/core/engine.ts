@@ -1,97 +1,48 @@
-import {
-  describeValue,
-  isProtocolLimiter,
-  type McpRateLimiter,
-  type RateLimitContext,
-} from './context.js';
+import type { McpRateLimiter, RateLimitContext } from './context.js';
 import {
   admission,
   decisionOf,
   denial,
   toLimitResult,
-  type Limiter,
   type LimitResult,
   type RateLimitDecision,
 } from './decision.js';
+import { LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
-import type { LimitCheck, RateLimitStore } from './stores/store.js';
+import type { LimitCheck, LimitOutcome, RateLimitStore } from './stores/store.js';
 import { encodeKeyPart } from './subject.js';
 
 export { toRetryAfterSeconds } from './decision.js';
 export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
+export { LimitSet } from './limit-set.js';
 
 const NO_RESULTS: readonly LimitResult[] = [];
 
-/** A built-in limit ready to be keyed: the scope part of its keys is computed once. */
-interface PreparedLimit {
-  readonly limit: BuiltInRateLimit;
-  /** `<h or n><encoded scope or namespace><limit id>`: everything of the key after the subject. */
-  readonly keySuffix: string;
+/**
+ * The key of an admitted decision's receipt: a symbol, so that the decision's JSON and keys stay
+ * its public fields. A property rather than a WeakMap from decisions, which costs the garbage
+ * collector dearly at a million decisions a second.
+ */
+const RECEIPT = Symbol('rate-limit receipt');
+
+/** What an admitted decision took: enough to give it back once. */
+interface Receipt {
+  readonly engine: RateLimitEngine;
+  readonly set: LimitSet;
+  readonly context: RateLimitContext;
+  /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
+  readonly checks: readonly Check[];
+  readonly outcomes: readonly LimitOutcome[];
+  /** The engine's count of resets when the call was admitted. */
+  readonly resets: number;
+  refunded: boolean;
 }
 
-/**
- * The limiters of one handler (or one `createRateLimiter`), validated and sorted once: built-in
- * limits (evaluated together, atomically) and custom ones (in declared order, before them).
- */
-export class LimitSet {
-  readonly builtIns: readonly PreparedLimit[];
-  readonly customs: readonly McpRateLimiter[];
-  // The key spaces of the last prefix asked for: the same strings on every call, so a store that
-  // looks them up hashes them once.
-  private spacesPrefix: string | undefined;
-  private spaces: readonly string[] = [];
+type Receipted = RateLimitDecision & { [RECEIPT]?: Receipt };
 
-  /**
-   * @param limiters the limiters, in declared order.
-   * @param scope what this set limits (e.g. `tools/call:search`): limits without a namespace get
-   *   counters of their own per scope.
-   * @param owner named in error messages, e.g. `SearchTools.search`.
-   */
-  constructor(
-    readonly limiters: readonly Limiter[],
-    readonly scope: string,
-    owner = 'rate limiter',
-  ) {
-    if (!Array.isArray(limiters)) {
-      throw new RateLimitConfigError(`${owner}: limits must be an array of limiters`);
-    }
-    const builtIns: PreparedLimit[] = [];
-    const customs: McpRateLimiter[] = [];
-    const seen = new Map<string, number>();
-    limiters.forEach((limiter, index) => {
-      if (limiter instanceof BuiltInRateLimit) {
-        const where =
-          limiter.namespace === undefined
-            ? `h${encodeKeyPart(scope)}`
-            : `n${encodeKeyPart(limiter.namespace)}`;
-        const base = `${where}${limiter.id}`;
-        // The same limit twice on one handler would otherwise share (and double-count) one key.
-        const occurrence = seen.get(base) ?? 0;
-        seen.set(base, occurrence + 1);
-        builtIns.push({
-          limit: limiter,
-          keySuffix: occurrence === 0 ? base : `${base}#${occurrence}`,
-        });
-      } else if (isProtocolLimiter(limiter)) {
-        customs.push(limiter);
-      } else {
-        throw new RateLimitConfigError(
-          `${owner}: limit #${index + 1} is neither a built-in limit nor an object with consume(context) (got ${describeValue(limiter)})`,
-        );
-      }
-    });
-    this.builtIns = builtIns;
-    this.customs = customs;
-  }
-
-  /** Every built-in limit's key without its subject part, under `prefix`: `<prefix><suffix>`. */
-  spacesUnder(prefix: string): readonly string[] {
-    if (prefix !== this.spacesPrefix) {
-      this.spaces = this.builtIns.map(({ keySuffix }) => `${prefix}${keySuffix}`);
-      this.spacesPrefix = prefix;
-    }
-    return this.spaces;
-  }
+/** The context an admitted decision was made with (undefined: denied, or not from an engine). */
+export function admittedContext(decision: RateLimitDecision): RateLimitContext | undefined {
+  return (decision as Receipted)[RECEIPT]?.context;
 }
 
 export interface RateLimitEngineOptions {
@@ -106,6 +57,10 @@ export interface RateLimitEngineOptions {
  */
 export class RateLimitEngine {
   readonly prefix: string;
+  // Bumped by every reset: a refund of a call admitted before a reset must not give back units
+  // of the fresh allowance. Counted for the whole engine, since resets are rare admin actions and
+  // a refund lost to one only errs on the safe side.
+  private resets = 0;
 
   constructor(
     readonly store: RateLimitStore,
@@ -131,23 +86,40 @@ export class RateLimitEngine {
   decide(set: LimitSet, context: RateLimitContext): RateLimitDecision | Promise<RateLimitDecision> {
     if (set.customs.length === 0 && this.store.evaluateNow !== undefined) {
       const checks = this.checksOf(set, context.subject, context);
-      return decisionOf(checks, this.store.evaluateNow(checks), NO_RESULTS, true);
+      const outcomes = this.store.evaluateNow(checks);
+      const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
+      return this.receipted(set, context, checks, outcomes, decision);
     }
     return this.decideWithCustoms(set, context);
   }
 
   /**
-   * Gives back what an admitted call with this context took: its cost to every built-in limit
-   * (`store.refund`; a window that has rolled over gets nothing back) and `refund(context)` of
-   * every custom limiter. For a call that failed in a way its caller should not pay for.
+   * Gives back what the admitted `decision` (of this set and context) still holds, once: to every
+   * built-in limit what its store says the call still holds (`store.refund`: a window that has
+   * rolled over, units the refill has brought back give nothing back), and `refund(context)` of
+   * every custom limiter. For a call that failed in a way its caller should not pay for. A denied
+   * decision, a peek, or one already refunded gives back nothing; so does a built-in limit reset
+   * since the call.
    */
-  async refund(set: LimitSet, context: RateLimitContext): Promise<void> {
-    if (set.builtIns.length !== 0) {
-      const store = this.store;
-      if (store.refund === undefined) throw missing('refund');
-      await store.refund(this.checksOf(set, context.subject, context));
+  async refund(
+    set: LimitSet,
+    context: RateLimitContext,
+    decision: RateLimitDecision,
+  ): Promise<void> {
+    const receipt = (decision as Receipted)[RECEIPT];
+    if (receipt === undefined || receipt.refunded) return;
+    if (receipt.engine !== this || receipt.set !== set) {
+      throw new RateLimitConfigError('refund: this decision was made for another limit set');
     }
-    for (const limiter of set.customs) await limiter.refund?.(context);
+    const store = this.store;
+    const { checks, outcomes } = receipt;
+    const builtIns = receipt.resets === this.resets ? checks : [];
+    if (builtIns.length !== 0 && store.refund === undefined) throw missing('refund');
+    receipt.refunded = true; // before any await: two refunds at once give back once
+    if (builtIns.length !== 0) {
+      await store.refund?.(builtIns.map((check, index) => check.admittedAt(outcomes[index].atMs)));
+    }
+    await refundCustoms(set.customs, set.customs.length, context);
   }
 
   /**
@@ -164,10 +136,12 @@ export class RateLimitEngine {
   /**
    * Forgets the state of `subject` in every built-in limit of the set: it starts afresh. `subject`
    * is what the limits are keyed by (for a limit with its own `key`, the value that returns).
+   * Refunds of calls admitted before it give nothing back to the built-in limits.
    */
   async reset(set: LimitSet, subject: string): Promise<void> {
     const store = this.store;
     if (store.reset === undefined) throw missing('reset');
+    this.resets++;
     await store.reset(this.checksOf(set, subject, undefined).map((check) => check.key));
   }
 
@@ -175,21 +149,60 @@ export class RateLimitEngine {
     set: LimitSet,
     context: RateLimitContext,
   ): Promise<RateLimitDecision> {
-    const customResults: LimitResult[] = [];
-    for (let index = 0; index < set.customs.length; index++) {
-      const limiter = set.customs[index];
-      const result = toLimitResult(limiter, await limiter.consume(context));
-      customResults.push(result);
-      if (!result.allowed) {
-        await refundCustoms(set.customs, index, context);
-        return denial(customResults, result);
-      }
-    }
-    if (set.builtIns.length === 0) return admission(customResults);
-
+    // Keys and costs first: a throwing key() or a bad cost must fail before any custom limiter
+    // has taken anything.
     const checks = this.checksOf(set, context.subject, context);
-    const decision = decisionOf(checks, await this.store.evaluate(checks), customResults, true);
-    if (!decision.allowed) await refundCustoms(set.customs, set.customs.length, context);
+    const customResults: LimitResult[] = [];
+    let admitted = 0; // custom limiters holding quota for this call
+    let outcomes: readonly LimitOutcome[] = [];
+    let decision: RateLimitDecision;
+    try {
+      for (const limiter of set.customs) {
+        const result = toLimitResult(limiter, await limiter.consume(context));
+        customResults.push(result);
+        if (!result.allowed) break;
+        admitted++;
+      }
+      if (admitted < set.customs.length) {
+        decision = denial(customResults, customResults[customResults.length - 1]);
+      } else if (set.builtIns.length === 0) {
+        decision = admission(customResults);
+      } else {
+        outcomes = await this.store.evaluate(checks);
+        decision = decisionOf(checks, outcomes, customResults, true);
+      }
+    } catch (error) {
+      // Whatever failed, the call is not made: the custom limiters give back what they took.
+      await refundCustoms(set.customs, admitted, context);
+      throw error;
+    }
+    if (!decision.allowed) {
+      await refundCustoms(set.customs, admitted, context);
+      return decision;
+    }
+    return this.receipted(set, context, checks, outcomes, decision);
+  }
+
+  /** `decision`; when admitted, with a receipt to refund it by. */
+  private receipted(
+    set: LimitSet,
+    context: RateLimitContext,
+    checks: readonly Check[],
+    outcomes: readonly LimitOutcome[],
+    decision: RateLimitDecision,
+  ): RateLimitDecision {
+    if (decision.allowed) {
+      const receipt: Receipt = {
+        engine: this,
+        set,
+        context,
+        checks,
+        outcomes,
+        resets: this.resets,
+        refunded: false,
+      };
+      (decision as Receipted)[RECEIPT] = receipt;
+    }
     return decision;
   }
 
@@ -197,13 +210,9 @@ export class RateLimitEngine {
    * One check per built-in limit: its key (`<prefix>{<subject>}<suffix>`), its cost. Without a
    * context (a reset), every limit is keyed by `subject` and costs nothing.
    */
-  private checksOf(
-    set: LimitSet,
-    subject: string,
-    context: RateLimitContext | undefined,
-  ): LimitCheck[] {
+  private checksOf(set: LimitSet, subject: string, context: RateLimitContext | undefined): Check[] {
     const spaces = set.spacesUnder(this.prefix);
-    const checks = new Array<LimitCheck>(set.builtIns.length); // at its length, as every array per call
+    const checks = new Array<Check>(set.builtIns.length); // at its length, as every array per call
     for (let index = 0; index < set.builtIns.length; index++) {
       const { limit, keySuffix } = set.builtIns[index];
       const keyedBy = context === undefined ? subject : subjectOf(limit, context);
@@ -229,11 +238,18 @@ class Check implements LimitCheck {
     readonly subject: string,
     private readonly prefix: string,
     private readonly keySuffix: string,
+    readonly admittedAtMs?: number,
   ) {}
 
   get key(): string {
     this.madeKey ??= `${this.prefix}{${encodeKeyPart(this.subject)}}${this.keySuffix}`;
     return this.madeKey;
+  }
+
+  /** This check, for a refund of the call its store admitted at `atMs`. */
+  admittedAt(atMs: number | undefined): Check {
+    const { limit, cost, space, subject, prefix, keySuffix } = this;
+    return new Check(limit, cost, space, subject, prefix, keySuffix, atMs);
   }
 }
 

@@ -6,6 +6,7 @@ import {
 } from './algorithms/fixed-window.js';
 import { gcra, refundGcra, type GcraParams, type GcraState } from './algorithms/gcra.js';
 import {
+  MAX_SLIDING_WINDOW_CALLS,
   refundSlidingWindow,
   slidingWindow,
   type SlidingWindowParams,
@@ -17,17 +18,22 @@ import {
   type TokenBucketParams,
   type TokenBucketState,
 } from './algorithms/token-bucket.js';
-import type { AlgorithmName, AlgorithmStep, RefundStep } from './algorithms/types.js';
+import {
+  EPSILON_MS,
+  type AlgorithmName,
+  type AlgorithmStep,
+  type RefundStep,
+} from './algorithms/types.js';
 import type { RateLimitContext } from './context.js';
+import {
+  checkCost,
+  checkMs,
+  checkNumber,
+  RateLimitConfigError,
+  type FieldCheck,
+} from './config-checks.js';
 
-/**
- * Thrown when a limit, a limit set or an option is configured with a value that makes no sense, or
- * when a call carries a value no limit can count (a negative cost). The base of every configuration
- * error of this library: catch this one class.
- */
-export class RateLimitConfigError extends Error {
-  override readonly name: string = 'RateLimitConfigError';
-}
+export { RateLimitConfigError } from './config-checks.js';
 
 /**
  * The parameters of any built-in algorithm, in milliseconds. Each is a type alias, not an
@@ -43,7 +49,11 @@ export interface CommonLimitOptions {
    * settings), across handlers. Without it each handler has its own counters.
    */
   readonly namespace?: string;
-  /** Key the limit by something else than the call's subject, e.g. an organisation id. */
+  /**
+   * Key the limit by something else than the call's subject, e.g. an organisation id. In a
+   * namespace the value meets the subjects of the other limits there: make it say what it is
+   * (`org:${id}`).
+   */
   readonly key?: (context: RateLimitContext) => string;
   /** What one call costs against this limit (default: the call's own cost, usually 1). */
   readonly cost?: number | ((context: RateLimitContext) => number);
@@ -75,8 +85,6 @@ export interface GcraOptions extends CommonLimitOptions {
   /** Calls that may arrive at once. A positive integer. */
   readonly burst: number;
 }
-
-type FieldCheck = 'positiveInteger' | 'positiveNumber';
 
 /** What the RateLimit-Policy header says of a limit: quota `q` per window `w` seconds. */
 export interface LimitPolicy {
@@ -164,11 +172,15 @@ export abstract class BuiltInRateLimit {
    */
   abstract evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown>;
 
-  /** Gives `cost` back to a stored state (see the algorithm's refund); undefined: leave it as is. */
+  /**
+   * Gives back to a stored state what a call of `cost` admitted at `admittedAtMs` still holds (see
+   * the algorithm's refund); undefined: leave it as is.
+   */
   abstract refundState(
     state: unknown,
     nowMs: number,
     cost: number,
+    admittedAtMs: number,
   ): RefundStep<unknown> | undefined;
 }
 
@@ -179,36 +191,6 @@ export abstract class BuiltInRateLimit {
 export type RateLimitRule =
   FixedWindowRateLimit | SlidingWindowRateLimit | TokenBucketRateLimit | GcraRateLimit;
 
-function checkNumber(className: string, field: string, value: unknown, check: FieldCheck): void {
-  const ok =
-    typeof value === 'number' &&
-    Number.isFinite(value) &&
-    value > 0 &&
-    (check === 'positiveNumber' || Number.isInteger(value));
-  if (!ok) {
-    const what = check === 'positiveInteger' ? 'a positive integer' : 'a positive finite number';
-    throw new RateLimitConfigError(`${className}: "${field}" must be ${what} (got ${show(value)})`);
-  }
-}
-
-function checkCost(className: string, cost: unknown, integer: boolean): void {
-  const ok =
-    typeof cost === 'number' &&
-    Number.isFinite(cost) &&
-    cost >= 0 &&
-    (!integer || Number.isInteger(cost));
-  if (!ok) {
-    const what = integer ? 'a non-negative integer' : 'a non-negative finite number';
-    throw new RateLimitConfigError(`${className}: "cost" must be ${what} (got ${show(cost)})`);
-  }
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  return String(value);
-}
-
 /** At most `maxCalls` per clock-aligned window of `perSeconds`. Cheapest; allows 2× at a boundary. */
 export class FixedWindowRateLimit extends BuiltInRateLimit {
   readonly algorithm = 'fixed-window' as const;
@@ -218,7 +200,8 @@ export class FixedWindowRateLimit extends BuiltInRateLimit {
 
   constructor(options: FixedWindowOptions) {
     super(options, { maxCalls: 'positiveInteger', perSeconds: 'positiveNumber' }, true);
-    this.params = { limit: options.maxCalls, periodMs: options.perSeconds * 1000 };
+    const periodMs = checkMs('FixedWindowRateLimit', '"perSeconds"', options.perSeconds * 1000);
+    this.params = { limit: options.maxCalls, periodMs };
     this.id = `fw:${options.maxCalls}:${this.params.periodMs}`;
     this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
   }
@@ -227,8 +210,19 @@ export class FixedWindowRateLimit extends BuiltInRateLimit {
     return fixedWindow(state as FixedWindowState | undefined, nowMs, this.params, cost);
   }
 
-  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
-    return refundFixedWindow(state as FixedWindowState | undefined, nowMs, this.params, cost);
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundFixedWindow(
+      state as FixedWindowState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
   }
 
   describe(): string {
@@ -245,7 +239,14 @@ export class SlidingWindowRateLimit extends BuiltInRateLimit {
 
   constructor(options: SlidingWindowOptions) {
     super(options, { maxCalls: 'positiveInteger', perSeconds: 'positiveNumber' }, true);
-    this.params = { limit: options.maxCalls, periodMs: options.perSeconds * 1000 };
+    if (options.maxCalls > MAX_SLIDING_WINDOW_CALLS) {
+      // Its state holds one time per admitted unit, copied on every call (and so does Redis's).
+      throw new RateLimitConfigError(
+        `SlidingWindowRateLimit: "maxCalls" must be at most ${MAX_SLIDING_WINDOW_CALLS} (got ${options.maxCalls}); for larger quotas use GcraRateLimit or TokenBucketRateLimit, whose state is one number whatever the quota`,
+      );
+    }
+    const periodMs = checkMs('SlidingWindowRateLimit', '"perSeconds"', options.perSeconds * 1000);
+    this.params = { limit: options.maxCalls, periodMs };
     this.id = `sw:${options.maxCalls}:${this.params.periodMs}`;
     this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
   }
@@ -254,8 +255,19 @@ export class SlidingWindowRateLimit extends BuiltInRateLimit {
     return slidingWindow(state as SlidingWindowState | undefined, nowMs, this.params, cost);
   }
 
-  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
-    return refundSlidingWindow(state as SlidingWindowState | undefined, nowMs, this.params, cost);
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundSlidingWindow(
+      state as SlidingWindowState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
   }
 
   describe(): string {
@@ -272,6 +284,8 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
 
   constructor(options: TokenBucketOptions) {
     super(options, { capacity: 'positiveNumber', refillPerSecond: 'positiveNumber' }, false);
+    const { capacity, refillPerSecond } = options;
+    checkMs('TokenBucketRateLimit', 'refilling "capacity"', (capacity * 1000) / refillPerSecond);
     this.params = { capacity: options.capacity, refillPerSecond: options.refillPerSecond };
     this.id = `tb:${options.capacity}:${options.refillPerSecond}`;
     this.policy = {
@@ -284,8 +298,19 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
     return tokenBucket(state as TokenBucketState | undefined, nowMs, this.params, cost);
   }
 
-  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
-    return refundTokenBucket(state as TokenBucketState | undefined, nowMs, this.params, cost);
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundTokenBucket(
+      state as TokenBucketState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
   }
 
   describe(): string {
@@ -302,17 +327,47 @@ export class GcraRateLimit extends BuiltInRateLimit {
 
   constructor(options: GcraOptions) {
     super(options, { ratePerSecond: 'positiveNumber', burst: 'positiveInteger' }, false);
-    this.params = { emissionIntervalMs: 1000 / options.ratePerSecond, burst: options.burst };
+    const emissionIntervalMs = 1000 / options.ratePerSecond;
+    checkMs('GcraRateLimit', '"burst" / "ratePerSecond"', options.burst * emissionIntervalMs);
+    if (emissionIntervalMs < EPSILON_MS) {
+      throw new RateLimitConfigError(
+        `GcraRateLimit: "ratePerSecond" must be at most 1000000 (got ${options.ratePerSecond}): the arrival time it keeps has microsecond precision`,
+      );
+    }
+    this.params = { emissionIntervalMs, burst: options.burst };
+    if (typeof options.cost === 'number') this.checkIncrement(options.cost);
     this.id = `gcra:${options.ratePerSecond}:${options.burst}`;
     this.policy = { quota: options.burst, windowSeconds: options.burst / options.ratePerSecond };
+  }
+
+  override costOf(context: RateLimitContext): number {
+    return this.checkIncrement(super.costOf(context));
+  }
+
+  /**
+   * The arrival time is an epoch time in milliseconds, precise to about 0.25 µs: a cost that moves
+   * it by less than 1 µs would be rounded away and admitted for free, so it is refused.
+   */
+  private checkIncrement(cost: number): number {
+    if (cost > 0 && cost * this.params.emissionIntervalMs < EPSILON_MS) {
+      throw new RateLimitConfigError(
+        `GcraRateLimit: "cost" ${cost} is too small to count at ${1000 / this.params.emissionIntervalMs}/s (it must take at least 1 µs of the rate, cost >= ${EPSILON_MS / this.params.emissionIntervalMs})`,
+      );
+    }
+    return cost;
   }
 
   evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
     return gcra(state as GcraState | undefined, nowMs, this.params, cost);
   }
 
-  refundState(state: unknown, nowMs: number, cost: number): RefundStep<unknown> | undefined {
-    return refundGcra(state as GcraState | undefined, nowMs, this.params, cost);
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundGcra(state as GcraState | undefined, nowMs, this.params, cost, admittedAtMs);
   }
 
   describe(): string {

@@ -1,6 +1,6 @@
+import type { RateLimitDecision } from '../core/engine.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { RateLimitContext } from '../core/context.js';
-import type { LimitResult } from '../core/decision.js';
 import type { HandlerPlan } from './handler-plan.js';
 
 /** What the guard decided for one call, for the interceptor that runs after the handler. */
@@ -10,8 +10,8 @@ export interface DecidedCall {
   readonly subject: string;
   /** The handler limits' context, when the call was charged to them (not a continuation). */
   readonly charged: RateLimitContext | undefined;
-  /** The handler limits' results, when the caller's quota goes into the tool result. */
-  readonly results?: readonly LimitResult[];
+  /** The handler limits' decision when charged: what a refund gives back (once). */
+  readonly decision?: RateLimitDecision;
 }
 
 /**

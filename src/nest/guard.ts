@@ -219,10 +219,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const subject = limitContext.subject;
     reportDecision(this.service, plan, 'handler', call, subject, decision, 1);
     if (!decision.allowed) throw this.denial(type, plan, call, decision, false);
-    if (plan.followsCalls) {
-      const results = plan.reportsQuota ? decision.results : undefined;
-      markDecided(key, { plan, subject, charged: limitContext, results });
-    }
+    if (plan.followsCalls) markDecided(key, { plan, subject, charged: limitContext, decision });
     evaluated?.push({ results: decision.results, messageLevel: false });
     return this.admit(context, evaluated);
   }

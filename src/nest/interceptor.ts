@@ -48,7 +48,7 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     // Once per call, even for a handler whose Observable emits several values.
     let settled = false;
     // With `advertiseLimits`, an admitted tool call's result tells the caller its quota.
-    const results = decided.results;
+    const results = decided.plan.reportsQuota ? decided.decision?.results : undefined;
     const handled =
       results === undefined
         ? next.handle()
@@ -83,8 +83,8 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     decided: DecidedCall,
     how: { failed: boolean; error?: unknown; result?: unknown },
   ): void {
-    const { plan, charged } = decided;
-    if (charged === undefined || plan.refundWhen === undefined) return;
+    const { plan, charged, decision } = decided;
+    if (charged === undefined || decision === undefined || plan.refundWhen === undefined) return;
     const outcome: CallOutcome = {
       handler: plan.owner,
       subject: decided.subject,
@@ -100,6 +100,6 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
         `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (refund) this.service.refund(plan, charged);
+    if (refund) this.service.refund(plan, charged, decision);
   }
 }

@@ -5,6 +5,7 @@ import {
   RateLimitEngine,
   type Clock,
   type RateLimitStore,
+  type RateLimitDecision,
 } from '../../src/index.js';
 import { SCENARIOS } from './scenarios.js';
 
@@ -52,6 +53,7 @@ export function describeConformance(target: StoreUnderTest): void {
         const engine = new RateLimitEngine(store, { prefix: `conf:${process.pid}:${run++}:` });
         const limits = scenario.limits();
         const sets = new Map<string, LimitSet>();
+        const decisions: RateLimitDecision[] = [];
 
         for (const [index, step] of scenario.steps.entries()) {
           nowMs = EPOCH_MS + step.at;
@@ -63,7 +65,9 @@ export function describeConformance(target: StoreUnderTest): void {
           }
           const context = { subject: step.subject ?? 'user:alice', cost: step.cost ?? 1 };
           if (step.action === 'refund') {
-            await engine.refund(set, context);
+            const refunded = decisions[(step.refunds ?? 0) - 1];
+            if (refunded === undefined) throw new Error(`step ${index + 1}: refunds no decision`);
+            await engine.refund(set, context, refunded);
             continue;
           }
           if (step.action === 'reset') {
@@ -73,6 +77,7 @@ export function describeConformance(target: StoreUnderTest): void {
           const decision = await (step.action === 'peek'
             ? engine.peek(set, context)
             : engine.evaluate(set, context));
+          decisions[index] = decision;
           const where = `step ${index + 1} (at ${step.at} ms)`;
           expect({ where, allowed: decision.allowed }).toEqual({ where, allowed: step.allowed });
           if (step.retryAfterMs !== undefined) {

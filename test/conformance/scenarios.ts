@@ -15,10 +15,12 @@ export interface Step {
   readonly at: number;
   /**
    * What the step does (default `consume`): `peek` decides without counting (its `remaining` is
-   * what is left before the call), `refund` gives the call's cost back, `reset` forgets the subject.
-   * `refund` and `reset` answer nothing: `allowed` is ignored for them.
+   * what is left before the call), `refund` gives back what the call of step `refunds` still holds,
+   * `reset` forgets the subject. `refund` and `reset` answer nothing: `allowed` is ignored for them.
    */
   readonly action?: 'consume' | 'peek' | 'refund' | 'reset';
+  /** For a `refund`: the number (1-based) of the step whose decision it refunds. */
+  readonly refunds?: number;
   readonly subject?: string;
   /** The handler scope (default `tools/call:demo`). */
   readonly scope?: string;
@@ -312,59 +314,85 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
-    name: 'refund, fixed window: gives units back to the current window only, never below 0',
+    name: 'refund, fixed window: the call gives back its units while its window lasts, once',
     limits: () => [fixed(3, 10)],
     steps: [
-      { at: 0, action: 'refund', allowed: true }, // no state: nothing to give back
-      { at: 0, cost: 3, allowed: true, remaining: [0] },
-      { at: 1_000, action: 'refund', cost: 2, allowed: true },
+      { at: 0, allowed: true, remaining: [2] }, // A
+      { at: 0, cost: 2, allowed: true, remaining: [0] }, // B
+      { at: 1_000, action: 'refund', refunds: 2, allowed: true },
+      { at: 1_000, action: 'refund', refunds: 2, allowed: true }, // once only
       { at: 1_000, cost: 2, allowed: true, remaining: [0] },
       { at: 1_000, allowed: false, retryAfterMs: 9_000 },
-      { at: 1_000, action: 'refund', cost: 50, allowed: true },
-      { at: 1_000, allowed: true, remaining: [2] }, // floored at 0, not below
-      // A window that has ended gets nothing back: the new one is not made roomier.
-      { at: 9_000, cost: 2, allowed: true, remaining: [0] },
-      { at: 10_500, action: 'refund', cost: 3, allowed: true },
+      { at: 1_000, action: 'refund', refunds: 6, allowed: true }, // a denial took nothing
+      { at: 1_000, allowed: false, retryAfterMs: 9_000 },
+      // A's window has ended: its unit is free already, the new window gets nothing back.
       { at: 10_500, cost: 3, allowed: true, remaining: [0] },
+      { at: 10_500, action: 'refund', refunds: 1, allowed: true },
       { at: 10_500, allowed: false, retryAfterMs: 9_500 },
     ],
   },
   {
-    name: 'refund, sliding window: the oldest live entries leave, so the window is never roomier',
+    name: 'refund, fixed window: a reset since the call voids its refund',
+    limits: () => [fixed(1, 10)],
+    steps: [
+      { at: 0, allowed: true }, // A
+      { at: 0, action: 'reset', allowed: true },
+      { at: 0, allowed: true }, // B, the fresh allowance
+      { at: 0, action: 'refund', refunds: 1, allowed: true },
+      { at: 0, allowed: false, retryAfterMs: 10_000 },
+    ],
+  },
+  {
+    name: 'refund, sliding window: the entries of the call leave, while they are live',
     limits: () => [new SlidingWindowRateLimit({ maxCalls: 2, perSeconds: 10 })],
     steps: [
-      { at: 0, allowed: true },
-      { at: 5_000, allowed: true, remaining: [0] },
+      { at: 0, allowed: true }, // A
+      { at: 5_000, allowed: true, remaining: [0] }, // B
       { at: 6_000, allowed: false, retryAfterMs: 4_000 },
-      { at: 6_000, action: 'refund', allowed: true },
-      // The entry of 0 is gone, the one of 5 000 stays.
+      { at: 6_000, action: 'refund', refunds: 2, allowed: true },
+      // B's entry of 5 000 is gone, A's of 0 stays.
       { at: 6_000, allowed: true, remaining: [0], resetAfterMs: [10_000] },
-      { at: 6_000, allowed: false, retryAfterMs: 9_000 },
+      { at: 6_000, allowed: false, retryAfterMs: 4_000 },
+      // A's entry has left the window: refunding A gives nothing back.
+      { at: 10_000, action: 'refund', refunds: 1, allowed: true },
+      { at: 10_000, allowed: true, remaining: [0] },
+      { at: 10_000, allowed: false, retryAfterMs: 6_000 },
     ],
   },
   {
-    name: 'refund, token bucket: tokens come back after the refill; never more than a full bucket',
+    name: 'refund, token bucket: what the refill has not brought back comes back; never above capacity',
     limits: () => [new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1 })],
     steps: [
-      { at: 0, cost: 3, allowed: true, remaining: [0] },
-      { at: 0, action: 'refund', cost: 2, allowed: true },
-      { at: 0, cost: 2, allowed: true, remaining: [0] },
-      { at: 0, allowed: false, retryAfterMs: 1_000 },
-      { at: 500, action: 'refund', cost: 10, allowed: true },
-      { at: 500, allowed: true, remaining: [2], resetAfterMs: [1_000] },
+      { at: 0, cost: 2, allowed: true, remaining: [1] }, // A
+      { at: 0, allowed: true, remaining: [0] }, // B
+      // A took 2 tokens; 1 s of refill has brought 1 back: 1 comes back (1 + 1 = 2 tokens).
+      { at: 1_000, action: 'refund', refunds: 1, allowed: true },
+      { at: 1_000, cost: 2, allowed: true, remaining: [0] }, // C
+      { at: 1_000, allowed: false, retryAfterMs: 1_000 },
+      { at: 1_000, action: 'refund', refunds: 1, allowed: true }, // once only
+      { at: 1_000, action: 'refund', refunds: 2, allowed: true }, // B's token is back already
+      { at: 1_000, allowed: false, retryAfterMs: 1_000 },
+      { at: 1_000, action: 'refund', refunds: 4, allowed: true }, // C, right away: 2 tokens
+      { at: 1_000, allowed: true, remaining: [1], resetAfterMs: [2_000] },
     ],
   },
   {
-    name: 'refund, GCRA: the arrival time moves back; a large refund leaves an empty bucket, no credit',
+    name: 'refund, GCRA: the arrival time moves back by what the call still holds, never before now',
     limits: () => [new GcraRateLimit({ ratePerSecond: 1, burst: 2 })],
     steps: [
-      { at: 0, allowed: true },
-      { at: 0, allowed: true, remaining: [0] },
+      { at: 0, allowed: true }, // A
+      { at: 0, allowed: true, remaining: [0] }, // B
       { at: 0, allowed: false, retryAfterMs: 1_000 },
-      { at: 0, action: 'refund', allowed: true },
-      { at: 0, allowed: true, remaining: [0] },
-      { at: 0, action: 'refund', cost: 10, allowed: true },
-      { at: 0, allowed: true, remaining: [1], resetAfterMs: [1_000] },
+      { at: 0, action: 'refund', refunds: 2, allowed: true },
+      { at: 0, allowed: true, remaining: [0] }, // C
+      { at: 0, action: 'refund', refunds: 2, allowed: true }, // once only
+      { at: 0, allowed: false, retryAfterMs: 1_000 },
+      { at: 1_500, allowed: true, remaining: [0] }, // D
+      // D holds 1 000 ms of the arrival time; 200 ms have drained: 800 ms come back.
+      { at: 1_700, action: 'refund', refunds: 8, allowed: true },
+      { at: 1_700, action: 'refund', refunds: 1, allowed: true }, // A's emission has drained
+      { at: 1_700, allowed: true, remaining: [0] },
+      { at: 1_700, allowed: false, retryAfterMs: 500 },
     ],
   },
   {
@@ -373,7 +401,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [
       { at: 0, allowed: true, remaining: [1, 2] },
       { at: 0, allowed: true, remaining: [0, 1] },
-      { at: 0, action: 'refund', allowed: true },
+      { at: 0, action: 'refund', refunds: 2, allowed: true },
       { at: 0, allowed: true, remaining: [0, 1] },
       { at: 0, allowed: false, retryAfterMs: 10_000, remaining: [0, 1] },
     ],

@@ -49,6 +49,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
       store,
       logger: quiet,
       reportStoreError: (error) => storeErrors.push(error),
+      name: 'test',
     });
     const decisions = await burst(limiter, 'user:stall', 6);
     for (let round = 0; round < 3; round++) {
@@ -82,6 +83,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
         store,
         logger: quiet,
         retryIntervalMs: 20,
+        name: 'test',
       });
       return { store, limiter, admitted: 0 };
     });
@@ -125,6 +127,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
       store,
       onStoreError: 'deny',
       logger: quiet,
+      name: 'test',
     });
     const decisions = await burst(limiter, 'user:cold', 100);
     expect(admittedOf(decisions)).toBe(0);
@@ -140,6 +143,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
       store,
       onStoreError: 'deny',
       logger: quiet,
+      name: 'test',
     });
     const errors = jest.fn();
     const decisions = await Promise.all(
@@ -190,6 +194,7 @@ describeRedis('RedisStore on a server that refuses scripts', () => {
       store,
       onStoreError: 'deny',
       logger: { warn: (message) => warnings.push(message) },
+      name: 'test',
     });
     expect((await limiter.consume('user:a')).allowed).toBe(false);
     expect(warnings).toEqual([expect.stringMatching(/refuses Lua scripts/)]);

@@ -74,6 +74,7 @@ describeRedis('RedisStore on a private redis-server', () => {
       ],
       store,
       onStoreError: 'deny',
+      name: 'test',
     });
     await limiter.consume('user:warm-up'); // loads the script (NOSCRIPT, then EVAL) once
     await client.configResetStat();
@@ -232,6 +233,7 @@ describeRedis('RedisStore on a private redis-server', () => {
       store: store,
       onStoreError: 'deny',
       prefix: 'fromcache:',
+      name: 'test',
     });
     const decisions = [
       await limiter.consume('user:k'),

@@ -191,8 +191,16 @@ describe('createRateLimiter', () => {
   ])('consume(subject) decides as consume(subject, { cost: 1 }): %s', async (_name, limits) => {
     let nowMs = 1_700_000_000_000;
     const clock = () => nowMs;
-    const bare = createRateLimiter({ limits: limits(), store: new MemoryStore({ clock }) });
-    const withContext = createRateLimiter({ limits: limits(), store: new MemoryStore({ clock }) });
+    const bare = createRateLimiter({
+      limits: limits(),
+      store: new MemoryStore({ clock }),
+      name: 'a',
+    });
+    const withContext = createRateLimiter({
+      limits: limits(),
+      store: new MemoryStore({ clock }),
+      name: 'b',
+    });
     let denied = 0;
     for (let call = 0; call < 60; call++) {
       nowMs += [0, 40, 0, 300, 900][(call * 7) % 5];
@@ -224,6 +232,7 @@ describe('createRateLimiter', () => {
             throw new Error('clock broke');
           },
         }),
+        name: 'test',
       });
       let pending: Promise<unknown> | undefined;
       expect(() => (pending = limiter.consume('user:a'))).not.toThrow();
@@ -271,9 +280,12 @@ describe('engine.refund, peek and reset', () => {
     const custom = new CountingLimiter('custom', 1);
     const engine = new RateLimitEngine(new MemoryStore());
     const set = new LimitSet([custom, builtIn], 'scope');
-    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+    const admitted = await engine.evaluate(set, context());
+    expect(admitted.allowed).toBe(true);
     expect((await engine.evaluate(set, context())).allowed).toBe(false);
-    await engine.refund(set, context());
+    await engine.refund(set, context(), admitted);
+    expect(custom.log).toEqual(['admit', 'deny', 'refund']);
+    await engine.refund(set, context(), admitted); // once only
     expect(custom.log).toEqual(['admit', 'deny', 'refund']);
     expect((await engine.evaluate(set, context())).allowed).toBe(true);
   });
@@ -296,7 +308,8 @@ describe('engine.refund, peek and reset', () => {
     const store = { evaluate: new MemoryStore().evaluate.bind(new MemoryStore()) };
     const engine = new RateLimitEngine(store);
     const set = new LimitSet([new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 })], 's');
-    await expect(engine.refund(set, context())).rejects.toThrow(RateLimitConfigError);
+    const admitted = await engine.evaluate(set, context());
+    await expect(engine.refund(set, context(), admitted)).rejects.toThrow(RateLimitConfigError);
     await expect(engine.peek(set, context())).rejects.toThrow('has no peek()');
     await expect(engine.reset(set, 'user:a')).rejects.toThrow('has no reset()');
   });

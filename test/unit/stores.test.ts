@@ -323,6 +323,7 @@ describe('ResilientStore (the onStoreError policy)', () => {
       limits: [limit],
       store: new CacheManagerStore(createCache({ stores: [keyv] })),
       logger,
+      name: 'test',
     });
     const allowed = [];
     for (let index = 0; index < 4; index++) allowed.push((await limiter.consume('user:a')).allowed);
@@ -348,7 +349,7 @@ describe('exact under concurrency: 10,000 concurrent calls against a limit of 10
     it.each(limits.map((each) => [each.describe(), each] as const))(
       `${storeName}: %s admits exactly 100`,
       async (_name, each) => {
-        const limiter = createRateLimiter({ limits: [each], store: makeStore() });
+        const limiter = createRateLimiter({ limits: [each], store: makeStore(), name: 'each' });
         const decisions = await Promise.all(
           Array.from({ length: 10_000 }, () => limiter.consume('user:a')),
         );
@@ -363,6 +364,7 @@ describe('exact under concurrency: 10,000 concurrent calls against a limit of 10
           new SlidingWindowRateLimit({ maxCalls: 150, perSeconds: 3_600 }),
         ],
         store: makeStore(),
+        name: 'test',
       });
       const decisions = await Promise.all(
         Array.from({ length: 10_000 }, () => limiter.consume('user:a')),

@@ -83,7 +83,7 @@ class BenchModule {
       case 'memory-metrics':
         return {
           module: BenchModule,
-          imports: [McpRateLimitModule.forRoot({ registerGlobally: true })],
+          imports: [McpRateLimitModule.forRoot()],
           controllers: [McpEndpoint, LimitedTools],
         };
       case 'redis':
@@ -91,7 +91,7 @@ class BenchModule {
           module: BenchModule,
           imports: [
             CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(redisUrl)] }),
-            McpRateLimitModule.forRoot({ registerGlobally: true }),
+            McpRateLimitModule.forRoot(),
           ],
           controllers: [McpEndpoint, LimitedTools],
         };

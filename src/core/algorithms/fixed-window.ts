@@ -25,16 +25,33 @@ export function fixedWindow(
 
   if (count + cost <= limit) {
     const next = { windowStartMs, count: count + cost };
-    return new AlgorithmStep(true, 0, limit - count - cost, resetAfterMs, next, resetAfterMs);
+    return new AlgorithmStep(
+      true,
+      0,
+      limit - count - cost,
+      resetAfterMs,
+      next,
+      resetAfterMs,
+      nowMs,
+    );
   }
   // The next bucket starts empty, so any cost within the limit is admitted there. A cost above the
   // limit is never admitted; we answer with the next bucket anyway (there is no "never" on the wire).
-  return new AlgorithmStep(false, resetAfterMs, limit - count, resetAfterMs, state, resetAfterMs);
+  return new AlgorithmStep(
+    false,
+    resetAfterMs,
+    limit - count,
+    resetAfterMs,
+    state,
+    resetAfterMs,
+    nowMs,
+  );
 }
 
 /**
- * Gives `cost` units back to the current bucket (not below 0). A bucket that has ended is left
- * alone: its units are already free, so giving them back to the new one would admit more than the
+ * Gives back the `cost` units of a call admitted at `admittedAtMs`, when that call's bucket is the
+ * current one (never below 0). Exact: until its bucket ends the call holds all its units, and once
+ * it has ended they are free already, so giving them to the new bucket would admit more than the
  * limit.
  */
 export function refundFixedWindow(
@@ -42,10 +59,12 @@ export function refundFixedWindow(
   nowMs: number,
   params: FixedWindowParams,
   cost: number,
+  admittedAtMs: number,
 ): RefundStep<FixedWindowState> | undefined {
   const { periodMs } = params;
   const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
   if (state === undefined || state.windowStartMs !== windowStartMs) return undefined;
+  if (Math.floor(admittedAtMs / periodMs) * periodMs !== windowStartMs) return undefined;
   const count = Math.max(0, state.count - cost);
   return { state: { windowStartMs, count }, ttlMs: windowStartMs + periodMs - nowMs };
 }

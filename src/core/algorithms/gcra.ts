@@ -34,6 +34,7 @@ export function gcra(
       resetAfterMs,
       newTatMs, // state
       Math.ceil(resetAfterMs), // ttlMs
+      nowMs, // atMs
     );
   }
 
@@ -47,20 +48,25 @@ export function gcra(
     resetAfterMs,
     state,
     Math.ceil(resetAfterMs), // ttlMs
+    nowMs, // atMs
   );
 }
 
 /**
- * Moves the arrival time back by `cost` emissions, never before now: the units come back, but no
- * credit beyond an empty bucket is made.
+ * Gives back what a call admitted at `admittedAtMs` still holds: its `cost` emissions moved the
+ * arrival time forward by `cost × emissionIntervalMs`, and every millisecond since has drained one
+ * millisecond of that (to later calls, or to an emptying bucket). Moving the arrival time back by
+ * what is left, and never before now, returns no unit twice and makes no credit.
  */
 export function refundGcra(
   state: GcraState | undefined,
   nowMs: number,
   params: GcraParams,
   cost: number,
+  admittedAtMs: number,
 ): RefundStep<GcraState> | undefined {
   if (state === undefined) return undefined;
-  const tatMs = Math.max(nowMs, state - cost * params.emissionIntervalMs);
+  const heldMs = Math.max(0, cost * params.emissionIntervalMs - (nowMs - admittedAtMs));
+  const tatMs = Math.max(nowMs, state - heldMs);
   return { state: tatMs, ttlMs: Math.ceil(tatMs - nowMs) };
 }

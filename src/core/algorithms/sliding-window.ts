@@ -7,6 +7,12 @@ export type SlidingWindowParams = {
 };
 
 /**
+ * The largest `limit` a sliding window takes: its state holds one time per admitted unit, so a
+ * larger quota would make each subject's state large and every call slow to copy it.
+ */
+export const MAX_SLIDING_WINDOW_CALLS = 10_000;
+
+/**
  * The times of the admitted units still inside the window, oldest first (a call of cost n adds n
  * entries). Never longer than `limit`.
  */
@@ -29,7 +35,7 @@ export function slidingWindow(
     for (let index = 0; index < liveCount; index++) next[index] = entries[firstLive + index];
     next.fill(nowMs, liveCount);
     const resetAfterMs = expiresAfterMs(next, nowMs, periodMs);
-    return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, resetAfterMs);
+    return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, resetAfterMs, nowMs);
   }
 
   const resetAfterMs = liveCount === 0 ? 0 : entries[entries.length - 1] + periodMs - nowMs;
@@ -44,25 +50,30 @@ export function slidingWindow(
     resetAfterMs,
     state,
     resetAfterMs, // ttlMs
+    nowMs, // atMs
   );
 }
 
 /**
- * Removes the `cost` OLDEST live entries (not below none). The refunded call's own entries may be
- * newer, but dropping older ones instead leaves entries that expire no sooner than the call's
- * would have: the limit is never roomier than if the call had not been made.
+ * Removes the entries of a call admitted at `admittedAtMs` (up to `cost` entries stamped with that
+ * time), while they are still inside the window. Exact: those entries are what the call holds, and
+ * once they have left the window it holds nothing. Entries of other calls of the same instant are
+ * alike (they leave the window together), so which of them goes makes no difference.
  */
 export function refundSlidingWindow(
   state: SlidingWindowState | undefined,
   nowMs: number,
   params: SlidingWindowParams,
   cost: number,
+  admittedAtMs: number,
 ): RefundStep<SlidingWindowState> | undefined {
-  if (state === undefined) return undefined;
-  const { periodMs } = params;
-  const firstLive = firstLiveIndex(state, nowMs, periodMs);
-  const next = state.slice(Math.min(state.length, firstLive + cost));
-  return { state: next, ttlMs: expiresAfterMs(next, nowMs, periodMs) };
+  if (state === undefined || admittedAtMs <= nowMs - params.periodMs) return undefined;
+  const first = state.indexOf(admittedAtMs);
+  if (first < 0) return undefined;
+  let end = first;
+  while (end < state.length && end - first < cost && state[end] === admittedAtMs) end++;
+  const next = [...state.slice(0, first), ...state.slice(end)];
+  return { state: next, ttlMs: expiresAfterMs(next, nowMs, params.periodMs) };
 }
 
 /** The index of the first entry still inside the window at `nowMs`. */

@@ -33,6 +33,7 @@ export function tokenBucket(
       resetAfterMs,
       { tokens: left, updatedAtMs: nowMs }, // state
       Math.ceil(resetAfterMs), // ttlMs
+      nowMs, // atMs
     );
   }
 
@@ -46,19 +47,27 @@ export function tokenBucket(
     resetAfterMs,
     state,
     Math.ceil(resetAfterMs), // ttlMs
+    nowMs, // atMs
   );
 }
 
-/** Puts `cost` tokens back into the bucket (refilled to now first), never above its capacity. */
+/**
+ * Gives back what a call admitted at `admittedAtMs` still holds: it took `cost` tokens, and the
+ * refill since has brought `elapsed × refillPerSecond` of them back (to later calls, or over the
+ * brim of a full bucket). Only the rest is put back (after refilling to now), never above the
+ * capacity: no token comes back twice.
+ */
 export function refundTokenBucket(
   state: TokenBucketState | undefined,
   nowMs: number,
   params: TokenBucketParams,
   cost: number,
+  admittedAtMs: number,
 ): RefundStep<TokenBucketState> | undefined {
   if (state === undefined) return undefined;
   const { capacity, refillPerSecond } = params;
-  const tokens = Math.min(capacity, tokensAt(state, nowMs, params) + cost);
+  const held = Math.max(0, cost - ((nowMs - admittedAtMs) * refillPerSecond) / 1000);
+  const tokens = Math.min(capacity, tokensAt(state, nowMs, params) + held);
   const resetAfterMs = ((capacity - tokens) * 1000) / refillPerSecond;
   return { state: { tokens, updatedAtMs: nowMs }, ttlMs: Math.ceil(resetAfterMs) };
 }

@@ -24,6 +24,8 @@ export class AlgorithmStep<State> {
     readonly state: State,
     /** How long the stored state must be kept; after that it is equivalent to no state at all. */
     readonly ttlMs: number,
+    /** The time this decision was made at (the store's clock): what a refund of the call names. */
+    readonly atMs: number,
   ) {}
 }
 

@@ -1,3 +1,4 @@
+import { isStateOf } from '../algorithms/index.js';
 import type { AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
@@ -29,6 +30,9 @@ export interface CacheManagerStoreOptions {
   readonly operationTimeoutMs?: number;
 }
 
+/** The key queues of each cache object, whichever store over it holds them. */
+const TAILS_BY_CACHE = new WeakMap<CacheLike, Map<string, Promise<void>>>();
+
 /**
  * Limit state in any cache-manager `Cache` (Keyv stores: in-memory, SQLite, Mongo, Memcache...).
  *
@@ -42,8 +46,8 @@ export interface CacheManagerStoreOptions {
 export class CacheManagerStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly operationTimeoutMs: number;
-  /** The last promise of each key's queue of evaluations. */
-  private readonly tails = new Map<string, Promise<void>>();
+  /** The last promise of each key's queue of evaluations, shared by every store on this cache. */
+  private readonly tails: Map<string, Promise<void>>;
   /** Bumped on every error the cache or its stores report. */
   private errorCount = 0;
   private lastError: unknown;
@@ -54,6 +58,10 @@ export class CacheManagerStore implements RateLimitStore {
   ) {
     this.clock = options.clock ?? monotonicClock;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
+    // Two stores over one cache (two modules each making their own) must not race each other.
+    let tails = TAILS_BY_CACHE.get(cache);
+    if (tails === undefined) TAILS_BY_CACHE.set(cache, (tails = new Map()));
+    this.tails = tails;
     const onError = (error: unknown): void => {
       this.errorCount++;
       this.lastError = error;
@@ -88,7 +96,12 @@ export class CacheManagerStore implements RateLimitStore {
     return this.locked(checks, async (states, nowMs) => {
       const writes: (readonly [string, { state: unknown; ttlMs: number }])[] = [];
       checks.forEach((check, index) => {
-        const refunded = check.limit.refundState(states[index], nowMs, check.cost);
+        const refunded = check.limit.refundState(
+          states[index],
+          nowMs,
+          check.cost,
+          check.admittedAtMs ?? nowMs,
+        );
         if (refunded !== undefined) writes.push([check.key, refunded]);
       });
       await this.write(writes);
@@ -127,10 +140,16 @@ export class CacheManagerStore implements RateLimitStore {
       );
       this.throwIfErrored(errorsBefore);
       // Keys of one call are distinct (the engine sees to it), so each state is read once.
-      return await work(
-        states.map((state) => state ?? undefined),
-        this.clock(),
-      );
+      const read = states.map((state, index) => {
+        if (state === null || state === undefined) return undefined;
+        if (!isStateOf(checks[index].limit, state)) {
+          throw new StoreUnavailableError(
+            `cache-manager store: the state of ${checks[index].key} is not a ${checks[index].limit.algorithm} state (does the cache store objects as they are?)`,
+          );
+        }
+        return state;
+      });
+      return await work(read, this.clock());
     } finally {
       release();
     }

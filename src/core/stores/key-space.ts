@@ -17,8 +17,11 @@ class Generation {
 export class KeySpace {
   private young = new Generation();
   private old = new Generation();
-  /** Other limit objects found to have the same settings as `limit` (several handlers' copies). */
-  private readonly alike: BuiltInRateLimit[] = [];
+  /**
+   * Other limit objects found to have the same settings as `limit` (several handlers' copies).
+   * Weak: limits made per request must not stay in memory for the store's life.
+   */
+  private readonly alike = new WeakSet<BuiltInRateLimit>();
 
   constructor(readonly limit: BuiltInRateLimit | undefined) {}
 
@@ -58,12 +61,12 @@ export class KeySpace {
 
   /** Whether `limit` may keep its states here: only a limit of the same algorithm and settings. */
   accepts(limit: BuiltInRateLimit): boolean {
-    if (limit === this.limit || this.alike.includes(limit)) return true;
+    if (limit === this.limit || this.alike.has(limit)) return true;
     const first = this.limit as BuiltInRateLimit;
     const same =
       limit.algorithm === first.algorithm &&
       JSON.stringify(limit.params) === JSON.stringify(first.params);
-    if (same) this.alike.push(limit);
+    if (same) this.alike.add(limit);
     return same;
   }
 }

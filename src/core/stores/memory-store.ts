@@ -107,7 +107,12 @@ export class MemoryStore implements RateLimitStore {
     try {
       const nowMs = this.clock();
       for (const check of checks) {
-        const refunded = check.limit.refundState(this.stateOf(check), nowMs, check.cost);
+        const refunded = check.limit.refundState(
+          this.stateOf(check),
+          nowMs,
+          check.cost,
+          check.admittedAtMs ?? nowMs,
+        );
         if (refunded !== undefined) this.write(check, refunded.state, nowMs + refunded.ttlMs);
       }
       return Promise.resolve();

@@ -74,7 +74,7 @@ const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, s
  *
  * @example
  * const store = RedisStore.fromUrl('redis://127.0.0.1:6379');
- * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })], store });
+ * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })], store, name: 'search' });
  */
 export class RedisStore implements RateLimitStore {
   private readonly commandTimeoutMs: number;

@@ -13,6 +13,11 @@ export interface LimitCheck {
    */
   readonly space?: string;
   readonly subject?: string;
+  /**
+   * For a refund: when the store admitted the call being refunded (the `atMs` of its outcome).
+   * Without it the call is taken as admitted now.
+   */
+  readonly admittedAtMs?: number;
 }
 
 /** What one limit decided for one call. Times in milliseconds. */
@@ -22,6 +27,12 @@ export interface LimitOutcome {
   readonly retryAfterMs: number;
   readonly remaining: number;
   readonly resetAfterMs: number;
+  /**
+   * When the store decided, by its clock (epoch ms): a refund of this call names it as
+   * `admittedAtMs`. Optional for custom stores: without it a refund takes the call as made at the
+   * refund.
+   */
+  readonly atMs?: number;
 }
 
 /**
@@ -42,10 +53,15 @@ export interface RateLimitStore {
    */
   peek?(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]>;
   /**
-   * Gives back each check's `cost` to its limit: undoes (part of) a call that was admitted earlier,
-   * in one atomic step like `evaluate`. A refund never makes a limit roomier than if the call had
-   * never been made (a window that has rolled over gets nothing back); a key without state is left
-   * alone. Optional for custom stores: features that need it refuse a store without it.
+   * Gives back to each check's limit what the call admitted at `admittedAtMs` (default: now) with
+   * `cost` still holds, in one atomic step like `evaluate`: never more (a window that has rolled
+   * over, entries that have expired, tokens the refill has brought back give nothing back), so a
+   * refund never makes a limit roomier than if the call had never been made. A key without state
+   * is left alone. Per algorithm: fixed window, `cost` off the count when the admission's window is
+   * the current one; sliding window, up to `cost` entries stamped `admittedAtMs` while live; token
+   * bucket, `max(0, cost − elapsed × rate)` tokens, capped at capacity; GCRA, the arrival time back
+   * by `max(0, cost × interval − elapsed)`, not before now. The engine refunds each admitted
+   * decision once. Optional for custom stores: features that need it refuse a store without it.
    */
   refund?(checks: readonly LimitCheck[]): Promise<void>;
   /**
