@@ -58,6 +58,7 @@ interface Step {
   readonly costs: readonly number[];
   /** What the call does: evaluate (commit when all allow), refund, or peek. */
   readonly op: 'evaluate' | 'refund' | 'peek';
+  readonly admission: number;
 }
 
 /**
@@ -81,6 +82,9 @@ const scenarioArbitrary = (minLimits: number, maxLimits: number, allOften: boole
             { minLength: limits.length, maxLength: limits.length },
           ),
           op: fc.constantFrom('evaluate', 'evaluate', 'evaluate', 'refund', 'peek'),
+          // A refund undoes an earlier admission (picked by this index among those made), or,
+          // when there is none, an admission taken as now.
+          admission: fc.nat(),
         }),
         { minLength: 1, maxLength: 30 },
       ),
@@ -96,7 +100,13 @@ function reference(
 ): LimitOutcome[] {
   if (op === 'refund') {
     for (const check of checks) {
-      const refunded = refundAlgorithm(check.limit, states.get(check.key), nowMs, check.cost);
+      const refunded = refundAlgorithm(
+        check.limit,
+        states.get(check.key),
+        nowMs,
+        check.cost,
+        check.admittedAtMs,
+      );
       if (refunded !== undefined) states.set(check.key, refunded.state);
     }
     return [];
@@ -112,6 +122,7 @@ function reference(
     retryAfterMs,
     remaining,
     resetAfterMs,
+    atMs: nowMs,
   }));
 }
 
@@ -156,13 +167,20 @@ describeRedis.each(CLIENT_LIBRARIES)('RedisStore Lua twins vs TypeScript (%s)', 
           const keys = limits.map((_, index) => `mcprl-test:{${subject}}${index}`);
           keysUsed.push(...keys);
           const states = new Map<string, unknown>();
+          // The times of the admissions made so far, for refunds to name.
+          const admittedAt: number[] = [];
           nowMs = startMs;
           for (const step of steps as Step[]) {
             nowMs += step.advanceMs;
+            const admittedAtMs =
+              step.op === 'refund' && admittedAt.length > 0
+                ? admittedAt[step.admission % admittedAt.length]
+                : undefined;
             const checks: LimitCheck[] = [];
             limits.forEach((limit, index) => {
               if (step.mask[index] || (index === 0 && !step.mask.includes(true))) {
-                checks.push({ key: keys[index], limit, cost: costFor(limit, step.costs[index]) });
+                const cost = costFor(limit, step.costs[index]);
+                checks.push({ key: keys[index], limit, cost, admittedAtMs });
               }
             });
             const expected = reference(states, checks, nowMs, step.op);
@@ -173,6 +191,9 @@ describeRedis.each(CLIENT_LIBRARIES)('RedisStore Lua twins vs TypeScript (%s)', 
                   ? await store.peek(checks)
                   : await store.evaluate(checks);
             expect(actual).toEqual(expected);
+            if (step.op === 'evaluate' && expected.every((outcome) => outcome.allowed)) {
+              admittedAt.push(nowMs);
+            }
           }
         },
       ),

@@ -97,6 +97,29 @@ describeRedis('RedisStore on a private redis-server', () => {
     await store.close();
   });
 
+  test('a batch names at most 94 distinct limits: calls of one tick with more go in two script calls, decided exactly; a call with more is refused', async () => {
+    const store = new RedisStore({ client });
+    // Two calls of 60 limits each, every limit its own object (its own entry in a batch's table).
+    const callChecks = [0, 1].map((call) =>
+      Array.from({ length: 60 }, (_, index) => ({
+        key: `many:{s${call}}${index}`,
+        limit: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: LONG }),
+        cost: 1,
+      })),
+    );
+    const first = await Promise.all(callChecks.map((checks) => store.evaluate(checks)));
+    expect(first.flat().every((outcome) => outcome.allowed && outcome.remaining === 0)).toBe(true);
+    const second = await Promise.all(callChecks.map((checks) => store.evaluate(checks)));
+    expect(second.flat().every((outcome) => !outcome.allowed)).toBe(true);
+    const tooMany = Array.from({ length: 95 }, (_, index) => ({
+      key: `many:{t}${index}`,
+      limit: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: LONG }),
+      cost: 1,
+    }));
+    await expect(store.evaluate(tooMany)).rejects.toThrow(RateLimitConfigError);
+    await store.close();
+  });
+
   test('one call of a batch that fails in the script (a foreign value at its key) fails alone', async () => {
     const store = new RedisStore({ client });
     const limit = new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG });

@@ -29,7 +29,7 @@ end
 -- Within the window it was written in, the key already expires at the window's end (the TTL the
 -- first write of the window gave it): only the count changes, and SET KEEPTTL costs Redis less than
 -- half of SET PX. A state whose TTL is not positive is equivalent to no state: delete it.
-local function fixed_window_commit(key, state, ttl_ms, same_window)
+local function fixed_window_commit(key, now_ms, cost, ttl_ms, state, same_window)
   local px = px_of(ttl_ms)
   if px == nil then
     redis.call('DEL', key)
@@ -43,10 +43,13 @@ end
 -- Refund (twin of the TypeScript refund): the count of the stored window goes down by `cost`, not
 -- below 0, only while that window is the current one (a window that has rolled over gets nothing
 -- back); the key keeps its TTL (the window's end). No state: nothing to give back.
-local function fixed_window_refund(key, now_ms, limit, period_ms, cost)
+local function fixed_window_refund(key, now_ms, limit, period_ms, cost, admitted_at_ms)
   local stored = redis.call('GET', key)
   if not stored then return end
   local stored_start_ms, stored_count = struct.unpack('<dd', stored)
-  if stored_start_ms ~= math.floor(now_ms / period_ms) * period_ms then return end
+  local window_start_ms = math.floor(now_ms / period_ms) * period_ms
+  if stored_start_ms ~= window_start_ms then return end
+  -- A call of an earlier window holds nothing of this one.
+  if math.floor(admitted_at_ms / period_ms) * period_ms ~= window_start_ms then return end
   redis.call('SET', key, struct.pack('<dd', stored_start_ms, math.max(0, stored_count - cost)), 'KEEPTTL')
 end

@@ -25,11 +25,18 @@ local function gcra(key, now_ms, emission_interval_ms, burst, cost)
   return false, retry_after_ms, remaining, reset_after_ms, math.ceil(reset_after_ms), nil
 end
 
+-- Store the state the step returned (the commit shared by every limit of an admitted call).
+local function gcra_commit(key, now_ms, cost, ttl_ms, state)
+  store_state(key, state, ttl_ms)
+end
+
 -- Refund (twin of the TypeScript refund): the theoretical arrival time moves back by `cost`
 -- emission intervals, never before now; kept until it is reached. No state: nothing to give back.
-local function gcra_refund(key, now_ms, emission_interval_ms, burst, cost)
+local function gcra_refund(key, now_ms, emission_interval_ms, burst, cost, admitted_at_ms)
   local stored = redis.call('GET', key)
   if not stored then return end
-  local tat_ms = math.max(struct.unpack('<d', stored) - cost * emission_interval_ms, now_ms)
+  -- What the call still holds: its emission time, less the time that has passed since.
+  local held_ms = math.max(0, cost * emission_interval_ms - (now_ms - admitted_at_ms))
+  local tat_ms = math.max(now_ms, struct.unpack('<d', stored) - held_ms)
   store_state(key, struct.pack('<d', tat_ms), math.ceil(tat_ms - now_ms))
 end

@@ -80,15 +80,14 @@ end
 -- leave (not below none). The refunded call's own entries may be newer, but dropping older ones
 -- leaves entries that expire no sooner than the call's would have: the limit is never roomier than
 -- if the call had not been made. Kept until its newest entry leaves the window.
-local function sliding_window_refund(key, now_ms, limit, period_ms, cost)
-  local length, first_live = sliding_window_scan(key, now_ms, period_ms)
-  if length == 0 then return end
-  local drop = math.min(length, first_live + cost)
-  if drop >= length then
-    redis.call('DEL', key)
-    return
-  end
-  if drop > 0 then redis.call('LTRIM', key, drop, -1) end
+local function sliding_window_refund(key, now_ms, limit, period_ms, cost, admitted_at_ms)
+  -- Only the refunded call's own entries (stamped with its admission time) go, and none once they
+  -- have left the window: the units of other calls are never handed out again.
+  if cost <= 0 or admitted_at_ms <= now_ms - period_ms then return end
+  -- LREM's count is a whole number (0 would mean every occurrence).
+  local removed = redis.call('LREM', key, math.ceil(cost), struct.pack('<d', admitted_at_ms))
+  if removed == 0 then return end
+  if redis.call('LLEN', key) == 0 then return end
   local newest_ms = struct.unpack('<d', redis.call('LINDEX', key, -1))
   local px = px_of(newest_ms + period_ms - now_ms)
   if px == nil then redis.call('DEL', key) else redis.call('PEXPIRE', key, px) end

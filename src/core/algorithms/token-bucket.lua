@@ -29,14 +29,20 @@ local function token_bucket(key, now_ms, capacity, refill_per_second, cost)
     math.ceil(reset_after_ms), nil
 end
 
+-- Store the state the step returned (the commit shared by every limit of an admitted call).
+local function token_bucket_commit(key, now_ms, cost, ttl_ms, state)
+  store_state(key, state, ttl_ms)
+end
+
 -- Refund (twin of the TypeScript refund): refill to now, then `cost` tokens back, capped at the
 -- capacity; kept for the time to fill up from there. No state: the bucket is already full.
-local function token_bucket_refund(key, now_ms, capacity, refill_per_second, cost)
+local function token_bucket_refund(key, now_ms, capacity, refill_per_second, cost, admitted_at_ms)
   local stored = redis.call('GET', key)
   if not stored then return end
+  -- What the call still holds: its cost, less what the bucket has refilled since it was admitted.
+  local held = math.max(0, cost - ((now_ms - admitted_at_ms) * refill_per_second) / 1000)
   local stored_tokens, updated_at_ms = struct.unpack('<dd', stored)
   local elapsed_ms = math.max(0, now_ms - updated_at_ms)
-  local tokens = math.min(capacity, stored_tokens + (elapsed_ms * refill_per_second) / 1000)
-  tokens = math.min(capacity, tokens + cost)
+  local tokens = math.min(capacity, math.min(capacity, stored_tokens + (elapsed_ms * refill_per_second) / 1000) + held)
   store_state(key, struct.pack('<dd', tokens, now_ms), math.ceil(((capacity - tokens) * 1000) / refill_per_second))
 end

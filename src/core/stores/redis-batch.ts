@@ -1,23 +1,33 @@
 import { monotonicClock } from '../clock.js';
 import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
-import type { RedisScript } from './redis-script.js';
+import { MAX_BATCH_LIMITS, REF_BASE, type RedisScript } from './redis-script.js';
 import { StoreUnavailableError, type LimitOutcome } from './store.js';
+
+/** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
+export type LimitArguments = readonly [code: string, first: string, second: string];
 
 /** One call of the store, as the script takes it. */
 export interface ScriptCall {
+  /** `e` evaluate, `p` peek, `r` refund, `d` delete the keys (reset). */
+  readonly op: 'e' | 'p' | 'r' | 'd';
   /** The call's keys, one per limit (KEYS). */
   readonly keys: readonly string[];
-  /** The call's part of ARGV: operation, number of limits, then per limit code, two parameters, cost. */
-  readonly argv: readonly string[];
+  /** Per key, its limit (none for `d`); the same array for the same limit, so a batch sends it once. */
+  readonly limits: readonly LimitArguments[];
+  /** Per limit, its cost. */
+  readonly costs: readonly string[];
   /** How many outcomes the script answers for this call (0 for a refund or a reset). */
   readonly outcomes: number;
+  /** The algorithms of the call's limits, an OR of `algorithmBit`s (0 for a reset). */
+  readonly algorithms: number;
   readonly resolve: (outcomes: readonly LimitOutcome[]) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /** What the batcher needs from its store. */
 export interface BatchHost {
-  readonly script: RedisScript;
+  /** The script that decides a batch of these algorithms (an OR of `algorithmBit`s). */
+  scriptFor(algorithms: number): RedisScript;
   readonly commandTimeoutMs: number;
   /** The transport when it exists; `open()` creates it (a store that owns its connection). */
   readonly transport: ScriptTransport | undefined;
@@ -31,6 +41,8 @@ const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
+// A reset's descriptor has one character per key (it names no limit).
+const RESET_FILLER = String.fromCharCode(REF_BASE + 1);
 // Per limit, the script answers four little-endian doubles.
 const BYTES_PER_OUTCOME = 32;
 
@@ -39,7 +51,11 @@ class Batch {
   readonly calls: ScriptCall[] = [];
   readonly keys: string[] = [];
   readonly argv: string[];
+  /** The batch's distinct limits, as their descriptor characters, and their table (end of ARGV). */
+  readonly refs = new Map<LimitArguments, string>();
+  readonly limitTable: string[] = [];
   limits = 0;
+  algorithms = 0;
   /**
    * Monotonic ms by which the command had surely left (the check phase after it was handed to the
    * client); its deadline runs from there. Infinity until then.
@@ -59,6 +75,7 @@ class Batch {
     return (
       this.calls.length < MAX_CALLS &&
       this.limits + call.keys.length <= MAX_LIMITS &&
+      this.refs.size + call.limits.length <= MAX_BATCH_LIMITS &&
       this.timeMs === timeMs
     );
   }
@@ -66,8 +83,24 @@ class Batch {
   add(call: ScriptCall): void {
     this.calls.push(call);
     for (const key of call.keys) this.keys.push(key);
-    for (const argument of call.argv) this.argv.push(argument);
+    let descriptor: string = call.op;
+    if (call.op === 'd') {
+      descriptor += RESET_FILLER.repeat(call.keys.length);
+    } else {
+      for (const limit of call.limits) {
+        let ref = this.refs.get(limit);
+        if (ref === undefined) {
+          ref = String.fromCharCode(REF_BASE + this.refs.size + 1);
+          this.refs.set(limit, ref);
+          this.limitTable.push(limit[0], limit[1], limit[2]);
+        }
+        descriptor += ref;
+      }
+    }
+    this.argv.push(descriptor);
+    for (const cost of call.costs) this.argv.push(cost);
     this.limits += call.keys.length;
+    this.algorithms |= call.algorithms;
   }
 
   fail(error: unknown): void {
@@ -158,13 +191,16 @@ export class ScriptBatcher {
   private send(batch: Batch): void {
     batch.lane.inFlight++;
     this.track(batch);
-    const args = ['EVALSHA', this.host.script.sha1, String(batch.keys.length)];
+    const script = this.host.scriptFor(batch.algorithms);
+    const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
     for (const argument of batch.argv) args.push(argument);
+    for (const argument of batch.limitTable) args.push(argument);
+    args.push(String(batch.refs.size));
     const transport = this.host.transport;
     const waiting = transport?.ready();
     if (transport !== undefined && waiting === undefined) {
-      this.sendScript(transport, batch, args);
+      this.sendScript(transport, batch, script, args);
       return;
     }
     // Connecting, or known to be disconnected (then `waiting` rejects at once). The deadline runs.
@@ -177,7 +213,7 @@ export class ScriptBatcher {
         : (waiting as Promise<void>).then(() => transport);
     ready.then(
       (connected) => {
-        if (!batch.settled) this.sendScript(connected, batch, args);
+        if (!batch.settled) this.sendScript(connected, batch, script, args);
       },
       (error: unknown) => {
         if (!batch.settled) this.finish(batch, () => batch.fail(unavailable(error)));
@@ -185,7 +221,12 @@ export class ScriptBatcher {
     );
   }
 
-  private sendScript(transport: ScriptTransport, batch: Batch, args: string[]): void {
+  private sendScript(
+    transport: ScriptTransport,
+    batch: Batch,
+    script: RedisScript,
+    args: string[],
+  ): void {
     const firstKey = batch.keys[0];
     transport.send(args, firstKey).then(
       (reply) => this.answered(batch, reply),
@@ -200,7 +241,7 @@ export class ScriptBatcher {
         batch.lane.lastReplyMs = monotonicClock();
         const evalArgs = args.slice();
         evalArgs[0] = 'EVAL';
-        evalArgs[1] = this.host.script.source;
+        evalArgs[1] = script.source;
         transport.send(evalArgs, firstKey).then(
           (evalReply) => this.answered(batch, evalReply),
           (evalError: unknown) => {
@@ -312,7 +353,8 @@ function deliver(batch: Batch, reply: unknown): void {
     const list = reply as unknown[];
     failures.set(Number(list[index]), String(list[index + 1]));
   }
-  let expected = 0;
+  // The batch's time (epoch ms), then per call its outcomes.
+  let expected = 8;
   batch.calls.forEach((call, index) => {
     if (!failures.has(index + 1)) expected += call.outcomes * BYTES_PER_OUTCOME;
   });
@@ -322,7 +364,8 @@ function deliver(batch: Batch, reply: unknown): void {
     );
     return;
   }
-  let at = 0;
+  const atMs = bytes.readDoubleLE(0);
+  let at = 8;
   batch.calls.forEach((call, index) => {
     const failure = failures.get(index + 1);
     if (failure !== undefined) {
@@ -338,6 +381,7 @@ function deliver(batch: Batch, reply: unknown): void {
         retryAfterMs: bytes.readDoubleLE(at + 8),
         remaining: bytes.readDoubleLE(at + 16),
         resetAfterMs: bytes.readDoubleLE(at + 24),
+        atMs,
       };
     }
     call.resolve(outcomes);

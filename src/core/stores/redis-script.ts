@@ -22,6 +22,22 @@ const TWIN_FILES: Readonly<Record<AlgorithmCode, string>> = {
   g: 'gcra.lua',
 };
 
+/** The name of each twin's step function; `<name>_commit` and `<name>_refund` go with it. */
+const TWIN_FUNCTIONS: Readonly<Record<AlgorithmCode, string>> = {
+  f: 'fixed_window',
+  s: 'sliding_window',
+  t: 'token_bucket',
+  g: 'gcra',
+};
+
+/** The bit of each algorithm in a combination (see `algorithmBit`). */
+const ALGORITHM_BITS: Readonly<Record<AlgorithmCode, number>> = { f: 1, s: 2, t: 4, g: 8 };
+
+/** The bit of an algorithm code in a combination of algorithms (`redisScript`'s `algorithms`). */
+export function algorithmBit(code: string): number {
+  return ALGORITHM_BITS[code as AlgorithmCode];
+}
+
 // Helpers shared by the Lua twins. EPSILON_MS is the TypeScript constant itself (its decimal form
 // reads back as the same double), so it cannot drift. A helper comes after those it calls (Lua
 // locals must be defined before use).
@@ -48,54 +64,77 @@ end`;
 // The calls of one script call, one after the other. A call that fails (a key holding something
 // else than our state, a Redis error) is caught on its own: the others of the batch still get
 // their answer.
-const DISPATCH = `local STEPS = { f = fixed_window, s = sliding_window, t = token_bucket, g = gcra }
-local REFUNDS = { f = fixed_window_refund, s = sliding_window_refund, t = token_bucket_refund, g = gcra_refund }
-
-local function commit(code, key, now_ms, cost, ttl_ms, state, detail)
-  if code == 'f' then
-    fixed_window_commit(key, state, ttl_ms, detail)
-  elseif code == 's' then
-    sliding_window_commit(key, now_ms, cost, ttl_ms, state)
-  else
-    store_state(key, state, ttl_ms)
-  end
+const DISPATCH = `-- The batch's distinct limits, at the end of ARGV: per limit its algorithm code and two parameters,
+-- then their number. A call names its limits by position in this table (its descriptor), so the
+-- parameters cross the protocol, and are parsed, once per batch instead of once per call.
+local limit_count = ARGV[#ARGV] + 0
+local calls_end = #ARGV - 3 * limit_count - 1
+local CODES, FIRSTS, SECONDS = {}, {}, {}
+for ref = 1, limit_count do
+  local a = calls_end + 3 * ref - 2
+  CODES[ref], FIRSTS[ref], SECONDS[ref] = ARGV[a], ARGV[a + 1] + 0, ARGV[a + 2] + 0
 end
 
--- op 'e': check every limit, commit all when all allow (else none); 'p': check only; 'r': refund;
--- 'd': delete the keys (reset). The call's limits are ARGV[at], ARGV[at + 4]... (code, first,
--- second, cost), its keys KEYS[key_at...].
-local function run_call(op, count, at, key_at, now_ms)
+-- A call is its descriptor ARGV[at] (its operation, then one character per limit: the limit's
+-- position in the table, as the byte REF_BASE + position), its costs ARGV[at + 1...] (none for 'd')
+-- and its keys KEYS[key_at...]. Operations: 'e' check every limit and commit all when all allow
+-- (else none); 'p' check only; 'r' refund; 'd' delete the keys (reset).
+local function run_call(desc, at, key_at, now_ms)
+  local op, count = string.sub(desc, 1, 1), #desc - 1
   if op == 'd' then
     for index = 0, count - 1 do redis.call('DEL', KEYS[key_at + index]) end
     return ''
   end
   if op == 'r' then
-    for index = 0, count - 1 do
-      local a = at + 4 * index
-      REFUNDS[ARGV[a]](KEYS[key_at + index], now_ms, ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0)
+    -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
+    -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
+    for index = 1, count do
+      local ref = string.byte(desc, index + 1) - REF_BASE
+      local argument = ARGV[at + index]
+      local cost, admitted_at_ms = string.match(argument, '^([^@]+)@(.+)$')
+      if cost == nil then cost, admitted_at_ms = argument, now_ms end
+      REFUNDS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], cost + 0, admitted_at_ms + 0)
     end
     return ''
   end
   if count == 1 then
     -- The usual call, one limit: no tables.
-    local code, key, cost = ARGV[at], KEYS[key_at], ARGV[at + 3] + 0
+    local ref = string.byte(desc, 2) - REF_BASE
+    local code, key, cost = CODES[ref], KEYS[key_at], ARGV[at + 1] + 0
     local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state, detail =
-      STEPS[code](key, now_ms, ARGV[at + 1] + 0, ARGV[at + 2] + 0, cost)
-    if op == 'e' and allowed then commit(code, key, now_ms, cost, ttl_ms, state, detail) end
+      STEPS[code](key, now_ms, FIRSTS[ref], SECONDS[ref], cost)
+    if op == 'e' and allowed then COMMITS[code](key, now_ms, cost, ttl_ms, state, detail) end
     return struct.pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
   end
+  if count == 2 then
+    -- Two limits (a common declaration, e.g. per minute and per day): no tables either, since
+    -- building a table per step costs Redis more than the two limits' own commands.
+    local ref1, ref2 = string.byte(desc, 2) - REF_BASE, string.byte(desc, 3) - REF_BASE
+    local code1, key1, cost1 = CODES[ref1], KEYS[key_at], ARGV[at + 1] + 0
+    local code2, key2, cost2 = CODES[ref2], KEYS[key_at + 1], ARGV[at + 2] + 0
+    local allowed1, retry_after_ms1, remaining1, reset_after_ms1, ttl_ms1, state1, detail1 =
+      STEPS[code1](key1, now_ms, FIRSTS[ref1], SECONDS[ref1], cost1)
+    local allowed2, retry_after_ms2, remaining2, reset_after_ms2, ttl_ms2, state2, detail2 =
+      STEPS[code2](key2, now_ms, FIRSTS[ref2], SECONDS[ref2], cost2)
+    if op == 'e' and allowed1 and allowed2 then
+      COMMITS[code1](key1, now_ms, cost1, ttl_ms1, state1, detail1)
+      COMMITS[code2](key2, now_ms, cost2, ttl_ms2, state2, detail2)
+    end
+    return struct.pack('<dddddddd', allowed1 and 1 or 0, retry_after_ms1, remaining1, reset_after_ms1,
+      allowed2 and 1 or 0, retry_after_ms2, remaining2, reset_after_ms2)
+  end
   local steps, all_allowed = {}, true
-  for index = 0, count - 1 do
-    local a = at + 4 * index
-    local step = { STEPS[ARGV[a]](KEYS[key_at + index], now_ms, ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0) }
-    steps[index + 1] = step
+  for index = 1, count do
+    local ref = string.byte(desc, index + 1) - REF_BASE
+    local step = { STEPS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], ARGV[at + index] + 0) }
+    steps[index] = step
     if not step[1] then all_allowed = false end
   end
   if op == 'e' and all_allowed then
-    for index = 0, count - 1 do
-      local a = at + 4 * index
-      local step = steps[index + 1]
-      commit(ARGV[a], KEYS[key_at + index], now_ms, ARGV[a + 3] + 0, step[5], step[6], step[7])
+    for index = 1, count do
+      local ref = string.byte(desc, index + 1) - REF_BASE
+      local step = steps[index]
+      COMMITS[CODES[ref]](KEYS[key_at + index - 1], now_ms, ARGV[at + index] + 0, step[5], step[6], step[7])
     end
   end
   local parts = {}
@@ -108,10 +147,11 @@ end
 
 local replies, reply = {}, { '' }
 local at, key_at, call = FIRST_ARGUMENT, 1, 0
-while at <= #ARGV do
+while at <= calls_end do
   call = call + 1
-  local op, count = ARGV[at], ARGV[at + 1] + 0
-  local ok, result = pcall(run_call, op, count, at + 2, key_at, now_ms)
+  local desc = ARGV[at]
+  local count = #desc - 1
+  local ok, result = pcall(run_call, desc, at, key_at, now_ms)
   if ok then
     replies[call] = result
   else
@@ -120,11 +160,20 @@ while at <= #ARGV do
     reply[#reply + 1] = call
     reply[#reply + 1] = tostring(result)
   end
-  if op == 'd' then at = at + 2 else at = at + 2 + 4 * count end
+  if string.sub(desc, 1, 1) == 'd' then at = at + 1 else at = at + 1 + count end
   key_at = key_at + count
 end
-reply[1] = table.concat(replies)
+-- The batch's time first: the moment every call of it was decided at (a refund bounds itself by it).
+reply[1] = struct.pack('<d', now_ms) .. table.concat(replies)
 return reply`;
+
+/**
+ * A call's descriptor names each of its limits by one character: the byte REF_BASE + the limit's
+ * position (from 1) in its batch's limit table. Printable ASCII, so it crosses any client as one
+ * byte; a batch holds at most `MAX_BATCH_LIMITS` distinct limits.
+ */
+export const REF_BASE = 32;
+export const MAX_BATCH_LIMITS = 126 - REF_BASE;
 
 /** One generated script and its SHA1 (the EVALSHA handle). */
 export interface RedisScript {
@@ -147,14 +196,17 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
 }
 
 /**
- * The one script of the store: it decides a batch of calls, one after the other, each atomically
- * and all-or-nothing, with one reading of the clock for the batch. Generated once per process;
- * Redis caches it by its SHA1.
+ * The script for a combination of algorithms: it decides a batch of calls, one after the other,
+ * each atomically and all-or-nothing, with one reading of the clock for the batch. It defines only
+ * the Lua twins of the algorithms its batch uses, because Redis runs the whole script body (every
+ * function definition is a new closure) on each call. Generated once per process and combination;
+ * Redis caches each by its SHA1.
  *
  * KEYS: every limit's key, call after call. ARGV: the time in ms when `givenTime` (tests; otherwise
- * Redis `TIME`), then per call its operation (`e` evaluate, `p` peek, `r` refund, `d` delete), its
- * number of limits (keys), and per limit (except for `d`) its algorithm code, two parameters and cost. The script touches no key but
- * those in KEYS.
+ * Redis `TIME`); then per call its descriptor (its operation, `e` evaluate, `p` peek, `r` refund or
+ * `d` delete, then one character per limit or key, see `REF_BASE`) and, except for `d`, each limit's
+ * cost; then the batch's distinct limits (algorithm code and two parameters each) and their number.
+ * The script touches no key but those in KEYS.
  *
  * Reply: an array. Its first element is one binary string: per limit of every evaluated or peeked
  * call, four little-endian doubles (allowed 1 or 0, retryAfterMs, remaining, resetAfterMs); a
@@ -163,12 +215,17 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * numbers or text.
  *
  * @param extraTtlMs added to every TTL (see `RedisStoreOptions.extraTtlMs`).
+ * @param algorithms the algorithms of the batch, an OR of `algorithmBit`s.
  */
-export function redisScript(givenTime: boolean, extraTtlMs: number): RedisScript {
-  const name = `${givenTime ? 'given' : 'server'}:${extraTtlMs}`;
+export function redisScript(
+  givenTime: boolean,
+  extraTtlMs: number,
+  algorithms: number,
+): RedisScript {
+  const name = `${givenTime ? 'given' : 'server'}:${extraTtlMs}:${algorithms}`;
   let script = scripts.get(name);
   if (script === undefined) {
-    const source = generate(givenTime, extraTtlMs);
+    const source = generate(givenTime, extraTtlMs, algorithms);
     script = { source, sha1: createHash('sha1').update(source).digest('hex') };
     scripts.set(name, script);
     scriptsBySha1.set(script.sha1, script);
@@ -176,9 +233,19 @@ export function redisScript(givenTime: boolean, extraTtlMs: number): RedisScript
   return script;
 }
 
-function generate(givenTime: boolean, extraTtlMs: number): string {
+function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): string {
   const lines = [`local extra_ttl_ms = ${String(extraTtlMs)}`, HELPERS];
-  for (const code of Object.keys(TWIN_FILES) as AlgorithmCode[]) lines.push(twinSource(code));
+  const codes = (Object.keys(TWIN_FILES) as AlgorithmCode[]).filter(
+    (code) => (algorithms & ALGORITHM_BITS[code]) !== 0,
+  );
+  for (const code of codes) lines.push(twinSource(code));
+  const table = (suffix: string): string =>
+    `{ ${codes.map((code) => `${code} = ${TWIN_FUNCTIONS[code]}${suffix}`).join(', ')} }`;
+  lines.push(
+    `local STEPS = ${table('')}`,
+    `local COMMITS = ${table('_commit')}`,
+    `local REFUNDS = ${table('_refund')}`,
+  );
   // Numbers from strings: arithmetic converts a numeric string exactly as tonumber() does, but
   // parses it once (Lua 5.1's tonumber parses twice).
   if (givenTime) {
@@ -186,7 +253,10 @@ function generate(givenTime: boolean, extraTtlMs: number): string {
   } else {
     lines.push("local time = redis.call('TIME')", 'local now_ms = time[1] * 1000 + time[2] / 1000');
   }
-  lines.push(DISPATCH.replace('FIRST_ARGUMENT', givenTime ? '2' : '1'));
+  lines.push(
+    `local REF_BASE = ${String(REF_BASE)}`,
+    DISPATCH.replace('FIRST_ARGUMENT', givenTime ? '2' : '1'),
+  );
   return lines.join('\n');
 }
 

@@ -1,9 +1,15 @@
 import type { AlgorithmName } from '../algorithms/types.js';
 import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
-import { ScriptBatcher, type ScriptCall } from './redis-batch.js';
+import { ScriptBatcher, type LimitArguments, type ScriptCall } from './redis-batch.js';
 import { createTransport, type RedisClientLike, type ScriptTransport } from './redis-client.js';
-import { ALGORITHM_CODES, loadLuaTwins, redisScript } from './redis-script.js';
+import {
+  ALGORITHM_CODES,
+  MAX_BATCH_LIMITS,
+  algorithmBit,
+  loadLuaTwins,
+  redisScript,
+} from './redis-script.js';
 import { clusterSlotOf, hashTagOf } from './redis-slot.js';
 import {
   StoreUnavailableError,
@@ -53,7 +59,7 @@ export interface RedisStoreOptions {
 }
 
 /** What a call sends for each limit that never changes: algorithm code and two parameters. */
-const limitArguments = new WeakMap<BuiltInRateLimit, readonly [string, string, string]>();
+const limitArguments = new WeakMap<BuiltInRateLimit, LimitArguments>();
 
 /**
  * Limit state in Redis, exact across any number of instances.
@@ -135,11 +141,10 @@ export class RedisStore implements RateLimitStore {
     this.url = url;
     this.library = library;
     this.owned = client === undefined;
-    // The one script this store runs (for its clock and extra TTL).
-    const script = redisScript(this.clock !== undefined, extraTtlMs);
+    const givenTime = this.clock !== undefined;
     const transport = (): ScriptTransport | undefined => this.transport;
     this.batcher = new ScriptBatcher({
-      script,
+      scriptFor: (algorithms) => redisScript(givenTime, extraTtlMs, algorithms),
       commandTimeoutMs,
       get transport() {
         return transport();
@@ -173,7 +178,7 @@ export class RedisStore implements RateLimitStore {
   /** Deletes the state of these keys (per Cluster slot, one atomic step). */
   async reset(keys: readonly string[]): Promise<void> {
     if (!this.cluster) {
-      await this.enqueue(keys, ['d', String(keys.length)], 0, 0);
+      await this.enqueue('d', keys, [], [], 0, 0, 0);
       return;
     }
     const bySlot = new Map<number, string[]>();
@@ -182,9 +187,7 @@ export class RedisStore implements RateLimitStore {
       bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
     }
     await Promise.all(
-      [...bySlot].map(([slot, slotKeys]) =>
-        this.enqueue(slotKeys, ['d', String(slotKeys.length)], 0, slot),
-      ),
+      [...bySlot].map(([slot, slotKeys]) => this.enqueue('d', slotKeys, [], [], 0, 0, slot)),
     );
   }
 
@@ -202,35 +205,49 @@ export class RedisStore implements RateLimitStore {
   ): Promise<readonly LimitOutcome[]> {
     const count = checks.length;
     if (count === 0) return Promise.resolve([]);
-    let keys: string[];
-    let argv: string[];
+    if (count > MAX_BATCH_LIMITS) {
+      return Promise.reject(
+        new RateLimitConfigError(
+          `RedisStore: a call may have at most ${MAX_BATCH_LIMITS} limits (got ${count})`,
+        ),
+      );
+    }
+    const keys = new Array<string>(count);
+    const limits = new Array<LimitArguments>(count);
+    const costs = new Array<string>(count);
     let slot = 0;
+    let algorithms = 0;
     try {
-      keys = new Array<string>(count);
-      argv = [op, KEY_COUNTS[count] ?? String(count)];
       for (let index = 0; index < count; index++) {
         const check = checks[index];
         keys[index] = check.key;
-        const parts = argumentsOf(check.limit);
-        argv.push(parts[0], parts[1], parts[2], check.cost === 1 ? '1' : String(check.cost));
+        limits[index] = argumentsOf(check.limit);
+        const cost = check.cost === 1 ? '1' : String(check.cost);
+        // A refund names the admission it undoes, when it knows it (see the script's 'r').
+        costs[index] =
+          op === 'r' && check.admittedAtMs !== undefined ? `${cost}@${check.admittedAtMs}` : cost;
+        algorithms |= algorithmBit(limits[index][0]);
       }
       if (this.cluster) slot = slotOfCall(checks);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.enqueue(keys, argv, op === 'r' ? 0 : count, slot);
+    return this.enqueue(op, keys, limits, costs, op === 'r' ? 0 : count, algorithms, slot);
   }
 
   private enqueue(
+    op: ScriptCall['op'],
     keys: readonly string[],
-    argv: readonly string[],
+    limits: readonly LimitArguments[],
+    costs: readonly string[],
     outcomes: number,
+    algorithms: number,
     slot: number,
   ): Promise<readonly LimitOutcome[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
     if (keys.length === 0) return Promise.resolve([]);
     return new Promise<readonly LimitOutcome[]>((resolve, reject) => {
-      const call: ScriptCall = { keys, argv, outcomes, resolve, reject };
+      const call: ScriptCall = { op, keys, limits, costs, outcomes, algorithms, resolve, reject };
       this.batcher.add(call, slot, this.clock?.());
     });
   }
@@ -280,7 +297,7 @@ export class RedisStore implements RateLimitStore {
   }
 }
 
-function argumentsOf(limit: BuiltInRateLimit): readonly [string, string, string] {
+function argumentsOf(limit: BuiltInRateLimit): LimitArguments {
   let cached = limitArguments.get(limit);
   if (cached === undefined) {
     if (!(limit instanceof BuiltInRateLimit)) {
@@ -293,8 +310,6 @@ function argumentsOf(limit: BuiltInRateLimit): readonly [string, string, string]
   }
   return cached;
 }
-
-const KEY_COUNTS = ['0', '1', '2', '3', '4', '5', '6', '7', '8'];
 
 /** The two parameters of each algorithm, in the order its Lua twin takes them. */
 const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>> = {
