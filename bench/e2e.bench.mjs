@@ -52,6 +52,7 @@ const VARIANTS = [
   { variant: 'memory', name: 'ours, in-memory store' },
   { variant: 'redis', name: 'ours, Redis store' },
   { variant: 'throttler', name: '@nestjs/throttler (ThrottlerGuard, in-memory)' },
+  { variant: 'memory-metrics', name: 'ours, in-memory store, OpenTelemetry metrics on' },
 ];
 
 const CALL = JSON.stringify({

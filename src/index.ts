@@ -107,6 +107,7 @@ export { McpRateLimitInterceptor } from './nest/interceptor.js';
 export { McpRateLimitFilter } from './nest/filter.js';
 export { RateLimitExceededException } from './nest/exception.js';
 export { McpRateLimitService } from './nest/rate-limit.service.js';
+export type { LimitTarget } from './nest/handler-directory.js';
 export { MCP_RATE_LIMIT_OPTIONS } from './nest/tokens.js';
 
 // Redis store (node-redis v5 or ioredis, optional peers loaded only when a URL is given).

@@ -7,6 +7,7 @@ import {
 import { CacheModule } from '@nestjs/cache-manager';
 import KeyvRedis from '@keyv/redis';
 import { FixedWindowRateLimit, McpRateLimitModule } from 'nestjs-mcp-rate-limit';
+import { AdminController } from './admin.controller.js';
 import { DemoAuthMiddleware } from './demo-auth.middleware.js';
 import { DemoController } from './demo.controller.js';
 import { InvoicesController } from './invoices.controller.js';
@@ -39,7 +40,7 @@ export class AppModule implements NestModule {
           },
         }),
       ],
-      controllers: [McpEndpointController, DemoController, InvoicesController],
+      controllers: [McpEndpointController, DemoController, InvoicesController, AdminController],
     };
   }
 

@@ -11,6 +11,7 @@ import type {
   RateLimitCostSpec,
   ToolDenial,
 } from './options.js';
+import type { RateLimitMetrics } from './telemetry.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
   MCP_NEST_PROMPT,
@@ -40,6 +41,10 @@ export interface PlanDefaults {
   readonly messageLimitConfigured: boolean;
   readonly toolDenial: ToolDenial;
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
+  /** The module's OpenTelemetry metrics, when on: each plan takes its recorders at bootstrap. */
+  readonly metrics: RateLimitMetrics | undefined;
+  /** Whether admitted tool results carry the caller's quota (`advertiseLimits`). */
+  readonly advertiseLimits: boolean;
 }
 
 /** The plans of an app, by class and by handler (`null`: scanned, nothing to do). */
@@ -56,12 +61,7 @@ export async function buildHandlerPlans(
   defaults: PlanDefaults,
 ): Promise<HandlerPlans> {
   const plans: HandlerPlans = new Map();
-  const classes = new Set<Type<unknown>>();
-  for (const wrapper of [...discovery.getControllers(), ...discovery.getProviders()]) {
-    const metatype = wrapper.metatype as Type<unknown> | undefined | null;
-    if (typeof metatype === 'function' && metatype.prototype !== undefined) classes.add(metatype);
-  }
-  for (const type of classes) {
+  for (const type of classesOf(discovery)) {
     for (const methodName of scanner.getAllMethodNames(type.prototype)) {
       const handler = (type.prototype as Record<string, unknown>)[methodName];
       if (typeof handler !== 'function') continue;
@@ -72,6 +72,29 @@ export async function buildHandlerPlans(
     }
   }
   return plans;
+}
+
+/** Every controller and provider class of the app. */
+function classesOf(discovery: DiscoveryService): Set<Type<unknown>> {
+  const classes = new Set<Type<unknown>>();
+  for (const wrapper of [...discovery.getControllers(), ...discovery.getProviders()]) {
+    const metatype = wrapper.metatype as Type<unknown> | undefined | null;
+    if (typeof metatype === 'function' && metatype.prototype !== undefined) classes.add(metatype);
+  }
+  return classes;
+}
+
+/** Every method of the app's classes (MCP-Nest handlers among them), known before bootstrap. */
+export function* mcpHandlers(
+  discovery: DiscoveryService,
+  scanner: MetadataScanner,
+): Generator<object> {
+  for (const type of classesOf(discovery)) {
+    for (const methodName of scanner.getAllMethodNames(type.prototype)) {
+      const handler = (type.prototype as Record<string, unknown>)[methodName];
+      if (typeof handler === 'function') yield handler;
+    }
+  }
 }
 
 /** The plan of one handler, or undefined when no rate-limit decorator concerns it. */
@@ -179,6 +202,11 @@ async function planHandler(
     messageLimited,
     toolDenial: own.toolDenial ?? defaults.toolDenial,
     refundWhen: own.refundWhen ?? defaults.refundWhen,
+    reportsQuota: defaults.advertiseLimits,
+    metrics: defaults.metrics && {
+      handler: limited ? defaults.metrics.forHandler(owner, 'handler') : undefined,
+      message: messageLimited ? defaults.metrics.forHandler(owner, 'message') : undefined,
+    },
   });
 }
 
@@ -332,4 +360,16 @@ async function resolveContextual(
     }
   }
   return new ContextualLimit(resolved, spec.select, spec.fallback);
+}
+
+/** Whether a handler or its class carries any rate-limit decorator. */
+export function hasRateLimitMetadata(type: NamedFunction, handler: NamedFunction): boolean {
+  const keys = [
+    RATE_LIMITS_METADATA,
+    SKIP_RATE_LIMIT_METADATA,
+    RATE_LIMIT_COST_METADATA,
+    MCP_MESSAGE_LIMIT_METADATA,
+    RATE_LIMIT_OPTIONS_METADATA,
+  ];
+  return keys.some((key) => Reflect.hasMetadata(key, handler) || Reflect.hasMetadata(key, type));
 }

@@ -21,6 +21,7 @@ import { MULTI_ROUND_TRIP_METHODS } from '../mcp/continuations.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
 import { callKeyOf, isDecided, markDecided } from './admitted-calls.js';
+import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decision-report.js';
 import { RateLimitExceededException } from './exception.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { rpcDenial } from './rpc-denial.js';
@@ -136,7 +137,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
       if (count > 0) {
         const messageContext = contextOf(call, subject, count);
         return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
-          this.report(plan, 'message', call, subject, decision);
+          reportDecision(service, plan, 'message', call, subject, decision, count);
           if (!decision.allowed) throw this.denial(type, plan, call, decision, true);
           evaluated?.push({ results: decision.results, messageLevel: true });
           return this.checkHandler(context, key, type, plan, call, subject, evaluated);
@@ -216,7 +217,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     decision: RateLimitDecision,
   ): boolean {
     const subject = limitContext.subject;
-    this.report(plan, 'handler', call, subject, decision);
+    reportDecision(this.service, plan, 'handler', call, subject, decision, 1);
     if (!decision.allowed) throw this.denial(type, plan, call, decision, false);
     if (plan.followsCalls) markDecided(key, { plan, subject, charged: limitContext, decision });
     evaluated?.push({ results: decision.results, messageLevel: false });
@@ -267,50 +268,8 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 
   /** A caller we cannot identify gets no quota of its own: denied (option `unidentified`). */
   private unidentified(type: 'rpc' | 'http', plan: HandlerPlan, call: McpCall): Error {
-    this.service.logger.debug(
-      `denied an unidentified caller ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (no user, no client address, no session)`,
-    );
-    if (this.service.hasDecisionHook) {
-      this.service.emit({
-        type: 'denied',
-        scope: 'handler',
-        handler: plan.owner,
-        subject: UNIDENTIFIED_SUBJECT,
-        method: call.method,
-        target: call.target,
-        limit: UNIDENTIFIED_LIMIT,
-        retryAfter: 1,
-      });
-    }
+    reportUnidentified(this.service, plan, call);
     return this.deny(type, plan, call, { retryAfter: 1, limit: UNIDENTIFIED_LIMIT }, [], false);
-  }
-
-  private report(
-    plan: HandlerPlan,
-    scope: 'handler' | 'message',
-    call: McpCall,
-    subject: string,
-    decision: RateLimitDecision,
-  ): void {
-    // The usual case, with nothing to say: no describing of limits.
-    if (decision.allowed && !this.service.hasDecisionHook) return;
-    const limit = describeLimiter(decision.deniedBy);
-    if (!decision.allowed) {
-      this.service.logger.debug(
-        `denied ${subject} ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (${scope}: ${limit}); retry after ${decision.retryAfter}s`,
-      );
-    }
-    if (!this.service.hasDecisionHook) return;
-    this.service.emit({
-      type: decision.allowed ? 'allowed' : 'denied',
-      scope,
-      handler: plan.owner,
-      subject,
-      method: call.method,
-      target: call.target,
-      limit: decision.allowed ? undefined : limit,
-      retryAfter: decision.retryAfter,
-    });
   }
 }
 
@@ -329,11 +288,6 @@ function isThenable(
 ): decision is PromiseLike<RateLimitDecision> {
   return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
 }
-
-/** The subject of unidentified callers, as told to the decision hook. */
-const UNIDENTIFIED_SUBJECT = 'unidentified';
-/** What denied an unidentified caller, in the error's `data.limit`. */
-const UNIDENTIFIED_LIMIT = 'unidentified caller (option "unidentified")';
 
 function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {
   return new CallContext(call, subject, cost);
@@ -383,10 +337,4 @@ function errorData(decision: RateLimitDecision): RateLimitErrorData {
     };
   }
   return { retryAfter };
-}
-
-function describeLimiter(limiter: unknown): string | undefined {
-  if (limiter === undefined) return undefined;
-  if (limiter instanceof BuiltInRateLimit) return limiter.describe();
-  return (limiter as object).constructor?.name ?? 'custom limiter';
 }

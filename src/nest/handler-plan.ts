@@ -4,6 +4,10 @@ import { RateLimitConfigError } from '../core/limits.js';
 import type { McpCall } from '../mcp/call.js';
 import type { ContextualLimit } from './contextual-limit.js';
 import type { CallOutcome, RateLimitCostSpec, ToolDenial } from './options.js';
+import type { DecisionScope, HandlerMetrics } from './telemetry.js';
+
+/** Where a handler's decisions are counted, per scope (OpenTelemetry metrics, when on). */
+export type PlanMetrics = Readonly<Record<DecisionScope, HandlerMetrics | undefined>>;
 
 /** What kind of handler a plan is for: an MCP-Nest tool, resource or prompt, or another route. */
 export type HandlerKind = 'tool' | 'resource' | 'prompt' | 'route';
@@ -25,6 +29,10 @@ export interface HandlerPlanSpec {
   readonly toolDenial: ToolDenial;
   /** When to give an admitted call's quota back (handler option, else the module's). */
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
+  /** Where its decisions are counted; undefined when metrics are off. */
+  readonly metrics?: PlanMetrics;
+  /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
+  readonly reportsQuota?: boolean;
 }
 
 /**
@@ -46,6 +54,10 @@ export class HandlerPlan {
    * `input_required` (its state is recorded) or fail (refunded when `refundWhen` says so).
    */
   readonly followsCalls: boolean;
+  /** Where its decisions are counted; undefined when metrics are off. */
+  readonly metrics: PlanMetrics | undefined;
+  /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
+  readonly reportsQuota: boolean;
   private readonly sets: ReadonlyMap<string, LimitSet>;
   private readonly contextual: readonly ContextualLimit[];
   private readonly cost: RateLimitCostSpec | undefined;
@@ -63,7 +75,14 @@ export class HandlerPlan {
     this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
     this.refundWhen = spec.refundWhen;
     this.followsCalls = spec.limited;
+    this.metrics = spec.metrics;
+    this.reportsQuota = spec.kind === 'tool' && spec.reportsQuota === true;
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;
+  }
+
+  /** Every set of this handler: one, or one per combination of `limitByContext` choices. */
+  get allSets(): Iterable<LimitSet> {
+    return this.sets.values();
   }
 
   /** Whether a refund of this handler's calls needs the store (it has built-in limits). */

@@ -6,8 +6,9 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { tap, type Observable } from 'rxjs';
+import { map, tap, type Observable } from 'rxjs';
 import { issuedRequestState } from '../mcp/continuations.js';
+import { withQuota } from './advertised-limits.js';
 import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
 import type { CallOutcome } from './options.js';
 import type { McpRateLimitService } from './rate-limit.service.js';
@@ -46,7 +47,13 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     if (decided === undefined) return next.handle();
     // Once per call, even for a handler whose Observable emits several values.
     let settled = false;
-    return next.handle().pipe(
+    // With `advertiseLimits`, an admitted tool call's result tells the caller its quota.
+    const results = decided.plan.reportsQuota ? decided.decision?.results : undefined;
+    const handled =
+      results === undefined
+        ? next.handle()
+        : next.handle().pipe(map((result) => withQuota(result, results)));
+    return handled.pipe(
       tap({
         next: (result) => {
           if (settled) return;

@@ -8,6 +8,7 @@ import type { StoreErrorPolicy } from '../core/stores/insurance.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { McpCall } from '../mcp/call.js';
 import type { ContextualLimit } from './contextual-limit.js';
+import type { MeterProviderLike } from './telemetry.js';
 
 /** What `@RateLimit()` accepts. */
 export type RateLimitSpec =
@@ -147,6 +148,19 @@ export interface McpRateLimitModuleOptions {
   readonly onDecision?: (event: RateLimitEvent) => void;
   /** Prefix of every storage key (default `mcprl:`). */
   readonly prefix?: string;
+  /**
+   * OpenTelemetry metrics (decisions, store call durations, store outage; never the subject).
+   * Default: on when `@opentelemetry/api` is installed and a meter provider is registered before
+   * the app boots; `false` turns them off; `{ meterProvider }` records with that provider.
+   */
+  readonly metrics?: boolean | { readonly meterProvider: MeterProviderLike };
+  /**
+   * Tell agents their limits (default `false`): `tools/list` and `resources/list` carry each
+   * limited handler's limits in `_meta["com.npmjs.nestjs-mcp-rate-limit/limits"]`, and an admitted
+   * tool result the caller's remaining quota and reset time in
+   * `_meta["com.npmjs.nestjs-mcp-rate-limit/quota"]`.
+   */
+  readonly advertiseLimits?: boolean;
 }
 
 const OPTION_NAMES = new Set([
@@ -163,6 +177,8 @@ const OPTION_NAMES = new Set([
   'messageLimit',
   'onDecision',
   'prefix',
+  'metrics',
+  'advertiseLimits',
 ]);
 
 /** The module's options, validated once at bootstrap: a bad one fails startup, naming the option. */
@@ -179,6 +195,10 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
   const { enabled, headers, httpStatus, onStoreError, messageLimit, store, prefix } = options;
   if (enabled !== undefined && typeof enabled !== 'boolean') fail('"enabled" must be a boolean');
   if (headers !== undefined && typeof headers !== 'boolean') fail('"headers" must be a boolean');
+  const { advertiseLimits } = options;
+  if (advertiseLimits !== undefined && typeof advertiseLimits !== 'boolean') {
+    fail('"advertiseLimits" must be a boolean');
+  }
   if (httpStatus !== undefined && httpStatus !== 200 && httpStatus !== 429) {
     fail(`"httpStatus" must be 200 or 429 (got ${String(httpStatus)})`);
   }
@@ -209,6 +229,15 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
   }
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
     fail('"prefix" must be a non-empty string');
+  }
+  const metrics = options.metrics;
+  if (
+    metrics !== undefined &&
+    typeof metrics !== 'boolean' &&
+    typeof (metrics as { meterProvider?: { getMeter?: unknown } } | null)?.meterProvider
+      ?.getMeter !== 'function'
+  ) {
+    fail('"metrics" must be a boolean or { meterProvider } (an OpenTelemetry MeterProvider)');
   }
   if (messageLimit !== undefined) {
     if (messageLimit === null || typeof messageLimit !== 'object') {

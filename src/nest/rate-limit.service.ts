@@ -1,11 +1,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
-import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
-import { withOutagePolicy } from '../core/stores/insurance.js';
+import { CacheManagerStore } from '../core/stores/cache-manager-store.js';
+import { ResilientStore, withOutagePolicy } from '../core/stores/insurance.js';
 import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
 import type { RateLimitStore } from '../core/stores/store.js';
@@ -17,25 +24,23 @@ import { loadRpcSupport } from './rpc-denial.js';
 import {
   buildHandlerPlans,
   describePlans,
+  hasRateLimitMetadata,
+  mcpHandlers,
   type HandlerPlans,
   type NamedFunction,
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
+import { advertiseLimits, prepareLimitsMeta } from './advertised-limits.js';
+import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
+import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
-import {
-  CACHE_MANAGER_TOKEN,
-  MCP_RATE_LIMIT_OPTIONS,
-  MCP_MESSAGE_LIMIT_METADATA,
-  RATE_LIMITS_METADATA,
-  RATE_LIMIT_COST_METADATA,
-  RATE_LIMIT_OPTIONS_METADATA,
-  SKIP_RATE_LIMIT_METADATA,
-} from './tokens.js';
+import { RateLimitMetrics } from './telemetry.js';
+import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
 interface EvaluationScope {
   readonly scope: 'handler' | 'message';
-  readonly handler: string;
+  readonly plan: HandlerPlan;
   readonly subject: string;
   readonly call: McpCall;
 }
@@ -46,7 +51,7 @@ interface EvaluationScope {
  * every decorated handler, all built once at bootstrap.
  */
 @Injectable()
-export class McpRateLimitService implements OnModuleInit {
+export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   readonly logger = new Logger('McpRateLimit');
   readonly enabled: boolean;
   readonly headersEnabled: boolean;
@@ -58,12 +63,14 @@ export class McpRateLimitService implements OnModuleInit {
   /** The `requestState`s issued in `input_required` answers, for the charge-once rule. */
   readonly continuations: ContinuationRegistry = new InMemoryContinuations();
   readonly messagePolicy: MessagePolicy | undefined;
+  /** The OpenTelemetry metrics, when on (after bootstrap). */
+  metrics: RateLimitMetrics | undefined;
   private readonly options: McpRateLimitModuleOptions;
   private readonly evaluationScope = new AsyncLocalStorage<EvaluationScope>();
   private engine!: RateLimitEngine;
   /**
-   * Whether calls run inside `evaluationScope`, so that a store-error event can name its call.
-   * Only when there is a hook to tell and a store that can fail: an AsyncLocalStorage turns on
+   * Whether calls run inside `evaluationScope`, so that a store error can name its call. Only when
+   * there is a hook or metrics to tell and a store that can fail: an AsyncLocalStorage turns on
    * promise hooks, a cost every promise of the app then pays.
    */
   private scopeCalls = false;
@@ -72,6 +79,7 @@ export class McpRateLimitService implements OnModuleInit {
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans: HandlerPlans = new Map();
+  private directory: HandlerDirectory | undefined;
   /** Settles when bootstrap (onModuleInit) is done; see {@link whenReady}. */
   private readonly ready: Promise<void>;
   private markReady!: (error?: unknown) => void;
@@ -97,6 +105,7 @@ export class McpRateLimitService implements OnModuleInit {
     this.httpStatus = this.options.httpStatus ?? 200;
     this.errorCode = this.options.errorCode ?? RATE_LIMITED_CODE;
     this.unidentifiedSubject = this.options.unidentified === 'shared' ? 'unidentified' : undefined;
+    prepareLimitsMeta(mcpHandlers(discovery, scanner), this.options.advertiseLimits === true);
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
       this.messagePolicy = new MessagePolicy(
@@ -113,10 +122,13 @@ export class McpRateLimitService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     try {
+      this.metrics = await this.createMetrics();
       const store = this.resolveStore();
       const prefix = this.options.prefix ?? 'mcprl:';
       this.engine = new RateLimitEngine(store, { prefix });
-      this.scopeCalls = this.options.onDecision !== undefined && this.reportsStoreErrors;
+      this.scopeCalls =
+        (this.options.onDecision !== undefined || this.metrics !== undefined) &&
+        this.reportsStoreErrors;
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
@@ -125,8 +137,12 @@ export class McpRateLimitService implements OnModuleInit {
         messageLimitConfigured: this.messageSet !== undefined,
         toolDenial: this.options.toolDenial ?? 'error',
         refundWhen: this.options.refundWhen,
+        metrics: this.metrics,
+        advertiseLimits: this.options.advertiseLimits ?? false,
       });
+      if (this.options.advertiseLimits === true) advertiseLimits(this.plans);
       checkRefunds(this.plans, store);
+      this.directory = new HandlerDirectory(this.plans);
       await loadRpcSupport();
       if (this.enabled) {
         this.logger.log(
@@ -141,6 +157,11 @@ export class McpRateLimitService implements OnModuleInit {
       this.markReady(error);
       throw error;
     }
+  }
+
+  /** Stops reporting metrics: a provider that outlives the app no longer asks this module. */
+  onModuleDestroy(): void {
+    this.metrics?.close();
   }
 
   /**
@@ -177,7 +198,7 @@ export class McpRateLimitService implements OnModuleInit {
     const set = plan.setFor(context);
     if (!this.scopeCalls) return this.engine.decide(set, context);
     return this.evaluationScope.run(
-      { scope: 'handler', handler: plan.owner, subject: context.subject, call },
+      { scope: 'handler', plan, subject: context.subject, call },
       () => this.engine.decide(set, context),
     );
   }
@@ -190,7 +211,7 @@ export class McpRateLimitService implements OnModuleInit {
   ): RateLimitDecision | Promise<RateLimitDecision> {
     if (!this.scopeCalls) return this.messageEngine!.decide(this.messageSet!, context);
     return this.evaluationScope.run(
-      { scope: 'message', handler: plan.owner, subject: context.subject, call },
+      { scope: 'message', plan, subject: context.subject, call },
       () => this.messageEngine!.decide(this.messageSet!, context),
     );
   }
@@ -206,6 +227,55 @@ export class McpRateLimitService implements OnModuleInit {
         `${plan.owner}: the refund failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     });
+  }
+
+  /**
+   * What a handler's limits (or the message-level limit) would decide for `subject`'s next call,
+   * consuming nothing: `results` has each built-in limit's `remaining`, `quota` and
+   * `resetAfterMs`. Custom limiters are not consulted (they cannot be asked without consuming).
+   * With `limitByContext` choices, `call.request` (and `call.args`) choose the limits as a call
+   * would; without them, each choice's fallback.
+   *
+   * @example
+   * ```ts
+   * const now = await limits.peek({ tool: 'search' }, 'user-42');
+   * now.results.map((result) => result.remaining);
+   * ```
+   */
+  async peek(
+    target: LimitTarget,
+    subject: string,
+    call: { readonly request?: unknown; readonly args?: unknown } = {},
+  ): Promise<RateLimitDecision> {
+    const context = adminContext(target, subject, call);
+    if (target === 'messages') return this.messageEngineFor().peek(this.messageSet!, context);
+    const plan = this.findPlan(target);
+    return this.engine.peek(plan.setFor(context), context);
+  }
+
+  /**
+   * `subject` starts afresh in every built-in limit of a handler (every `limitByContext` choice)
+   * or of the message-level limit, e.g. after a plan upgrade. Limits shared by `namespace` are
+   * reset for every handler that shares them. Custom limiters keep their own state.
+   */
+  async reset(target: LimitTarget, subject: string): Promise<void> {
+    adminContext(target, subject, {});
+    if (target === 'messages') {
+      await this.messageEngineFor().reset(this.messageSet!, subject);
+      return;
+    }
+    for (const set of this.findPlan(target).allSets) await this.engine.reset(set, subject);
+  }
+
+  private findPlan(target: Exclude<LimitTarget, 'messages'>): HandlerPlan {
+    return (this.directory ?? notInitialized()).find(target);
+  }
+
+  private messageEngineFor(): RateLimitEngine {
+    if (this.messageSet === undefined) {
+      throw new Error('McpRateLimitService: no message-level limit (module option "messageLimit")');
+    }
+    return this.messageEngine ?? notInitialized();
   }
 
   resolveSubjectOption(): ((call: McpCall) => unknown) | undefined {
@@ -227,45 +297,59 @@ export class McpRateLimitService implements OnModuleInit {
     return this.options.onDecision !== undefined;
   }
 
+  /** The metrics of the `metrics` option: default on when a meter provider is registered. */
+  private async createMetrics(): Promise<RateLimitMetrics | undefined> {
+    const option = this.options.metrics;
+    if (option === false) return undefined;
+    const metrics = await RateLimitMetrics.create(option === true ? {} : option);
+    if (metrics === undefined && option === true) {
+      this.logger.warn(
+        'metrics: true, but no OpenTelemetry meter provider is registered (or @opentelemetry/api is not installed): no metrics are recorded',
+      );
+    }
+    return metrics;
+  }
+
   private resolveStore(): RateLimitStore {
     const wrap = (store: RateLimitStore): RateLimitStore => {
-      const wrapped = withOutagePolicy(store, {
+      // Time the store that does I/O; never an in-memory one (the engine drives it synchronously,
+      // which a timing wrapper would hide) nor an outage policy the app built itself.
+      const timed =
+        this.metrics === undefined ||
+        store instanceof MemoryStore ||
+        store instanceof ResilientStore
+          ? store
+          : this.metrics.timeStore(store);
+      const wrapped = withOutagePolicy(timed, {
         policy: this.options.onStoreError,
         logger: this.logger,
         reportStoreError: (error) => this.reportStoreError(error),
       });
       // Only a store wrapped here reports its errors to the hook (see scopeCalls).
-      this.reportsStoreErrors = wrapped !== store;
+      this.reportsStoreErrors = wrapped !== timed;
+      if (wrapped instanceof ResilientStore) {
+        this.metrics?.observeStoreOutage(() => wrapped.degraded);
+      }
       return wrapped;
     };
     const explicit = this.options.store;
     if (explicit !== undefined) return wrap(explicit);
-    const cache = this.findCacheManager();
+    const cache = findCacheManager(this.moduleRef);
     // A cache on @keyv/redis gets the atomic RedisStore over the cache's own client.
     if (cache !== undefined)
       return wrap(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
     return new MemoryStore();
   }
 
-  private findCacheManager(): CacheLike | undefined {
-    try {
-      const cache = this.moduleRef.get<unknown>(CACHE_MANAGER_TOKEN, { strict: false });
-      const candidate = cache as Partial<CacheLike> | undefined;
-      if (typeof candidate?.get === 'function' && typeof candidate.set === 'function') {
-        return cache as CacheLike;
-      }
-    } catch {
-      // No CacheModule in this app.
-    }
-    return undefined;
-  }
-
   private reportStoreError(error: unknown): void {
     const scope = this.evaluationScope.getStore();
+    if (scope !== undefined)
+      scope.plan.metrics?.[scope.scope]?.record('store-error', scope.call.method);
+    if (!this.hasDecisionHook) return;
     this.emit({
       type: 'store-error',
       scope: scope?.scope ?? 'handler',
-      handler: scope?.handler ?? 'unknown',
+      handler: scope?.plan.owner ?? 'unknown',
       subject: scope?.subject ?? 'unknown',
       method: scope?.call.method,
       target: scope?.call.target,
@@ -289,14 +373,7 @@ export class McpRateLimitService implements OnModuleInit {
    * rare). Without rate-limit metadata it needs nothing; with some, failing beats not limiting.
    */
   private planLate(type: NamedFunction, handler: NamedFunction): HandlerPlan | undefined {
-    const keys = [
-      RATE_LIMITS_METADATA,
-      SKIP_RATE_LIMIT_METADATA,
-      RATE_LIMIT_COST_METADATA,
-      MCP_MESSAGE_LIMIT_METADATA,
-      RATE_LIMIT_OPTIONS_METADATA,
-    ];
-    if (keys.some((key) => Reflect.hasMetadata(key, handler) || Reflect.hasMetadata(key, type))) {
+    if (hasRateLimitMetadata(type, handler)) {
       throw new RateLimitConfigError(
         `${type.name}.${handler.name}: has rate-limit decorators but was not found by the bootstrap scan (is its class registered in a module?)`,
       );
@@ -308,28 +385,6 @@ export class McpRateLimitService implements OnModuleInit {
   }
 }
 
-/** `refundWhen` gives quota back through `store.refund`: a store without it is refused. */
-function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
-  // An outage wrapper refunds through the store it wraps: that one must be able to.
-  const primary = (store as { primary?: Partial<RateLimitStore> }).primary;
-  if (typeof (primary ?? store).refund === 'function') return;
-  for (const byHandler of plans.values()) {
-    for (const plan of byHandler.values()) {
-      if (plan?.refundWhen !== undefined && plan.limited && plan.refundsThroughStore) {
-        throw new RateLimitConfigError(
-          `${plan.owner}: "refundWhen" needs a store with refund(checks), and ${describeStore(store)} has none. Fix: use a built-in store, add refund() to yours, or drop "refundWhen"`,
-        );
-      }
-    }
-  }
-}
-
-/** A store's name for the bootstrap log line, e.g. `MemoryStore` or `ResilientStore(RedisStore)`. */
-function describeStore(store: RateLimitStore): string {
-  const name = (store as object).constructor?.name ?? 'custom store';
-  const primary = (store as { primary?: unknown }).primary;
-  if (primary !== null && typeof primary === 'object') {
-    return `${name}(${primary.constructor?.name ?? 'custom store'})`;
-  }
-  return name;
+function notInitialized(): never {
+  throw new Error('McpRateLimitService: peek and reset work once the app is initialized');
 }

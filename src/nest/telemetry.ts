@@ -1,4 +1,5 @@
 import type { LimitCheck, LimitOutcome, RateLimitStore } from '../core/stores/store.js';
+import { CLIENT_REQUEST_METHODS } from '../mcp/methods.js';
 
 // OpenTelemetry metrics of the module, recorded through `@opentelemetry/api` when the app has it
 // and a meter provider is registered; otherwise nothing exists and nothing is paid.
@@ -83,32 +84,6 @@ export interface RateLimitMetricsOptions {
 
 const METER_NAME = 'nestjs-mcp-rate-limit';
 
-/**
- * The MCP methods a client can send, the values `mcp.method.name` takes; any other method is
- * recorded as `_OTHER`. A JSON-RPC endpoint reads the method from the client's body, so without
- * this list a client could create any number of time series by inventing methods.
- */
-const MCP_METHODS: ReadonlySet<string> = new Set([
-  'initialize',
-  'ping',
-  'server/discover',
-  'tools/list',
-  'tools/call',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'prompts/list',
-  'prompts/get',
-  'completion/complete',
-  'logging/setLevel',
-  'tasks/get',
-  'tasks/result',
-  'tasks/list',
-  'tasks/cancel',
-  'tasks/update',
-]);
 const OTHER = '_OTHER';
 const NO_METHOD = '';
 
@@ -147,11 +122,13 @@ export class HandlerMetrics {
   ) {}
 
   /**
-   * Counts one decision. `method` is the call's MCP method (`undefined` when it could not be read);
+   * Counts one decision. `method` is the call's MCP method (`undefined` when it could not be read;
+   * a method MCP does not define is recorded as `_OTHER`, so a client cannot make up time series).
    * `count` is how many decisions it stands for (a JSON-RPC batch decided at once), default 1.
    */
   record(outcome: DecisionOutcome, method: string | undefined, count = 1): void {
-    const key = method === undefined ? NO_METHOD : MCP_METHODS.has(method) ? method : OTHER;
+    const key =
+      method === undefined ? NO_METHOD : CLIENT_REQUEST_METHODS.has(method) ? method : OTHER;
     let series = this.byMethod.get(key);
     if (series === undefined) {
       series = this.seriesFor(key);
@@ -302,8 +279,9 @@ export class RateLimitMetrics {
    * are those of the store itself; an in-memory store has no latency worth a histogram and must
    * stay as it is (the engine drives it synchronously).
    */
-  timeStore(store: RateLimitStore): RateLimitStore {
-    const timed: RateLimitStore = {
+  timeStore(store: RateLimitStore): RateLimitStore & { readonly timed: RateLimitStore } {
+    const timed: RateLimitStore & { readonly timed: RateLimitStore } = {
+      timed: store,
       evaluate: (checks: readonly LimitCheck[]) =>
         this.time('evaluate', () => store.evaluate(checks)),
     };

@@ -240,3 +240,42 @@ function post(headers: Record<string, string>, body: object): Promise<Response> 
     body: JSON.stringify(body),
   });
 }
+
+describe('the sample admin route', () => {
+  const admin = (path: string, method = 'GET', token = 'demo-admin-token') =>
+    fetch(new URL(`/admin/limits/${path}`, url), {
+      method,
+      headers: { 'x-admin-token': token },
+    });
+
+  test('peeks at what a user has left and resets it, behind the admin token', async () => {
+    await awayFromWindowEnd(10_000, 3_000);
+    const client = await connect('admin-demo-user');
+    for (let call = 0; call < 5; call++) {
+      await client.callTool({ name: 'demo.echo', arguments: { text: 'x' } });
+    }
+    expectRateLimited(
+      await denialOf(client.callTool({ name: 'demo.echo', arguments: { text: 'x' } })),
+      10,
+    );
+
+    const peeked = await admin('admin-demo-user?tool=demo.echo');
+    expect(peeked.status).toBe(200);
+    const body = (await peeked.json()) as {
+      allowed: boolean;
+      limits: { limit: string; remaining: number; quota: number; resetSeconds: number }[];
+    };
+    expect(body.allowed).toBe(false);
+    expect(body.limits).toEqual([
+      expect.objectContaining({ remaining: 0, quota: 5, limit: 'FixedWindowRateLimit(5 per 10s)' }),
+    ]);
+
+    expect((await admin('admin-demo-user?tool=demo.echo', 'DELETE')).status).toBe(204);
+    const again = await client.callTool({ name: 'demo.echo', arguments: { text: 'back' } });
+    expect(textOf(again)).toBe('back');
+
+    expect((await admin('admin-demo-user?tool=demo.echo', 'GET', 'wrong')).status).toBe(401);
+    expect((await admin('admin-demo-user?tool=demo.nope')).status).toBe(404);
+    expect((await admin('admin-demo-user?messages=1')).status).toBe(200);
+  });
+});

@@ -217,8 +217,11 @@ describe('RateLimitMetrics: the store', () => {
   it('forwards and times exactly the optional methods the store has', async () => {
     const recorder = new RateLimitMetrics(provider);
     const memory = new MemoryStore();
-    const bare = recorder.timeStore({ evaluate: (checks) => memory.evaluate(checks) });
-    expect(Object.keys(bare)).toEqual(['evaluate']);
+    const inner = { evaluate: (checks: readonly LimitCheck[]) => memory.evaluate(checks) };
+    const bare = recorder.timeStore(inner);
+    // `timed` names the store it times (for the bootstrap log line).
+    expect(Object.keys(bare)).toEqual(['timed', 'evaluate']);
+    expect(bare.timed).toBe(inner);
 
     // A custom store with every optional method, each answering what it was asked.
     const asked: string[] = [];

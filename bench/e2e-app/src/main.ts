@@ -3,6 +3,8 @@
 // tool and a limits variant chosen by BENCH_VARIANT:
 //   none       no rate limiting at all (the baseline);
 //   memory     McpRateLimitModule, a fixed window on the tool, in-memory store (the default);
+//   memory-metrics  the same, with an OpenTelemetry MeterProvider registered globally (a reader
+//              exporting to memory once a minute), so the module records its metrics;
 //   redis      the same limit, with the app's cache on @keyv/redis (BENCH_REDIS_URL): the module
 //              then uses the Redis store with its atomic scripts;
 //   throttler  @nestjs/throttler's ThrottlerGuard on the MCP endpoint, in-memory storage.
@@ -15,6 +17,13 @@ import { Controller, Module, UseGuards, type DynamicModule } from '@nestjs/commo
 import { NestFactory } from '@nestjs/core';
 import { Payload } from '@nestjs/microservices';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { metrics } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import {
   McpController,
   McpHttpControllerFor,
@@ -25,7 +34,7 @@ import {
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from 'nestjs-mcp-rate-limit';
 import { z } from 'zod';
 
-type Variant = 'none' | 'memory' | 'redis' | 'throttler';
+type Variant = 'none' | 'memory' | 'memory-metrics' | 'redis' | 'throttler';
 const variant = (process.env.BENCH_VARIANT ?? 'none') as Variant;
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HIGH = 1_000_000_000;
@@ -71,6 +80,7 @@ class BenchModule {
       case 'none':
         return { module: BenchModule, controllers: [McpEndpoint, PlainTools] };
       case 'memory':
+      case 'memory-metrics':
         return {
           module: BenchModule,
           imports: [McpRateLimitModule.forRoot()],
@@ -92,9 +102,18 @@ class BenchModule {
           controllers: [ThrottledMcpEndpoint, PlainTools],
         };
       default:
-        throw new Error(`BENCH_VARIANT must be none, memory, redis or throttler (got ${which})`);
+        throw new Error(
+          `BENCH_VARIANT must be none, memory, memory-metrics, redis or throttler (got ${which})`,
+        );
     }
   }
+}
+
+if (variant === 'memory-metrics') {
+  // As an app with the OpenTelemetry SDK would: a provider registered before the app boots.
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 }
 
 const app = await NestFactory.create(BenchModule.forVariant(variant), { logger: ['error'] });

@@ -1,0 +1,76 @@
+import type { RateLimitDecision } from '../core/engine.js';
+import { BuiltInRateLimit } from '../core/limits.js';
+import type { McpCall } from '../mcp/call.js';
+import type { HandlerPlan } from './handler-plan.js';
+import type { McpRateLimitService } from './rate-limit.service.js';
+import type { DecisionScope } from './telemetry.js';
+
+/** The subject of unidentified callers, as told to the decision hook. */
+const UNIDENTIFIED_SUBJECT = 'unidentified';
+/** What denied an unidentified caller, in the error's `data.limit`. */
+export const UNIDENTIFIED_LIMIT = 'unidentified caller (option "unidentified")';
+
+/**
+ * Tells whoever listens of one decision: the metrics (when on), the debug log of a denial and the
+ * `onDecision` hook. `count` is how many MCP messages the decision stands for (a batch at the
+ * message level).
+ */
+export function reportDecision(
+  service: McpRateLimitService,
+  plan: HandlerPlan,
+  scope: DecisionScope,
+  call: McpCall,
+  subject: string,
+  decision: RateLimitDecision,
+  count: number,
+): void {
+  plan.metrics?.[scope]?.record(decision.allowed ? 'allowed' : 'denied', call.method, count);
+  // The usual case, with nothing to say: no describing of limits.
+  if (decision.allowed && !service.hasDecisionHook) return;
+  const limit = describeLimiter(decision.deniedBy);
+  if (!decision.allowed) {
+    service.logger.debug(
+      `denied ${subject} ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (${scope}: ${limit}); retry after ${decision.retryAfter}s`,
+    );
+  }
+  if (!service.hasDecisionHook) return;
+  service.emit({
+    type: decision.allowed ? 'allowed' : 'denied',
+    scope,
+    handler: plan.owner,
+    subject,
+    method: call.method,
+    target: call.target,
+    limit: decision.allowed ? undefined : limit,
+    retryAfter: decision.retryAfter,
+  });
+}
+
+/** A caller we cannot identify was denied: the metrics, the debug log and the hook hear of it. */
+export function reportUnidentified(
+  service: McpRateLimitService,
+  plan: HandlerPlan,
+  call: McpCall,
+): void {
+  plan.metrics?.handler?.record('denied', call.method);
+  service.logger.debug(
+    `denied an unidentified caller ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (no user, no client address, no session)`,
+  );
+  if (!service.hasDecisionHook) return;
+  service.emit({
+    type: 'denied',
+    scope: 'handler',
+    handler: plan.owner,
+    subject: UNIDENTIFIED_SUBJECT,
+    method: call.method,
+    target: call.target,
+    limit: UNIDENTIFIED_LIMIT,
+    retryAfter: 1,
+  });
+}
+
+function describeLimiter(limiter: unknown): string | undefined {
+  if (limiter === undefined) return undefined;
+  if (limiter instanceof BuiltInRateLimit) return limiter.describe();
+  return (limiter as object).constructor?.name ?? 'custom limiter';
+}

@@ -1,0 +1,115 @@
+import { describeValue, type RateLimitContext } from '../core/context.js';
+import type { HandlerPlans } from './bootstrap-check.js';
+import type { HandlerPlan } from './handler-plan.js';
+import {
+  MCP_NEST_PROMPT,
+  MCP_NEST_RESOURCE,
+  MCP_NEST_RESOURCE_TEMPLATE,
+  MCP_NEST_TOOL,
+} from './tokens.js';
+
+/**
+ * Which limits an admin call (peek, reset) is about: a tool, resource or prompt by its MCP name (a
+ * resource by its URI, its URI template or its name), any handler by `Class.method`, or the
+ * message-level limit of `@LimitMcpMessages()` endpoints.
+ */
+export type LimitTarget =
+  | { readonly tool: string }
+  | { readonly resource: string }
+  | { readonly prompt: string }
+  | { readonly handler: string }
+  | 'messages';
+
+type Kind = 'tool' | 'resource' | 'prompt' | 'handler';
+
+/** The limited handlers of an app by MCP name and by `Class.method`, read once at bootstrap. */
+export class HandlerDirectory {
+  private readonly byName: Record<Kind, Map<string, HandlerPlan>> = {
+    tool: new Map(),
+    resource: new Map(),
+    prompt: new Map(),
+    handler: new Map(),
+  };
+
+  constructor(plans: HandlerPlans) {
+    for (const byHandler of plans.values()) {
+      for (const [handler, plan] of byHandler) {
+        if (plan?.limited !== true) continue;
+        this.byName.handler.set(plan.owner, plan);
+        const tool = mcpOptions(handler, MCP_NEST_TOOL);
+        if (tool?.name !== undefined) this.byName.tool.set(tool.name, plan);
+        const prompt = mcpOptions(handler, MCP_NEST_PROMPT);
+        if (prompt?.name !== undefined) this.byName.prompt.set(prompt.name, plan);
+        for (const key of [MCP_NEST_RESOURCE, MCP_NEST_RESOURCE_TEMPLATE]) {
+          const resource = mcpOptions(handler, key);
+          for (const name of [resource?.uri, resource?.uriTemplate, resource?.name]) {
+            if (name !== undefined) this.byName.resource.set(name, plan);
+          }
+        }
+      }
+    }
+  }
+
+  /** The MCP name a handler is listed under (tools/list, ...), for what it tells agents. */
+  static mcpNameOf(handler: object): string | undefined {
+    for (const key of [MCP_NEST_TOOL, MCP_NEST_PROMPT, MCP_NEST_RESOURCE]) {
+      const options = mcpOptions(handler, key);
+      const name = key === MCP_NEST_RESOURCE ? options?.uri : options?.name;
+      if (name !== undefined) return name;
+    }
+    return undefined;
+  }
+
+  /** The plan of a target's handler; a clear error for an unknown or unlimited one. */
+  find(target: Exclude<LimitTarget, 'messages'>): HandlerPlan {
+    const kinds = Object.keys(target) as Kind[];
+    const kind = kinds[0];
+    const name = (target as Record<string, unknown>)[kind];
+    if (kinds.length !== 1 || !(kind in this.byName) || typeof name !== 'string') {
+      throw new TypeError(
+        `McpRateLimitService: a target is { tool }, { resource }, { prompt }, { handler } or 'messages' (got ${JSON.stringify(target)})`,
+      );
+    }
+    const plan = this.byName[kind].get(name);
+    if (plan !== undefined) return plan;
+    const known = [...this.byName[kind].keys()].sort();
+    throw new Error(
+      `McpRateLimitService: no rate-limited ${kind} "${name}" (${known.length === 0 ? `no ${kind} is limited` : `limited: ${known.join(', ')}`})`,
+    );
+  }
+}
+
+interface McpNestOptions {
+  readonly name?: string;
+  readonly uri?: string;
+  readonly uriTemplate?: string;
+}
+
+function mcpOptions(handler: object, key: string): McpNestOptions | undefined {
+  const options = Reflect.getMetadata(key, handler) as unknown;
+  if (options === null || typeof options !== 'object') return undefined;
+  const { name, uri, uriTemplate } = options as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return { name: text(name), uri: text(uri), uriTemplate: text(uriTemplate) };
+}
+
+/** The context of an admin call (one call's worth, cost 1), after checking its subject. */
+export function adminContext(
+  target: LimitTarget,
+  subject: string,
+  call: { readonly request?: unknown; readonly args?: unknown },
+): RateLimitContext {
+  if (typeof subject !== 'string' || subject.length === 0) {
+    throw new TypeError(
+      `McpRateLimitService: the subject must be a non-empty string, e.g. a user id (got ${describeValue(subject)})`,
+    );
+  }
+  return {
+    subject,
+    method: undefined,
+    target: typeof target === 'string' ? undefined : Object.values(target)[0],
+    request: call.request,
+    args: call.args,
+    cost: 1,
+  };
+}

@@ -1,0 +1,48 @@
+import type { ModuleRef } from '@nestjs/core';
+import { RateLimitConfigError } from '../core/limits.js';
+import type { CacheLike } from '../core/stores/cache-manager-store.js';
+import { CACHE_MANAGER_TOKEN } from './tokens.js';
+import type { RateLimitStore } from '../core/stores/store.js';
+import type { HandlerPlans } from './bootstrap-check.js';
+
+/** `refundWhen` gives quota back through `store.refund`: a store without it is refused. */
+export function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
+  // An outage wrapper refunds through the store it wraps: that one must be able to.
+  const primary = (store as { primary?: Partial<RateLimitStore> }).primary;
+  if (typeof (primary ?? store).refund === 'function') return;
+  for (const byHandler of plans.values()) {
+    for (const plan of byHandler.values()) {
+      if (plan?.refundWhen !== undefined && plan.limited && plan.refundsThroughStore) {
+        throw new RateLimitConfigError(
+          `${plan.owner}: "refundWhen" needs a store with refund(checks), and ${describeStore(store)} has none. Fix: use a built-in store, add refund() to yours, or drop "refundWhen"`,
+        );
+      }
+    }
+  }
+}
+
+/** A store's name for the bootstrap log line, e.g. `MemoryStore` or `ResilientStore(RedisStore)`. */
+export function describeStore(store: RateLimitStore): string {
+  const name = (store as object).constructor?.name ?? 'custom store';
+  const outer = (store as { primary?: { timed?: unknown } }).primary;
+  // The metrics' timing wrapper is not a store of its own: name the store it times.
+  const primary = outer?.timed ?? outer;
+  if (primary !== null && typeof primary === 'object') {
+    return `${name}(${primary.constructor?.name ?? 'custom store'})`;
+  }
+  return name;
+}
+
+/** The app's cache (`CACHE_MANAGER` of `@nestjs/cache-manager`), if it has one. */
+export function findCacheManager(moduleRef: ModuleRef): CacheLike | undefined {
+  try {
+    const cache = moduleRef.get<unknown>(CACHE_MANAGER_TOKEN, { strict: false });
+    const candidate = cache as Partial<CacheLike> | undefined;
+    if (typeof candidate?.get === 'function' && typeof candidate.set === 'function') {
+      return cache as CacheLike;
+    }
+  } catch {
+    // No CacheModule in this app.
+  }
+  return undefined;
+}
