@@ -1,10 +1,20 @@
 import type { RateLimitDecision } from '../core/engine.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { RateLimitContext } from '../core/context.js';
+import type { ContinuationRegistry } from '../mcp/continuations.js';
 import type { HandlerPlan } from './handler-plan.js';
+
+/** What the interceptor does after a followed call, for the module that decided it. */
+export interface CallFollowUp {
+  readonly continuations: ContinuationRegistry;
+  readonly logger: { warn(message: string): void };
+  refund(plan: HandlerPlan, context: RateLimitContext, decision: RateLimitDecision): void;
+}
 
 /** What the guard decided for one call, for the interceptor that runs after the handler. */
 export interface DecidedCall {
+  /** The module that decided the call (one app may not be the only one in the process). */
+  readonly followUp: CallFollowUp;
   readonly plan: HandlerPlan;
   /** The subject the call was decided for (`unidentified` when shared by unknown callers). */
   readonly subject: string;

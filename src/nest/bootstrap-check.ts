@@ -4,6 +4,7 @@ import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { ContextualLimit } from './contextual-limit.js';
+import { followsCalls } from './follow-ups.js';
 import { HandlerPlan, type HandlerKind } from './handler-plan.js';
 import type {
   CallOutcome,
@@ -61,15 +62,11 @@ export async function buildHandlerPlans(
   defaults: PlanDefaults,
 ): Promise<HandlerPlans> {
   const plans: HandlerPlans = new Map();
-  for (const type of classesOf(discovery)) {
-    for (const methodName of scanner.getAllMethodNames(type.prototype)) {
-      const handler = (type.prototype as Record<string, unknown>)[methodName];
-      if (typeof handler !== 'function') continue;
-      const plan = await planHandler(type, methodName, handler, defaults);
-      let byHandler = plans.get(type);
-      if (byHandler === undefined) plans.set(type, (byHandler = new Map()));
-      byHandler.set(handler, plan ?? null);
-    }
+  for (const { type, methodName, handler } of appMethods(discovery, scanner)) {
+    const plan = await planHandler(type, methodName, handler, defaults);
+    let byHandler = plans.get(type);
+    if (byHandler === undefined) plans.set(type, (byHandler = new Map()));
+    byHandler.set(handler, plan ?? null);
   }
   return plans;
 }
@@ -84,17 +81,38 @@ function classesOf(discovery: DiscoveryService): Set<Type<unknown>> {
   return classes;
 }
 
-/** Every method of the app's classes (MCP-Nest handlers among them), known before bootstrap. */
-export function* mcpHandlers(
+/** One method of a class of the app. */
+export interface AppMethod {
+  readonly type: NamedFunction;
+  readonly methodName: string;
+  readonly handler: NamedFunction;
+}
+
+/**
+ * Every method of the app's classes (MCP-Nest handlers among them), known as soon as Nest has
+ * scanned the modules: before any handler's guards and interceptors are put together.
+ */
+export function* appMethods(
   discovery: DiscoveryService,
   scanner: MetadataScanner,
-): Generator<object> {
+): Generator<AppMethod> {
   for (const type of classesOf(discovery)) {
     for (const methodName of scanner.getAllMethodNames(type.prototype)) {
       const handler = (type.prototype as Record<string, unknown>)[methodName];
-      if (typeof handler === 'function') yield handler;
+      if (typeof handler === 'function') yield { type, methodName, handler };
     }
   }
+}
+
+/** Whether `@RateLimit()` applies to this method (on it or its class, and not skipped). */
+export function declaresLimits({ type, handler }: AppMethod): boolean {
+  const declared =
+    Reflect.hasMetadata(RATE_LIMITS_METADATA, handler) ||
+    Reflect.hasMetadata(RATE_LIMITS_METADATA, type);
+  const skipped =
+    Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true ||
+    Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, type) === true;
+  return declared && !skipped;
 }
 
 /** The plan of one handler, or undefined when no rate-limit decorator concerns it. */
@@ -203,6 +221,7 @@ async function planHandler(
     toolDenial: own.toolDenial ?? defaults.toolDenial,
     refundWhen: own.refundWhen ?? defaults.refundWhen,
     reportsQuota: defaults.advertiseLimits,
+    followsCalls: followsCalls(type, methodName, handler, defaults),
     metrics: defaults.metrics && {
       handler: limited ? defaults.metrics.forHandler(owner, 'handler') : undefined,
       message: messageLimited ? defaults.metrics.forHandler(owner, 'message') : undefined,

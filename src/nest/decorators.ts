@@ -1,13 +1,6 @@
-import {
-  applyDecorators,
-  SetMetadata,
-  UseFilters,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseFilters, UseGuards } from '@nestjs/common';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
-import { McpRateLimitInterceptor } from './interceptor.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, RateLimitSpec } from './options.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
@@ -28,9 +21,10 @@ const enforce = (): ClassDecorator & MethodDecorator =>
  * method's own). Limits are AND-combined; the built-in ones are checked and committed atomically.
  * Without a `namespace`, each handler has its own counters; a shared `namespace` shares them.
  *
- * Binds the rate-limit guard, filter and interceptor itself: the limit holds without `registerGlobally`, without
+ * Binds the rate-limit guard and filter itself: the limit holds without `registerGlobally`, without
  * `@UseMcpRateLimit()` and without `inheritAppConfig`, and a call is counted once however many of
- * them also apply. A handler Nest does not route to (e.g. an MCP-Nest 1.x tool) fails bootstrap.
+ * them also apply. McpRateLimitModule adds its interceptor where a call's end matters (a refund, a
+ * quota to report, a multi round-trip answer to record). A handler Nest does not route to (e.g. an MCP-Nest 1.x tool) fails bootstrap.
  *
  * Accepts built-in limits, objects implementing `McpRateLimiter`, injectable provider classes
  * (resolved through Nest DI once at bootstrap, so they may inject a repository or a Redis client),
@@ -54,10 +48,7 @@ export function RateLimit(...limiters: RateLimitSpec[]): ClassDecorator & Method
     const existing = (Reflect.getMetadata(RATE_LIMITS_METADATA, holder) as RateLimitSpec[]) ?? [];
     // Decorators apply bottom-up; keep the order in which they are written.
     Reflect.defineMetadata(RATE_LIMITS_METADATA, [...limiters, ...existing], holder);
-    if (existing.length === 0) {
-      bindOnce(target, key, descriptor, enforce());
-      bindOnce(target, key, descriptor, UseInterceptors(McpRateLimitInterceptor));
-    }
+    if (existing.length === 0) bindOnce(target, key, descriptor, enforce());
   };
 }
 

@@ -179,7 +179,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     evaluated: HeaderSource[] | undefined,
   ): boolean | Promise<boolean> {
     if (!plan.limited || this.uncharged(type, plan, call, subject)) {
-      if (plan.followsCalls) markDecided(key, { plan, subject, charged: undefined });
+      if (plan.followsCalls) {
+        markDecided(key, { followUp: this.service, plan, subject, charged: undefined });
+      }
       return this.admit(context, evaluated);
     }
     const limitContext = contextOf(call, subject, plan.costOf(call));
@@ -219,7 +221,10 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const subject = limitContext.subject;
     reportDecision(this.service, plan, 'handler', call, subject, decision, 1);
     if (!decision.allowed) throw this.denial(type, plan, call, decision, false);
-    if (plan.followsCalls) markDecided(key, { plan, subject, charged: limitContext, decision });
+    if (plan.followsCalls) {
+      const followUp = this.service;
+      markDecided(key, { followUp, plan, subject, charged: limitContext, decision });
+    }
     evaluated?.push({ results: decision.results, messageLevel: false });
     return this.admit(context, evaluated);
   }

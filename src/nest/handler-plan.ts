@@ -33,6 +33,8 @@ export interface HandlerPlanSpec {
   readonly metrics?: PlanMetrics;
   /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
   readonly reportsQuota?: boolean;
+  /** Whether the interceptor follows its admitted calls (follow-ups.ts). */
+  readonly followsCalls?: boolean;
 }
 
 /**
@@ -50,8 +52,8 @@ export class HandlerPlan {
   readonly deniesAsResult: boolean;
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
   /**
-   * Whether the interceptor follows an admitted call to its end: a limited handler may answer
-   * `input_required` (its state is recorded) or fail (refunded when `refundWhen` says so).
+   * Whether the interceptor follows an admitted call to its end (bound where a call's end matters:
+   * an `input_required` answer to record, a refund, a quota to report; see follow-ups.ts).
    */
   readonly followsCalls: boolean;
   /** Where its decisions are counted; undefined when metrics are off. */
@@ -74,7 +76,7 @@ export class HandlerPlan {
     this.messageLimited = spec.messageLimited;
     this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
     this.refundWhen = spec.refundWhen;
-    this.followsCalls = spec.limited;
+    this.followsCalls = spec.limited && spec.followsCalls === true;
     this.metrics = spec.metrics;
     this.reportsQuota = spec.kind === 'tool' && spec.reportsQuota === true;
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;

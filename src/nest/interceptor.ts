@@ -3,16 +3,15 @@ import {
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
-  type OnModuleInit,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { map, tap, type Observable } from 'rxjs';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
 import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
+import { declaresLimits, type AppMethod } from './bootstrap-check.js';
+import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
 import type { CallOutcome } from './options.js';
-import type { McpRateLimitService } from './rate-limit.service.js';
-import { ServiceRef } from './service-ref.js';
+import { NEST_INTERCEPTORS } from './tokens.js';
 
 /**
  * What happens after an admitted call of a limited handler (the guard decides before it):
@@ -20,26 +19,13 @@ import { ServiceRef } from './service-ref.js';
  *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28);
  * - with `refundWhen`, the quota the call took is given back when the call ended that way.
  *
- * Bound by `@RateLimit()` to the handlers it limits; a call the guard did not admit under a plan
- * passes straight through.
+ * McpRateLimitModule binds it, as Nest scans the app, to the limited handlers whose calls it must
+ * follow (see follow-ups.ts for which, and why not all); a call the guard did not mark passes
+ * straight through. It holds no state: each call carries its module (several apps may share a
+ * process, and with it the handlers' metadata).
  */
 @Injectable()
-export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
-  constructor(moduleRef: ModuleRef) {
-    this.serviceRef = new ServiceRef(moduleRef, 'McpRateLimitInterceptor');
-  }
-
-  private readonly serviceRef: ServiceRef;
-
-  private get service(): McpRateLimitService {
-    return this.serviceRef.get();
-  }
-
-  /** Fails bootstrap when the app has no McpRateLimitModule to decide with. */
-  onModuleInit(): void {
-    this.serviceRef.get();
-  }
-
+export class McpRateLimitInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const type = context.getType<string>();
     const decided =
@@ -74,7 +60,7 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     const state =
       issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
     if (state !== undefined) {
-      this.service.continuations.record(decided.subject, decided.plan.owner, state);
+      decided.followUp.continuations.record(decided.subject, decided.plan.owner, state);
     }
     this.ended(decided, { failed: false, result });
   }
@@ -83,7 +69,7 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     decided: DecidedCall,
     how: { failed: boolean; error?: unknown; result?: unknown },
   ): void {
-    const { plan, charged, decision } = decided;
+    const { followUp, plan, charged, decision } = decided;
     if (charged === undefined || decision === undefined || plan.refundWhen === undefined) return;
     const outcome: CallOutcome = {
       handler: plan.owner,
@@ -96,10 +82,31 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
     try {
       refund = plan.refundWhen(outcome) === true;
     } catch (error) {
-      this.service.logger.warn(
+      followUp.logger.warn(
         `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (refund) this.service.refund(plan, charged, decision);
+    if (refund) followUp.refund(plan, charged, decision);
+  }
+}
+
+/** The interceptor McpRateLimitModule binds: one for the process, as it holds no state. */
+const FOLLOWING_INTERCEPTOR = new McpRateLimitInterceptor();
+
+/**
+ * Binds the interceptor to every limited method whose calls must be followed (follow-ups.ts),
+ * once. Runs while Nest loads the app's providers, before it puts any handler's guards and
+ * interceptors together (HTTP routes at `init()`, microservice patterns at `listen()`).
+ */
+export function bindFollowingInterceptor(
+  methods: Iterable<AppMethod>,
+  defaults: FollowUpDefaults,
+): void {
+  for (const method of methods) {
+    const { type, methodName, handler } = method;
+    if (!declaresLimits(method) || !followsCalls(type, methodName, handler, defaults)) continue;
+    const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
+    if (bound.includes(FOLLOWING_INTERCEPTOR)) continue;
+    Reflect.defineMetadata(NEST_INTERCEPTORS, [...bound, FOLLOWING_INTERCEPTOR], handler);
   }
 }

@@ -24,13 +24,14 @@ import { loadRpcSupport } from './rpc-denial.js';
 import {
   buildHandlerPlans,
   describePlans,
+  appMethods,
   hasRateLimitMetadata,
-  mcpHandlers,
   type HandlerPlans,
   type NamedFunction,
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { advertiseLimits, prepareLimitsMeta } from './advertised-limits.js';
+import { bindFollowingInterceptor } from './interceptor.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
 import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
@@ -105,7 +106,15 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     this.httpStatus = this.options.httpStatus ?? 200;
     this.errorCode = this.options.errorCode ?? RATE_LIMITED_CODE;
     this.unidentifiedSubject = this.options.unidentified === 'shared' ? 'unidentified' : undefined;
-    prepareLimitsMeta(mcpHandlers(discovery, scanner), this.options.advertiseLimits === true);
+    const methods = [...appMethods(discovery, scanner)];
+    prepareLimitsMeta(
+      methods.map((method) => method.handler),
+      this.options.advertiseLimits === true,
+    );
+    bindFollowingInterceptor(methods, {
+      refundWhen: this.options.refundWhen,
+      advertiseLimits: this.options.advertiseLimits === true,
+    });
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
       this.messagePolicy = new MessagePolicy(
