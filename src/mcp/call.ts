@@ -55,13 +55,10 @@ export function rememberFrameworkRequest(request: unknown): void {
  * the guard's time in an MCP-Nest server.
  */
 export function callFromMcpContext(mcpContext: unknown, payload: unknown): McpCall {
-  const mcpRequest = safely(() => (mcpContext as { mcpRequest?: unknown }).mcpRequest);
-  const raw = safely(() => (mcpContext as { getRawRequest?: () => unknown }).getRawRequest?.());
+  const mcpRequest = property(mcpContext, 'mcpRequest');
+  const raw = invoke(mcpContext, 'getRawRequest');
   const request = isObject(raw) ? (frameworkRequests.get(raw) ?? raw) : undefined;
-  const session =
-    request === undefined
-      ? sessionOf(safely(() => (mcpContext as { getSession?: () => unknown }).getSession?.()))
-      : undefined;
+  const session = request === undefined ? sessionOf(invoke(mcpContext, 'getSession')) : undefined;
   return new McpContextCall(mcpContext, mcpRequest, payload, request, session);
 }
 
@@ -93,12 +90,15 @@ class McpContextCall implements McpCall {
    * per-request context (McpContext argument 4): `mcpReq.requestState()`.
    */
   get requestState(): string | undefined {
-    const sdkContext = safely(() =>
-      (this.mcpContext as { getArgByIndex?: (index: number) => unknown }).getArgByIndex?.(4),
-    );
-    const mcpReq = field(sdkContext, 'mcpReq');
-    const state = safely(() => (mcpReq as { requestState?: () => unknown }).requestState?.());
-    return typeof state === 'string' ? state : undefined;
+    try {
+      const context = this.mcpContext as { getArgByIndex?: (index: number) => unknown };
+      const mcpReq = field(context.getArgByIndex?.(4), 'mcpReq');
+      if (!isObject(mcpReq)) return undefined;
+      const state: unknown = (mcpReq as { requestState?: () => unknown }).requestState?.();
+      return typeof state === 'string' ? state : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The fields, as the plain call would have them (for logs and JSON). */
@@ -179,11 +179,34 @@ function name(value: unknown): string | undefined {
 /** An own property of an object, or undefined; getters that throw count as absent. */
 function field(value: unknown, key: string): unknown {
   if (!isObject(value)) return undefined;
-  return safely(() =>
-    Object.prototype.hasOwnProperty.call(value, key)
+  try {
+    return Object.prototype.hasOwnProperty.call(value, key)
       ? (value as Record<string, unknown>)[key]
-      : undefined,
-  );
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `value[key]`, own or inherited; a getter that throws counts as absent. */
+function property(value: unknown, key: string): unknown {
+  if (!isObject(value)) return undefined;
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `value[key]()` when it is a method; one that throws counts as absent. */
+function invoke(value: unknown, key: string): unknown {
+  if (!isObject(value)) return undefined;
+  try {
+    const method = (value as Record<string, unknown>)[key];
+    return typeof method === 'function' ? (method as () => unknown).call(value) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isObject(value: unknown): value is object {

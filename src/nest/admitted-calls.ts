@@ -25,11 +25,15 @@ export interface DecidedCall {
 }
 
 /**
- * Calls already decided, by the object Nest hands every guard of one call: the HTTP request, or
- * the RPC context (MCP-Nest makes one `McpContext` per call). A guard bound twice (by the
- * decorator and globally, or by `@UseMcpRateLimit()`) decides a call once.
+ * Where a call's decision is noted: on the object Nest hands every guard of one call (the HTTP
+ * request, or the RPC context: MCP-Nest makes one `McpContext` per call), under a symbol of ours.
+ * A guard bound twice (by the decorator and globally, or by `@UseMcpRateLimit()`) decides a call
+ * once. A property rather than a WeakMap from calls: a WeakMap entry per call is work for the
+ * garbage collector on every collection, paid by the whole server.
  */
-const decidedCalls = new WeakMap<object, DecidedCall | null>();
+const DECIDED = Symbol('nestjs-mcp-rate-limit decided call');
+
+type CallKey = object & { [DECIDED]?: DecidedCall | null };
 
 /** The object that stands for this call, or undefined when Nest gave none. */
 export function callKeyOf(context: ExecutionContext, type: 'rpc' | 'http'): object | undefined {
@@ -39,15 +43,15 @@ export function callKeyOf(context: ExecutionContext, type: 'rpc' | 'http'): obje
 
 /** Whether the call of `key` was already decided (by an earlier run of the guard). */
 export function isDecided(key: object | undefined): boolean {
-  return key !== undefined && decidedCalls.has(key);
+  return key !== undefined && (key as CallKey)[DECIDED] !== undefined;
 }
 
 /** Mark the call of `key` as decided; `decided` is what the interceptor needs, if anything. */
 export function markDecided(key: object | undefined, decided: DecidedCall | null): void {
-  if (key !== undefined) decidedCalls.set(key, decided);
+  if (key !== undefined) (key as CallKey)[DECIDED] = decided;
 }
 
 /** What the guard decided for the call of `key`, when it admitted it with something to follow. */
 export function decidedCall(key: object | undefined): DecidedCall | undefined {
-  return key === undefined ? undefined : (decidedCalls.get(key) ?? undefined);
+  return key === undefined ? undefined : ((key as CallKey)[DECIDED] ?? undefined);
 }
