@@ -189,8 +189,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
 
   /** The plan of a handler, or undefined when no rate-limit decorator concerns it. */
   planFor(type: NamedFunction, handler: NamedFunction): HandlerPlan | undefined {
-    const byHandler = this.plans.get(type);
-    if (byHandler?.has(handler)) return byHandler.get(handler) ?? undefined;
+    const planned = this.plans.get(type)?.get(handler);
+    if (planned !== undefined) return planned ?? undefined;
     if (this.unplanned.get(type)?.has(handler)) return undefined;
     return this.planLate(type, handler);
   }
