@@ -1,6 +1,7 @@
 import { monotonicClock } from '../clock.js';
 import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
-import { MAX_BATCH_LIMITS, REF_BASE, type RedisScript } from './redis-script.js';
+import type { RedisScript } from './redis-script.js';
+import { DESCRIPTOR_NUMBERS, MAX_BATCH_LIMITS, UNIT_COST_OPS } from './redis-script.js';
 import { StoreUnavailableError, type LimitOutcome } from './store.js';
 
 /** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
@@ -41,17 +42,6 @@ const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
-// The descriptor characters of the numbers 0 to MAX_BATCH_LIMITS (see REF_BASE).
-const NUMBERS = Array.from({ length: MAX_BATCH_LIMITS + 1 }, (_, number) =>
-  String.fromCharCode(REF_BASE + number),
-);
-// The operation of a call whose every limit costs 1 (its costs are not sent).
-const UNIT_COST_OPS: Readonly<Record<ScriptCall['op'], string>> = {
-  e: 'E',
-  p: 'P',
-  r: 'r',
-  d: 'd',
-};
 // Per limit, the script answers four little-endian doubles.
 const BYTES_PER_OUTCOME = 32;
 
@@ -95,11 +85,12 @@ class Batch {
     const keys = call.keys;
     for (const key of keys) this.keys.push(key);
     const costs = call.costs;
-    let descriptor = (costs.length === 0 ? UNIT_COST_OPS[call.op] : call.op) + NUMBERS[keys.length];
+    let descriptor =
+      (costs.length === 0 ? UNIT_COST_OPS[call.op] : call.op) + DESCRIPTOR_NUMBERS[keys.length];
     for (const limit of call.limits) {
       let ref = this.refs.get(limit);
       if (ref === undefined) {
-        ref = NUMBERS[this.refs.size + 1];
+        ref = DESCRIPTOR_NUMBERS[this.refs.size + 1];
         this.refs.set(limit, ref);
         this.limitTable.push(limit[0], limit[1], limit[2]);
       }

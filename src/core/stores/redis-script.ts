@@ -189,6 +189,13 @@ return reply`;
  */
 export const REF_BASE = 32;
 export const MAX_BATCH_LIMITS = 126 - REF_BASE;
+/** The descriptor characters of the numbers 0 to `MAX_BATCH_LIMITS`. */
+export const DESCRIPTOR_NUMBERS: readonly string[] = Array.from(
+  { length: MAX_BATCH_LIMITS + 1 },
+  (_, number) => String.fromCharCode(REF_BASE + number),
+);
+/** A call's operation in its descriptor when every limit costs 1 (its costs are not sent). */
+export const UNIT_COST_OPS = { e: 'E', p: 'P', r: 'r', d: 'd' } as const;
 
 /** One generated script and its SHA1 (the EVALSHA handle). */
 export interface RedisScript {
