@@ -30,16 +30,21 @@ export function median(values) {
  * state), so that no case measures in a heap that earlier rounds filled; `mode` is `sequential` (one `await` after another) or `{ inFlight: n }` (batches
  * of n concurrent operations). Rounds rotate the
  * order of the cases so that none is always measured first or last (thermal, GC and JIT drift).
+ * `probe`, when given, is `{ start(benchCase), stop(benchCase, started, measured) }`: awaited right
+ * before and right after each timed run (e.g. to read CPU counters), so that what it measures is
+ * taken in the same alternating rounds as the ops/s.
  *
  * @returns Map from case name to the ops/s of each measured round, in round order.
  */
-export async function measureRounds(cases, { warmupRounds, rounds, onRound }) {
+export async function measureRounds(cases, { warmupRounds, rounds, onRound, probe }) {
   const perCase = new Map(cases.map((benchCase) => [benchCase.name, []]));
   for (let round = 0; round < warmupRounds + rounds; round++) {
     const order = rotate(cases, round % cases.length);
     for (const benchCase of order) {
       const op = await benchCase.setup();
+      const started = await probe?.start(benchCase);
       const nanoseconds = await timeOps(benchCase, op);
+      await probe?.stop(benchCase, started, round >= warmupRounds);
       await benchCase.dispose?.(op);
       if (round >= warmupRounds)
         perCase.get(benchCase.name).push((benchCase.ops * 1e9) / nanoseconds);

@@ -90,7 +90,9 @@ export class RateLimitEngine {
       const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
       return this.receipted(set, context, checks, outcomes, decision);
     }
-    return this.decideWithCustoms(set, context);
+    if (set.customs.length > 0 || set.builtIns.length === 0)
+      return this.decideWithCustoms(set, context);
+    return this.decideBuiltIns(set, context);
   }
 
   /**
@@ -143,6 +145,26 @@ export class RateLimitEngine {
     if (store.reset === undefined) throw missing('reset');
     this.resets++;
     await store.reset(this.checksOf(set, subject, undefined).map((check) => check.key));
+  }
+
+  /** Built-in limits alone on an asynchronous store (Redis), per call: a promise chain, no async frame. */
+  private decideBuiltIns(set: LimitSet, context: RateLimitContext): Promise<RateLimitDecision> {
+    let checks: Check[], answer: Promise<readonly LimitOutcome[]>;
+    try {
+      checks = this.checksOf(set, context.subject, context);
+      answer = this.store.evaluate(checks);
+    } catch (error) {
+      return Promise.reject(error); // an asynchronous decision fails as a rejection, like evaluate()
+    }
+    return answer.then((outcomes) =>
+      this.receipted(
+        set,
+        context,
+        checks,
+        outcomes,
+        decisionOf(checks, outcomes, NO_RESULTS, true),
+      ),
+    );
   }
 
   private async decideWithCustoms(

@@ -120,6 +120,68 @@ describeRedis('RedisStore on a private redis-server', () => {
     await store.close();
   });
 
+  test('one script call decides calls of every shape in order: unit costs (not sent), other costs, peeks, refunds, several limits', async () => {
+    const store = new RedisStore({ client });
+    const ten = new FixedWindowRateLimit({ maxCalls: 10, perSeconds: LONG });
+    const twenty = new FixedWindowRateLimit({ maxCalls: 20, perSeconds: LONG });
+    const check = (name: string, cost: number, limit = ten) => ({
+      key: `shapes:{s}${name}`,
+      limit,
+      cost,
+    });
+    const remaining = (outcomes: Promise<readonly { remaining: number; allowed: boolean }[]>) =>
+      outcomes.then((list) => list.map((outcome) => [outcome.allowed, outcome.remaining]));
+    const scriptCallsBefore = (await commandCalls()).evalsha ?? 0;
+    // All in one tick: one script call, the calls decided one after the other.
+    const answers = Promise.all([
+      remaining(store.evaluate([check('a', 1)])),
+      remaining(store.evaluate([check('b', 3)])),
+      remaining(store.evaluate([check('c', 1, twenty), check('d', 2)])),
+      remaining(store.peek([check('b', 2)])),
+      remaining(store.evaluate([check('e', 1), check('f', 1, twenty), check('g', 1)])),
+      store.refund([check('b', 3)]).then(() => 'refunded'),
+      remaining(store.evaluate([check('b', 1)])),
+      remaining(store.peek([check('a', 1)])),
+      remaining(store.evaluate([check('d', 9), check('h', 1)])),
+      remaining(store.evaluate([check('h', 2, twenty)])),
+    ]);
+    expect(await answers).toEqual([
+      [[true, 9]],
+      [[true, 7]],
+      [
+        [true, 19],
+        [true, 8],
+      ],
+      [[true, 5]],
+      [
+        [true, 9],
+        [true, 19],
+        [true, 9],
+      ],
+      'refunded',
+      [[true, 9]],
+      [[true, 8]],
+      [
+        [false, 8],
+        [true, 9],
+      ],
+      [[true, 18]],
+    ]);
+    expect((await commandCalls()).evalsha - scriptCallsBefore).toBe(1);
+    await store.close();
+  });
+
+  test('a reset of more keys than one call may name deletes them all', async () => {
+    const store = new RedisStore({ client });
+    const limit = new FixedWindowRateLimit({ maxCalls: 1, perSeconds: LONG });
+    const keys = Array.from({ length: 200 }, (_, index) => `wide:{s}${index}`);
+    await Promise.all(keys.map((key) => store.evaluate([{ key, limit, cost: 1 }])));
+    expect(await client.keys('wide:*')).toHaveLength(200);
+    await store.reset(keys);
+    expect(await client.keys('wide:*')).toHaveLength(0);
+    await store.close();
+  });
+
   test('one call of a batch that fails in the script (a foreign value at its key) fails alone', async () => {
     const store = new RedisStore({ client });
     const limit = new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG });

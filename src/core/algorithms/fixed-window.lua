@@ -30,11 +30,14 @@ end
 -- first write of the window gave it): only the count changes, and SET KEEPTTL costs Redis less than
 -- half of SET PX. A state whose TTL is not positive is equivalent to no state: delete it.
 local function fixed_window_commit(key, now_ms, cost, ttl_ms, state, same_window)
+  -- (A positive ttl_ms is a positive PX: the usual case needs no px_of.)
+  if same_window and ttl_ms > 0 then
+    redis.call('SET', key, state, 'KEEPTTL')
+    return
+  end
   local px = px_of(ttl_ms)
   if px == nil then
     redis.call('DEL', key)
-  elseif same_window then
-    redis.call('SET', key, state, 'KEEPTTL')
   else
     redis.call('SET', key, state, 'PX', px)
   end

@@ -1,6 +1,7 @@
 import { monotonicClock } from '../clock.js';
 import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
-import { MAX_BATCH_LIMITS, REF_BASE, type RedisScript } from './redis-script.js';
+import type { RedisScript } from './redis-script.js';
+import { DESCRIPTOR_NUMBERS, MAX_BATCH_LIMITS, UNIT_COST_OPS } from './redis-script.js';
 import { StoreUnavailableError, type LimitOutcome } from './store.js';
 
 /** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
@@ -14,7 +15,7 @@ export interface ScriptCall {
   readonly keys: readonly string[];
   /** Per key, its limit (none for `d`); the same array for the same limit, so a batch sends it once. */
   readonly limits: readonly LimitArguments[];
-  /** Per limit, its cost. */
+  /** Per limit, its cost; empty for an evaluation or peek whose every limit costs 1 (and for `d`). */
   readonly costs: readonly string[];
   /** How many outcomes the script answers for this call (0 for a refund or a reset). */
   readonly outcomes: number;
@@ -41,8 +42,6 @@ const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
-// A reset's descriptor has one character per key (it names no limit).
-const RESET_FILLER = String.fromCharCode(REF_BASE + 1);
 // Per limit, the script answers four little-endian doubles.
 const BYTES_PER_OUTCOME = 32;
 
@@ -50,7 +49,10 @@ const BYTES_PER_OUTCOME = 32;
 class Batch {
   readonly calls: ScriptCall[] = [];
   readonly keys: string[] = [];
-  readonly argv: string[];
+  /** The calls' descriptors, one after the other (one argument). */
+  descriptors = '';
+  /** The costs of the calls that send theirs, call after call. */
+  readonly costs: string[] = [];
   /** The batch's distinct limits, as their descriptor characters, and their table (end of ARGV). */
   readonly refs = new Map<LimitArguments, string>();
   readonly limitTable: string[] = [];
@@ -67,9 +69,7 @@ class Batch {
     readonly lane: Lane,
     /** The injected clock's time (tests), or undefined for Redis server time. */
     readonly timeMs: number | undefined,
-  ) {
-    this.argv = timeMs === undefined ? [] : [String(timeMs)];
-  }
+  ) {}
 
   accepts(call: ScriptCall, timeMs: number | undefined): boolean {
     return (
@@ -82,24 +82,23 @@ class Batch {
 
   add(call: ScriptCall): void {
     this.calls.push(call);
-    for (const key of call.keys) this.keys.push(key);
-    let descriptor: string = call.op;
-    if (call.op === 'd') {
-      descriptor += RESET_FILLER.repeat(call.keys.length);
-    } else {
-      for (const limit of call.limits) {
-        let ref = this.refs.get(limit);
-        if (ref === undefined) {
-          ref = String.fromCharCode(REF_BASE + this.refs.size + 1);
-          this.refs.set(limit, ref);
-          this.limitTable.push(limit[0], limit[1], limit[2]);
-        }
-        descriptor += ref;
+    const keys = call.keys;
+    for (const key of keys) this.keys.push(key);
+    const costs = call.costs;
+    let descriptor =
+      (costs.length === 0 ? UNIT_COST_OPS[call.op] : call.op) + DESCRIPTOR_NUMBERS[keys.length];
+    for (const limit of call.limits) {
+      let ref = this.refs.get(limit);
+      if (ref === undefined) {
+        ref = DESCRIPTOR_NUMBERS[this.refs.size + 1];
+        this.refs.set(limit, ref);
+        this.limitTable.push(limit[0], limit[1], limit[2]);
       }
+      descriptor += ref;
     }
-    this.argv.push(descriptor);
-    for (const cost of call.costs) this.argv.push(cost);
-    this.limits += call.keys.length;
+    this.descriptors += descriptor;
+    for (const cost of costs) this.costs.push(cost);
+    this.limits += keys.length;
     this.algorithms |= call.algorithms;
   }
 
@@ -194,7 +193,9 @@ export class ScriptBatcher {
     const script = this.host.scriptFor(batch.algorithms);
     const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
-    for (const argument of batch.argv) args.push(argument);
+    if (batch.timeMs !== undefined) args.push(String(batch.timeMs));
+    args.push(batch.descriptors);
+    for (const cost of batch.costs) args.push(cost);
     for (const argument of batch.limitTable) args.push(argument);
     args.push(String(batch.refs.size));
     const transport = this.host.transport;

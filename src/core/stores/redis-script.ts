@@ -65,115 +65,137 @@ end`;
 // else than our state, a Redis error) is caught on its own: the others of the batch still get
 // their answer.
 const DISPATCH = `-- The batch's distinct limits, at the end of ARGV: per limit its algorithm code and two parameters,
--- then their number. A call names its limits by position in this table (its descriptor), so the
--- parameters cross the protocol, and are parsed, once per batch instead of once per call.
+-- then their number. A call names its limits by position in this table, so the parameters cross
+-- the protocol, and are parsed, once per batch instead of once per call.
 local limit_count = ARGV[#ARGV] + 0
-local calls_end = #ARGV - 3 * limit_count - 1
+local table_at = #ARGV - 3 * limit_count
 local CODES, FIRSTS, SECONDS = {}, {}, {}
 for ref = 1, limit_count do
-  local a = calls_end + 3 * ref - 2
+  local a = table_at + 3 * ref - 3
   CODES[ref], FIRSTS[ref], SECONDS[ref] = ARGV[a], ARGV[a + 1] + 0, ARGV[a + 2] + 0
 end
 
--- A call is its descriptor ARGV[at] (its operation, then one character per limit: the limit's
--- position in the table, as the byte REF_BASE + position), its costs ARGV[at + 1...] (none for 'd')
--- and its keys KEYS[key_at...]. Operations: 'e' check every limit and commit all when all allow
--- (else none); 'p' check only; 'r' refund; 'd' delete the keys (reset).
-local function run_call(desc, at, key_at, now_ms)
-  local op, count = string.sub(desc, 1, 1), #desc - 1
-  if op == 'd' then
-    for index = 0, count - 1 do redis.call('DEL', KEYS[key_at + index]) end
-    return ''
-  end
-  if op == 'r' then
+-- Every call of the batch in one string, one descriptor after the other: its operation, its number
+-- of keys, then (except for 'd') one character per limit naming the limit in the table, each as the
+-- byte REF_BASE + number. Operations: 'e' check every limit and commit all when all allow (else
+-- none); 'p' check only; 'r' refund; 'd' delete the keys (reset). 'E' and 'P' are 'e' and 'p' of a
+-- call whose every limit costs 1: its costs are not sent. The other calls' costs follow in ARGV,
+-- one per limit, call after call; the keys are KEYS, call after call.
+local calls = ARGV[CALLS_AT]
+local OP_EVALUATE, OP_PEEK, OP_REFUND, OP_DELETE, OP_EVALUATE_UNIT, OP_PEEK_UNIT = byte('eprdEP', 1, 6)
+
+-- One call: op, its number of limits, its first limit's number, where its descriptor is, where its
+-- keys and costs start. Answers the call's outcomes, packed.
+local function run_call(op, count, ref, at, key_at, cost_at)
+  if op == OP_REFUND then
     -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
     -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
     for index = 1, count do
-      local ref = string.byte(desc, index + 1) - REF_BASE
-      local argument = ARGV[at + index]
+      ref = byte(calls, at + 1 + index) - REF_BASE
+      local argument = ARGV[cost_at + index - 1]
       local cost, admitted_at_ms = string.match(argument, '^([^@]+)@(.+)$')
       if cost == nil then cost, admitted_at_ms = argument, now_ms end
       REFUNDS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], cost + 0, admitted_at_ms + 0)
     end
     return ''
   end
+  local commit = op == OP_EVALUATE or op == OP_EVALUATE_UNIT
+  local unit = op == OP_EVALUATE_UNIT or op == OP_PEEK_UNIT
   if count == 1 then
     -- The usual call, one limit: no tables.
-    local ref = string.byte(desc, 2) - REF_BASE
-    local code, key, cost = CODES[ref], KEYS[key_at], ARGV[at + 1] + 0
+    local code, key, cost = CODES[ref], KEYS[key_at], 1
+    if not unit then cost = ARGV[cost_at] + 0 end
     local allowed, retry_after_ms, remaining, reset_after_ms, ttl_ms, state, detail =
       STEPS[code](key, now_ms, FIRSTS[ref], SECONDS[ref], cost)
-    if op == 'e' and allowed then COMMITS[code](key, now_ms, cost, ttl_ms, state, detail) end
-    return struct.pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
+    if commit and allowed then COMMITS[code](key, now_ms, cost, ttl_ms, state, detail) end
+    return pack('<dddd', allowed and 1 or 0, retry_after_ms, remaining, reset_after_ms)
   end
   if count == 2 then
     -- Two limits (a common declaration, e.g. per minute and per day): no tables either, since
     -- building a table per step costs Redis more than the two limits' own commands.
-    local ref1, ref2 = string.byte(desc, 2) - REF_BASE, string.byte(desc, 3) - REF_BASE
-    local code1, key1, cost1 = CODES[ref1], KEYS[key_at], ARGV[at + 1] + 0
-    local code2, key2, cost2 = CODES[ref2], KEYS[key_at + 1], ARGV[at + 2] + 0
+    local ref2 = byte(calls, at + 3) - REF_BASE
+    local code1, key1, code2, key2, cost1, cost2 = CODES[ref], KEYS[key_at], CODES[ref2], KEYS[key_at + 1], 1, 1
+    if not unit then cost1, cost2 = ARGV[cost_at] + 0, ARGV[cost_at + 1] + 0 end
     local allowed1, retry_after_ms1, remaining1, reset_after_ms1, ttl_ms1, state1, detail1 =
-      STEPS[code1](key1, now_ms, FIRSTS[ref1], SECONDS[ref1], cost1)
+      STEPS[code1](key1, now_ms, FIRSTS[ref], SECONDS[ref], cost1)
     local allowed2, retry_after_ms2, remaining2, reset_after_ms2, ttl_ms2, state2, detail2 =
       STEPS[code2](key2, now_ms, FIRSTS[ref2], SECONDS[ref2], cost2)
-    if op == 'e' and allowed1 and allowed2 then
+    if commit and allowed1 and allowed2 then
       COMMITS[code1](key1, now_ms, cost1, ttl_ms1, state1, detail1)
       COMMITS[code2](key2, now_ms, cost2, ttl_ms2, state2, detail2)
     end
-    return struct.pack('<dddddddd', allowed1 and 1 or 0, retry_after_ms1, remaining1, reset_after_ms1,
+    return pack('<dddddddd', allowed1 and 1 or 0, retry_after_ms1, remaining1, reset_after_ms1,
       allowed2 and 1 or 0, retry_after_ms2, remaining2, reset_after_ms2)
   end
   local steps, all_allowed = {}, true
   for index = 1, count do
-    local ref = string.byte(desc, index + 1) - REF_BASE
-    local step = { STEPS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], ARGV[at + index] + 0) }
+    ref = byte(calls, at + 1 + index) - REF_BASE
+    local cost = 1
+    if not unit then cost = ARGV[cost_at + index - 1] + 0 end
+    local step = { STEPS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], cost) }
+    step[8] = cost
     steps[index] = step
     if not step[1] then all_allowed = false end
   end
-  if op == 'e' and all_allowed then
+  if commit and all_allowed then
     for index = 1, count do
-      local ref = string.byte(desc, index + 1) - REF_BASE
+      ref = byte(calls, at + 1 + index) - REF_BASE
       local step = steps[index]
-      COMMITS[CODES[ref]](KEYS[key_at + index - 1], now_ms, ARGV[at + index] + 0, step[5], step[6], step[7])
+      COMMITS[CODES[ref]](KEYS[key_at + index - 1], now_ms, step[8], step[5], step[6], step[7])
     end
   end
   local parts = {}
   for index = 1, count do
     local step = steps[index]
-    parts[index] = struct.pack('<dddd', step[1] and 1 or 0, step[2], step[3], step[4])
+    parts[index] = pack('<dddd', step[1] and 1 or 0, step[2], step[3], step[4])
   end
   return table.concat(parts)
 end
 
 local replies, reply = {}, { '' }
-local at, key_at, call = FIRST_ARGUMENT, 1, 0
-while at <= calls_end do
+local at, key_at, cost_at, call, calls_length = 1, 1, CALLS_AT + 1, 0, #calls
+while at <= calls_length do
   call = call + 1
-  local desc = ARGV[at]
-  local count = #desc - 1
-  local ok, result = pcall(run_call, desc, at, key_at, now_ms)
-  if ok then
-    replies[call] = result
-  else
+  local op, count, ref = byte(calls, at, at + 2)
+  count = count - REF_BASE
+  if op == OP_DELETE then
+    for index = 0, count - 1 do redis.call('DEL', KEYS[key_at + index]) end
     replies[call] = ''
-    if type(result) == 'table' then result = result.err end
-    reply[#reply + 1] = call
-    reply[#reply + 1] = tostring(result)
+    at = at + 2
+  else
+    local ok, result = pcall(run_call, op, count, ref - REF_BASE, at, key_at, cost_at)
+    if ok then
+      replies[call] = result
+    else
+      replies[call] = ''
+      if type(result) == 'table' then result = result.err end
+      reply[#reply + 1] = call
+      reply[#reply + 1] = tostring(result)
+    end
+    if op ~= OP_EVALUATE_UNIT and op ~= OP_PEEK_UNIT then cost_at = cost_at + count end
+    at = at + 2 + count
   end
-  if string.sub(desc, 1, 1) == 'd' then at = at + 1 else at = at + 1 + count end
   key_at = key_at + count
 end
 -- The batch's time first: the moment every call of it was decided at (a refund bounds itself by it).
-reply[1] = struct.pack('<d', now_ms) .. table.concat(replies)
+reply[1] = pack('<d', now_ms) .. table.concat(replies)
 return reply`;
 
 /**
- * A call's descriptor names each of its limits by one character: the byte REF_BASE + the limit's
- * position (from 1) in its batch's limit table. Printable ASCII, so it crosses any client as one
- * byte; a batch holds at most `MAX_BATCH_LIMITS` distinct limits.
+ * A call's descriptor gives its number of keys, and names each of its limits, by one character: the
+ * byte REF_BASE + the number (a limit's position, from 1, in its batch's limit table). Printable
+ * ASCII, so it crosses any client as one byte: a call has at most `MAX_BATCH_LIMITS` keys, and a
+ * batch at most `MAX_BATCH_LIMITS` distinct limits.
  */
 export const REF_BASE = 32;
 export const MAX_BATCH_LIMITS = 126 - REF_BASE;
+/** The descriptor characters of the numbers 0 to `MAX_BATCH_LIMITS`. */
+export const DESCRIPTOR_NUMBERS: readonly string[] = Array.from(
+  { length: MAX_BATCH_LIMITS + 1 },
+  (_, number) => String.fromCharCode(REF_BASE + number),
+);
+/** A call's operation in its descriptor when every limit costs 1 (its costs are not sent). */
+export const UNIT_COST_OPS = { e: 'E', p: 'P', r: 'r', d: 'd' } as const;
 
 /** One generated script and its SHA1 (the EVALSHA handle). */
 export interface RedisScript {
@@ -203,10 +225,13 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * Redis caches each by its SHA1.
  *
  * KEYS: every limit's key, call after call. ARGV: the time in ms when `givenTime` (tests; otherwise
- * Redis `TIME`); then per call its descriptor (its operation, `e` evaluate, `p` peek, `r` refund or
- * `d` delete, then one character per limit or key, see `REF_BASE`) and, except for `d`, each limit's
- * cost; then the batch's distinct limits (algorithm code and two parameters each) and their number.
- * The script touches no key but those in KEYS.
+ * Redis `TIME`); then the descriptors of all the calls in one string (per call its operation, `e`
+ * evaluate, `p` peek, `r` refund or `d` delete, or `E`/`P` for an evaluation or peek whose every
+ * limit costs 1; its number of keys; except for `d`, one character per limit; see `REF_BASE`); then
+ * the costs of the calls that have them (`e`, `p`, `r`), one per limit; then the batch's distinct
+ * limits (algorithm code and two parameters each) and their number. Arguments per call are few
+ * because Redis parses, and the client encodes, each one: a one-limit call of cost 1 sends its key
+ * alone. The script touches no key but those in KEYS.
  *
  * Reply: an array. Its first element is one binary string: per limit of every evaluated or peeked
  * call, four little-endian doubles (allowed 1 or 0, retryAfterMs, remaining, resetAfterMs); a
@@ -234,7 +259,14 @@ export function redisScript(
 }
 
 function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): string {
-  const lines = [`local extra_ttl_ms = ${String(extraTtlMs)}`, HELPERS];
+  const lines = [
+    // Locals, not globals, for what every call uses: a local (an upvalue in the twins) is read
+    // without a table lookup, and Redis runs this per call of every batch.
+    'local struct, math, string, table, redis, pcall, tostring, type, unpack = struct, math, string, table, redis, pcall, tostring, type, unpack',
+    'local byte, pack = string.byte, struct.pack',
+    `local extra_ttl_ms = ${String(extraTtlMs)}`,
+    HELPERS,
+  ];
   const codes = (Object.keys(TWIN_FILES) as AlgorithmCode[]).filter(
     (code) => (algorithms & ALGORITHM_BITS[code]) !== 0,
   );
@@ -255,7 +287,7 @@ function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): s
   }
   lines.push(
     `local REF_BASE = ${String(REF_BASE)}`,
-    DISPATCH.replace('FIRST_ARGUMENT', givenTime ? '2' : '1'),
+    DISPATCH.replaceAll('CALLS_AT', givenTime ? '2' : '1'),
   );
   return lines.join('\n');
 }

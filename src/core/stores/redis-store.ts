@@ -175,19 +175,26 @@ export class RedisStore implements RateLimitStore {
     await this.call('r', checks);
   }
 
-  /** Deletes the state of these keys (per Cluster slot, one atomic step). */
+  /**
+   * Deletes the state of these keys (per Cluster slot, one atomic step for up to
+   * `MAX_BATCH_LIMITS` keys: a limit set has no more).
+   */
   async reset(keys: readonly string[]): Promise<void> {
-    if (!this.cluster) {
-      await this.enqueue('d', keys, [], [], 0, 0, 0);
-      return;
-    }
-    const bySlot = new Map<number, string[]>();
+    // Per slot, its keys in parts of at most MAX_BATCH_LIMITS (what one call may name).
+    const parts: { slot: number; keys: string[] }[] = [];
+    const filling = new Map<number, string[]>();
     for (const key of keys) {
-      const slot = clusterSlotOf(key);
-      bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+      const slot = this.cluster ? clusterSlotOf(key) : 0;
+      let part = filling.get(slot);
+      if (part === undefined || part.length === MAX_BATCH_LIMITS) {
+        part = [];
+        filling.set(slot, part);
+        parts.push({ slot, keys: part });
+      }
+      part.push(key);
     }
     await Promise.all(
-      [...bySlot].map(([slot, slotKeys]) => this.enqueue('d', slotKeys, [], [], 0, 0, slot)),
+      parts.map((part) => this.enqueue('d', part.keys, [], NO_COSTS, 0, 0, part.slot)),
     );
   }
 
@@ -214,7 +221,8 @@ export class RedisStore implements RateLimitStore {
     }
     const keys = new Array<string>(count);
     const limits = new Array<LimitArguments>(count);
-    const costs = new Array<string>(count);
+    // An evaluation or peek whose every limit costs 1 sends no costs (the usual call).
+    let unitCosts = op !== 'r';
     let slot = 0;
     let algorithms = 0;
     try {
@@ -222,16 +230,14 @@ export class RedisStore implements RateLimitStore {
         const check = checks[index];
         keys[index] = check.key;
         limits[index] = argumentsOf(check.limit);
-        const cost = check.cost === 1 ? '1' : String(check.cost);
-        // A refund names the admission it undoes, when it knows it (see the script's 'r').
-        costs[index] =
-          op === 'r' && check.admittedAtMs !== undefined ? `${cost}@${check.admittedAtMs}` : cost;
+        if (check.cost !== 1) unitCosts = false;
         algorithms |= algorithmBit(limits[index][0]);
       }
       if (this.cluster) slot = slotOfCall(checks);
     } catch (error) {
       return Promise.reject(error);
     }
+    const costs = unitCosts ? NO_COSTS : checks.map((check) => costOf(op, check));
     return this.enqueue(op, keys, limits, costs, op === 'r' ? 0 : count, algorithms, slot);
   }
 
@@ -295,6 +301,14 @@ export class RedisStore implements RateLimitStore {
     });
     return createTransport(client);
   }
+}
+
+const NO_COSTS: readonly string[] = [];
+
+/** A check's cost as the script takes it; a refund names the admission it undoes, when known. */
+function costOf(op: 'e' | 'p' | 'r', check: LimitCheck): string {
+  const cost = String(check.cost);
+  return op === 'r' && check.admittedAtMs !== undefined ? `${cost}@${check.admittedAtMs}` : cost;
 }
 
 function argumentsOf(limit: BuiltInRateLimit): LimitArguments {
