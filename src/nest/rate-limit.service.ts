@@ -31,6 +31,7 @@ import {
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { advertiseLimits, prepareLimitsMeta } from './advertised-limits.js';
+import { followUpDefaults, perRequestClasses } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
 import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
@@ -111,10 +112,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
       methods.map((method) => method.handler),
       this.options.advertiseLimits === true,
     );
-    bindFollowingInterceptor(methods, {
-      refundWhen: this.options.refundWhen,
-      advertiseLimits: this.options.advertiseLimits === true,
-    });
+    bindFollowingInterceptor(methods, followUpDefaults(this.options));
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
       this.messagePolicy = new MessagePolicy(
@@ -141,13 +139,15 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
+      // Nest knows now which classes it makes per call: their handlers are followed too.
+      const followUps = followUpDefaults(this.options, perRequestClasses(this.discovery));
+      bindFollowingInterceptor(appMethods(this.discovery, this.scanner), followUps);
       this.plans = await buildHandlerPlans(this.discovery, this.scanner, {
+        ...followUps,
         resolveProvider: (type) => this.resolveProvider(type),
         messageLimitConfigured: this.messageSet !== undefined,
         toolDenial: this.options.toolDenial ?? 'error',
-        refundWhen: this.options.refundWhen,
         metrics: this.metrics,
-        advertiseLimits: this.options.advertiseLimits ?? false,
       });
       if (this.options.advertiseLimits === true) advertiseLimits(this.plans);
       checkRefunds(this.plans, store);

@@ -1,0 +1,101 @@
+// Which handlers the module's interceptor follows (follow-ups.ts), against a real MCP-Nest 2.0.5
+// server and the SDK's v2 client pinned to 2026-07-28: a handler that can continue a multi
+// round-trip call must be followed, or its continuation is charged as a new call.
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { inputRequired } from '@modelcontextprotocol/server';
+import 'reflect-metadata';
+import { Controller, Inject, Module, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { CONTEXT, Payload, type RequestContext } from '@nestjs/microservices';
+import {
+  McpController,
+  McpHttpControllerFor,
+  McpStrategy,
+  StreamableHttpTransport,
+  Tool,
+} from '@rekog/mcp-nest';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+
+const apps: INestApplication[] = [];
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+async function serve(tools: Type<unknown>): Promise<Client> {
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, tools] })
+  class AppModule {}
+  const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
+  apps.push(app);
+  const strategy = new McpStrategy({
+    name: 'follow-ups',
+    version: '1.0.0',
+    transports: [transport],
+  });
+  strategy.setHttpAdapter(app.getHttpAdapter());
+  app.connectMicroservice({ strategy });
+  await app.startAllMicroservices();
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as { port: number };
+  const client = new Client(
+    { name: 'follow-ups', version: '1.0.0' },
+    {
+      capabilities: { elicitation: { form: {} } },
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+      inputRequired: { autoFulfill: true },
+    },
+  );
+  client.setRequestHandler('elicitation/create', () =>
+    Promise.resolve({ action: 'accept' as const, content: { ok: true } }),
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  clients.push(client);
+  return client;
+}
+
+/** A first round asks for confirmation; the retry (with the answer) runs. */
+function confirmOnRetry(mcpContext: unknown): unknown {
+  const sdk = (mcpContext as { getArgByIndex(index: number): unknown }).getArgByIndex(4) as {
+    mcpReq?: { inputResponses?: Record<string, unknown> };
+  };
+  if (sdk.mcpReq?.inputResponses?.ok !== undefined) return 'confirmed';
+  return {
+    ...inputRequired({
+      inputRequests: {
+        ok: inputRequired.elicit({
+          message: 'Go ahead?',
+          requestedSchema: z.object({ ok: z.boolean() }),
+        }),
+      },
+      requestState: `state-${randomUUID()}`,
+    }),
+    content: [],
+  };
+}
+
+describe('a handler that reads its MCP context without a parameter decorator is followed', () => {
+  test('request-scoped, through CONTEXT: one logical call of two rounds fits a limit of 1', async () => {
+    // Nest's documented way for a microservice handler to read its context: inject CONTEXT
+    // (the class becomes request-scoped); the handler's own parameters are all @Payload().
+    @McpController()
+    class ScopedTools {
+      constructor(@Inject(CONTEXT) private readonly request: RequestContext) {}
+
+      @Tool({ name: 'confirm_scoped', description: 'Asks first; 1 per minute' })
+      @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
+      confirm(@Payload() _args: unknown) {
+        return confirmOnRetry(this.request.getContext());
+      }
+    }
+    const client = await serve(ScopedTools);
+    const result = await client.callTool({ name: 'confirm_scoped', arguments: {} });
+    expect(JSON.stringify(result.content)).toContain('confirmed');
+  });
+});
