@@ -4,7 +4,7 @@ import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { ContextualLimit } from './contextual-limit.js';
-import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
+import { followsCalls, handlerOptionsOf, type FollowUpDefaults } from './follow-ups.js';
 import { HandlerPlan, type HandlerKind } from './handler-plan.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, ToolDenial } from './options.js';
 import type { RateLimitMetrics } from './telemetry.js';
@@ -129,8 +129,7 @@ async function planHandler(
   const messageLimited =
     Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, handler) === true ||
     Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true;
-  const handlerOptions = (Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler) ??
-    Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type)) as unknown;
+  const handlerOptions = handlerOptionsOf(type, handler);
   const kind = kindOf(handler);
   // Only the handlers Nest routes to (HTTP routes, microservice patterns) pass through guards.
   const isRoute =

@@ -50,8 +50,7 @@ export function followsCalls(
   handler: object,
   defaults: FollowUpDefaults,
 ): boolean {
-  const own = (Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler) ??
-    Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type)) as HandlerRateLimitOptions | undefined;
+  const own = handlerOptionsOf(type, handler) as HandlerRateLimitOptions | undefined;
   if ((own?.refundWhen ?? defaults.refundWhen) !== undefined) return true;
   const isTool = Reflect.hasMetadata(MCP_NEST_TOOL, handler);
   if (isTool && defaults.advertiseLimits) return true;
@@ -63,6 +62,23 @@ export function followsCalls(
   return (
     !isMcpHandler || defaults.perRequest?.has(type) === true || readsItsContext(type, methodName)
   );
+}
+
+/**
+ * A handler's `@RateLimitOptions()`: its class's, each field the method sets overriding the
+ * class's, so that a method choosing its `toolDenial` keeps its class's `refundWhen`. A value that
+ * is not an object is returned as it is, for bootstrap to refuse.
+ */
+export function handlerOptionsOf(type: object, handler: object): unknown {
+  const onClass: unknown = Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type);
+  const onMethod: unknown = Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler);
+  if (onClass === undefined || onMethod === undefined) return onMethod ?? onClass;
+  if (!isObject(onClass)) return onClass;
+  return isObject(onMethod) ? { ...onClass, ...onMethod } : onMethod;
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
 }
 
 /**

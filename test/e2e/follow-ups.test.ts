@@ -17,7 +17,12 @@ import {
 } from '@rekog/mcp-nest';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import {
+  FixedWindowRateLimit,
+  McpRateLimitModule,
+  RateLimit,
+  RateLimitOptions,
+} from '../../src/index.js';
 
 const apps: INestApplication[] = [];
 const clients: Client[] = [];
@@ -97,5 +102,34 @@ describe('a handler that reads its MCP context without a parameter decorator is 
     const client = await serve(ScopedTools);
     const result = await client.callTool({ name: 'confirm_scoped', arguments: {} });
     expect(JSON.stringify(result.content)).toContain('confirmed');
+  });
+});
+
+describe('@RateLimitOptions on the class and on the method', () => {
+  test("the class's refundWhen holds for a method that sets only its toolDenial", async () => {
+    @McpController()
+    @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+    class FlakyTools {
+      @Tool({
+        name: 'flaky_options',
+        description: 'Fails when asked; 1 per minute, failures refunded',
+        parameters: z.object({ fail: z.boolean() }),
+      })
+      @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
+      @RateLimitOptions({ toolDenial: 'result' })
+      flaky({ fail }: { fail: boolean }) {
+        if (fail) throw new Error('upstream failed');
+        return 'fine';
+      }
+    }
+    const client = await serve(FlakyTools);
+    const failed = await client.callTool({ name: 'flaky_options', arguments: { fail: true } });
+    expect(failed.isError).toBe(true);
+    // The failed call gave its quota back: the next one runs.
+    const next = await client.callTool({ name: 'flaky_options', arguments: { fail: false } });
+    expect(next.content).toEqual([{ type: 'text', text: '"fine"' }]);
+    // The method's toolDenial holds too: the denial is a tool result.
+    const denied = await client.callTool({ name: 'flaky_options', arguments: { fail: false } });
+    expect(denied.structuredContent).toMatchObject({ error: 'rate_limited' });
   });
 });
