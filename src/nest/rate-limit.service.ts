@@ -30,7 +30,7 @@ import {
   type NamedFunction,
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
-import { advertiseLimits, prepareLimitsMeta } from './advertised-limits.js';
+import { advertiseLimits, prepareLimitsMeta, type LimitsMetas } from './advertised-limits.js';
 import { followUpDefaults, perRequestClasses } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
@@ -81,6 +81,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans: HandlerPlans = new Map();
+  /** The `_meta` objects of this app's MCP-Nest declarations, for `advertiseLimits`. */
+  private readonly limitsMetas: LimitsMetas;
   private directory: HandlerDirectory | undefined;
   /** Settles when bootstrap (onModuleInit) is done; see {@link whenReady}. */
   private readonly ready: Promise<void>;
@@ -108,10 +110,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     this.errorCode = this.options.errorCode ?? RATE_LIMITED_CODE;
     this.unidentifiedSubject = this.options.unidentified === 'shared' ? 'unidentified' : undefined;
     const methods = [...appMethods(discovery, scanner)];
-    prepareLimitsMeta(
-      methods.map((method) => method.handler),
-      this.options.advertiseLimits === true,
-    );
+    this.limitsMetas = prepareLimitsMeta(methods, this.options.advertiseLimits === true);
     bindFollowingInterceptor(methods, followUpDefaults(this.options));
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
@@ -149,7 +148,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
         toolDenial: this.options.toolDenial ?? 'error',
         metrics: this.metrics,
       });
-      if (this.options.advertiseLimits === true) advertiseLimits(this.plans);
+      if (this.options.advertiseLimits === true) advertiseLimits(this.plans, this.limitsMetas);
       checkRefunds(this.plans, store);
       this.directory = new HandlerDirectory(this.plans);
       await loadRpcSupport();

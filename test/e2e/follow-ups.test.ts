@@ -22,7 +22,9 @@ import {
   McpRateLimitModule,
   RateLimit,
   RateLimitOptions,
+  type McpRateLimitModuleOptions,
 } from '../../src/index.js';
+import { LIMITS_META_KEY } from '../../src/nest/advertised-limits.js';
 
 const apps: INestApplication[] = [];
 const clients: Client[] = [];
@@ -31,11 +33,14 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
-async function serve(tools: Type<unknown>): Promise<Client> {
+async function serve(
+  tools: Type<unknown>,
+  options: McpRateLimitModuleOptions = {},
+): Promise<Client> {
   const transport = new StreamableHttpTransport();
   @Controller('mcp')
   class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, tools] })
+  @Module({ imports: [McpRateLimitModule.forRoot(options)], controllers: [McpEndpoint, tools] })
   class AppModule {}
   const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
   apps.push(app);
@@ -131,5 +136,27 @@ describe('@RateLimitOptions on the class and on the method', () => {
     // The method's toolDenial holds too: the denial is a tool result.
     const denied = await client.callTool({ name: 'flaky_options', arguments: { fail: false } });
     expect(denied.structuredContent).toMatchObject({ error: 'rate_limited' });
+  });
+});
+
+describe('advertiseLimits in two apps of one process (the declarations belong to the classes)', () => {
+  test('an app with the option off never lists the limits of an app that has it on', async () => {
+    @McpController()
+    class DeclaredTools {
+      @Tool({
+        name: 'declared',
+        description: 'Has a _meta of its own',
+        _meta: { 'example.com/x': 1 },
+      })
+      @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
+      declared(@Payload() _args: unknown) {
+        return 'ok';
+      }
+    }
+    const off = await serve(DeclaredTools);
+    await serve(DeclaredTools, { advertiseLimits: true });
+    const [tool] = (await off.listTools()).tools;
+    expect(tool._meta?.[LIMITS_META_KEY]).toBeUndefined();
+    expect(tool._meta?.['example.com/x']).toBe(1);
   });
 });
