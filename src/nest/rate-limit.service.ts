@@ -33,6 +33,7 @@ import type { HandlerPlan } from './handler-plan.js';
 import { advertiseLimits, prepareLimitsMeta, type LimitsMetas } from './advertised-limits.js';
 import { followUpDefaults, perRequestClasses } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
+import type { CarriedCharge } from './admitted-calls.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
 import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
@@ -63,7 +64,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   /** The subject shared by unidentified callers, or undefined when they are denied. */
   readonly unidentifiedSubject: string | undefined;
   /** The `requestState`s issued in `input_required` answers, for the charge-once rule. */
-  readonly continuations: ContinuationRegistry = new InMemoryContinuations();
+  readonly continuations: ContinuationRegistry<CarriedCharge> = new InMemoryContinuations();
   readonly messagePolicy: MessagePolicy | undefined;
   /** The OpenTelemetry metrics, when on (after bootstrap). */
   metrics: RateLimitMetrics | undefined;

@@ -7,7 +7,7 @@ import { inputRequired } from '@modelcontextprotocol/server';
 import 'reflect-metadata';
 import { Controller, Inject, Module, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { CONTEXT, Payload, type RequestContext } from '@nestjs/microservices';
+import { CONTEXT, Ctx, Payload, type RequestContext } from '@nestjs/microservices';
 import {
   McpController,
   McpHttpControllerFor,
@@ -158,5 +158,28 @@ describe('advertiseLimits in two apps of one process (the declarations belong to
     const [tool] = (await off.listTools()).tools;
     expect(tool._meta?.[LIMITS_META_KEY]).toBeUndefined();
     expect(tool._meta?.['example.com/x']).toBe(1);
+  });
+});
+
+describe('refundWhen on a multi round-trip call', () => {
+  test('a logical call whose last round fails gives back what its first round took', async () => {
+    @McpController()
+    class AskingTools {
+      @Tool({ name: 'ask_then_fail', description: 'Asks first, then fails; 1 per minute' })
+      @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
+      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+      ask(@Payload() _args: unknown, @Ctx() ctx: unknown) {
+        const answer = confirmOnRetry(ctx);
+        if (answer === 'confirmed') throw new Error('upstream failed');
+        return answer;
+      }
+    }
+    const client = await serve(AskingTools);
+    const failed = await client.callTool({ name: 'ask_then_fail', arguments: {} });
+    expect(failed.isError).toBe(true);
+    // The logical call failed: refundWhen gives its charge back, so the next one is admitted.
+    const again = await client.callTool({ name: 'ask_then_fail', arguments: {} });
+    expect(again.isError).toBe(true);
+    expect(JSON.stringify(again.content)).not.toContain('Rate limit exceeded');
   });
 });
