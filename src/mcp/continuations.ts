@@ -7,11 +7,16 @@ import { createHash } from 'node:crypto';
  * `requestState` comes from the client, so a replayed, foreign or fabricated one is charged like a
  * new call.
  */
-export interface ContinuationRegistry {
-  /** Remember that `state` was issued to `subject` by `handler`. */
-  record(subject: string, handler: string, state: string): void;
+export interface ContinuationRegistry<T = unknown> {
+  /**
+   * Remember that `state` was issued to `subject` by `handler`, with what the logical call carries
+   * on to its continuation (`carried`, e.g. the charge of its first round).
+   */
+  record(subject: string, handler: string, state: string, carried?: T): void;
   /** Whether `state` was issued to `subject` by `handler` and is unused; uses it up. */
   take(subject: string, handler: string, state: string): boolean;
+  /** {@link take}, answering what the state was recorded with; undefined when it does not count. */
+  claim(subject: string, handler: string, state: string): { readonly carried?: T } | undefined;
 }
 
 export interface InMemoryContinuationsOptions {
@@ -28,12 +33,12 @@ export interface InMemoryContinuationsOptions {
  * on another instance is not recognised and is charged again: never free, at worst twice.
  * Stores a hash of (subject, handler, state), never the state itself, and at most `maxEntries`.
  */
-export class InMemoryContinuations implements ContinuationRegistry {
+export class InMemoryContinuations<T = unknown> implements ContinuationRegistry<T> {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
-  /** Expiry by hash, in insertion order (so the first entries are the oldest). */
-  private readonly issued = new Map<string, number>();
+  /** Expiry (and what the state carries) by hash, in insertion order (the oldest first). */
+  private readonly issued = new Map<string, { readonly expiresAt: number; readonly carried?: T }>();
 
   constructor(options: InMemoryContinuationsOptions = {}) {
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
@@ -41,29 +46,33 @@ export class InMemoryContinuations implements ContinuationRegistry {
     this.now = options.now ?? Date.now;
   }
 
-  record(subject: string, handler: string, state: string): void {
+  record(subject: string, handler: string, state: string, carried?: T): void {
     const now = this.now();
     this.forgetExpired(now);
     const key = hashOf(subject, handler, state);
     this.issued.delete(key);
-    this.issued.set(key, now + this.ttlMs);
+    this.issued.set(key, { expiresAt: now + this.ttlMs, carried });
     if (this.issued.size > this.maxEntries) {
       this.issued.delete(this.issued.keys().next().value!);
     }
   }
 
   take(subject: string, handler: string, state: string): boolean {
+    return this.claim(subject, handler, state) !== undefined;
+  }
+
+  claim(subject: string, handler: string, state: string): { readonly carried?: T } | undefined {
     const key = hashOf(subject, handler, state);
-    const expiresAt = this.issued.get(key);
-    if (expiresAt === undefined) return false;
+    const issued = this.issued.get(key);
+    if (issued === undefined) return undefined;
     this.issued.delete(key);
-    return expiresAt > this.now();
+    return issued.expiresAt > this.now() ? issued : undefined;
   }
 
   /** Drop the expired entries at the front: a few per call, never a long sweep. */
   private forgetExpired(now: number): void {
     let budget = 16;
-    for (const [key, expiresAt] of this.issued) {
+    for (const [key, { expiresAt }] of this.issued) {
       if (expiresAt > now || budget-- === 0) return;
       this.issued.delete(key);
     }

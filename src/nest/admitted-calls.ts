@@ -4,9 +4,18 @@ import type { RateLimitContext } from '../core/context.js';
 import type { ContinuationRegistry } from '../mcp/continuations.js';
 import type { HandlerPlan } from './handler-plan.js';
 
+/**
+ * What a multi round-trip call carries from its charged first round to its continuations, so
+ * that `refundWhen` can give the charge back when the logical call ends (in a later round).
+ */
+export interface CarriedCharge {
+  readonly charged: RateLimitContext;
+  readonly decision: RateLimitDecision;
+}
+
 /** What the interceptor does after a followed call, for the module that decided it. */
 export interface CallFollowUp {
-  readonly continuations: ContinuationRegistry;
+  readonly continuations: ContinuationRegistry<CarriedCharge>;
   readonly logger: { warn(message: string): void };
   refund(plan: HandlerPlan, context: RateLimitContext, decision: RateLimitDecision): void;
 }
@@ -18,7 +27,10 @@ export interface DecidedCall {
   readonly plan: HandlerPlan;
   /** The subject the call was decided for (`unidentified` when shared by unknown callers). */
   readonly subject: string;
-  /** The handler limits' context, when the call was charged to them (not a continuation). */
+  /**
+   * The handler limits' context, when the call was charged to them (for a continuation of a multi
+   * round-trip call: when its first round was).
+   */
   readonly charged: RateLimitContext | undefined;
   /** The handler limits' decision when charged: what a refund gives back (once). */
   readonly decision?: RateLimitDecision;

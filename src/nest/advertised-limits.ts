@@ -1,6 +1,6 @@
 import type { LimitResult } from '../core/decision.js';
 import { BuiltInRateLimit } from '../core/limits.js';
-import type { HandlerPlans } from './bootstrap-check.js';
+import type { AppMethod, HandlerPlans } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { MCP_NEST_RESOURCE, MCP_NEST_RESOURCE_TEMPLATE, MCP_NEST_TOOL } from './tokens.js';
 
@@ -31,44 +31,48 @@ export interface AdvertisedQuota extends AdvertisedLimit {
 
 const DECLARATION_KEYS = [MCP_NEST_TOOL, MCP_NEST_RESOURCE, MCP_NEST_RESOURCE_TEMPLATE];
 
-/** The `_meta` objects of a handler's MCP-Nest declarations (tool, resource, template). */
-function declaredMetas(handler: object, create: boolean): Record<string, unknown>[] {
-  const metas: Record<string, unknown>[] = [];
-  for (const key of DECLARATION_KEYS) {
-    const declaration = Reflect.getMetadata(key, handler) as unknown;
-    if (declaration === null || typeof declaration !== 'object') continue;
-    const options = declaration as { _meta?: Record<string, unknown> };
-    if (create) options._meta ??= {};
-    if (options._meta !== undefined) metas.push(options._meta);
-  }
-  return metas;
-}
+/** The `_meta` objects an app gave its handlers' MCP-Nest declarations, by handler. */
+export type LimitsMetas = ReadonlyMap<object, readonly Record<string, unknown>[]>;
 
 /**
  * Before MCP-Nest reads the declarations (its transport may start before the app's init hooks,
- * where the limits are known): with `on`, every MCP-Nest declaration of `handlers` gets a `_meta`
- * object, which MCP-Nest's listing shares and {@link advertiseLimits} fills in place; without,
- * what an earlier app of this process added is taken away (the declarations belong to the
- * classes, shared by every app made from them).
+ * where the limits are known): with `on`, every MCP-Nest declaration (tool, resource, template)
+ * of `methods` gets a `_meta` object of this app's own, which MCP-Nest's listing shares and
+ * {@link advertiseLimits} fills in place. The declarations belong to the classes, shared by every
+ * app of the process made from them: each app gets a copy (without the limits another app listed),
+ * so that an app that lists limits keeps them and an app without the option never lists another's.
  */
-export function prepareLimitsMeta(handlers: Iterable<object>, on: boolean): void {
-  for (const handler of handlers) {
-    for (const meta of declaredMetas(handler, on)) delete meta[LIMITS_META_KEY];
+export function prepareLimitsMeta(methods: Iterable<AppMethod>, on: boolean): LimitsMetas {
+  const installed = new Map<object, Record<string, unknown>[]>();
+  for (const { handler } of methods) {
+    const metas: Record<string, unknown>[] = [];
+    for (const key of DECLARATION_KEYS) {
+      const declaration = Reflect.getMetadata(key, handler) as unknown;
+      if (declaration === null || typeof declaration !== 'object') continue;
+      const options = declaration as { _meta?: Record<string, unknown> };
+      if (options._meta === undefined && !on) continue;
+      const own: Record<string, unknown> = { ...options._meta };
+      delete own[LIMITS_META_KEY];
+      options._meta = own;
+      metas.push(own);
+    }
+    if (metas.length > 0) installed.set(handler, metas);
   }
+  return installed;
 }
 
 /**
- * Puts each limited tool's and resource's limits in the `_meta` of its MCP-Nest declaration,
- * which MCP-Nest copies into `tools/list` and `resources/list`. MCP-Nest 2.0.5 does not list
- * prompts' `_meta`: prompts are not advertised.
+ * Puts each limited tool's and resource's limits in the `_meta` this app gave its MCP-Nest
+ * declaration ({@link prepareLimitsMeta}), which MCP-Nest copies into `tools/list` and
+ * `resources/list`. MCP-Nest 2.0.5 does not list prompts' `_meta`: prompts are not advertised.
  */
-export function advertiseLimits(plans: HandlerPlans): void {
+export function advertiseLimits(plans: HandlerPlans, metas: LimitsMetas): void {
   for (const byHandler of plans.values()) {
     for (const [handler, plan] of byHandler) {
       if (plan?.limited !== true) continue;
       const limits = limitsOf(plan);
       if (limits.length === 0) continue;
-      for (const meta of declaredMetas(handler, true)) meta[LIMITS_META_KEY] = limits;
+      for (const meta of metas.get(handler) ?? []) meta[LIMITS_META_KEY] = limits;
     }
   }
 }

@@ -4,14 +4,9 @@ import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { ContextualLimit } from './contextual-limit.js';
-import { followsCalls } from './follow-ups.js';
+import { followsCalls, handlerOptionsOf, type FollowUpDefaults } from './follow-ups.js';
 import { HandlerPlan, type HandlerKind } from './handler-plan.js';
-import type {
-  CallOutcome,
-  HandlerRateLimitOptions,
-  RateLimitCostSpec,
-  ToolDenial,
-} from './options.js';
+import type { HandlerRateLimitOptions, RateLimitCostSpec, ToolDenial } from './options.js';
 import type { RateLimitMetrics } from './telemetry.js';
 import {
   MCP_MESSAGE_LIMIT_METADATA,
@@ -36,16 +31,16 @@ export type NamedFunction = object & { readonly name: string };
 /** Most limit combinations one handler may have through `limitByContext` choices. */
 const MAX_COMBINATIONS = 256;
 
-/** What bootstrap needs besides the decorators: DI and the module-wide defaults. */
-export interface PlanDefaults {
+/**
+ * What bootstrap needs besides the decorators: DI and the module-wide defaults (`refundWhen`,
+ * `advertiseLimits` and the request-scoped classes among them: follow-ups.ts).
+ */
+export interface PlanDefaults extends FollowUpDefaults {
   readonly resolveProvider: ProviderResolver;
   readonly messageLimitConfigured: boolean;
   readonly toolDenial: ToolDenial;
-  readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
   /** The module's OpenTelemetry metrics, when on: each plan takes its recorders at bootstrap. */
   readonly metrics: RateLimitMetrics | undefined;
-  /** Whether admitted tool results carry the caller's quota (`advertiseLimits`). */
-  readonly advertiseLimits: boolean;
 }
 
 /** The plans of an app, by class and by handler (`null`: scanned, nothing to do). */
@@ -134,8 +129,7 @@ async function planHandler(
   const messageLimited =
     Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, handler) === true ||
     Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true;
-  const handlerOptions = (Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler) ??
-    Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type)) as unknown;
+  const handlerOptions = handlerOptionsOf(type, handler);
   const kind = kindOf(handler);
   // Only the handlers Nest routes to (HTTP routes, microservice patterns) pass through guards.
   const isRoute =

@@ -54,7 +54,8 @@ export function RateLimit(...limiters: RateLimitSpec[]): ClassDecorator & Method
 
 /**
  * Per-handler (or per-class) options: how a denied tool call is answered (`toolDenial`) and when
- * an admitted call's quota is given back (`refundWhen`). Each overrides the module-wide option.
+ * an admitted call's quota is given back (`refundWhen`). Each overrides the module-wide option; on
+ * a method, each field it sets overrides its class's.
  *
  * @example
  * ```ts

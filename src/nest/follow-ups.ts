@@ -1,4 +1,5 @@
-import type { HandlerRateLimitOptions } from './options.js';
+import type { DiscoveryService } from '@nestjs/core';
+import type { HandlerRateLimitOptions, McpRateLimitModuleOptions } from './options.js';
 import {
   MCP_NEST_PROMPT,
   MCP_NEST_RESOURCE,
@@ -11,8 +12,23 @@ import {
 
 /** The module-wide options that make a limited handler's calls worth following to their end. */
 export interface FollowUpDefaults {
-  readonly refundWhen: unknown;
+  readonly refundWhen: HandlerRateLimitOptions['refundWhen'];
+  /** Whether admitted tool results carry the caller's quota. */
   readonly advertiseLimits: boolean;
+  /** The classes Nest makes anew for each call (see {@link perRequestClasses}), once known. */
+  readonly perRequest?: ReadonlySet<object>;
+}
+
+/** The follow-up defaults of the module's options (and its request-scoped classes, once known). */
+export function followUpDefaults(
+  options: McpRateLimitModuleOptions,
+  perRequest?: ReadonlySet<object>,
+): FollowUpDefaults {
+  return {
+    refundWhen: options.refundWhen,
+    advertiseLimits: options.advertiseLimits === true,
+    perRequest,
+  };
 }
 
 /**
@@ -25,8 +41,8 @@ export interface FollowUpDefaults {
  *   recorded so that its retry is charged once. Only a handler that reads its MCP context can
  *   continue such a call (the SDK hands the retry's answers and state over on the context, never
  *   in the arguments), so an MCP-Nest handler whose parameters are all `@Payload()` cannot: each
- *   of its rounds is a new call, charged as one. A controller route reads the whole request, and
- *   is always followed.
+ *   of its rounds is a new call, charged as one, unless its class is made per call (it may inject
+ *   `CONTEXT`). A controller route reads the whole request, and is always followed.
  */
 export function followsCalls(
   type: object,
@@ -34,8 +50,7 @@ export function followsCalls(
   handler: object,
   defaults: FollowUpDefaults,
 ): boolean {
-  const own = (Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler) ??
-    Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type)) as HandlerRateLimitOptions | undefined;
+  const own = handlerOptionsOf(type, handler) as HandlerRateLimitOptions | undefined;
   if ((own?.refundWhen ?? defaults.refundWhen) !== undefined) return true;
   const isTool = Reflect.hasMetadata(MCP_NEST_TOOL, handler);
   if (isTool && defaults.advertiseLimits) return true;
@@ -44,7 +59,41 @@ export function followsCalls(
     Reflect.hasMetadata(MCP_NEST_RESOURCE, handler) ||
     Reflect.hasMetadata(MCP_NEST_RESOURCE_TEMPLATE, handler) ||
     Reflect.hasMetadata(MCP_NEST_PROMPT, handler);
-  return !isMcpHandler || readsItsContext(type, methodName);
+  return (
+    !isMcpHandler || defaults.perRequest?.has(type) === true || readsItsContext(type, methodName)
+  );
+}
+
+/**
+ * A handler's `@RateLimitOptions()`: its class's, each field the method sets overriding the
+ * class's, so that a method choosing its `toolDenial` keeps its class's `refundWhen`. A value that
+ * is not an object is returned as it is, for bootstrap to refuse.
+ */
+export function handlerOptionsOf(type: object, handler: object): unknown {
+  const onClass: unknown = Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, type);
+  const onMethod: unknown = Reflect.getMetadata(RATE_LIMIT_OPTIONS_METADATA, handler);
+  if (onClass === undefined || onMethod === undefined) return onMethod ?? onClass;
+  if (!isObject(onClass)) return onClass;
+  return isObject(onMethod) ? { ...onClass, ...onMethod } : onMethod;
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
+}
+
+/**
+ * The controllers Nest makes anew for each call (request-scoped, explicitly or because they inject
+ * `CONTEXT` or a provider that does): their handlers read the MCP context through the injected
+ * request, whatever their parameters. Known once Nest has resolved every class (the app's init
+ * hooks), which is in time: Nest puts a request-scoped handler's interceptors together per call.
+ */
+export function perRequestClasses(discovery: DiscoveryService): Set<object> {
+  const classes = new Set<object>();
+  for (const wrapper of discovery.getControllers()) {
+    const type: unknown = wrapper.metatype;
+    if (typeof type === 'function' && !wrapper.isDependencyTreeStatic()) classes.add(type);
+  }
+  return classes;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 import { MULTI_ROUND_TRIP_METHODS } from '../mcp/continuations.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
-import { callKeyOf, isDecided, markDecided } from './admitted-calls.js';
+import { callKeyOf, isDecided, markDecided, type CarriedCharge } from './admitted-calls.js';
 import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decision-report.js';
 import { RateLimitExceededException } from './exception.js';
 import type { HandlerPlan } from './handler-plan.js';
@@ -148,21 +148,22 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   }
 
   /**
-   * Whether the handler's own limits pass this call by: a tasks request (its task's tools/call was
-   * charged), or the retry of a multi round-trip call whose `requestState` this server issued to
-   * this subject for this handler (used up here, so a replay is charged).
+   * Whether the handler's own limits pass this call by (undefined when they do not): a tasks request
+   * (its task's tools/call was charged), or the retry of a multi round-trip call whose
+   * `requestState` this server issued to this subject for this handler (used up here, so a replay
+   * is charged), with the charge of the logical call's first round.
    */
   private uncharged(
     type: 'rpc' | 'http',
     plan: HandlerPlan,
     call: McpCall,
     subject: string,
-  ): boolean {
+  ): { readonly carried?: CarriedCharge } | undefined {
     const state = call.requestState;
     if (state !== undefined && MULTI_ROUND_TRIP_METHODS.has(call.method ?? '')) {
-      return this.service.continuations.take(subject, plan.owner, state);
+      return this.service.continuations.claim(subject, plan.owner, state);
     }
-    return type === 'http' && isTaskRequest(call.request);
+    return type === 'http' && isTaskRequest(call.request) ? NOTHING_CARRIED : undefined;
   }
 
   /**
@@ -178,9 +179,11 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     subject: string,
     evaluated: HeaderSource[] | undefined,
   ): boolean | Promise<boolean> {
-    if (!plan.limited || this.uncharged(type, plan, call, subject)) {
+    const uncharged = plan.limited ? this.uncharged(type, plan, call, subject) : NOTHING_CARRIED;
+    if (uncharged !== undefined) {
       if (plan.followsCalls) {
-        markDecided(key, { followUp: this.service, plan, subject, charged: undefined });
+        const { charged, decision } = uncharged.carried ?? {};
+        markDecided(key, { followUp: this.service, plan, subject, charged, decision });
       }
       return this.admit(context, evaluated);
     }
@@ -277,6 +280,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     return this.deny(type, plan, call, { retryAfter: 1, limit: UNIDENTIFIED_LIMIT }, [], false);
   }
 }
+
+/** A call the handler's limits pass by, with no charge carried from an earlier round. */
+const NOTHING_CARRIED: { readonly carried?: CarriedCharge } = Object.freeze({});
 
 /** `then(decision)` now when the decision was made synchronously, else once it settles. */
 function whenDecided<T>(

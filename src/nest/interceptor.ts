@@ -60,7 +60,11 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const state =
       issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
     if (state !== undefined) {
-      decided.followUp.continuations.record(decided.subject, decided.plan.owner, state);
+      // The charge goes on with the logical call, for refundWhen at its end.
+      const { charged, decision } = decided;
+      const carried =
+        charged === undefined || decision === undefined ? undefined : { charged, decision };
+      decided.followUp.continuations.record(decided.subject, decided.plan.owner, state, carried);
     }
     this.ended(decided, { failed: false, result });
   }

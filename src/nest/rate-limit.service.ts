@@ -30,8 +30,10 @@ import {
   type NamedFunction,
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
-import { advertiseLimits, prepareLimitsMeta } from './advertised-limits.js';
+import { advertiseLimits, prepareLimitsMeta, type LimitsMetas } from './advertised-limits.js';
+import { followUpDefaults, perRequestClasses } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
+import type { CarriedCharge } from './admitted-calls.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
 import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
@@ -62,7 +64,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   /** The subject shared by unidentified callers, or undefined when they are denied. */
   readonly unidentifiedSubject: string | undefined;
   /** The `requestState`s issued in `input_required` answers, for the charge-once rule. */
-  readonly continuations: ContinuationRegistry = new InMemoryContinuations();
+  readonly continuations: ContinuationRegistry<CarriedCharge> = new InMemoryContinuations();
   readonly messagePolicy: MessagePolicy | undefined;
   /** The OpenTelemetry metrics, when on (after bootstrap). */
   metrics: RateLimitMetrics | undefined;
@@ -80,6 +82,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
   private plans: HandlerPlans = new Map();
+  /** The `_meta` objects of this app's MCP-Nest declarations, for `advertiseLimits`. */
+  private readonly limitsMetas: LimitsMetas;
   private directory: HandlerDirectory | undefined;
   /** Settles when bootstrap (onModuleInit) is done; see {@link whenReady}. */
   private readonly ready: Promise<void>;
@@ -107,14 +111,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     this.errorCode = this.options.errorCode ?? RATE_LIMITED_CODE;
     this.unidentifiedSubject = this.options.unidentified === 'shared' ? 'unidentified' : undefined;
     const methods = [...appMethods(discovery, scanner)];
-    prepareLimitsMeta(
-      methods.map((method) => method.handler),
-      this.options.advertiseLimits === true,
-    );
-    bindFollowingInterceptor(methods, {
-      refundWhen: this.options.refundWhen,
-      advertiseLimits: this.options.advertiseLimits === true,
-    });
+    this.limitsMetas = prepareLimitsMeta(methods, this.options.advertiseLimits === true);
+    bindFollowingInterceptor(methods, followUpDefaults(this.options));
     const messageLimit = this.options.messageLimit;
     if (messageLimit !== undefined) {
       this.messagePolicy = new MessagePolicy(
@@ -141,15 +139,17 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
+      // Nest knows now which classes it makes per call: their handlers are followed too.
+      const followUps = followUpDefaults(this.options, perRequestClasses(this.discovery));
+      bindFollowingInterceptor(appMethods(this.discovery, this.scanner), followUps);
       this.plans = await buildHandlerPlans(this.discovery, this.scanner, {
+        ...followUps,
         resolveProvider: (type) => this.resolveProvider(type),
         messageLimitConfigured: this.messageSet !== undefined,
         toolDenial: this.options.toolDenial ?? 'error',
-        refundWhen: this.options.refundWhen,
         metrics: this.metrics,
-        advertiseLimits: this.options.advertiseLimits ?? false,
       });
-      if (this.options.advertiseLimits === true) advertiseLimits(this.plans);
+      if (this.options.advertiseLimits === true) advertiseLimits(this.plans, this.limitsMetas);
       checkRefunds(this.plans, store);
       this.directory = new HandlerDirectory(this.plans);
       await loadRpcSupport();

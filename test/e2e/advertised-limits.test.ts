@@ -91,4 +91,13 @@ describe('advertiseLimits', () => {
     const result = await client.callTool({ name: 'quota_echo', arguments: { text: 'a' } });
     expect(metaOf(result)[QUOTA_META_KEY]).toBeUndefined();
   });
+
+  test('an app keeps the limits it lists when a later app of the same classes has the option off', async () => {
+    const on = await start(true, 'agent-4');
+    await start(undefined, 'agent-5');
+    const { tools } = await on.listTools();
+    expect(metaOf(tools.find((tool) => tool.name === 'quota_echo'))[LIMITS_META_KEY]).toEqual([
+      { limit: 'FixedWindowRateLimit(5 per 60s)', quota: 5, windowSeconds: 60 },
+    ]);
+  });
 });

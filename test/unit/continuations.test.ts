@@ -14,6 +14,16 @@ describe('InMemoryContinuations', () => {
     expect(registry.take('user:a', 'Tools.confirm', 's1')).toBe(false);
   });
 
+  test('claim answers what the state was recorded with, once', () => {
+    const registry = new InMemoryContinuations<{ charge: number }>({ now: () => 0 });
+    registry.record('user:a', 'h', 'carrying', { charge: 3 });
+    registry.record('user:a', 'h', 'plain');
+    expect(registry.claim('user:b', 'h', 'carrying')).toBeUndefined();
+    expect(registry.claim('user:a', 'h', 'carrying')).toMatchObject({ carried: { charge: 3 } });
+    expect(registry.claim('user:a', 'h', 'carrying')).toBeUndefined();
+    expect(registry.claim('user:a', 'h', 'plain')).toMatchObject({ carried: undefined });
+  });
+
   test('a state expires', () => {
     let now = 1_000;
     const registry = new InMemoryContinuations({ ttlMs: 500, now: () => now });
