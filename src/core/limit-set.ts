@@ -17,6 +17,8 @@ export interface PreparedLimit {
 export class LimitSet {
   readonly builtIns: readonly PreparedLimit[];
   readonly customs: readonly McpRateLimiter[];
+  /** Whether a call admitted here holds slots of a `ConcurrencyLimit` until it is released. */
+  readonly holdsSlots: boolean;
   // The key spaces of the last prefix asked for: the same strings on every call, so a store that
   // looks them up hashes them once.
   private spacesPrefix: string | undefined;
@@ -71,6 +73,7 @@ export class LimitSet {
     });
     this.builtIns = builtIns;
     this.customs = customs;
+    this.holdsSlots = builtIns.some(({ limit }) => limit.algorithm === 'concurrency');
   }
 
   /** Every built-in limit's key without its subject part, under `prefix`: `<prefix><suffix>`. */
