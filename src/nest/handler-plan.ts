@@ -54,6 +54,11 @@ export class HandlerPlan {
    * `input_required` (its state is recorded) or fail (refunded when `refundWhen` says so).
    */
   readonly followsCalls: boolean;
+  /**
+   * Whether an admitted call holds `ConcurrencyLimit` slots, which the interceptor releases when
+   * the call ends: only such handlers pay for following the call to its very end.
+   */
+  readonly holdsSlots: boolean;
   /** Where its decisions are counted; undefined when metrics are off. */
   readonly metrics: PlanMetrics | undefined;
   /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
@@ -75,6 +80,7 @@ export class HandlerPlan {
     this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
     this.refundWhen = spec.refundWhen;
     this.followsCalls = spec.limited;
+    this.holdsSlots = spec.limited && [...spec.sets.values()].some((set) => set.holdsSlots);
     this.metrics = spec.metrics;
     this.reportsQuota = spec.kind === 'tool' && spec.reportsQuota === true;
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;

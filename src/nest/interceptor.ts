@@ -6,7 +6,8 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { map, tap, type Observable } from 'rxjs';
+import { finalize, map, tap, type Observable } from 'rxjs';
+import type { RateLimitDecision } from '../core/engine.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
 import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
@@ -18,7 +19,12 @@ import { ServiceRef } from './service-ref.js';
  * What happens after an admitted call of a limited handler (the guard decides before it):
  * - an `input_required` answer's `requestState` is recorded for the subject and the handler, so
  *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28);
- * - with `refundWhen`, the quota the call took is given back when the call ended that way.
+ * - with `refundWhen`, the quota the call took is given back when the call ended that way;
+ * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
+ *   unsubscribed (MCP-Nest takes the first value and unsubscribes). A cancelled MCP request ends
+ *   when its handler stops: the SDK aborts the request's signal (`notifications/cancelled`, a
+ *   closed stream), and a handler that passes it to its work fails at once, freeing its slot; one
+ *   that ignores it holds the slot until it ends, since it still runs.
  *
  * Bound by `@RateLimit()` to the handlers it limits; a call the guard did not admit under a plan
  * passes straight through.
@@ -53,7 +59,7 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
       results === undefined
         ? next.handle()
         : next.handle().pipe(map((result) => withQuota(result, results)));
-    return handled.pipe(
+    const followed = handled.pipe(
       tap({
         next: (result) => {
           if (settled) return;
@@ -67,6 +73,18 @@ export class McpRateLimitInterceptor implements NestInterceptor, OnModuleInit {
         },
       }),
     );
+    const decision = decided.decision;
+    // Only a handler with concurrency limits pays for the operator.
+    if (!decided.plan.holdsSlots || decision === undefined) return followed;
+    return followed.pipe(finalize(() => this.release(decided.plan.owner, decision)));
+  }
+
+  private release(owner: string, decision: RateLimitDecision): void {
+    decision.release().catch((error: unknown) => {
+      this.service.logger.warn(
+        `${owner}: releasing the call's concurrency slot failed, it frees when its lease expires: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
   }
 
   private answered(decided: DecidedCall, result: unknown): void {
