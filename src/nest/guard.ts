@@ -158,9 +158,8 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     call: McpCall,
     subject: string,
   ): boolean {
-    const state = call.requestState;
-    if (state !== undefined && MULTI_ROUND_TRIP_METHODS.has(call.method ?? '')) {
-      return this.service.continuations.take(subject, plan.owner, state);
+    if (isContinuation(call)) {
+      return this.service.continuations.take(subject, plan.owner, call.requestState!);
     }
     return type === 'http' && isTaskRequest(call.request);
   }
@@ -179,6 +178,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     evaluated: HeaderSource[] | undefined,
   ): boolean | Promise<boolean> {
     if (!plan.limited || this.uncharged(type, plan, call, subject)) {
+      if (plan.holdsSlots && isContinuation(call)) {
+        return this.continuation(context, key, type, plan, call, subject, evaluated);
+      }
       if (plan.followsCalls) markDecided(key, { plan, subject, charged: undefined });
       return this.admit(context, evaluated);
     }
@@ -199,6 +201,38 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
       evaluated,
       decision,
     );
+  }
+
+  /**
+   * The retry of a multi round-trip call, not charged to the handler's rates again: it runs again,
+   * so it takes its `ConcurrencyLimit` slots (released by the interceptor). Denied, its
+   * `requestState` stays good for the next retry.
+   */
+  private continuation(
+    context: ExecutionContext,
+    key: object | undefined,
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    subject: string,
+    evaluated: HeaderSource[] | undefined,
+  ): boolean | Promise<boolean> {
+    const limitContext = contextOf(call, subject, plan.costOf(call));
+    const slots = plan.slotsFor(limitContext);
+    if (slots === undefined) {
+      markDecided(key, { plan, subject, charged: undefined });
+      return this.admit(context, evaluated);
+    }
+    const decision = this.service.evaluateHandler(plan, limitContext, call, slots);
+    return whenDecided(decision, (settled) => {
+      reportDecision(this.service, plan, 'handler', call, subject, settled, 1);
+      if (!settled.allowed) {
+        this.service.continuations.record(subject, plan.owner, call.requestState!);
+        throw this.denial(type, plan, call, settled, false);
+      }
+      markDecided(key, { plan, subject, charged: undefined, decision: settled });
+      return this.admit(context, evaluated);
+    });
   }
 
   /**
@@ -271,6 +305,11 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     reportUnidentified(this.service, plan, call);
     return this.deny(type, plan, call, { retryAfter: 1, limit: UNIDENTIFIED_LIMIT }, [], false);
   }
+}
+
+/** Whether the call is the retry of a multi round-trip call (it carries a `requestState`). */
+function isContinuation(call: McpCall): boolean {
+  return call.requestState !== undefined && MULTI_ROUND_TRIP_METHODS.has(call.method ?? '');
 }
 
 /** `then(decision)` now when the decision was made synchronously, else once it settles. */
