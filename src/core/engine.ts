@@ -19,6 +19,7 @@ export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
 export { LimitSet } from './limit-set.js';
 
 const NO_RESULTS: readonly LimitResult[] = [];
+const RELEASED: Promise<void> = Promise.resolve();
 
 /**
  * What an admitted decision took: enough to give it back once and release its slots once. Kept on
@@ -47,11 +48,12 @@ class Receipt implements Releasable {
   /** The checks of its slots (`slots`) or of its rate limits, named by their admission. */
   holdings(slots: boolean): Check[] {
     const held: Check[] = [];
-    this.checks.forEach((check, index) => {
+    for (let index = 0; index < this.checks.length; index++) {
+      const check = this.checks[index];
       if ((check.limit.algorithm === 'concurrency') === slots) {
         held.push(check.admittedAt(this.outcomes[index].atMs));
       }
-    });
+    }
     return held;
   }
 }
@@ -139,13 +141,17 @@ export class RateLimitEngine {
    * the call does not stop it: the reset dropped the call's leases, and those of later calls carry
    * later expiries, so it frees nothing there.
    */
-  async release(set: LimitSet, decision: RateLimitDecision): Promise<void> {
-    if (!set.holdsSlots) return;
-    const receipt = this.receiptOf(set, decision, 'release');
-    if (receipt === undefined || receipt.released) return;
-    if (this.store.refund === undefined) throw missing('refund');
-    receipt.released = true; // before any await: two releases at once free once
-    await this.store.refund(receipt.holdings(true));
+  release(set: LimitSet, decision: RateLimitDecision): Promise<void> {
+    if (!set.holdsSlots) return RELEASED;
+    try {
+      const receipt = this.receiptOf(set, decision, 'release');
+      if (receipt === undefined || receipt.released) return RELEASED;
+      if (this.store.refund === undefined) throw missing('refund');
+      receipt.released = true; // before the store answers: two releases at once free once
+      return this.store.refund(receipt.holdings(true));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private receiptOf(set: LimitSet, decision: RateLimitDecision, use: string): Receipt | undefined {
