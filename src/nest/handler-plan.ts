@@ -1,5 +1,5 @@
 import type { RateLimitContext } from '../core/context.js';
-import { LimitSet } from '../core/engine.js';
+import type { LimitSet } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import type { McpCall } from '../mcp/call.js';
 import type { ContextualLimit } from './contextual-limit.js';
@@ -66,8 +66,6 @@ export class HandlerPlan {
   private readonly sets: ReadonlyMap<string, LimitSet>;
   private readonly contextual: readonly ContextualLimit[];
   private readonly cost: RateLimitCostSpec | undefined;
-  /** Per set holding slots, its `ConcurrencyLimit`s alone (see `slotsFor`). */
-  private readonly slotSets = new Map<LimitSet, LimitSet>();
   /** The set of a handler without `limitByContext` choices: read per call, not looked up. */
   private readonly unconditionalSet: LimitSet | undefined;
 
@@ -86,19 +84,6 @@ export class HandlerPlan {
     this.metrics = spec.metrics;
     this.reportsQuota = spec.kind === 'tool' && spec.reportsQuota === true;
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;
-    for (const set of spec.sets.values()) {
-      if (!set.holdsSlots) continue;
-      // The same scope and order: each limit gets the same key as in the whole set.
-      const slots = set.builtIns.filter(({ limit }) => limit.algorithm === 'concurrency');
-      this.slotSets.set(
-        set,
-        new LimitSet(
-          slots.map(({ limit }) => limit),
-          set.scope,
-          this.owner,
-        ),
-      );
-    }
   }
 
   /**
@@ -106,7 +91,7 @@ export class HandlerPlan {
    * takes (it is not charged to the rates again, but it runs again). Undefined: it holds no slots.
    */
   slotsFor(context: RateLimitContext): LimitSet | undefined {
-    return this.slotSets.get(this.setFor(context));
+    return this.setFor(context).slotsOnly();
   }
 
   /** Every set of this handler: one, or one per combination of `limitByContext` choices. */

@@ -23,7 +23,7 @@ import { ServiceRef } from './service-ref.js';
  * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
  *   unsubscribed (MCP-Nest takes the first value and unsubscribes). A cancelled MCP request ends
  *   when its handler stops: the SDK aborts the request's signal (`notifications/cancelled`, a
- *   closed stream), and a handler that passes it to its work fails at once, freeing its slot; one
+ *   closed transport), and a handler that passes it to its work fails at once, freeing its slot; one
  *   that ignores it holds the slot until it ends, since it still runs.
  *
  * Bound by `@RateLimit()` to the handlers it limits; a call the guard did not admit under a plan
