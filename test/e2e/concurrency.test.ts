@@ -3,7 +3,11 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { INestApplication } from '@nestjs/common';
+import { RedisStore } from '../../src/index.js';
 import { cancelled, createConcurrencyApp, running } from '../fixtures/concurrency-app.js';
+import { REDIS_URL, redisDescribe } from '../redis/redis-available.js';
+
+const describeRedis = await redisDescribe('ConcurrencyLimit over MCP-Nest on Redis');
 
 interface Denial {
   code: number;
@@ -164,5 +168,38 @@ describe('ConcurrencyLimit over MCP-Nest (Streamable HTTP)', () => {
     running.get('e4')!.finish();
     expect((await other).error).toBeUndefined();
     expect((await next).error).toBeUndefined();
+  });
+});
+
+describeRedis('ConcurrencyLimit over MCP-Nest on Redis (default outage insurance)', () => {
+  let app: INestApplication;
+  let url: URL;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    store = RedisStore.fromUrl(REDIS_URL);
+    ({ app, url } = await createConcurrencyApp({
+      store,
+      prefix: `e2e-conc:${process.pid}:${Date.now()}:`,
+    }));
+  });
+
+  afterAll(async () => {
+    for (const call of running.values()) call.finish();
+    await Promise.all(clients.map((client) => client.close()));
+    await app?.close();
+    await store?.close();
+  });
+
+  test('2 run, the others are denied; each finished call frees its slot, again and again', async () => {
+    const client = await connect(url, 'redis-user');
+    for (let round = 0; round < 3; round++) {
+      const ids = [`r${round}a`, `r${round}b`];
+      const calls = ids.map((id) => settle(client.callTool({ name: 'hold', arguments: { id } })));
+      await until(() => ids.every((id) => running.has(id)), 'two calls running');
+      expectSlotDenial(await settle(client.callTool({ name: 'hold', arguments: { id: 'x' } })));
+      for (const id of ids) running.get(id)!.finish();
+      for (const outcome of await Promise.all(calls)) expect(outcome.error).toBeUndefined();
+    }
   });
 });
