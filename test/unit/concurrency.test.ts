@@ -7,6 +7,7 @@ import {
   FixedWindowRateLimit,
   MemoryStore,
 } from '../../src/index.js';
+import { QUOTA_META_KEY, withQuota } from '../../src/nest/advertised-limits.js';
 
 function limiter(...extra: FixedWindowRateLimit[]) {
   return createRateLimiter({
@@ -90,5 +91,19 @@ describe('createRateLimiter: release()', () => {
       retryAfterMs: 0,
       results: [],
     });
+  });
+});
+
+describe('advertiseLimits', () => {
+  it("a tool result reports the rate limits' quota, not the concurrency slots", async () => {
+    const exports = limiter(new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }));
+    const decision = await exports.consume('user:1');
+    const result = withQuota({ content: [] }, decision.results) as {
+      _meta: Record<string, { limit: string; remaining: number }[]>;
+    };
+    expect(result._meta[QUOTA_META_KEY].map(({ limit, remaining }) => [limit, remaining])).toEqual([
+      ['FixedWindowRateLimit(5 per 60s)', 4],
+    ]);
+    await decision.release();
   });
 });
