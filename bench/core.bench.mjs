@@ -24,6 +24,7 @@ import {
 
 const require = createRequire(import.meta.url);
 const {
+  ConcurrencyLimit,
   createRateLimiter,
   FixedWindowRateLimit,
   GcraRateLimit,
@@ -92,6 +93,19 @@ function consumeCallSite() {
 
 function ours(limits) {
   const callOf = consumeCallSite();
+  return () => {
+    const store = new MemoryStore();
+    const limiter = createRateLimiter({ limits: limits(), store, name: 'bench' });
+    return prepared(callOf(limiter), () => store.close());
+  };
+}
+
+/** A call that takes a concurrency slot and gives it back: `consume`, then `decision.release()`. */
+function oursAcquireRelease(limits) {
+  const callOf = new Function(
+    'limiter',
+    'return async (subject) => { const decision = await limiter.consume(subject); await decision.release(); return decision; };',
+  );
   return () => {
     const store = new MemoryStore();
     const limiter = createRateLimiter({ limits: limits(), store, name: 'bench' });
@@ -249,6 +263,10 @@ const twoLimits = () => [
   new FixedWindowRateLimit({ maxCalls: HIGH, perSeconds: 24 * 60 * 60 }),
 ];
 
+// A slot per call, released before the subject's next call: the state stays at one lease or none.
+const concurrencyLimit = () => [new ConcurrencyLimit({ maxConcurrent: 10_000 })];
+const CONCURRENCY = 'ours: concurrency limit (acquire+release)';
+
 const SEQUENTIAL = 'sequential';
 const CONCURRENT = { inFlight: IN_FLIGHT };
 
@@ -259,6 +277,7 @@ const CASES = [
   ['ours: GCRA', ours(gcra), SEQUENTIAL],
   ['ours: two fixed windows', ours(twoLimits), SEQUENTIAL],
   ['ours: fixed window, denied', oursDenied(), SEQUENTIAL],
+  [CONCURRENCY, oursAcquireRelease(concurrencyLimit), SEQUENTIAL],
   ['RateLimiterMemory.consume', rateLimiterMemory(HIGH), SEQUENTIAL],
   ['RateLimiterMemory.consume, denied', rateLimiterMemoryDenied(), SEQUENTIAL],
   ['ThrottlerStorageService.increment', throttler(HIGH), SEQUENTIAL],
@@ -369,6 +388,8 @@ export async function run() {
   const fixedVsRlm = medianRatio(perCase, 'ours: fixed window', rlm);
   // Cost of a two-limit call relative to a one-limit call = (one-limit ops/s) / (two-limit ops/s).
   const twoVsOne = medianRatio(perCase, 'ours: fixed window', 'ours: two fixed windows');
+  // What a concurrency limit's call (acquire, then release) costs next to a fixed window's call.
+  const concurrencyVsFixed = medianRatio(perCase, 'ours: fixed window', CONCURRENCY);
   const twoVsOneConcurrent = medianRatio(
     perCase,
     `ours: fixed window, ${IN_FLIGHT} in flight`,
@@ -413,6 +434,13 @@ export async function run() {
         rows: rateRows,
       },
       {
+        title: 'Concurrency limit vs fixed window (cost per call, lower is cheaper)',
+        columns: ['case', 'fixed window ops/s ÷ its ops/s (median of rounds)'],
+        rows: [
+          ['concurrency limit (acquire+release) vs fixed window', formatRatio(concurrencyVsFixed)],
+        ],
+      },
+      {
         title: 'Ratios (ops/s, higher is faster)',
         columns: ['case', 'vs RateLimiterMemory', 'vs ThrottlerStorageService'],
         rows: ratioRows,
@@ -423,6 +451,7 @@ export async function run() {
       `Per-round ratios, in round order (${ROUNDS} rounds per process, the processes in order). Fixed window vs RateLimiterMemory: ${perRoundRatios(perCase, 'ours: fixed window', rlm)}; the median of each process: ${perProcessMedians(perCase, 'ours: fixed window', rlm)}. Reference vs RateLimiterMemory: ${perRoundRatios(perCase, 'reference: hand-written fixed window closure', rlm)}. Two limits vs one (sequential): ${perRoundRatios(perCase, 'ours: fixed window', 'ours: two fixed windows')}.`,
       'The exact sliding window keeps one timestamp per admitted call inside the window (bounded by maxCalls), and ThrottlerStorageService keeps one expiry per hit: both cost more as a subject accumulates calls in its window; at the end of a round each subject has about ' +
         `${OPS_PER_ROUND / SUBJECT_COUNT + 1} calls in its window.`,
+      `The concurrency limit's operation is \`consume(subject)\` then \`decision.release()\` (two store steps: the lease is taken, then removed), with \`ConcurrencyLimit({ maxConcurrent: 10_000 })\`, so its state is one lease or none; the fixed window's is one \`consume\`. Per round: ${perRoundRatios(perCase, 'ours: fixed window', CONCURRENCY)}.`,
       'ThrottlerStorageService is driven directly with the subject as its key; the ThrottlerGuard would also hash the key (sha256) per call, which is not measured here.',
     ],
   };

@@ -26,6 +26,7 @@ const require = createRequire(import.meta.url);
 const { createClient } = require('redis');
 const { RateLimiterRedis } = require('rate-limiter-flexible');
 const {
+  ConcurrencyLimit,
   createRateLimiter,
   FixedWindowRateLimit,
   GcraRateLimit,
@@ -62,6 +63,23 @@ function ours(client, limits) {
       name: 'test',
     });
     return prepared((subject) => limiter.consume(subject));
+  };
+}
+
+/** A call that takes a concurrency slot and gives it back: `consume`, then `decision.release()`. */
+function oursAcquireRelease(client, limits) {
+  return () => {
+    const limiter = createRateLimiter({
+      limits: limits(),
+      store: new RedisStore({ client }),
+      prefix: freshPrefix('ours'),
+      name: 'test',
+    });
+    return prepared(async (subject) => {
+      const decision = await limiter.consume(subject);
+      await decision.release();
+      return decision;
+    });
   };
 }
 
@@ -179,9 +197,12 @@ const slidingWindow = () => [
 ];
 const tokenBucket = () => [new TokenBucketRateLimit({ capacity: HIGH, refillPerSecond: 1_000 })];
 const gcra = () => [new GcraRateLimit({ ratePerSecond: 1_000_000, burst: HIGH })];
+// A slot per call, released before the subject's next call: the state stays at one lease or none.
+const concurrencyLimit = () => [new ConcurrencyLimit({ maxConcurrent: 10_000 })];
 
 const ONE = 'ours: fixed window';
 const TWO = 'ours: two fixed windows';
+const CONCURRENCY = 'ours: concurrency limit (acquire+release)';
 const RLR = 'RateLimiterRedis.consume';
 const INCR = 'INCR (round-trip floor)';
 const EMPTY = 'EVALSHA of an empty script (same call shape)';
@@ -197,6 +218,7 @@ function cases(client) {
       ['ours: sliding window', ours(client, slidingWindow)],
       ['ours: token bucket', ours(client, tokenBucket)],
       ['ours: GCRA', ours(client, gcra)],
+      [CONCURRENCY, oursAcquireRelease(client, concurrencyLimit)],
       [RLR, rateLimiterRedis(client)],
       [INCR, incrFloor(client)],
       [EMPTY, scriptFloor(client, EMPTY_SCRIPT)],
@@ -454,6 +476,11 @@ export async function run() {
         `${formatRatio(medianRatio(perCase, name, INCR))} INCR, ${formatRatio(medianRatio(perCase, name, RLR))} RateLimiterRedis`;
       notes.push(
         `Where a decision's time goes, layer by layer (ops/s ratios within each round): logic-free batches of GET + SET KEEPTTL ${layer(BATCHED_COMMANDS)}; the store alone (our script and batching, no engine, no outage policy) ${layer(STORE_ALONE)}; ours through createRateLimiter (engine, decision, outage policy with its insurance record of every admission) ${layer(ONE)}.`,
+      );
+    }
+    if (perCase.has(ONE) && perCase.has(CONCURRENCY)) {
+      notes.push(
+        `Concurrency limit (acquire+release) vs fixed window: ${formatRatio(medianRatio(perCase, ONE, CONCURRENCY))} the cost per call (fixed window ops/s ÷ its ops/s, median of rounds). Its operation is \`consume(subject)\` then \`decision.release()\`: two script calls (the lease is taken, then removed), batched with the other calls of their tick, \`ConcurrencyLimit({ maxConcurrent: 10_000 })\`, so a list of one lease or none${cpu.has(CONCURRENCY) ? `; ${total(CONCURRENCY).toFixed(1)} µs Node + Redis CPU per operation vs ${total(ONE).toFixed(1)} µs` : ''}.`,
       );
     }
     return {

@@ -5,6 +5,7 @@ export {
   SlidingWindowRateLimit,
   TokenBucketRateLimit,
   GcraRateLimit,
+  ConcurrencyLimit,
   RateLimitConfigError,
 } from './core/limits.js';
 export type {
@@ -13,6 +14,7 @@ export type {
   SlidingWindowOptions,
   TokenBucketOptions,
   GcraOptions,
+  ConcurrencyLimitOptions,
   LimitPolicy,
   AlgorithmParams,
   RateLimitRule,
@@ -21,6 +23,7 @@ export type { FixedWindowParams } from './core/algorithms/fixed-window.js';
 export type { SlidingWindowParams } from './core/algorithms/sliding-window.js';
 export type { TokenBucketParams } from './core/algorithms/token-bucket.js';
 export type { GcraParams } from './core/algorithms/gcra.js';
+export type { ConcurrencyParams } from './core/algorithms/concurrency.js';
 export type { AlgorithmName, AlgorithmStep, RefundStep } from './core/algorithms/types.js';
 export { RateLimitEngine, LimitSet, toRetryAfterSeconds } from './core/engine.js';
 export type {

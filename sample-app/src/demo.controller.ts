@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { McpController, Prompt, Resource, Tool, type McpContext } from '@rekog/mcp-nest';
 import {
+  ConcurrencyLimit,
   FixedWindowRateLimit,
   RateLimit,
   RateLimitOptions,
@@ -44,6 +46,26 @@ export class DemoController {
   search(@Payload() { query }: { query: string }) {
     const results = ['alpha', 'beta', 'gamma'].map((word) => `${word}: about ${query}`);
     return { content: [{ type: 'text', text: results.join('\n') }] };
+  }
+
+  @Tool({
+    name: 'demo.slow',
+    description:
+      'Sleeps `ms` milliseconds (at most 10 000). At most 2 calls in flight per user, and 30 per minute.',
+    parameters: z.object({ ms: z.number().int().min(0).max(10_000) }),
+  })
+  // A slot is held while the call runs and released when it ends (answered, failed or stopped by
+  // a cancellation); a third call meanwhile is denied with -32005.
+  @RateLimit(
+    new ConcurrencyLimit({ maxConcurrent: 2 }),
+    new FixedWindowRateLimit({ maxCalls: 30, perSeconds: 60 }),
+  )
+  async slow(@Payload() { ms }: { ms: number }, @Ctx() context: McpContext) {
+    // The request's abort signal (argument 4 of MCP-Nest's context: the SDK's request context):
+    // a cancelled request stops sleeping at once, and its slot comes back.
+    const sdk = context.getArgByIndex(4) as { mcpReq?: { signal?: AbortSignal } } | undefined;
+    await sleep(ms, undefined, { signal: sdk?.mcpReq?.signal });
+    return { content: [{ type: 'text', text: `slept ${ms} ms` }] };
   }
 
   // No @RateLimit: never limited (only the endpoint's message-level limit counts its calls).

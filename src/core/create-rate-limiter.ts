@@ -39,7 +39,10 @@ export interface ConsumeOptions {
 
 /** A rate limiter for work outside a Nest handler: a queue consumer, a service method. */
 export interface RateLimiter {
-  /** Decide (and, when allowed, count) one call of `subject`. */
+  /**
+   * Decide (and, when allowed, count) one call of `subject`. With a `ConcurrencyLimit`, an admitted
+   * call holds its slots until `decision.release()` (call it in `finally`) or its lease expires.
+   */
   consume(subject: string, options?: ConsumeOptions): Promise<RateLimitDecision>;
   /**
    * What `consume` would decide now, counting nothing; `remaining` is what is left before the
@@ -50,7 +53,8 @@ export interface RateLimiter {
    * Give back what the admitted call `decision` (from this limiter's `consume`) still holds, e.g.
    * because the work failed. Once per decision: a second refund, or one of a denied decision, gives
    * back nothing; so does a built-in limit after a reset since the call, or once the call's units
-   * have come back on their own (a window rolled over, the refill).
+   * have come back on their own (a window rolled over, the refill). Rate limits only: a refund
+   * frees no `ConcurrencyLimit` slot, `decision.release()` does (a failed call may need both).
    */
   refund(decision: RateLimitDecision): Promise<void>;
   /** `subject` starts afresh in every built-in limit of this limiter (e.g. after a plan upgrade). */
@@ -65,6 +69,19 @@ export interface RateLimiter {
  * const limiter = createRateLimiter({ limits: [new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 })] });
  * const decision = await limiter.consume(`user:${userId}`);
  * if (!decision.allowed) throw new Error(`retry in ${decision.retryAfter}s`);
+ *
+ * @example
+ * // At most 2 exports of one user at once, and 100 an hour.
+ * const exports = createRateLimiter({
+ *   limits: [new ConcurrencyLimit({ maxConcurrent: 2 }), new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 3600 })],
+ * });
+ * const decision = await exports.consume(`user:${userId}`);
+ * if (!decision.allowed) throw new Error(`retry in ${decision.retryAfter}s`);
+ * try {
+ *   await runExport();
+ * } finally {
+ *   await decision.release();
+ * }
  */
 export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
   const { limits, store, onStoreError, name, prefix, ...outage } = options;

@@ -1,7 +1,7 @@
 // How the results of a call's limiters become its decision: one result per limiter, the longest
 // wait among the denials, the wire's whole seconds.
 import { describeValue, type McpRateLimiter, type RateLimitVerdict } from './context.js';
-import type { BuiltInRateLimit } from './limits.js';
+import type { BuiltInRateLimit } from './built-in-limit.js';
 import { StoreUnavailableError, type LimitCheck, type LimitOutcome } from './stores/store.js';
 
 /** Anything `@RateLimit()` or `createRateLimiter()` accepts: a built-in limit or the protocol. */
@@ -31,6 +31,42 @@ export interface RateLimitDecision {
   readonly deniedBy: Limiter | undefined;
   /** One result per limiter that was consulted, built-in limits first in declared order. */
   readonly results: readonly LimitResult[];
+  /**
+   * Frees the slots of the `ConcurrencyLimit`s this admitted call holds, once: call it when
+   * the work ends (`finally`). A second release, a denied decision, a peek or a decision without
+   * concurrency limits frees nothing. Independent of `refund`, which gives back rate limits only.
+   * The Nest interceptor releases the calls of `@RateLimit()` handlers itself.
+   */
+  release(): Promise<void>;
+}
+
+/**
+ * Where an engine keeps what an admitted decision holds (engine.ts): a symbol, so that the
+ * decision's JSON and keys stay its public fields.
+ */
+export const RECEIPT = Symbol('rate-limit receipt');
+
+/** What a decision asks of its receipt. */
+export interface Releasable {
+  release(decision: RateLimitDecision): Promise<void>;
+}
+
+const RELEASED: Promise<void> = Promise.resolve();
+
+/** A class, so that `release` is one function on the prototype, not a closure per decision. */
+class Decision implements RateLimitDecision {
+  constructor(
+    readonly allowed: boolean,
+    readonly retryAfter: number | null,
+    readonly retryAfterMs: number,
+    readonly deniedBy: Limiter | undefined,
+    readonly results: readonly LimitResult[],
+  ) {}
+
+  release(): Promise<void> {
+    const receipt = (this as { [RECEIPT]?: Releasable })[RECEIPT];
+    return receipt === undefined ? RELEASED : receipt.release(this);
+  }
 }
 
 /** Milliseconds to the seconds of the wire: rounded up, at least 1. */
@@ -133,15 +169,10 @@ export function toLimitResult(limiter: McpRateLimiter, verdict: RateLimitVerdict
 }
 
 export function admission(results: readonly LimitResult[]): RateLimitDecision {
-  return { allowed: true, retryAfter: null, retryAfterMs: 0, deniedBy: undefined, results };
+  return new Decision(true, null, 0, undefined, results);
 }
 
 export function denial(results: readonly LimitResult[], denying: LimitResult): RateLimitDecision {
-  return {
-    allowed: false,
-    retryAfter: toRetryAfterSeconds(denying.retryAfterMs),
-    retryAfterMs: denying.retryAfterMs,
-    deniedBy: denying.limiter,
-    results,
-  };
+  const retryAfter = toRetryAfterSeconds(denying.retryAfterMs);
+  return new Decision(false, retryAfter, denying.retryAfterMs, denying.limiter, results);
 }

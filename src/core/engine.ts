@@ -3,39 +3,59 @@ import {
   admission,
   decisionOf,
   denial,
+  RECEIPT,
+  type Releasable,
   toLimitResult,
   type LimitResult,
   type RateLimitDecision,
 } from './decision.js';
 import { LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
-import type { LimitCheck, LimitOutcome, RateLimitStore } from './stores/store.js';
-import { encodeKeyPart } from './subject.js';
+import type { LimitOutcome, RateLimitStore } from './stores/store.js';
+import { Check } from './check.js';
 
 export { toRetryAfterSeconds } from './decision.js';
 export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
 export { LimitSet } from './limit-set.js';
 
 const NO_RESULTS: readonly LimitResult[] = [];
+const RELEASED: Promise<void> = Promise.resolve();
 
 /**
- * The key of an admitted decision's receipt: a symbol, so that the decision's JSON and keys stay
- * its public fields. A property rather than a WeakMap from decisions, which costs the garbage
+ * What an admitted decision took: enough to give it back once and release its slots once. Kept on
+ * the decision under a symbol rather than in a WeakMap from decisions, which costs the garbage
  * collector dearly at a million decisions a second.
  */
-const RECEIPT = Symbol('rate-limit receipt');
+class Receipt implements Releasable {
+  refunded = false;
+  released = false;
 
-/** What an admitted decision took: enough to give it back once. */
-interface Receipt {
-  readonly engine: RateLimitEngine;
-  readonly set: LimitSet;
-  readonly context: RateLimitContext;
-  /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
-  readonly checks: readonly Check[];
-  readonly outcomes: readonly LimitOutcome[];
-  /** The engine's count of resets when the call was admitted. */
-  readonly resets: number;
-  refunded: boolean;
+  constructor(
+    readonly engine: RateLimitEngine,
+    readonly set: LimitSet,
+    readonly context: RateLimitContext,
+    /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
+    readonly checks: readonly Check[],
+    readonly outcomes: readonly LimitOutcome[],
+    /** The engine's count of resets when the call was admitted. */
+    readonly resets: number,
+  ) {}
+
+  release(decision: RateLimitDecision): Promise<void> {
+    return this.engine.release(this.set, decision);
+  }
+
+  /** The checks of its slots (`slots`) or of its rate limits, named by their admission. */
+  holdings(slots: boolean): Check[] {
+    const held: Check[] = [];
+    for (let index = 0; index < this.checks.length; index++) {
+      const check = this.checks[index];
+      if ((check.limit.algorithm === 'concurrency') === slots) {
+        held.push(check.admittedAt(this.outcomes[index].atMs));
+      }
+    }
+    return held;
+  }
 }
 
 type Receipted = RateLimitDecision & { [RECEIPT]?: Receipt };
@@ -101,27 +121,47 @@ export class RateLimitEngine {
    * rolled over, units the refill has brought back give nothing back), and `refund(context)` of
    * every custom limiter. For a call that failed in a way its caller should not pay for. A denied
    * decision, a peek, or one already refunded gives back nothing; so does a built-in limit reset
-   * since the call.
+   * since the call. Concurrency slots are not rate limits: `release` frees them.
    */
   async refund(
     set: LimitSet,
     context: RateLimitContext,
     decision: RateLimitDecision,
   ): Promise<void> {
-    const receipt = (decision as Receipted)[RECEIPT];
+    const receipt = this.receiptOf(set, decision, 'refund');
     if (receipt === undefined || receipt.refunded) return;
-    if (receipt.engine !== this || receipt.set !== set) {
-      throw new RateLimitConfigError('refund: this decision was made for another limit set');
-    }
-    const store = this.store;
-    const { checks, outcomes } = receipt;
-    const builtIns = receipt.resets === this.resets ? checks : [];
-    if (builtIns.length !== 0 && store.refund === undefined) throw missing('refund');
+    const builtIns = receipt.resets === this.resets ? receipt.holdings(false) : [];
+    if (builtIns.length !== 0 && this.store.refund === undefined) throw missing('refund');
     receipt.refunded = true; // before any await: two refunds at once give back once
-    if (builtIns.length !== 0) {
-      await store.refund?.(builtIns.map((check, index) => check.admittedAt(outcomes[index].atMs)));
-    }
+    if (builtIns.length !== 0) await this.store.refund?.(builtIns);
     await refundCustoms(set.customs, set.customs.length, context);
+  }
+
+  /**
+   * Frees the slots of the `ConcurrencyLimit`s the admitted `decision` holds, once: each lease it
+   * took leaves the store (`store.refund` of those limits), unless it has expired. A reset since
+   * the call does not stop it: the reset dropped the call's leases, and those of later calls carry
+   * later expiries, so it frees nothing there.
+   */
+  release(set: LimitSet, decision: RateLimitDecision): Promise<void> {
+    if (!set.holdsSlots) return RELEASED;
+    try {
+      const receipt = this.receiptOf(set, decision, 'release');
+      if (receipt === undefined || receipt.released) return RELEASED;
+      if (this.store.refund === undefined) throw missing('refund');
+      receipt.released = true; // before the store answers: two releases at once free once
+      return this.store.refund(receipt.holdings(true));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private receiptOf(set: LimitSet, decision: RateLimitDecision, use: string): Receipt | undefined {
+    const receipt = (decision as Receipted)[RECEIPT];
+    if (receipt !== undefined && (receipt.engine !== this || receipt.set !== set)) {
+      throw new RateLimitConfigError(`${use}: this decision was made for another limit set`);
+    }
+    return receipt;
   }
 
   /**
@@ -214,15 +254,7 @@ export class RateLimitEngine {
     decision: RateLimitDecision,
   ): RateLimitDecision {
     if (decision.allowed) {
-      const receipt: Receipt = {
-        engine: this,
-        set,
-        context,
-        checks,
-        outcomes,
-        resets: this.resets,
-        refunded: false,
-      };
+      const receipt = new Receipt(this, set, context, checks, outcomes, this.resets);
       (decision as Receipted)[RECEIPT] = receipt;
     }
     return decision;
@@ -242,36 +274,6 @@ export class RateLimitEngine {
       checks[index] = new Check(limit, cost, spaces[index], keyedBy, this.prefix, keySuffix);
     }
     return checks;
-  }
-}
-
-/**
- * A check whose storage key, `<prefix>{<encoded subject>}<suffix>`, is made when a store first
- * reads it: the MemoryStore goes by space and subject and never does, which spares an in-memory
- * call the encoding and the string.
- */
-class Check implements LimitCheck {
-  private madeKey: string | undefined;
-
-  constructor(
-    readonly limit: BuiltInRateLimit,
-    readonly cost: number,
-    readonly space: string,
-    readonly subject: string,
-    private readonly prefix: string,
-    private readonly keySuffix: string,
-    readonly admittedAtMs?: number,
-  ) {}
-
-  get key(): string {
-    this.madeKey ??= `${this.prefix}{${encodeKeyPart(this.subject)}}${this.keySuffix}`;
-    return this.madeKey;
-  }
-
-  /** This check, for a refund of the call its store admitted at `atMs`. */
-  admittedAt(atMs: number | undefined): Check {
-    const { limit, cost, space, subject, prefix, keySuffix } = this;
-    return new Check(limit, cost, space, subject, prefix, keySuffix, atMs);
   }
 }
 

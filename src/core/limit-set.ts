@@ -3,6 +3,14 @@ import type { Limiter } from './decision.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { encodeKeyPart } from './subject.js';
 
+/**
+ * Whether a limiter's calls hold what they take until they are released (a `ConcurrencyLimit`'s
+ * slots), rather than spending it.
+ */
+export function holdsSlots(limiter: unknown): boolean {
+  return limiter instanceof BuiltInRateLimit && limiter.algorithm === 'concurrency';
+}
+
 /** A built-in limit ready to be keyed: the scope part of its keys is computed once. */
 export interface PreparedLimit {
   readonly limit: BuiltInRateLimit;
@@ -17,10 +25,13 @@ export interface PreparedLimit {
 export class LimitSet {
   readonly builtIns: readonly PreparedLimit[];
   readonly customs: readonly McpRateLimiter[];
+  /** Whether a call admitted here holds slots of a `ConcurrencyLimit` until it is released. */
+  readonly holdsSlots: boolean;
   // The key spaces of the last prefix asked for: the same strings on every call, so a store that
   // looks them up hashes them once.
   private spacesPrefix: string | undefined;
   private spaces: readonly string[] = [];
+  private slots: LimitSet | undefined;
 
   /**
    * @param limiters the limiters, in declared order.
@@ -33,7 +44,7 @@ export class LimitSet {
   constructor(
     readonly limiters: readonly Limiter[],
     readonly scope: string,
-    owner = 'rate limiter',
+    private readonly owner = 'rate limiter',
   ) {
     if (!Array.isArray(limiters)) {
       throw new RateLimitConfigError(`${owner}: limits must be an array of limiters`);
@@ -71,6 +82,17 @@ export class LimitSet {
     });
     this.builtIns = builtIns;
     this.customs = customs;
+    this.holdsSlots = builtIns.some(({ limit }) => holdsSlots(limit));
+  }
+
+  /**
+   * This set's `ConcurrencyLimit`s alone, each with the same key as here (same scope, same order),
+   * or undefined when it has none: what the retry of a multi round-trip call takes again.
+   */
+  slotsOnly(): LimitSet | undefined {
+    if (!this.holdsSlots) return undefined;
+    this.slots ??= new LimitSet(this.limiters.filter(holdsSlots), this.scope, this.owner);
+    return this.slots;
   }
 
   /** Every built-in limit's key without its subject part, under `prefix`: `<prefix><suffix>`. */

@@ -1,4 +1,11 @@
 import {
+  concurrency,
+  MAX_CONCURRENT_CALLS,
+  releaseConcurrency,
+  type ConcurrencyParams,
+  type ConcurrencyState,
+} from './algorithms/concurrency.js';
+import {
   fixedWindow,
   refundFixedWindow,
   type FixedWindowParams,
@@ -18,178 +25,41 @@ import {
   type TokenBucketParams,
   type TokenBucketState,
 } from './algorithms/token-bucket.js';
-import {
-  EPSILON_MS,
-  type AlgorithmName,
-  type AlgorithmStep,
-  type RefundStep,
-} from './algorithms/types.js';
+import { EPSILON_MS, type AlgorithmStep, type RefundStep } from './algorithms/types.js';
+import { BuiltInRateLimit } from './built-in-limit.js';
 import type { RateLimitContext } from './context.js';
-import {
-  checkCost,
-  checkMs,
-  checkNumber,
-  RateLimitConfigError,
-  type FieldCheck,
-} from './config-checks.js';
+import { checkMs, RateLimitConfigError } from './config-checks.js';
+import type {
+  ConcurrencyLimitOptions,
+  FixedWindowOptions,
+  GcraOptions,
+  LimitPolicy,
+  SlidingWindowOptions,
+  TokenBucketOptions,
+} from './limit-options.js';
 
+export { BuiltInRateLimit, type AlgorithmParams } from './built-in-limit.js';
 export { RateLimitConfigError } from './config-checks.js';
-
-/**
- * The parameters of any built-in algorithm, in milliseconds. Each is a type alias, not an
- * interface, so that a store may read it as a record of numbers (the Redis store passes them on).
- */
-export type AlgorithmParams =
-  FixedWindowParams | SlidingWindowParams | TokenBucketParams | GcraParams;
-
-/** Options every built-in limit accepts. */
-export interface CommonLimitOptions {
-  /**
-   * Share this limit's counters with every other limit of the same namespace (and the same
-   * settings), across handlers. Without it each handler has its own counters.
-   */
-  readonly namespace?: string;
-  /**
-   * Key the limit by something else than the call's subject, e.g. an organisation id. In a
-   * namespace the value meets the subjects of the other limits there: make it say what it is
-   * (`org:${id}`).
-   */
-  readonly key?: (context: RateLimitContext) => string;
-  /** What one call costs against this limit (default: the call's own cost, usually 1). */
-  readonly cost?: number | ((context: RateLimitContext) => number);
-}
-
-export interface FixedWindowOptions extends CommonLimitOptions {
-  /** Calls (cost units) admitted per window. A positive integer. */
-  readonly maxCalls: number;
-  /** Window length in seconds; windows are aligned to the clock. */
-  readonly perSeconds: number;
-}
-
-export interface SlidingWindowOptions extends CommonLimitOptions {
-  /** Calls (cost units) admitted in any rolling interval of `perSeconds`. A positive integer. */
-  readonly maxCalls: number;
-  readonly perSeconds: number;
-}
-
-export interface TokenBucketOptions extends CommonLimitOptions {
-  /** Tokens a full bucket holds: the largest burst. */
-  readonly capacity: number;
-  /** Tokens added per second (fractions allowed). */
-  readonly refillPerSecond: number;
-}
-
-export interface GcraOptions extends CommonLimitOptions {
-  /** Steady rate in calls per second (fractions allowed). */
-  readonly ratePerSecond: number;
-  /** Calls that may arrive at once. A positive integer. */
-  readonly burst: number;
-}
-
-/** What the RateLimit-Policy header says of a limit: quota `q` per window `w` seconds. */
-export interface LimitPolicy {
-  readonly quota: number;
-  readonly windowSeconds: number;
-}
-
-/**
- * A declarative, validated description of one built-in limit. Its state lives in the store; the
- * instance is shared by every call that uses it.
- */
-export abstract class BuiltInRateLimit {
-  abstract readonly algorithm: AlgorithmName;
-  /** The algorithm's parameters, in milliseconds (typed by `algorithm` on {@link RateLimitRule}). */
-  abstract readonly params: AlgorithmParams;
-  /** Stable identity of the settings, part of every storage key of this limit. */
-  abstract readonly id: string;
-  /** Quota and window for headers. */
-  abstract readonly policy: LimitPolicy;
-
-  readonly namespace: string | undefined;
-  readonly key: ((context: RateLimitContext) => string) | undefined;
-  readonly cost: number | ((context: RateLimitContext) => number) | undefined;
-  /** Whether a call's cost against this limit must be a whole number. */
-  private readonly integerCost: boolean;
-  /** Named in cost errors; kept, since reading `this.constructor.name` per call is slow. */
-  private readonly className: string;
-
-  protected constructor(
-    options: CommonLimitOptions,
-    fields: Readonly<Record<string, FieldCheck>>,
-    integerCost: boolean,
-  ) {
-    const className = new.target.name;
-    if (options === null || typeof options !== 'object') {
-      throw new RateLimitConfigError(`${className}: options must be an object`);
-    }
-    const known = new Set([...Object.keys(fields), 'namespace', 'key', 'cost']);
-    for (const field of Object.keys(options)) {
-      if (!known.has(field)) {
-        throw new RateLimitConfigError(
-          `${className}: unknown option "${field}" (expected ${[...known].join(', ')})`,
-        );
-      }
-    }
-    const record = options as unknown as Record<string, unknown>;
-    for (const [field, check] of Object.entries(fields)) {
-      checkNumber(className, field, record[field], check);
-    }
-    if (options.namespace !== undefined) {
-      if (typeof options.namespace !== 'string' || options.namespace.length === 0) {
-        throw new RateLimitConfigError(`${className}: "namespace" must be a non-empty string`);
-      }
-    }
-    if (options.key !== undefined && typeof options.key !== 'function') {
-      throw new RateLimitConfigError(`${className}: "key" must be a function (context) => string`);
-    }
-    if (options.cost !== undefined && typeof options.cost !== 'function') {
-      checkCost(className, options.cost, integerCost);
-    }
-    this.namespace = options.namespace;
-    this.key = options.key;
-    this.cost = options.cost;
-    this.integerCost = integerCost;
-    this.className = className;
-  }
-
-  /** The cost of this call against this limit, validated: a bad cost never bypasses a limit. */
-  costOf(context: RateLimitContext): number {
-    const option = this.cost;
-    // The usual cost of 1 is valid for every limit: no validation on the hot path.
-    if (option === undefined && context.cost === 1) return 1;
-    const cost =
-      option === undefined ? context.cost : typeof option === 'number' ? option : option(context);
-    if (typeof option !== 'number') checkCost(this.className, cost, this.integerCost);
-    return cost;
-  }
-
-  /** A short human description, e.g. `FixedWindowRateLimit(5 per 10s)`. */
-  abstract describe(): string;
-
-  /**
-   * One decision of this limit's algorithm on a stored state (undefined: none). Stores that run
-   * the algorithms in process call it; the state is whatever an earlier step or refund returned.
-   */
-  abstract evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown>;
-
-  /**
-   * Gives back to a stored state what a call of `cost` admitted at `admittedAtMs` still holds (see
-   * the algorithm's refund); undefined: leave it as is.
-   */
-  abstract refundState(
-    state: unknown,
-    nowMs: number,
-    cost: number,
-    admittedAtMs: number,
-  ): RefundStep<unknown> | undefined;
-}
+export type {
+  CommonLimitOptions,
+  ConcurrencyLimitOptions,
+  FixedWindowOptions,
+  GcraOptions,
+  LimitPolicy,
+  SlidingWindowOptions,
+  TokenBucketOptions,
+} from './limit-options.js';
 
 /**
  * Every built-in limit class. Switching on `algorithm` types `params`, e.g.
  * `if (limit.algorithm === 'gcra') limit.params.burst`.
  */
 export type RateLimitRule =
-  FixedWindowRateLimit | SlidingWindowRateLimit | TokenBucketRateLimit | GcraRateLimit;
+  | FixedWindowRateLimit
+  | SlidingWindowRateLimit
+  | TokenBucketRateLimit
+  | GcraRateLimit
+  | ConcurrencyLimit;
 
 /** At most `maxCalls` per clock-aligned window of `perSeconds`. Cheapest; allows 2× at a boundary. */
 export class FixedWindowRateLimit extends BuiltInRateLimit {
@@ -372,5 +242,87 @@ export class GcraRateLimit extends BuiltInRateLimit {
 
   describe(): string {
     return `GcraRateLimit(${this.params.burst} burst, ${1000 / this.params.emissionIntervalMs}/s)`;
+  }
+}
+
+/** The lease of a concurrency slot when `leaseSeconds` is not given. */
+export const DEFAULT_LEASE_SECONDS = 60;
+const MAX_LEASE_SECONDS = 86_400;
+
+/**
+ * At most `maxConcurrent` calls of one subject in flight at once (per handler, or per
+ * `namespace`): a slow tool that must not run many times in parallel for one user. Combined with
+ * the other limits of the call like any limit (all admit and commit, or none does).
+ *
+ * A call holds its slot until it is released: by the Nest interceptor when the handler finishes,
+ * fails or stops on cancellation; in `createRateLimiter` by `decision.release()`. A slot is a lease
+ * that expires after `leaseSeconds` (default 60 s) even if never released, so an instance that dies
+ * mid-call cannot hold it forever. 60 s is the MCP SDK's default request timeout: a call that runs
+ * longer has usually been given up by its client, a dead instance's slots come back within a
+ * minute, and a denial's `retryAfter` stays within a minute. Raise it for slower tools.
+ *
+ * A denial's `retryAfter` is when enough leases expire on their own (at least 1 s): the longest the
+ * caller can have to wait; a release frees a slot sooner.
+ *
+ * @example
+ * ```ts
+ * @Tool({ name: 'render', description: 'Render a report' })
+ * @RateLimit(new ConcurrencyLimit({ maxConcurrent: 2 }), new FixedWindowRateLimit({ maxCalls: 60, perSeconds: 3600 }))
+ * render() { ... }
+ * ```
+ */
+export class ConcurrencyLimit extends BuiltInRateLimit {
+  readonly algorithm = 'concurrency' as const;
+  readonly params: ConcurrencyParams;
+  readonly id: string;
+  readonly policy: LimitPolicy;
+
+  constructor(options: ConcurrencyLimitOptions) {
+    super(options, { maxConcurrent: 'positiveInteger' }, true, { leaseSeconds: 'positiveNumber' });
+    const { maxConcurrent, leaseSeconds = DEFAULT_LEASE_SECONDS } = options;
+    if (maxConcurrent > MAX_CONCURRENT_CALLS) {
+      // Its state holds one lease per call in flight, copied on every call (and so does Redis's).
+      throw new RateLimitConfigError(
+        `ConcurrencyLimit: "maxConcurrent" must be at most ${MAX_CONCURRENT_CALLS} (got ${maxConcurrent})`,
+      );
+    }
+    if (leaseSeconds < 1 || leaseSeconds > MAX_LEASE_SECONDS) {
+      // Under 1 s a lease would end before the wire's smallest retryAfter; a day is forever enough.
+      throw new RateLimitConfigError(
+        `ConcurrencyLimit: "leaseSeconds" must be from 1 to ${MAX_LEASE_SECONDS} (got ${leaseSeconds})`,
+      );
+    }
+    this.params = { limit: maxConcurrent, leaseMs: leaseSeconds * 1000 };
+    this.id = `cc:${maxConcurrent}:${this.params.leaseMs}`;
+    this.policy = { quota: maxConcurrent, windowSeconds: leaseSeconds };
+  }
+
+  /** One slot per call unless the limit's own `cost` says otherwise (see the option). */
+  override costOf(context: RateLimitContext): number {
+    return this.cost === undefined ? 1 : super.costOf(context);
+  }
+
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return concurrency(state as ConcurrencyState | undefined, nowMs, this.params, cost);
+  }
+
+  /** Releases the slots of the call admitted at `admittedAtMs` (see `releaseConcurrency`). */
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return releaseConcurrency(
+      state as ConcurrencyState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
+  }
+
+  describe(): string {
+    return `ConcurrencyLimit(${this.params.limit} in flight, lease ${this.policy.windowSeconds}s)`;
   }
 }

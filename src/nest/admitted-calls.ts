@@ -34,6 +34,11 @@ export interface DecidedCall {
   readonly charged: RateLimitContext | undefined;
   /** The handler limits' decision when charged: what a refund gives back (once). */
   readonly decision?: RateLimitDecision;
+  /**
+   * The decision whose `ConcurrencyLimit` slots this call holds, released when it ends (for the
+   * retry of a multi round-trip call, the slots it took again; its charge is `decision`).
+   */
+  readonly held?: RateLimitDecision;
 }
 
 /**

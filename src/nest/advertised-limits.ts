@@ -1,4 +1,5 @@
 import type { LimitResult } from '../core/decision.js';
+import { holdsSlots } from '../core/limit-set.js';
 import { BuiltInRateLimit } from '../core/limits.js';
 import type { AppMethod, HandlerPlans } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
@@ -89,8 +90,8 @@ function advertised(limit: BuiltInRateLimit): AdvertisedLimit {
 }
 
 /**
- * An admitted tool call's result with the caller's quota in its `_meta` (each built-in limit's
- * remaining units and reset time). Only an MCP tool result object is given one; anything else (a
+ * An admitted tool call's result with the caller's quota in its `_meta` (each built-in rate
+ * limit's remaining units and reset time; concurrency limits are not reported). Only an MCP tool result object is given one; anything else (a
  * string MCP-Nest wraps itself) is left as it is.
  */
 export function withQuota(result: unknown, results: readonly LimitResult[]): unknown {
@@ -98,6 +99,9 @@ export function withQuota(result: unknown, results: readonly LimitResult[]): unk
   const quota: AdvertisedQuota[] = [];
   for (const { limiter, remaining, resetAfterMs } of results) {
     if (!(limiter instanceof BuiltInRateLimit) || remaining === undefined) continue;
+    // A concurrency slot comes back when the call ends, now: what was left at its start would
+    // only make an agent wait for a lease to expire.
+    if (holdsSlots(limiter)) continue;
     quota.push({
       ...advertised(limiter),
       remaining,

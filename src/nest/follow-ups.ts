@@ -1,10 +1,13 @@
 import type { DiscoveryService } from '@nestjs/core';
+import { holdsSlots } from '../core/limit-set.js';
+import { ContextualLimit } from './contextual-limit.js';
 import type { HandlerRateLimitOptions, McpRateLimitModuleOptions } from './options.js';
 import {
   MCP_NEST_PROMPT,
   MCP_NEST_RESOURCE,
   MCP_NEST_RESOURCE_TEMPLATE,
   MCP_NEST_TOOL,
+  RATE_LIMITS_METADATA,
   NEST_PAYLOAD_PARAM,
   NEST_ROUTE_ARGS,
   RATE_LIMIT_OPTIONS_METADATA,
@@ -36,6 +39,7 @@ export function followUpDefaults(
  * Nest runs an interceptor through Observables and an async resource on every call it is bound
  * to, so it is bound only where a call's end matters:
  * - `refundWhen` (the handler's or the module's): the call may be given back;
+ * - a `ConcurrencyLimit`: the call's slot is released when it ends;
  * - `advertiseLimits` on a tool: its result carries the caller's quota;
  * - a multi round-trip call (MCP 2026-07-28): the `requestState` of an `input_required` answer is
  *   recorded so that its retry is charged once. Only a handler that reads its MCP context can
@@ -50,6 +54,7 @@ export function followsCalls(
   handler: object,
   defaults: FollowUpDefaults,
 ): boolean {
+  if (declaresSlots(type, handler)) return true;
   const own = handlerOptionsOf(type, handler) as HandlerRateLimitOptions | undefined;
   if ((own?.refundWhen ?? defaults.refundWhen) !== undefined) return true;
   const isTool = Reflect.hasMetadata(MCP_NEST_TOOL, handler);
@@ -62,6 +67,26 @@ export function followsCalls(
   return (
     !isMcpHandler || defaults.perRequest?.has(type) === true || readsItsContext(type, methodName)
   );
+}
+
+/** Whether a `ConcurrencyLimit` is among the handler's limits (its class's, its choices'). */
+function declaresSlots(type: object, handler: object): boolean {
+  const specs = [
+    ...asList(Reflect.getMetadata(RATE_LIMITS_METADATA, type)),
+    ...asList(Reflect.getMetadata(RATE_LIMITS_METADATA, handler)),
+  ];
+  return specs.some(
+    (spec) =>
+      holdsSlots(spec) ||
+      (spec instanceof ContextualLimit &&
+        Object.values(spec.choices).some((choice) =>
+          (Array.isArray(choice) ? choice : [choice]).some(holdsSlots),
+        )),
+  );
+}
+
+function asList(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
 }
 
 /**

@@ -56,6 +56,11 @@ export class HandlerPlan {
    * an `input_required` answer to record, a refund, a quota to report; see follow-ups.ts).
    */
   readonly followsCalls: boolean;
+  /**
+   * Whether an admitted call holds `ConcurrencyLimit` slots, which the interceptor releases when
+   * the call ends: only such handlers pay for following the call to its very end.
+   */
+  readonly holdsSlots: boolean;
   /** Where its decisions are counted; undefined when metrics are off. */
   readonly metrics: PlanMetrics | undefined;
   /** Whether an admitted tool result carries the caller's quota (`advertiseLimits`). */
@@ -76,10 +81,19 @@ export class HandlerPlan {
     this.messageLimited = spec.messageLimited;
     this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
     this.refundWhen = spec.refundWhen;
-    this.followsCalls = spec.limited && spec.followsCalls === true;
+    this.holdsSlots = spec.limited && [...spec.sets.values()].some((set) => set.holdsSlots);
+    this.followsCalls = spec.limited && (spec.followsCalls === true || this.holdsSlots);
     this.metrics = spec.metrics;
     this.reportsQuota = spec.kind === 'tool' && spec.reportsQuota === true;
     this.unconditionalSet = spec.contextual.length === 0 ? spec.sets.get('') : undefined;
+  }
+
+  /**
+   * The `ConcurrencyLimit`s of this call's limits alone: what the retry of a multi round-trip call
+   * takes (it is not charged to the rates again, but it runs again). Undefined: it holds no slots.
+   */
+  slotsFor(context: RateLimitContext): LimitSet | undefined {
+    return this.setFor(context).slotsOnly();
   }
 
   /** Every set of this handler: one, or one per combination of `limitByContext` choices. */

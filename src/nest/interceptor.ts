@@ -4,7 +4,8 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { map, tap, type Observable } from 'rxjs';
+import { finalize, map, tap, type Observable } from 'rxjs';
+import type { RateLimitDecision } from '../core/engine.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
 import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
@@ -17,7 +18,12 @@ import { NEST_INTERCEPTORS } from './tokens.js';
  * What happens after an admitted call of a limited handler (the guard decides before it):
  * - an `input_required` answer's `requestState` is recorded for the subject and the handler, so
  *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28);
- * - with `refundWhen`, the quota the call took is given back when the call ended that way.
+ * - with `refundWhen`, the quota the call took is given back when the call ended that way;
+ * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
+ *   unsubscribed (MCP-Nest takes the first value and unsubscribes). A cancelled MCP request ends
+ *   when its handler stops: the SDK aborts the request's signal (`notifications/cancelled`, a
+ *   closed transport), and a handler that passes it to its work fails at once, freeing its slot; one
+ *   that ignores it holds the slot until it ends, since it still runs.
  *
  * McpRateLimitModule binds it, as Nest scans the app, to the limited handlers whose calls it must
  * follow (see follow-ups.ts for which, and why not all); a call the guard did not mark passes
@@ -39,7 +45,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       results === undefined
         ? next.handle()
         : next.handle().pipe(map((result) => withQuota(result, results)));
-    return handled.pipe(
+    const followed = handled.pipe(
       tap({
         next: (result) => {
           if (settled) return;
@@ -53,6 +59,18 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         },
       }),
     );
+    const held = decided.held;
+    // Only a handler with concurrency limits pays for the operator.
+    if (!decided.plan.holdsSlots || held === undefined) return followed;
+    return followed.pipe(finalize(() => this.release(decided, held)));
+  }
+
+  private release(decided: DecidedCall, held: RateLimitDecision): void {
+    held.release().catch((error: unknown) => {
+      decided.followUp.logger.warn(
+        `${decided.plan.owner}: releasing the call's concurrency slot failed, it frees when its lease expires: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
   }
 
   private answered(decided: DecidedCall, result: unknown): void {

@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import { holdsSlots } from '../core/limit-set.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import { POLICIES } from '../core/stores/insurance.js';
 import { errorCodeProblem } from '../mcp/json-rpc-error.js';
@@ -245,6 +246,12 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
     }
     if (!Array.isArray(messageLimit.limits) || messageLimit.limits.length === 0) {
       fail('"messageLimit.limits" must be a non-empty array of limits');
+    }
+    if (messageLimit.limits.some(holdsSlots)) {
+      // Nothing follows a message to its end to release a slot: limit the tools instead.
+      fail(
+        '"messageLimit.limits" cannot hold a ConcurrencyLimit (a message has no end to release its slot at); put it on the handlers with @RateLimit()',
+      );
     }
     for (const name of ['excludedMethods', 'countedMethods'] as const) {
       const methods = messageLimit[name];

@@ -203,8 +203,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     plan: HandlerPlan,
     context: RateLimitContext,
     call: McpCall,
+    set = plan.setFor(context),
   ): RateLimitDecision | Promise<RateLimitDecision> {
-    const set = plan.setFor(context);
     if (!this.scopeCalls) return this.engine.decide(set, context);
     return this.evaluationScope.run(
       { scope: 'handler', plan, subject: context.subject, call },

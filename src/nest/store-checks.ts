@@ -12,6 +12,11 @@ export function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
   if (typeof (primary ?? store).refund === 'function') return;
   for (const byHandler of plans.values()) {
     for (const plan of byHandler.values()) {
+      if (plan?.holdsSlots === true) {
+        throw new RateLimitConfigError(
+          `${plan.owner}: a ConcurrencyLimit needs a store with refund(checks) to release its slots, and ${describeStore(store)} has none. Fix: use a built-in store or add refund() to yours`,
+        );
+      }
       if (plan?.refundWhen !== undefined && plan.limited && plan.refundsThroughStore) {
         throw new RateLimitConfigError(
           `${plan.owner}: "refundWhen" needs a store with refund(checks), and ${describeStore(store)} has none. Fix: use a built-in store, add refund() to yours, or drop "refundWhen"`,

@@ -70,6 +70,12 @@ export function describeConformance(target: StoreUnderTest): void {
             await engine.refund(set, context, refunded);
             continue;
           }
+          if (step.action === 'release') {
+            const held = decisions[(step.refunds ?? 0) - 1];
+            if (held === undefined) throw new Error(`step ${index + 1}: releases no decision`);
+            await engine.release(set, held);
+            continue;
+          }
           if (step.action === 'reset') {
             await engine.reset(set, context.subject);
             continue;

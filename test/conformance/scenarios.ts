@@ -1,4 +1,5 @@
 import {
+  ConcurrencyLimit,
   FixedWindowRateLimit,
   GcraRateLimit,
   SlidingWindowRateLimit,
@@ -16,10 +17,11 @@ export interface Step {
   /**
    * What the step does (default `consume`): `peek` decides without counting (its `remaining` is
    * what is left before the call), `refund` gives back what the call of step `refunds` still holds,
-   * `reset` forgets the subject. `refund` and `reset` answer nothing: `allowed` is ignored for them.
+   * `reset` forgets the subject, `release` frees the concurrency slots of the call of step
+   * `refunds`. `refund`, `reset` and `release` answer nothing: `allowed` is ignored for them.
    */
-  readonly action?: 'consume' | 'peek' | 'refund' | 'reset';
-  /** For a `refund`: the number (1-based) of the step whose decision it refunds. */
+  readonly action?: 'consume' | 'peek' | 'refund' | 'reset' | 'release';
+  /** For a `refund` or a `release`: the number (1-based) of the step whose decision it names. */
   readonly refunds?: number;
   readonly subject?: string;
   /** The handler scope (default `tools/call:demo`). */
@@ -450,6 +452,70 @@ export const SCENARIOS: readonly Scenario[] = [
       { at: 0, subject: '}{x}', allowed: true },
       { at: 0, subject: 'x'.repeat(10_000), allowed: true },
       { at: 0, subject: '\ud800', allowed: true },
+    ],
+  },
+  {
+    name: 'concurrency: maxConcurrent in flight; a release frees its slot once; retryAfter is the soonest lease expiry',
+    limits: () => [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 10 })],
+    steps: [
+      { at: 0, allowed: true, remaining: [1], resetAfterMs: [10_000] }, // A, lease to 10 000
+      { at: 1_000, allowed: true, remaining: [0], resetAfterMs: [10_000] }, // B, to 11 000
+      { at: 2_000, allowed: false, retryAfterMs: 8_000, retryAfter: 8, remaining: [0] },
+      { at: 2_000, action: 'peek', allowed: false, retryAfterMs: 8_000, remaining: [0] },
+      { at: 3_000, action: 'release', refunds: 1, allowed: true },
+      { at: 3_000, action: 'release', refunds: 1, allowed: true }, // once only
+      { at: 3_000, action: 'peek', allowed: true, remaining: [1] },
+      { at: 3_000, allowed: true, remaining: [0] }, // C, to 13 000
+      { at: 3_000, allowed: false, retryAfterMs: 8_000 },
+      { at: 3_000, action: 'release', refunds: 9, allowed: true }, // a denial holds nothing
+      { at: 3_000, allowed: false, retryAfterMs: 8_000 },
+      // B's lease has expired: its slot is free, and releasing B frees nobody else's.
+      { at: 11_000, allowed: true, remaining: [0], resetAfterMs: [10_000] }, // D, to 21 000
+      { at: 11_000, action: 'release', refunds: 2, allowed: true },
+      { at: 11_000, allowed: false, retryAfterMs: 2_000, retryAfter: 2 },
+    ],
+  },
+  {
+    name: 'concurrency: one slot per call whatever its cost; a retryAfter under a second is 1 s on the wire',
+    limits: () => [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 5 })],
+    steps: [
+      { at: 0, cost: 3, allowed: true, remaining: [1] },
+      { at: 4_500, cost: 0, allowed: true, remaining: [0] },
+      { at: 4_800, allowed: false, retryAfterMs: 200, retryAfter: 1 },
+      { at: 5_000, allowed: true, remaining: [0], resetAfterMs: [5_000] },
+    ],
+  },
+  {
+    name: 'concurrency beside a fixed window: all or nothing; refund gives back the rate, release the slot, each once',
+    limits: () => [new ConcurrencyLimit({ maxConcurrent: 1 }), fixed(3, 10)],
+    steps: [
+      { at: 0, allowed: true, remaining: [0, 2] }, // A
+      // The fixed window alone would admit; the call as a whole does not, so it counts nothing.
+      { at: 0, allowed: false, retryAfterMs: 60_000, retryAfter: 60, remaining: [0, 2] },
+      { at: 0, action: 'refund', refunds: 1, allowed: true }, // the unit comes back, not the slot
+      { at: 0, allowed: false, retryAfterMs: 60_000, remaining: [0, 3] },
+      { at: 0, action: 'release', refunds: 1, allowed: true },
+      { at: 0, allowed: true, remaining: [0, 2] }, // F
+      { at: 0, action: 'release', refunds: 1, allowed: true }, // once only
+      { at: 0, action: 'refund', refunds: 1, allowed: true }, // once only
+      { at: 0, allowed: false, retryAfterMs: 60_000, remaining: [0, 2] },
+      { at: 0, action: 'release', refunds: 6, allowed: true }, // F
+      { at: 0, allowed: true, remaining: [0, 1] },
+      { at: 0, action: 'release', refunds: 11, allowed: true },
+      { at: 0, allowed: true, remaining: [0, 0] },
+      // The slot is held and the rate used up: the longer wait (the lease) is the answer.
+      { at: 0, allowed: false, retryAfterMs: 60_000, remaining: [0, 0] },
+    ],
+  },
+  {
+    name: 'concurrency: after a reset the subject starts afresh; a release of an earlier call frees nothing',
+    limits: () => [new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds: 30 })],
+    steps: [
+      { at: 0, allowed: true }, // A
+      { at: 500, action: 'reset', allowed: true },
+      { at: 1_000, allowed: true, remaining: [0] }, // B
+      { at: 1_000, action: 'release', refunds: 1, allowed: true },
+      { at: 1_000, allowed: false, retryAfterMs: 30_000 },
     ],
   },
 ];

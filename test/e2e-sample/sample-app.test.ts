@@ -112,6 +112,27 @@ describe('the sample app', () => {
     }
   });
 
+  test('demo.slow runs at most 2 calls per user at once; a finished call frees its slot', async () => {
+    const client = await connect('slow-user');
+    const call = (ms: number) =>
+      client.callTool({ name: 'demo.slow', arguments: { ms } }).then(
+        (result) => ({ result, error: undefined }),
+        (error: unknown) => ({ result: undefined, error: error as Denial }),
+      );
+    const outcomes = await Promise.all([call(400), call(400), call(400), call(400), call(400)]);
+    const slept = outcomes.filter(({ result }) => result !== undefined);
+    expect(slept.map(({ result }) => textOf(result))).toEqual(['slept 400 ms', 'slept 400 ms']);
+    const denials = outcomes.filter(({ error }) => error !== undefined);
+    expect(denials).toHaveLength(3);
+    for (const { error } of denials) {
+      expectRateLimited(error!, 60);
+      expect(error!.data.limit).toBe('ConcurrencyLimit(2 in flight, lease 60s)');
+    }
+    // Both calls have ended: their slots are free.
+    const again = await Promise.all([call(0), call(0)]);
+    expect(again.map(({ error }) => error)).toEqual([undefined, undefined]);
+  });
+
   test('demo.search absorbs a burst of 3, then refills 1 per second', async () => {
     const client = await connect('search-user');
     for (let call = 0; call < 3; call++) {

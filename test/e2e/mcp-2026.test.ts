@@ -26,7 +26,12 @@ import {
   RateLimitOptions,
   type RateLimitStore,
 } from '../../src/index.js';
-import { createMcp2026App, runs, type Mcp2026AppOptions } from '../fixtures/mcp-2026-app.js';
+import {
+  createMcp2026App,
+  rendering,
+  runs,
+  type Mcp2026AppOptions,
+} from '../fixtures/mcp-2026-app.js';
 
 const apps: INestApplication[] = [];
 const clients: Client[] = [];
@@ -112,6 +117,52 @@ describe('multi round-trip requests (input_required + requestState) are charged 
     }
     expect(await codeOf(client.callTool({ name: 'confirm', arguments: {} }))).toBe(-32005);
     expect(runs.get('confirm')).toBe(2);
+  });
+
+  test('the retry of a call with a ConcurrencyLimit takes a slot; denied, its state stays good', async () => {
+    const url = await serve();
+    const client = await connect(url, 'rhea', false);
+    const round = (retry?: { requestState: string }) =>
+      client
+        .request(
+          {
+            method: 'tools/call',
+            params: {
+              name: 'render',
+              arguments: {},
+              ...(retry && {
+                requestState: retry.requestState,
+                inputResponses: { ok: { action: 'accept', content: { ok: true } } },
+              }),
+            },
+          } as never,
+          anyResult,
+          { allowInputRequired: true },
+        )
+        .then(
+          (result) => result as { requestState?: string; content?: unknown },
+          (error: { code?: number }) => error.code ?? -1,
+        );
+    const first = (await round()) as { requestState: string };
+    const second = (await round()) as { requestState: string };
+    const running = round(first); // the confirmed call runs, holding the only slot
+    const deadline = Date.now() + 5000;
+    while (rendering.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(rendering).toHaveLength(1);
+    expect(await round(second)).toBe(-32005); // a second render at once: denied
+    expect(await round()).toBe(-32005); // a third call: out of slots and of rate (2 a minute)
+    rendering.shift()!();
+    expect(await running).toMatchObject({ content: [{ type: 'text', text: '"rendered"' }] });
+    // The slot is free, and the denied retry's state is still good: not charged to the rate again.
+    const retried = round(second);
+    while (rendering.length === 0 && Date.now() < deadline + 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    rendering.shift()!();
+    expect(await retried).toMatchObject({ content: [{ type: 'text', text: '"rendered"' }] });
+    expect(runs.get('render')).toBe(2);
   });
 
   test('a replayed state is charged like a new call (each state is good once)', async () => {

@@ -5,6 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { Controller, Get, Inject, Injectable, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
+  ConcurrencyLimit,
   FixedWindowRateLimit,
   LimitMcpMessages,
   McpRateLimitModule,
@@ -198,6 +199,31 @@ describe('bootstrap validation', () => {
     await expect(bootstrap(RefundingController, { store })).rejects.toThrow(
       /RefundingController\.list: "refundWhen" needs a store with refund\(checks\), and ResilientStore\(Object\) has none\. Fix:/,
     );
+  });
+
+  test('a ConcurrencyLimit in the message-level limit, or on a store that cannot release', async () => {
+    @Controller()
+    class SlowController {
+      @Get()
+      @RateLimit(new ConcurrencyLimit({ maxConcurrent: 2 }))
+      render() {}
+    }
+    const slots = new ConcurrencyLimit({ maxConcurrent: 2 });
+    await expect(
+      bootstrap(SlowController, { messageLimit: { limits: [limit, slots] } }),
+    ).rejects.toThrow(
+      'McpRateLimitModule: "messageLimit.limits" cannot hold a ConcurrencyLimit (a message has no end to release its slot at); put it on the handlers with @RateLimit()',
+    );
+    const store: RateLimitStore = {
+      evaluate: (checks) =>
+        Promise.resolve(
+          checks.map(() => ({ allowed: true, retryAfterMs: 0, remaining: 1, resetAfterMs: 0 })),
+        ),
+    };
+    await expect(bootstrap(SlowController, { store })).rejects.toThrow(
+      /SlowController\.render: a ConcurrencyLimit needs a store with refund\(checks\) to release its slots, and ResilientStore\(Object\) has none\./,
+    );
+    await expect(bootstrap(SlowController)).resolves.toBeUndefined();
   });
 
   test('a valid configuration boots', async () => {

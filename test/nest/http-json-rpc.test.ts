@@ -2,7 +2,7 @@
 // the denial on the wire (200 + JSON-RPC error by default, 429 by option) and the headers.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { createJsonRpcApp } from '../fixtures/json-rpc-app.js';
+import { createJsonRpcApp, slowCalls } from '../fixtures/json-rpc-app.js';
 
 const apps: INestApplication[] = [];
 afterEach(async () => {
@@ -157,5 +157,38 @@ describe('plain HTTP JSON-RPC endpoint', () => {
       id: 3,
       error: { code: -32005, data: { limit: 'FixedWindowRateLimit(2 per 60s)' } },
     });
+  });
+
+  test('a ConcurrencyLimit on an HTTP route: its slot is released when the call ends or fails', async () => {
+    const { url } = await start({ messagesPerMinute: 100 });
+    const slow = `${url}/slow`;
+    const waitForCalls = async (count: number) => {
+      const deadline = Date.now() + 5000;
+      while (slowCalls.length < count && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(slowCalls).toHaveLength(count);
+    };
+    const first = post(slow, call(1));
+    await waitForCalls(1);
+    const denied = await post(slow, call(2));
+    expect(await denied.json()).toMatchObject({
+      id: 2,
+      error: { code: -32005, data: { limit: 'ConcurrencyLimit(1 in flight, lease 60s)' } },
+    });
+    const other = post(slow, call(3), 'u2'); // another user has a slot of their own
+    await waitForCalls(2);
+    for (const running of slowCalls.splice(0)) running.finish();
+    expect((await first).status).toBe(200);
+    expect((await other).status).toBe(200);
+
+    const failing = post(slow, call(4));
+    await waitForCalls(1);
+    slowCalls.shift()!.fail();
+    expect((await failing).status).toBe(500);
+    const after = post(slow, call(5));
+    await waitForCalls(1);
+    slowCalls.shift()!.finish();
+    expect(await (await after).json()).toMatchObject({ id: 5, result: {} });
   });
 });

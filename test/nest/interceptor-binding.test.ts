@@ -8,7 +8,9 @@ import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Tool } from '@rekog/mcp-nest';
 import {
+  ConcurrencyLimit,
   FixedWindowRateLimit,
+  limitByContext,
   McpRateLimitInterceptor,
   McpRateLimitModule,
   RateLimit,
@@ -40,7 +42,7 @@ function followed(type: Type<unknown>, method: string): boolean {
 const limit = () => new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
 
 describe('where the interceptor is bound', () => {
-  test('MCP-Nest handlers that can continue a multi round-trip call, routes and refundWhen', async () => {
+  test('MCP-Nest handlers that can continue a multi round-trip call, routes, refundWhen and concurrency limits', async () => {
     @Controller()
     class Tools {
       @Tool({ name: 'payload_only', description: 'x' })
@@ -68,6 +70,23 @@ describe('where the interceptor is bound', () => {
         return args;
       }
 
+      @Tool({ name: 'slots', description: 'x' })
+      @RateLimit(new ConcurrencyLimit({ maxConcurrent: 2 }))
+      slots(@Payload() args: unknown) {
+        return args;
+      }
+
+      @Tool({ name: 'chosen_slots', description: 'x' })
+      @RateLimit(
+        limitByContext({
+          limits: { free: new ConcurrencyLimit({ maxConcurrent: 1 }), paid: [limit()] },
+          select: () => 'free',
+        }),
+      )
+      chosenSlots(@Payload() args: unknown) {
+        return args;
+      }
+
       @Tool({ name: 'unlimited', description: 'x' })
       unlimited(args: unknown, context: unknown) {
         return [args, context];
@@ -84,6 +103,8 @@ describe('where the interceptor is bound', () => {
     expect(followed(Tools, 'withContext')).toBe(true);
     expect(followed(Tools, 'undecorated')).toBe(true);
     expect(followed(Tools, 'refunded')).toBe(true);
+    expect(followed(Tools, 'slots')).toBe(true);
+    expect(followed(Tools, 'chosenSlots')).toBe(true);
     expect(followed(Tools, 'unlimited')).toBe(false);
     expect(followed(Tools, 'route')).toBe(true);
   });

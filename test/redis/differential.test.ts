@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { refundAlgorithm, runAlgorithm } from '../../src/core/algorithms/index.js';
 import {
+  ConcurrencyLimit,
   FixedWindowRateLimit,
   GcraRateLimit,
   SlidingWindowRateLimit,
@@ -41,6 +42,12 @@ const limitArbitrary: fc.Arbitrary<BuiltInRateLimit> = fc.oneof(
       burst: fc.integer({ min: 1, max: 10 }),
     })
     .map((options) => new GcraRateLimit(options)),
+  fc
+    .record({
+      maxConcurrent: fc.integer({ min: 1, max: 10 }),
+      leaseSeconds: fc.double({ min: 1, max: 50, noNaN: true }),
+    })
+    .map((options) => new ConcurrencyLimit(options)),
 );
 
 const advanceArbitrary = fc.oneof(
@@ -127,7 +134,10 @@ function reference(
 }
 
 function costFor(limit: BuiltInRateLimit, raw: number): number {
-  const integer = limit.algorithm === 'fixed-window' || limit.algorithm === 'sliding-window';
+  const integer =
+    limit.algorithm === 'fixed-window' ||
+    limit.algorithm === 'sliding-window' ||
+    limit.algorithm === 'concurrency';
   return integer ? Math.round(raw) : raw;
 }
 

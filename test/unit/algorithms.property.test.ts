@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { concurrency } from '../../src/core/algorithms/concurrency.js';
 import { fixedWindow } from '../../src/core/algorithms/fixed-window.js';
 import { gcra } from '../../src/core/algorithms/gcra.js';
 import { slidingWindow } from '../../src/core/algorithms/sliding-window.js';
@@ -235,6 +236,7 @@ describe('a cost above the whole limit', () => {
     ['sliding window', slidingWindow as Algorithm, { limit: 3, periodMs: 10_000 }, 10_000],
     ['token bucket', tokenBucket as Algorithm, { capacity: 3, refillPerSecond: 1 }, 3_000],
     ['gcra', gcra as Algorithm, { emissionIntervalMs: 1000, burst: 3 }, 3_000],
+    ['concurrency', concurrency as Algorithm, { limit: 3, leaseMs: 10_000 }, 10_000],
   ])(
     '%s: is denied even on a fresh key, with retryAfter of one full period',
     (_name, algorithm, params, periodMs) => {

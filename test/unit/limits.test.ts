@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  ConcurrencyLimit,
   FixedWindowRateLimit,
   GcraRateLimit,
   RateLimitConfigError,
@@ -34,6 +35,12 @@ const classes: [string, LimitClass, AnyOptions, Record<string, 'integer' | 'numb
     GcraRateLimit,
     { ratePerSecond: 0.5, burst: 3 },
     { ratePerSecond: 'number', burst: 'integer' },
+  ],
+  [
+    'ConcurrencyLimit',
+    ConcurrencyLimit,
+    { maxConcurrent: 2, leaseSeconds: 30 },
+    { maxConcurrent: 'integer' },
   ],
 ];
 
@@ -117,5 +124,41 @@ describe('policy and identity', () => {
       new GcraRateLimit({ ratePerSecond: 5, burst: 10 }).id,
     ];
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('ConcurrencyLimit', () => {
+  it('leases a slot for 60 s by default, leaseSeconds from 1 to a day', () => {
+    const limit = new ConcurrencyLimit({ maxConcurrent: 3 });
+    expect(limit.params).toEqual({ limit: 3, leaseMs: 60_000 });
+    expect(limit.policy).toEqual({ quota: 3, windowSeconds: 60 });
+    expect(limit.describe()).toBe('ConcurrencyLimit(3 in flight, lease 60s)');
+    expect(new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds: 1 }).params.leaseMs).toBe(1000);
+    expect(new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds: 86_400 }).id).toBe(
+      'cc:1:86400000',
+    );
+    for (const leaseSeconds of [0.5, 86_401, 0, -1, Number.NaN, Infinity, '60', null]) {
+      expect(() => new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds } as never)).toThrow(
+        /^ConcurrencyLimit: "leaseSeconds"/,
+      );
+    }
+  });
+
+  it('refuses more than 10 000 slots (its state holds one lease per call in flight)', () => {
+    expect(() => new ConcurrencyLimit({ maxConcurrent: 10_000 })).not.toThrow();
+    expect(() => new ConcurrencyLimit({ maxConcurrent: 10_001 })).toThrow(
+      'ConcurrencyLimit: "maxConcurrent" must be at most 10000',
+    );
+  });
+
+  it("takes one slot per call whatever the call's cost, unless its own cost says otherwise", () => {
+    expect(new ConcurrencyLimit({ maxConcurrent: 2 }).costOf({ subject: 's', cost: 5 })).toBe(1);
+    expect(new ConcurrencyLimit({ maxConcurrent: 2 }).costOf({ subject: 's', cost: 0 })).toBe(1);
+    const weighted = new ConcurrencyLimit({ maxConcurrent: 4, cost: (context) => context.cost });
+    expect(weighted.costOf({ subject: 's', cost: 3 })).toBe(3);
+    expect(() => weighted.costOf({ subject: 's', cost: 1.5 })).toThrow('ConcurrencyLimit: "cost"');
+    expect(() => new ConcurrencyLimit({ maxConcurrent: 2, cost: 0.5 })).toThrow(
+      'non-negative integer',
+    );
   });
 });

@@ -37,6 +37,7 @@ export function isStateOf(limit: BuiltInRateLimit, state: unknown): boolean {
     case 'fixed-window':
       return hasNumbers(state, 'windowStartMs', 'count');
     case 'sliding-window':
+    case 'concurrency':
       return Array.isArray(state) && state.every((entry) => typeof entry === 'number');
     case 'token-bucket':
       return hasNumbers(state, 'tokens', 'updatedAtMs');

@@ -35,8 +35,9 @@ export interface RefundStep<State> {
   readonly ttlMs: number;
 }
 
-/** The four built-in algorithms, by the name stores dispatch on. */
-export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'token-bucket' | 'gcra';
+/** The built-in algorithms, by the name stores dispatch on. */
+export type AlgorithmName =
+  'fixed-window' | 'sliding-window' | 'token-bucket' | 'gcra' | 'concurrency';
 
 /**
  * Floating-point slack, in milliseconds: a call made exactly at the moment its retryAfter pointed to

@@ -54,6 +54,8 @@ export class ResilientStore implements RateLimitStore {
   /** Whether a call is trying the store again after an outage. */
   private probing = false;
   private lastLoggedAtMs = -Infinity;
+  /** The store's time (`atMs`) of the admission being recorded, while `recorded` records it. */
+  private recordingAtMs: number | undefined;
   private failuresSinceLog = 0;
 
   constructor(
@@ -73,7 +75,9 @@ export class ResilientStore implements RateLimitStore {
     this.denyRetryAfterMs = options.denyRetryAfterMs ?? 1_000;
     this.reportStoreError = options.reportStoreError;
     this.clock = options.clock ?? monotonicClock;
-    if (policy === 'insurance') this.insurance = new MemoryStore({ clock: this.clock });
+    // The record's clock is the store's time of the call it records (see `recorded`), else ours.
+    const recordClock = (): number => this.recordingAtMs ?? this.clock();
+    if (policy === 'insurance') this.insurance = new MemoryStore({ clock: recordClock });
   }
 
   /** Whether the last call to the primary store failed and it has not answered since. */
@@ -166,9 +170,26 @@ export class ResilientStore implements RateLimitStore {
   ): readonly LimitOutcome[] {
     const insurance = this.insurance;
     if (insurance === undefined || !outcomes.every((outcome) => outcome.allowed)) return outcomes;
-    const own = insurance.evaluateNow(checks);
+    // Recorded at the store's time of the call: a refund or a release names the call by that time
+    // (its `atMs`), which must match what the record holds (a sliding window's entries, leases).
+    this.recordingAtMs = outcomes[0]?.atMs;
+    let own: readonly LimitOutcome[];
+    try {
+      own = insurance.evaluateNow(checks);
+    } finally {
+      this.recordingAtMs = undefined;
+    }
     if (own.every((outcome) => outcome.allowed)) return outcomes;
-    this.primary.refund?.(checks).catch((error: unknown) => this.failed(error, this.clock()));
+    // The store gives back exactly what it admitted: the refund names the admission's time.
+    const admitted = checks.map(({ key, limit, cost, space, subject }, index) => ({
+      key,
+      limit,
+      cost,
+      space,
+      subject,
+      admittedAtMs: outcomes[index].atMs,
+    }));
+    this.primary.refund?.(admitted).catch((error: unknown) => this.failed(error, this.clock()));
     return own.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
       allowed,
       retryAfterMs,

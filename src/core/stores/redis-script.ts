@@ -10,9 +10,10 @@ export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
   'sliding-window': 's',
   'token-bucket': 't',
   gcra: 'g',
+  concurrency: 'c',
 };
 
-type AlgorithmCode = 'f' | 's' | 't' | 'g';
+type AlgorithmCode = 'f' | 's' | 't' | 'g' | 'c';
 
 /** The Lua twin of each algorithm, in the order the script defines them. */
 const TWIN_FILES: Readonly<Record<AlgorithmCode, string>> = {
@@ -20,6 +21,7 @@ const TWIN_FILES: Readonly<Record<AlgorithmCode, string>> = {
   s: 'sliding-window.lua',
   t: 'token-bucket.lua',
   g: 'gcra.lua',
+  c: 'concurrency.lua',
 };
 
 /** The name of each twin's step function; `<name>_commit` and `<name>_refund` go with it. */
@@ -28,10 +30,11 @@ const TWIN_FUNCTIONS: Readonly<Record<AlgorithmCode, string>> = {
   s: 'sliding_window',
   t: 'token_bucket',
   g: 'gcra',
+  c: 'concurrency',
 };
 
 /** The bit of each algorithm in a combination (see `algorithmBit`). */
-const ALGORITHM_BITS: Readonly<Record<AlgorithmCode, number>> = { f: 1, s: 2, t: 4, g: 8 };
+const ALGORITHM_BITS: Readonly<Record<AlgorithmCode, number>> = { f: 1, s: 2, t: 4, g: 8, c: 16 };
 
 /** The bit of an algorithm code in a combination of algorithms (`redisScript`'s `algorithms`). */
 export function algorithmBit(code: string): number {
@@ -207,7 +210,7 @@ const scripts = new Map<string, RedisScript>();
 const scriptsBySha1 = new Map<string, RedisScript>();
 const twinSources = new Map<AlgorithmCode, string>();
 
-/** Read the four Lua twins now (once per process), so that a missing file fails at construction. */
+/** Read the Lua twins now (once per process), so that a missing file fails at construction. */
 export function loadLuaTwins(): void {
   for (const code of Object.keys(TWIN_FILES) as AlgorithmCode[]) twinSource(code);
 }

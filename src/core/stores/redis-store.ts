@@ -331,6 +331,7 @@ const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>
   'sliding-window': ['limit', 'periodMs'],
   'token-bucket': ['capacity', 'refillPerSecond'],
   gcra: ['emissionIntervalMs', 'burst'],
+  concurrency: ['limit', 'leaseMs'],
 };
 
 /**

@@ -1,0 +1,91 @@
+-- Twin of concurrency.ts: the same inputs, the same floating-point operations in the same order,
+-- the same outputs. State: a Redis list of the expiry times of the leases held, soonest first (a
+-- call of cost n adds n leases, each struct.pack('<d', ms), an exact double). Helpers (px_of) come
+-- from the generated script.
+
+-- The length of the list and the number of expired leases at its head.
+local function concurrency_scan(key, now_ms)
+  local length = redis.call('LLEN', key)
+  local first_live = 0
+  -- Read the head in small batches: usually only a few leases have expired since the last call.
+  while first_live < length do
+    local batch = redis.call('LRANGE', key, first_live, first_live + 15)
+    local index = 1
+    while index <= #batch and struct.unpack('<d', batch[index]) <= now_ms do index = index + 1 end
+    first_live = first_live + index - 1
+    if index <= #batch then break end
+  end
+  return length, first_live
+end
+
+-- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, and, when allowed, the expiry of
+-- the new leases and the number of expired leases at the head of the list (what the commit drops).
+local function concurrency(key, now_ms, limit, lease_ms, cost)
+  local length, first_live = concurrency_scan(key, now_ms)
+  local live = length - first_live
+
+  if live + cost <= limit then
+    local next_length = live + cost
+    local expires_at_ms = now_ms + lease_ms
+    local reset_after_ms = 0
+    if cost > 0 then
+      reset_after_ms = expires_at_ms - now_ms
+    elseif next_length > 0 then
+      reset_after_ms = struct.unpack('<d', redis.call('LINDEX', key, -1)) - now_ms
+    end
+    return true, 0, limit - next_length, reset_after_ms, reset_after_ms, expires_at_ms, first_live
+  end
+
+  local reset_after_ms = 0
+  if live > 0 then reset_after_ms = struct.unpack('<d', redis.call('LINDEX', key, -1)) - now_ms end
+  -- Enough of the soonest leases must expire to make room for `cost` slots.
+  local must_expire = live + cost - limit
+  local retry_after_ms
+  if cost > limit then
+    retry_after_ms = lease_ms
+  else
+    retry_after_ms = struct.unpack('<d', redis.call('LINDEX', key, first_live + must_expire - 1)) - now_ms
+  end
+  return false, retry_after_ms, limit - live, reset_after_ms, reset_after_ms, nil, nil
+end
+
+-- Drop the expired head, append `cost` leases expiring at expires_at_ms, keep the list for ttl_ms.
+local function concurrency_commit(key, now_ms, cost, ttl_ms, expires_at_ms, first_live)
+  if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
+  if cost > 0 then
+    local lease = struct.pack('<d', expires_at_ms)
+    local leases = {}
+    for unit = 1, math.min(cost, 1000) do leases[unit] = lease end
+    local left = cost
+    while left > 0 do
+      -- Pushed in chunks: unpack() of a huge table would overflow Lua's C stack.
+      if left < #leases then
+        for unit = left + 1, #leases do leases[unit] = nil end
+      end
+      redis.call('RPUSH', key, unpack(leases))
+      left = left - #leases
+    end
+  end
+  -- A list whose TTL is not positive is equivalent to no list: delete it.
+  local px = px_of(ttl_ms)
+  if px == nil then
+    redis.call('DEL', key)
+  else
+    redis.call('PEXPIRE', key, px)
+  end
+end
+
+-- Release (twin of releaseConcurrency): up to `cost` leases of the call admitted at admitted_at_ms
+-- (those expiring at admitted_at_ms + lease_ms) go, while they are live; then the list is kept
+-- until its last lease expires.
+local function concurrency_refund(key, now_ms, limit, lease_ms, cost, admitted_at_ms)
+  local expires_at_ms = admitted_at_ms + lease_ms
+  if cost <= 0 or expires_at_ms <= now_ms then return end
+  -- LREM's count is a whole number (0 would mean every occurrence).
+  local removed = redis.call('LREM', key, math.ceil(cost), struct.pack('<d', expires_at_ms))
+  if removed == 0 then return end
+  if redis.call('LLEN', key) == 0 then return end
+  local last_ms = struct.unpack('<d', redis.call('LINDEX', key, -1))
+  local px = px_of(last_ms - now_ms)
+  if px == nil then redis.call('DEL', key) else redis.call('PEXPIRE', key, px) end
+end

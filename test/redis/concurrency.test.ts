@@ -1,0 +1,110 @@
+// ConcurrencyLimit on Redis across instances: a slot taken by one instance is released by it, or,
+// when that instance dies without releasing, comes back once its lease expires (Redis time).
+import { afterAll, expect, test } from '@jest/globals';
+import {
+  ConcurrencyLimit,
+  createRateLimiter,
+  RedisStore,
+  SlidingWindowRateLimit,
+} from '../../src/index.js';
+import { connectClient, uniqueSubject } from './clients.js';
+import { REDIS_URL, redisDescribe } from './redis-available.js';
+
+const describeRedis = await redisDescribe('ConcurrencyLimit on Redis');
+
+describeRedis('ConcurrencyLimit on Redis, two instances', () => {
+  const stores: RedisStore[] = [];
+  const instance = (leaseSeconds: number) => {
+    const store = RedisStore.fromUrl(REDIS_URL);
+    stores.push(store);
+    const limits = [new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds })];
+    return { store, limiter: createRateLimiter({ limits, store, name: 'slow-job' }) };
+  };
+
+  afterAll(async () => {
+    for (const store of stores) await store.close();
+  });
+
+  test("an instance's release frees the slot for its own next call (its outage insurance too)", async () => {
+    const subject = uniqueSubject('conc-own');
+    const { limiter } = instance(60);
+    for (let call = 0; call < 3; call++) {
+      const decision = await limiter.consume(subject);
+      expect(decision.allowed).toBe(true);
+      expect((await limiter.consume(subject)).allowed).toBe(false);
+      await decision.release();
+    }
+  });
+
+  test('a sliding window refund gives the unit back to Redis and to the outage insurance', async () => {
+    const subject = uniqueSubject('sw-refund');
+    const store = RedisStore.fromUrl(REDIS_URL);
+    stores.push(store);
+    const limits = [new SlidingWindowRateLimit({ maxCalls: 1, perSeconds: 60 })];
+    const limiter = createRateLimiter({ limits, store, name: 'sw-refund' });
+    for (let call = 0; call < 3; call++) {
+      const decision = await limiter.consume(subject);
+      expect(decision.allowed).toBe(true);
+      await limiter.refund(decision);
+    }
+  });
+
+  test('Redis lost the state: the insurance denies, and Redis gets back exactly what it admitted', async () => {
+    const raw = await connectClient('node-redis', REDIS_URL);
+    try {
+      const prefix = `conc-lost:${uniqueSubject('p')}:`;
+      const store = RedisStore.fromUrl(REDIS_URL);
+      stores.push(store);
+      const limits = [new ConcurrencyLimit({ maxConcurrent: 1 })];
+      const limiter = createRateLimiter({ limits, store, name: 'lost', prefix });
+      const held = await limiter.consume('user:1');
+      expect(held.allowed).toBe(true);
+      const [key] = (await raw.command(['KEYS', `${prefix}*`])) as string[];
+      await raw.command(['DEL', key]); // flushed, restarted without persistence, evicted
+      // Redis admits (it forgot the slot); this instance's own record still holds it: denied.
+      expect((await limiter.consume('user:1')).allowed).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the give-back is not awaited
+      expect(await raw.command(['LLEN', key])).toBe(0);
+      await held.release();
+      const next = await limiter.consume('user:1');
+      expect(next.allowed).toBe(true);
+      await next.release();
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  test("one instance's release frees the slot for the other, once", async () => {
+    const subject = uniqueSubject('conc-release');
+    const a = instance(60);
+    const b = instance(60);
+    const held = await a.limiter.consume(subject);
+    expect(held.allowed).toBe(true);
+    const denied = await b.limiter.consume(subject);
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfter).toBeGreaterThanOrEqual(59);
+    await held.release();
+    const next = await b.limiter.consume(subject);
+    expect(next.allowed).toBe(true);
+    await held.release(); // frees nothing: b's call keeps its slot
+    expect((await a.limiter.consume(subject)).allowed).toBe(false);
+    await next.release();
+  });
+
+  test('an instance that dies without releasing: the slot is free once its lease expires', async () => {
+    const subject = uniqueSubject('conc-lease');
+    const dying = instance(1);
+    expect((await dying.limiter.consume(subject)).allowed).toBe(true);
+    await dying.store.close(); // gone, mid-call, without a release
+
+    const survivor = instance(1);
+    const denied = await survivor.limiter.consume(subject);
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfter).toBe(1);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(1000);
+    await new Promise((resolve) => setTimeout(resolve, denied.retryAfterMs + 20));
+    const after = await survivor.limiter.consume(subject);
+    expect(after.allowed).toBe(true);
+    await after.release();
+  });
+});
