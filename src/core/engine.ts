@@ -9,7 +9,7 @@ import {
   type LimitResult,
   type RateLimitDecision,
 } from './decision.js';
-import { LimitSet } from './limit-set.js';
+import { holdsSlots, LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import type { LimitOutcome, RateLimitStore } from './stores/store.js';
 import { Check } from './check.js';
@@ -50,7 +50,7 @@ class Receipt implements Releasable {
     const held: Check[] = [];
     for (let index = 0; index < this.checks.length; index++) {
       const check = this.checks[index];
-      if ((check.limit.algorithm === 'concurrency') === slots) {
+      if (holdsSlots(check.limit) === slots) {
         held.push(check.admittedAt(this.outcomes[index].atMs));
       }
     }
