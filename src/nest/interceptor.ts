@@ -129,6 +129,8 @@ export function bindFollowingInterceptor(
     if (!declaresLimits(method) || !followsCalls(type, methodName, handler, defaults)) continue;
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
     if (bound.includes(FOLLOWING_INTERCEPTOR)) continue;
-    Reflect.defineMetadata(NEST_INTERCEPTORS, [...bound, FOLLOWING_INTERCEPTOR], handler);
+    // First of the method's own interceptors: one that answers without calling the handler (a
+    // cache hit) or throws before it still ends a call that the guard admitted and that holds slots.
+    Reflect.defineMetadata(NEST_INTERCEPTORS, [FOLLOWING_INTERCEPTOR, ...bound], handler);
   }
 }

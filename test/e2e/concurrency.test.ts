@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { INestApplication } from '@nestjs/common';
 import { RedisStore } from '../../src/index.js';
-import { cancelled, createConcurrencyApp, running } from '../fixtures/concurrency-app.js';
+import {
+  cachedAnswers,
+  cancelled,
+  createConcurrencyApp,
+  running,
+} from '../fixtures/concurrency-app.js';
 import { REDIS_URL, redisDescribe } from '../redis/redis-available.js';
 
 const describeRedis = await redisDescribe('ConcurrencyLimit over MCP-Nest on Redis');
@@ -118,6 +123,18 @@ describe('ConcurrencyLimit over MCP-Nest (Streamable HTTP)', () => {
     running.get('c4')!.finish();
     expect((await second).error).toBeUndefined();
     expect((await third).error).toBeUndefined();
+  });
+
+  test("a call answered by the method's own interceptor without running the handler frees its slot", async () => {
+    const client = await connect(url, 'erin');
+    cachedAnswers.add('e1');
+    cachedAnswers.add('e2');
+    // maxConcurrent 1, one call after the other: each must find the slot free.
+    for (const id of ['e1', 'e2', 'e3']) {
+      const outcome = await settle(client.callTool({ name: 'cached', arguments: { id } }));
+      expect(outcome.error).toBeUndefined();
+      expect(textOf(outcome.result)).toContain(id);
+    }
   });
 
   test('a cancelled request frees its slot once its handler stops', async () => {

@@ -1,6 +1,6 @@
 // ConcurrencyLimit on Redis across instances: a slot taken by one instance is released by it, or,
 // when that instance dies without releasing, comes back once its lease expires (Redis time).
-import { afterAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
   ConcurrencyLimit,
   createRateLimiter,
@@ -9,8 +9,12 @@ import {
 } from '../../src/index.js';
 import { connectClient, uniqueSubject } from './clients.js';
 import { REDIS_URL, redisDescribe } from './redis-available.js';
+import { freePorts, TestRedisServer } from './redis-server.js';
 
 const describeRedis = await redisDescribe('ConcurrencyLimit on Redis');
+const describeOwnRedis = await redisDescribe('ConcurrencyLimit on a Redis that stops a moment', {
+  ownServers: true,
+});
 
 describeRedis('ConcurrencyLimit on Redis, two instances', () => {
   const stores: RedisStore[] = [];
@@ -107,4 +111,79 @@ describeRedis('ConcurrencyLimit on Redis, two instances', () => {
     expect(after.allowed).toBe(true);
     await after.release();
   });
+});
+
+describeOwnRedis('ConcurrencyLimit on a Redis that stops a moment', () => {
+  let server: TestRedisServer;
+  let store: RedisStore | undefined;
+
+  beforeAll(async () => {
+    const [port] = await freePorts(1);
+    server = new TestRedisServer(port);
+    await server.start();
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await server?.stop();
+  });
+
+  test('a call that ends after one failed store call, once Redis answers again, frees its slot in Redis', async () => {
+    store = RedisStore.fromUrl(server.url, { commandTimeoutMs: 200 });
+    const limiter = createRateLimiter({
+      limits: [new ConcurrencyLimit({ maxConcurrent: 1 })],
+      store,
+      name: 'blip',
+      retryIntervalMs: 50,
+      logger: { warn: () => undefined },
+    });
+    const held = await limiter.consume('user:1');
+    expect(held.allowed).toBe(true);
+    server.signal('SIGSTOP');
+    try {
+      // Another user's call times out: the insurance decides it, the store counts as down.
+      expect((await limiter.consume('user:2')).allowed).toBe(true);
+    } finally {
+      server.signal('SIGCONT');
+    }
+    // The call of user:1 ends with Redis answering again (nothing has tried it since).
+    await held.release();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const next = await limiter.consume('user:1');
+    expect(next.allowed).toBe(true);
+    await next.release();
+  });
+  // Known, not fixed (reported): the call's command reached Redis before it froze and runs when it
+  // thaws, taking a lease at Redis's time that the call's release (named by the time the policy
+  // decided it at) does not match. The subject is denied until that lease expires (60 s). Marked
+  // failing so that the suite says when a fix makes it pass.
+  test.failing(
+    'a call decided by the policy after its command timed out frees the slot its late command took',
+    async () => {
+      const late = RedisStore.fromUrl(server.url, { commandTimeoutMs: 200 });
+      try {
+        const limiter = createRateLimiter({
+          limits: [new ConcurrencyLimit({ maxConcurrent: 1 })],
+          store: late,
+          name: 'late',
+          retryIntervalMs: 50,
+          logger: { warn: () => undefined },
+        });
+        expect((await limiter.consume('user:warm')).allowed).toBe(true); // connected
+        server.signal('SIGSTOP');
+        let timedOut: Awaited<ReturnType<typeof limiter.consume>>;
+        try {
+          timedOut = await limiter.consume('user:3');
+          expect(timedOut.allowed).toBe(true);
+        } finally {
+          server.signal('SIGCONT');
+        }
+        await timedOut.release(); // the call ended
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        expect((await limiter.consume('user:3')).allowed).toBe(true);
+      } finally {
+        await late.close();
+      }
+    },
+  );
 });

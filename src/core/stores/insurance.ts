@@ -128,11 +128,26 @@ export class ResilientStore implements RateLimitStore {
     return this.policyOutcomes(checks);
   }
 
-  /** Gives the units back to the store (when it answers) and to this instance's own record. */
+  /**
+   * Gives the units back to the store (when it answers) and to this instance's own record. While
+   * the store counts as down, only `ConcurrencyLimit` releases are sent to it, without waiting: a
+   * release frees exactly the lease its call took (one the store never gave matches none), and a
+   * slot left held there would shut its subject out until the lease expires, though the store may
+   * answer again already. A rate limit's refund is not: the call may have been admitted by the
+   * policy alone, and the store would give back a unit it never counted.
+   */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
     const own: RateLimitStore | undefined = this.insurance;
     await own?.refund?.(checks);
-    if (this.degraded || this.primary.refund === undefined) return;
+    if (this.primary.refund === undefined) return;
+    if (this.degraded) {
+      const releases = checks.filter((check) => check.limit.algorithm === 'concurrency');
+      if (releases.length === 0) return;
+      this.primary.refund(releases).catch((error: unknown) => {
+        if (!(error instanceof RateLimitConfigError)) this.failed(error, this.clock());
+      });
+      return;
+    }
     try {
       await this.primary.refund(checks);
     } catch (error) {
