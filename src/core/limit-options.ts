@@ -63,7 +63,7 @@ export interface ConcurrencyLimitOptions extends CommonLimitOptions {
   readonly leaseSeconds?: number;
   /**
    * Slots one call takes (default 1, whatever the call's cost against rate limits: a cost weighs
-   * work against a rate, a slot is a call in flight). A non-negative integer, or a function.
+   * work against a rate, a slot is a call in flight). A positive integer, or a function giving one.
    */
   readonly cost?: number | ((context: RateLimitContext) => number);
 }

@@ -292,6 +292,7 @@ export class ConcurrencyLimit extends BuiltInRateLimit {
         `ConcurrencyLimit: "leaseSeconds" must be from 1 to ${MAX_LEASE_SECONDS} (got ${leaseSeconds})`,
       );
     }
+    if (typeof options.cost === 'number') slotsTaken(options.cost);
     this.params = { limit: maxConcurrent, leaseMs: leaseSeconds * 1000 };
     this.id = `cc:${maxConcurrent}:${this.params.leaseMs}`;
     this.policy = { quota: maxConcurrent, windowSeconds: leaseSeconds };
@@ -299,7 +300,7 @@ export class ConcurrencyLimit extends BuiltInRateLimit {
 
   /** One slot per call unless the limit's own `cost` says otherwise (see the option). */
   override costOf(context: RateLimitContext): number {
-    return this.cost === undefined ? 1 : super.costOf(context);
+    return this.cost === undefined ? 1 : slotsTaken(super.costOf(context));
   }
 
   evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
@@ -325,4 +326,17 @@ export class ConcurrencyLimit extends BuiltInRateLimit {
   describe(): string {
     return `ConcurrencyLimit(${this.params.limit} in flight, lease ${this.policy.windowSeconds}s)`;
   }
+}
+
+/**
+ * A call takes at least one slot: a cost of 0 would let a call in flight go uncounted, and a cost
+ * function of the client's arguments would then hand out unlimited parallel calls.
+ */
+function slotsTaken(cost: number): number {
+  if (cost < 1) {
+    throw new RateLimitConfigError(
+      `ConcurrencyLimit: "cost" must take at least one slot (got ${cost})`,
+    );
+  }
+  return cost;
 }

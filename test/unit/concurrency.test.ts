@@ -107,3 +107,31 @@ describe('advertiseLimits', () => {
     await decision.release();
   });
 });
+
+describe('ConcurrencyLimit: every call takes a slot', () => {
+  it('refuses a cost of 0, fixed or given by a function of the call', async () => {
+    expect(() => new ConcurrencyLimit({ maxConcurrent: 2, cost: 0 })).toThrow(
+      'ConcurrencyLimit: "cost" must take at least one slot (got 0)',
+    );
+    // A cost read from the client's arguments: a call that asks for 0 must not run uncounted.
+    const weighted = createRateLimiter({
+      limits: [
+        new ConcurrencyLimit({
+          maxConcurrent: 1,
+          cost: (context) => Number((context.args as { slots?: number } | undefined)?.slots ?? 1),
+        }),
+      ],
+      store: new MemoryStore(),
+      name: 'weighted',
+    });
+    expect((await weighted.consume('user:1')).allowed).toBe(true);
+    for (let call = 0; call < 3; call++) {
+      await expect(weighted.consume('user:1', { context: { args: { slots: 0 } } })).rejects.toThrow(
+        'must take at least one slot',
+      );
+    }
+    expect((await weighted.consume('user:2', { context: { args: { slots: 1 } } })).allowed).toBe(
+      true,
+    );
+  });
+});
