@@ -110,9 +110,8 @@ export class RateLimitEngine {
       const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
       return this.receipted(set, context, checks, outcomes, decision);
     }
-    if (set.customs.length > 0 || set.builtIns.length === 0)
-      return this.decideWithCustoms(set, context);
-    return this.decideBuiltIns(set, context);
+    const builtInsAlone = set.customs.length === 0 && set.builtIns.length > 0;
+    return builtInsAlone ? this.decideBuiltIns(set, context) : this.decideWithCustoms(set, context);
   }
 
   /**

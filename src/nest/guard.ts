@@ -135,7 +135,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     if (type === 'http' && plan.messageLimited && service.messagePolicy !== undefined) {
       const count = service.messagePolicy.count(request);
       if (count > 0) {
-        const messageContext = contextOf(call, subject, count);
+        const messageContext = new CallContext(call, subject, count);
         return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
           reportDecision(service, plan, 'message', call, subject, decision, count);
           if (!decision.allowed) throw this.denial(type, plan, call, decision, true);
@@ -189,7 +189,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
       }
       return this.admit(context, evaluated);
     }
-    const limitContext = contextOf(call, subject, plan.costOf(call));
+    const limitContext = new CallContext(call, subject, plan.costOf(call));
     const decision = this.service.evaluateHandler(plan, limitContext, call);
     if (isThenable(decision)) {
       return Promise.resolve(decision).then((settled) =>
@@ -226,7 +226,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const followUp = this.service;
     // What refundWhen may give back stays the first round's charge.
     const { charged, decision: charge } = claimed.carried ?? {};
-    const limitContext = contextOf(call, subject, plan.costOf(call));
+    const limitContext = new CallContext(call, subject, plan.costOf(call));
     const slots = plan.slotsFor(limitContext);
     if (slots === undefined) {
       markDecided(key, { followUp, plan, subject, charged, decision: charge });
@@ -348,10 +348,6 @@ function isThenable(
   decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
 ): decision is PromiseLike<RateLimitDecision> {
   return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
-}
-
-function contextOf(call: McpCall, subject: string, cost: number): RateLimitContext {
-  return new CallContext(call, subject, cost);
 }
 
 /**
