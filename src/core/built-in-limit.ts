@@ -102,50 +102,19 @@ export abstract class BuiltInRateLimit {
   abstract describe(): string;
 
   /**
-   * The pure functions of this limit's algorithm (its file in `algorithms/`). Each class types
-   * them with its own `params` and state, which are the ones passed here: the casts below are the
-   * only place the two meet untyped.
-   */
-  protected abstract readonly functions: AlgorithmFunctions<never, unknown>;
-
-  /**
    * One decision of this limit's algorithm on a stored state (undefined: none). Stores that run
    * the algorithms in process call it; the state is whatever an earlier step or refund returned.
    */
-  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
-    return this.functions.evaluate(state, nowMs, this.params as never, cost);
-  }
+  abstract evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown>;
 
   /**
    * Gives back to a stored state what a call of `cost` admitted at `admittedAtMs` still holds (see
    * the algorithm's refund); undefined: leave it as is.
    */
-  refundState(
+  abstract refundState(
     state: unknown,
     nowMs: number,
     cost: number,
     admittedAtMs: number,
-  ): RefundStep<unknown> | undefined {
-    return this.functions.refund(state, nowMs, this.params as never, cost, admittedAtMs);
-  }
-}
-
-/**
- * An algorithm's two pure functions, as a limit class names them once. Methods, so that a class's
- * functions of its own params and state fit where the base class runs them with its own.
- */
-export interface AlgorithmFunctions<Params, State> {
-  evaluate(
-    state: State | undefined,
-    nowMs: number,
-    params: Params,
-    cost: number,
-  ): AlgorithmStep<State | undefined>;
-  refund(
-    state: State | undefined,
-    nowMs: number,
-    params: Params,
-    cost: number,
-    admittedAtMs: number,
-  ): RefundStep<State> | undefined;
+  ): RefundStep<unknown> | undefined;
 }

@@ -25,8 +25,8 @@ import {
   type TokenBucketParams,
   type TokenBucketState,
 } from './algorithms/token-bucket.js';
-import { EPSILON_MS } from './algorithms/types.js';
-import { BuiltInRateLimit, type AlgorithmFunctions } from './built-in-limit.js';
+import { EPSILON_MS, type AlgorithmStep, type RefundStep } from './algorithms/types.js';
+import { BuiltInRateLimit } from './built-in-limit.js';
 import type { RateLimitContext } from './context.js';
 import { checkMs, RateLimitConfigError } from './config-checks.js';
 import type {
@@ -63,10 +63,6 @@ export type RateLimitRule =
 
 /** At most `maxCalls` per clock-aligned window of `perSeconds`. Cheapest; allows 2× at a boundary. */
 export class FixedWindowRateLimit extends BuiltInRateLimit {
-  protected readonly functions: AlgorithmFunctions<FixedWindowParams, FixedWindowState> = {
-    evaluate: fixedWindow,
-    refund: refundFixedWindow,
-  };
   readonly algorithm = 'fixed-window' as const;
   readonly params: FixedWindowParams;
   readonly id: string;
@@ -80,6 +76,25 @@ export class FixedWindowRateLimit extends BuiltInRateLimit {
     this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return fixedWindow(state as FixedWindowState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundFixedWindow(
+      state as FixedWindowState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
+  }
+
   describe(): string {
     return `FixedWindowRateLimit(${this.policy.quota} per ${this.policy.windowSeconds}s)`;
   }
@@ -87,10 +102,6 @@ export class FixedWindowRateLimit extends BuiltInRateLimit {
 
 /** Never more than `maxCalls` in any rolling interval of `perSeconds`. State grows with maxCalls. */
 export class SlidingWindowRateLimit extends BuiltInRateLimit {
-  protected readonly functions: AlgorithmFunctions<SlidingWindowParams, SlidingWindowState> = {
-    evaluate: slidingWindow,
-    refund: refundSlidingWindow,
-  };
   readonly algorithm = 'sliding-window' as const;
   readonly params: SlidingWindowParams;
   readonly id: string;
@@ -110,6 +121,25 @@ export class SlidingWindowRateLimit extends BuiltInRateLimit {
     this.policy = { quota: options.maxCalls, windowSeconds: options.perSeconds };
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return slidingWindow(state as SlidingWindowState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundSlidingWindow(
+      state as SlidingWindowState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
+  }
+
   describe(): string {
     return `SlidingWindowRateLimit(${this.policy.quota} per ${this.policy.windowSeconds}s)`;
   }
@@ -117,10 +147,6 @@ export class SlidingWindowRateLimit extends BuiltInRateLimit {
 
 /** A full bucket absorbs a burst of `capacity`; then `refillPerSecond` calls per second. */
 export class TokenBucketRateLimit extends BuiltInRateLimit {
-  protected readonly functions: AlgorithmFunctions<TokenBucketParams, TokenBucketState> = {
-    evaluate: tokenBucket,
-    refund: refundTokenBucket,
-  };
   readonly algorithm = 'token-bucket' as const;
   readonly params: TokenBucketParams;
   readonly id: string;
@@ -138,6 +164,25 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
     };
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return tokenBucket(state as TokenBucketState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundTokenBucket(
+      state as TokenBucketState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
+  }
+
   describe(): string {
     return `TokenBucketRateLimit(capacity ${this.params.capacity}, ${this.params.refillPerSecond}/s)`;
   }
@@ -145,10 +190,6 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
 
 /** GCRA: `burst` calls at once, then one every `1 / ratePerSecond` seconds. One timestamp per key. */
 export class GcraRateLimit extends BuiltInRateLimit {
-  protected readonly functions: AlgorithmFunctions<GcraParams, GcraState> = {
-    evaluate: gcra,
-    refund: refundGcra,
-  };
   readonly algorithm = 'gcra' as const;
   readonly params: GcraParams;
   readonly id: string;
@@ -186,6 +227,19 @@ export class GcraRateLimit extends BuiltInRateLimit {
     return cost;
   }
 
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return gcra(state as GcraState | undefined, nowMs, this.params, cost);
+  }
+
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return refundGcra(state as GcraState | undefined, nowMs, this.params, cost, admittedAtMs);
+  }
+
   describe(): string {
     return `GcraRateLimit(${this.params.burst} burst, ${1000 / this.params.emissionIntervalMs}/s)`;
   }
@@ -218,11 +272,6 @@ const MAX_LEASE_SECONDS = 86_400;
  * ```
  */
 export class ConcurrencyLimit extends BuiltInRateLimit {
-  protected readonly functions: AlgorithmFunctions<ConcurrencyParams, ConcurrencyState> = {
-    evaluate: concurrency,
-    // A concurrency limit's refund is its release: the slots of the call admitted at admittedAtMs.
-    refund: releaseConcurrency,
-  };
   readonly algorithm = 'concurrency' as const;
   readonly params: ConcurrencyParams;
   readonly id: string;
@@ -252,6 +301,26 @@ export class ConcurrencyLimit extends BuiltInRateLimit {
   /** One slot per call unless the limit's own `cost` says otherwise (see the option). */
   override costOf(context: RateLimitContext): number {
     return this.cost === undefined ? 1 : slotsTaken(super.costOf(context));
+  }
+
+  evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {
+    return concurrency(state as ConcurrencyState | undefined, nowMs, this.params, cost);
+  }
+
+  /** Releases the slots of the call admitted at `admittedAtMs` (see `releaseConcurrency`). */
+  refundState(
+    state: unknown,
+    nowMs: number,
+    cost: number,
+    admittedAtMs: number,
+  ): RefundStep<unknown> | undefined {
+    return releaseConcurrency(
+      state as ConcurrencyState | undefined,
+      nowMs,
+      this.params,
+      cost,
+      admittedAtMs,
+    );
   }
 
   describe(): string {
