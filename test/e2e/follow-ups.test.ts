@@ -6,12 +6,11 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { inputRequired } from '@modelcontextprotocol/server';
 import 'reflect-metadata';
 import { Controller, Inject, Module, type INestApplication, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 import { CONTEXT, Ctx, Payload, type RequestContext } from '@nestjs/microservices';
 import {
   McpController,
   McpHttpControllerFor,
-  McpStrategy,
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
@@ -42,18 +41,10 @@ async function serve(
   class McpEndpoint extends McpHttpControllerFor(transport) {}
   @Module({ imports: [McpRateLimitModule.forRoot(options)], controllers: [McpEndpoint, tools] })
   class AppModule {}
-  const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
-  apps.push(app);
-  const strategy = new McpStrategy({
-    name: 'follow-ups',
-    version: '1.0.0',
-    transports: [transport],
+  const { app, url } = await serveMcpNest(AppModule, transport, 'follow-ups', {
+    abortOnError: false,
   });
-  strategy.setHttpAdapter(app.getHttpAdapter());
-  app.connectMicroservice({ strategy });
-  await app.startAllMicroservices();
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
+  apps.push(app);
   const client = new Client(
     { name: 'follow-ups', version: '1.0.0' },
     {
@@ -65,7 +56,7 @@ async function serve(
   client.setRequestHandler('elicitation/create', () =>
     Promise.resolve({ action: 'accept' as const, content: { ok: true } }),
   );
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  await client.connect(new StreamableHTTPClientTransport(url));
   clients.push(client);
   return client;
 }

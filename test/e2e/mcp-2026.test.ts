@@ -9,11 +9,10 @@ import {
 } from '@modelcontextprotocol/client';
 import 'reflect-metadata';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 import {
   McpController,
   McpHttpControllerFor,
-  McpStrategy,
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
@@ -344,19 +343,9 @@ withStoreRefunds('refundWhen on built-in limits (MemoryStore.refund)', () => {
       controllers: [McpEndpoint, FlakyBuiltIn],
     })
     class AppModule {}
-    const app = await NestFactory.create(AppModule, { logger: false });
+    const { app, url } = await serveMcpNest(AppModule, transport, 'refunds');
     apps.push(app);
-    const strategy = new McpStrategy({
-      name: 'refunds',
-      version: '1.0.0',
-      transports: [transport],
-    });
-    strategy.setHttpAdapter(app.getHttpAdapter());
-    app.connectMicroservice({ strategy });
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as { port: number };
-    const client = await connect(new URL(`http://127.0.0.1:${port}/mcp`), 'ivan');
+    const client = await connect(url, 'ivan');
     for (let call = 0; call < 3; call++) {
       const failed = await client.callTool({ name: 'flaky_builtin', arguments: { fail: true } });
       expect(failed.isError).toBe(true);

@@ -14,11 +14,10 @@ import {
   type INestApplication,
   UseGuards,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 import {
   McpController,
   McpHttpControllerFor,
-  McpStrategy,
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
@@ -82,14 +81,9 @@ async function serve(
     providers: [SlowPermissionGuard],
   })
   class AppModule {}
-  const app = await NestFactory.create(AppModule, { logger: false });
+  const { app, url } = await serveMcpNest(AppModule, transport, 'resets');
   apps.push(app);
-  const strategy = new McpStrategy({ name: 'resets', version: '1.0.0', transports: [transport] });
-  strategy.setHttpAdapter(app.getHttpAdapter());
-  app.connectMicroservice({ strategy });
-  await app.startAllMicroservices();
-  await app.listen(0, '127.0.0.1');
-  return (app.getHttpServer().address() as { port: number }).port;
+  return Number(url.port);
 }
 
 /** A complete 2026-07-28 tools/call on a raw socket, then a TCP reset. */

@@ -13,11 +13,11 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   McpController,
   McpHttpControllerFor,
-  McpStrategy,
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
@@ -90,15 +90,12 @@ async function serve(wiring: Wiring): Promise<URL> {
     controllers: wiring.featureModule === true ? [McpEndpoint] : [McpEndpoint, ...tools],
   })
   class AppModule {}
-  const app = await NestFactory.create(AppModule, { logger: wiring.logger ?? false });
+  const { app, url } = await serveMcpNest(AppModule, transport, 'wiring', {
+    logger: wiring.logger,
+    inheritAppConfig: wiring.inheritAppConfig,
+  });
   apps.push(app);
-  const strategy = new McpStrategy({ name: 'wiring', version: '1.0.0', transports: [transport] });
-  strategy.setHttpAdapter(app.getHttpAdapter());
-  app.connectMicroservice({ strategy }, { inheritAppConfig: wiring.inheritAppConfig });
-  await app.startAllMicroservices();
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
-  return new URL(`http://127.0.0.1:${port}/mcp`);
+  return url;
 }
 
 /** Three calls of `tool`: what each answered, `ok` or the JSON-RPC error code. */
