@@ -2,6 +2,7 @@ import { monotonicClock } from '../clock.js';
 import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
 import type { RedisScript } from './redis-script.js';
 import { DESCRIPTOR_NUMBERS, MAX_BATCH_LIMITS, UNIT_COST_OPS } from './redis-script.js';
+import { deliver } from './redis-reply.js';
 import { StoreUnavailableError, type LimitOutcome } from './store.js';
 
 /** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
@@ -42,8 +43,6 @@ const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
-// Per limit, the script answers four little-endian doubles.
-const BYTES_PER_OUTCOME = 32;
 
 /** The calls of one script call. */
 class Batch {
@@ -256,7 +255,7 @@ export class ScriptBatcher {
   private answered(batch: Batch, reply: unknown): void {
     batch.lane.lastReplyMs = monotonicClock();
     if (batch.settled) return; // timed out before the reply came: the policy has decided it
-    this.finish(batch, () => deliver(batch, reply));
+    this.finish(batch, () => deliver(batch.calls, reply));
   }
 
   /** Settle a batch (through `settleCalls`), free its place in its lane, send what waits. */
@@ -334,54 +333,6 @@ export class ScriptBatcher {
     if (this.watchdog !== undefined) clearInterval(this.watchdog);
     this.watchdog = undefined;
   }
-}
-
-/** Hand each call of a batch its outcomes, or its own error. */
-function deliver(batch: Batch, reply: unknown): void {
-  const unexpected = 'RedisStore: unexpected reply from the rate limit script';
-  const bytes = Array.isArray(reply) ? (reply[0] as unknown) : undefined;
-  if (!Buffer.isBuffer(bytes)) {
-    const text =
-      'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)';
-    batch.fail(new StoreUnavailableError(typeof bytes === 'string' ? text : unexpected));
-    return;
-  }
-  const list = reply as unknown[];
-  const failures = new Map<number, string>();
-  for (let index = 1; index + 1 < list.length; index += 2) {
-    failures.set(Number(list[index]), String(list[index + 1]));
-  }
-  // The batch's time (epoch ms), then per call its outcomes.
-  let expected = 8;
-  batch.calls.forEach((call, index) => {
-    if (!failures.has(index + 1)) expected += call.outcomes * BYTES_PER_OUTCOME;
-  });
-  if (bytes.length !== expected) {
-    batch.fail(new StoreUnavailableError(unexpected));
-    return;
-  }
-  const atMs = bytes.readDoubleLE(0);
-  let at = 8;
-  batch.calls.forEach((call, index) => {
-    const failure = failures.get(index + 1);
-    if (failure !== undefined) {
-      call.reject(
-        new StoreUnavailableError(`RedisStore: the rate limit script failed: ${failure}`),
-      );
-      return;
-    }
-    const outcomes = new Array<LimitOutcome>(call.outcomes);
-    for (let limit = 0; limit < call.outcomes; limit++, at += BYTES_PER_OUTCOME) {
-      outcomes[limit] = {
-        allowed: bytes.readDoubleLE(at) === 1,
-        retryAfterMs: bytes.readDoubleLE(at + 8),
-        remaining: bytes.readDoubleLE(at + 16),
-        resetAfterMs: bytes.readDoubleLE(at + 24),
-        atMs,
-      };
-    }
-    call.resolve(outcomes);
-  });
 }
 
 /** Any failure of a script call as the outage policy's input, naming a refusal of scripts. */
