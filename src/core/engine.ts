@@ -140,7 +140,8 @@ export class RateLimitEngine {
    * Frees the slots of the `ConcurrencyLimit`s the admitted `decision` holds, once: each lease it
    * took leaves the store (`store.refund` of those limits), unless it has expired. A reset since
    * the call does not stop it: the reset dropped the call's leases, and those of later calls carry
-   * later expiries, so it frees nothing there.
+   * later expiries, so it frees nothing there. A call the outage policy decided after its command
+   * timed out is told too (`onRelease`): that command may have taken slots in the store late.
    */
   release(set: LimitSet, decision: RateLimitDecision): Promise<void> {
     if (!set.holdsSlots) return RELEASED;
@@ -149,6 +150,7 @@ export class RateLimitEngine {
       if (receipt === undefined || receipt.released) return RELEASED;
       if (this.store.refund === undefined) throw missing('refund');
       receipt.released = true; // before the store answers: two releases at once free once
+      for (const outcome of receipt.outcomes) outcome.onRelease?.();
       return this.store.refund(receipt.holdings(true));
     } catch (error) {
       return Promise.reject(error);
@@ -195,15 +197,10 @@ export class RateLimitEngine {
     } catch (error) {
       return Promise.reject(error); // an asynchronous decision fails as a rejection, like evaluate()
     }
-    return answer.then((outcomes) =>
-      this.receipted(
-        set,
-        context,
-        checks,
-        outcomes,
-        decisionOf(checks, outcomes, NO_RESULTS, true),
-      ),
-    );
+    return answer.then((outcomes) => {
+      const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
+      return this.receipted(set, context, checks, outcomes, decision);
+    });
   }
 
   private async decideWithCustoms(

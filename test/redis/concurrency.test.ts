@@ -6,10 +6,13 @@ import {
   createRateLimiter,
   RedisStore,
   SlidingWindowRateLimit,
+  type RateLimitDecision,
 } from '../../src/index.js';
 import { connectClient, uniqueSubject } from './clients.js';
 import { REDIS_URL, redisDescribe } from './redis-available.js';
 import { freePorts, TestRedisServer } from './redis-server.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const describeRedis = await redisDescribe('ConcurrencyLimit on Redis');
 const describeOwnRedis = await redisDescribe('ConcurrencyLimit on a Redis that stops a moment', {
@@ -123,10 +126,26 @@ describeOwnRedis('ConcurrencyLimit on a Redis that stops a moment', () => {
     await server.start();
   });
 
+  const opened: RedisStore[] = [];
+
   afterAll(async () => {
     await store?.close();
+    for (const own of opened) await own.close();
     await server?.stop();
   });
+
+  /** One slot per subject, over its own connection to the server that stops (one instance). */
+  const slotLimiter = (name: string) => {
+    const own = RedisStore.fromUrl(server.url, { commandTimeoutMs: 200 });
+    opened.push(own);
+    return createRateLimiter({
+      limits: [new ConcurrencyLimit({ maxConcurrent: 1 })],
+      store: own,
+      name,
+      retryIntervalMs: 50,
+      logger: { warn: () => undefined },
+    });
+  };
 
   test('a call that ends after one failed store call, once Redis answers again, frees its slot in Redis', async () => {
     store = RedisStore.fromUrl(server.url, { commandTimeoutMs: 200 });
@@ -153,37 +172,68 @@ describeOwnRedis('ConcurrencyLimit on a Redis that stops a moment', () => {
     expect(next.allowed).toBe(true);
     await next.release();
   });
-  // Known, not fixed (reported): the call's command reached Redis before it froze and runs when it
-  // thaws, taking a lease at Redis's time that the call's release (named by the time the policy
-  // decided it at) does not match. The subject is denied until that lease expires (60 s). Marked
-  // failing so that the suite says when a fix makes it pass.
-  test.failing(
-    'a call decided by the policy after its command timed out frees the slot its late command took',
-    async () => {
-      const late = RedisStore.fromUrl(server.url, { commandTimeoutMs: 200 });
-      try {
-        const limiter = createRateLimiter({
-          limits: [new ConcurrencyLimit({ maxConcurrent: 1 })],
-          store: late,
-          name: 'late',
-          retryIntervalMs: 50,
-          logger: { warn: () => undefined },
-        });
-        expect((await limiter.consume('user:warm')).allowed).toBe(true); // connected
-        server.signal('SIGSTOP');
-        let timedOut: Awaited<ReturnType<typeof limiter.consume>>;
-        try {
-          timedOut = await limiter.consume('user:3');
-          expect(timedOut.allowed).toBe(true);
-        } finally {
-          server.signal('SIGCONT');
-        }
-        await timedOut.release(); // the call ended
-        await new Promise((resolve) => setTimeout(resolve, 150));
-        expect((await limiter.consume('user:3')).allowed).toBe(true);
-      } finally {
-        await late.close();
-      }
-    },
-  );
+  // The call's command reached Redis before it froze and runs when it thaws, taking a lease at
+  // Redis's time that the call's release (named by when the policy decided it) does not match: the
+  // late reply says which lease it took, and the release frees that one too.
+  test('a call decided by the policy after its command timed out frees the slot its late command took', async () => {
+    const limiter = slotLimiter('late');
+    expect((await limiter.consume('user:warm')).allowed).toBe(true); // connected
+    server.signal('SIGSTOP');
+    let timedOut: RateLimitDecision;
+    try {
+      timedOut = await limiter.consume('user:3');
+      expect(timedOut.allowed).toBe(true);
+    } finally {
+      server.signal('SIGCONT');
+    }
+    await timedOut.release(); // the call ended
+    await sleep(150);
+    expect((await limiter.consume('user:3')).allowed).toBe(true);
+  });
+
+  test('the late lease is held while its call runs (other instances are denied), and freed by its release', async () => {
+    const running = slotLimiter('late-before');
+    const other = slotLimiter('late-before'); // another instance: knows only what Redis holds
+    expect((await running.consume('user:warm')).allowed).toBe(true); // connected
+    expect((await other.consume('user:warm-other')).allowed).toBe(true);
+    server.signal('SIGSTOP');
+    let timedOut: RateLimitDecision;
+    try {
+      timedOut = await running.consume('user:4');
+      expect(timedOut.allowed).toBe(true);
+    } finally {
+      server.signal('SIGCONT');
+    }
+    // Past retryIntervalMs this instance asks Redis again; its reply comes after the late one.
+    await sleep(100);
+    expect((await running.consume('user:4')).allowed).toBe(false);
+    expect((await other.consume('user:4')).allowed).toBe(false); // Redis counts the running call
+    await timedOut.release();
+    await sleep(50);
+    const next = await other.consume('user:4');
+    expect(next.allowed).toBe(true);
+    await timedOut.release(); // frees nothing: the other instance's call keeps its slot
+    await sleep(50);
+    expect((await running.consume('user:4')).allowed).toBe(false);
+    await next.release();
+  });
+
+  test('a call released before its late reply comes: the late lease is freed when the reply comes', async () => {
+    const running = slotLimiter('late-after');
+    const other = slotLimiter('late-after');
+    expect((await running.consume('user:warm')).allowed).toBe(true); // connected
+    expect((await other.consume('user:warm-other')).allowed).toBe(true);
+    server.signal('SIGSTOP');
+    try {
+      const timedOut = await running.consume('user:5');
+      expect(timedOut.allowed).toBe(true);
+      await timedOut.release(); // the call ended while Redis is still frozen
+    } finally {
+      server.signal('SIGCONT');
+    }
+    await sleep(150);
+    const next = await other.consume('user:5');
+    expect(next.allowed).toBe(true);
+    await next.release();
+  });
 });

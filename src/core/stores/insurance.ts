@@ -1,7 +1,12 @@
 import { RateLimitConfigError } from '../limits.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { MemoryStore } from './memory-store.js';
-import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
+import {
+  StoreTimeoutError,
+  type LimitCheck,
+  type LimitOutcome,
+  type RateLimitStore,
+} from './store.js';
 
 /**
  * What to do while the store cannot answer:
@@ -103,7 +108,10 @@ export class ResilientStore implements RateLimitStore {
       if (error instanceof RateLimitConfigError) throw error;
       // Counted from when the failure is known: a call that timed out has already waited.
       this.failed(error, this.clock());
-      return this.fallback(checks);
+      const outcomes = this.fallback(checks);
+      return error instanceof StoreTimeoutError
+        ? this.lateSlots(checks, outcomes, error)
+        : outcomes;
     } finally {
       if (probe) this.probing = false;
     }
@@ -211,6 +219,45 @@ export class ResilientStore implements RateLimitStore {
       remaining,
       resetAfterMs,
     }));
+  }
+
+  /**
+   * The policy's `outcomes` for a call whose store command timed out: that command may still run
+   * once the store answers again, and take the call's `ConcurrencyLimit` slots there, at the
+   * store's time, which the call's release (named by the policy's outcomes) does not match. Those
+   * slots are freed once both the late reply has said it took them and the call has ended: while
+   * the call runs the store must count it, or other instances would admit one call too many. A
+   * call the policy denied never runs: it has ended. Rate limits a late command consumed stay
+   * consumed (an over-count, the safe side).
+   */
+  private lateSlots(
+    checks: readonly LimitCheck[],
+    outcomes: readonly LimitOutcome[],
+    timeout: StoreTimeoutError,
+  ): readonly LimitOutcome[] {
+    const primary = this.primary;
+    const holdsSlot = (check: LimitCheck): boolean => check.limit.algorithm === 'concurrency';
+    if (!checks.some(holdsSlot) || primary.refund === undefined) return outcomes;
+    let ended!: () => void;
+    const callEnded = new Promise<void>((resolve) => (ended = resolve));
+    void Promise.all([timeout.late, callEnded]).then(([late]) => {
+      // Denied late, never ran, or failed: nothing known to have been taken.
+      if (late === undefined || !late.every((outcome) => outcome.allowed)) return;
+      const taken = checks.flatMap((check, index) => {
+        const { key, limit, cost, space, subject } = check;
+        return holdsSlot(check)
+          ? [{ key, limit, cost, space, subject, admittedAtMs: late[index].atMs }]
+          : [];
+      });
+      primary.refund?.(taken).catch((error: unknown) => this.failed(error, this.clock()));
+    });
+    if (!outcomes.every((outcome) => outcome.allowed)) {
+      ended();
+      return outcomes;
+    }
+    return outcomes.map((outcome, index) =>
+      holdsSlot(checks[index]) ? { ...outcome, onRelease: ended } : outcome,
+    );
   }
 
   private fallback(checks: readonly LimitCheck[]): readonly LimitOutcome[] {

@@ -2,7 +2,8 @@ import { monotonicClock } from '../clock.js';
 import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
 import type { RedisScript } from './redis-script.js';
 import { DESCRIPTOR_NUMBERS, MAX_BATCH_LIMITS, UNIT_COST_OPS } from './redis-script.js';
-import { StoreUnavailableError, type LimitOutcome } from './store.js';
+import { deliver, type AnsweredCall } from './redis-reply.js';
+import { StoreTimeoutError, StoreUnavailableError, type LimitOutcome } from './store.js';
 
 /** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
 export type LimitArguments = readonly [code: string, first: string, second: string];
@@ -42,8 +43,6 @@ const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
-// Per limit, the script answers four little-endian doubles.
-const BYTES_PER_OUTCOME = 32;
 
 /** The calls of one script call. */
 class Batch {
@@ -64,6 +63,11 @@ class Batch {
    */
   sentAtMs = Infinity;
   settled = false;
+  /**
+   * Once the batch has timed out: per call, what hands the call's `StoreTimeoutError.late` the
+   * outcomes of a reply that comes after all.
+   */
+  private lateCalls: AnsweredCall[] = [];
 
   constructor(
     readonly lane: Lane,
@@ -105,6 +109,33 @@ class Batch {
   fail(error: unknown): void {
     this.settled = true;
     for (const call of this.calls) call.reject(error);
+  }
+
+  /**
+   * No reply in time: the outage policy decides each call. Its command may still run once Redis
+   * answers again and take slots that the call's release does not name, so each call's error
+   * carries what that late reply says.
+   */
+  timeOut(message: string): void {
+    this.settled = true;
+    for (const call of this.calls) {
+      const late = new Promise<readonly LimitOutcome[] | undefined>((answer) => {
+        const reject = () => answer(undefined);
+        this.lateCalls.push({ outcomes: call.outcomes, resolve: answer, reject });
+      });
+      call.reject(new StoreTimeoutError(message, late));
+    }
+  }
+
+  /**
+   * What Redis answered for this batch after it had timed out; undefined when its command was
+   * never sent, or failed (nothing known to have been taken). Told once.
+   */
+  answerLate(reply: unknown): void {
+    const calls = this.lateCalls;
+    this.lateCalls = [];
+    if (reply !== undefined) deliver(calls, reply);
+    else for (const call of calls) call.reject(undefined);
   }
 }
 
@@ -214,10 +245,13 @@ export class ScriptBatcher {
         : (waiting as Promise<void>).then(() => transport);
     ready.then(
       (connected) => {
-        if (!batch.settled) this.sendScript(connected, batch, script, args);
+        // Timed out before it could be sent: it never runs.
+        if (batch.settled) batch.answerLate(undefined);
+        else this.sendScript(connected, batch, script, args);
       },
       (error: unknown) => {
-        if (!batch.settled) this.finish(batch, () => batch.fail(unavailable(error)));
+        if (batch.settled) batch.answerLate(undefined);
+        else this.finish(batch, () => batch.fail(unavailable(error)));
       },
     );
   }
@@ -232,7 +266,11 @@ export class ScriptBatcher {
     transport.send(args, firstKey).then(
       (reply) => this.answered(batch, reply),
       (error: unknown) => {
-        if (batch.settled) return;
+        if (batch.settled) {
+          // NOSCRIPT: the script did not run; another failure: nothing known to have been taken.
+          batch.answerLate(undefined);
+          return;
+        }
         if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) {
           this.finish(batch, () => batch.fail(unavailable(error)));
           return;
@@ -246,7 +284,8 @@ export class ScriptBatcher {
         transport.send(evalArgs, firstKey).then(
           (evalReply) => this.answered(batch, evalReply),
           (evalError: unknown) => {
-            if (!batch.settled) this.finish(batch, () => batch.fail(unavailable(evalError)));
+            if (batch.settled) batch.answerLate(undefined);
+            else this.finish(batch, () => batch.fail(unavailable(evalError)));
           },
         );
       },
@@ -255,8 +294,9 @@ export class ScriptBatcher {
 
   private answered(batch: Batch, reply: unknown): void {
     batch.lane.lastReplyMs = monotonicClock();
-    if (batch.settled) return; // timed out before the reply came: the policy has decided it
-    this.finish(batch, () => deliver(batch, reply));
+    // Timed out before the reply came: the policy has decided its calls; they learn what it took.
+    if (batch.settled) batch.answerLate(reply);
+    else this.finish(batch, () => deliver(batch.calls, reply));
   }
 
   /** Settle a batch (through `settleCalls`), free its place in its lane, send what waits. */
@@ -312,7 +352,7 @@ export class ScriptBatcher {
     for (const batch of this.inFlight.slice(this.inFlightHead)) {
       if (batch.sentAtMs + timeoutMs > suspectedAtMs) break;
       if (batch.settled || batch.lane.lastReplyMs >= suspectedAtMs) continue;
-      this.finish(batch, () => batch.fail(new StoreUnavailableError(this.timeoutMessage)));
+      this.finish(batch, () => batch.timeOut(this.timeoutMessage));
     }
   }
 
@@ -334,54 +374,6 @@ export class ScriptBatcher {
     if (this.watchdog !== undefined) clearInterval(this.watchdog);
     this.watchdog = undefined;
   }
-}
-
-/** Hand each call of a batch its outcomes, or its own error. */
-function deliver(batch: Batch, reply: unknown): void {
-  const unexpected = 'RedisStore: unexpected reply from the rate limit script';
-  const bytes = Array.isArray(reply) ? (reply[0] as unknown) : undefined;
-  if (!Buffer.isBuffer(bytes)) {
-    const text =
-      'RedisStore: the Redis client answered text where bytes were asked for; it must pass the per-command typeMapping option (node-redis v5) or offer callBuffer (ioredis)';
-    batch.fail(new StoreUnavailableError(typeof bytes === 'string' ? text : unexpected));
-    return;
-  }
-  const list = reply as unknown[];
-  const failures = new Map<number, string>();
-  for (let index = 1; index + 1 < list.length; index += 2) {
-    failures.set(Number(list[index]), String(list[index + 1]));
-  }
-  // The batch's time (epoch ms), then per call its outcomes.
-  let expected = 8;
-  batch.calls.forEach((call, index) => {
-    if (!failures.has(index + 1)) expected += call.outcomes * BYTES_PER_OUTCOME;
-  });
-  if (bytes.length !== expected) {
-    batch.fail(new StoreUnavailableError(unexpected));
-    return;
-  }
-  const atMs = bytes.readDoubleLE(0);
-  let at = 8;
-  batch.calls.forEach((call, index) => {
-    const failure = failures.get(index + 1);
-    if (failure !== undefined) {
-      call.reject(
-        new StoreUnavailableError(`RedisStore: the rate limit script failed: ${failure}`),
-      );
-      return;
-    }
-    const outcomes = new Array<LimitOutcome>(call.outcomes);
-    for (let limit = 0; limit < call.outcomes; limit++, at += BYTES_PER_OUTCOME) {
-      outcomes[limit] = {
-        allowed: bytes.readDoubleLE(at) === 1,
-        retryAfterMs: bytes.readDoubleLE(at + 8),
-        remaining: bytes.readDoubleLE(at + 16),
-        resetAfterMs: bytes.readDoubleLE(at + 24),
-        atMs,
-      };
-    }
-    call.resolve(outcomes);
-  });
 }
 
 /** Any failure of a script call as the outage policy's input, naming a refusal of scripts. */

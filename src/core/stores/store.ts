@@ -33,6 +33,13 @@ export interface LimitOutcome {
    * refund.
    */
   readonly atMs?: number;
+  /**
+   * Set by the outage policy on the outcome of a `ConcurrencyLimit` it admitted because the store
+   * did not answer in time: the store may still run the call's command and take a slot there that
+   * the call's release does not name. The engine calls it when the call releases; that slot is
+   * then freed as soon as the store has said whether it took it.
+   */
+  readonly onRelease?: () => void;
 }
 
 /**
@@ -76,5 +83,19 @@ export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/**
+ * A store call that did not answer in time but may still run (a slow or frozen store): `late`
+ * resolves with what the store answers for it after all, or undefined when it never runs or fails.
+ * The outage policy decides the call meanwhile, and frees the concurrency slots it took late.
+ */
+export class StoreTimeoutError extends StoreUnavailableError {
+  constructor(
+    message: string,
+    readonly late: Promise<readonly LimitOutcome[] | undefined>,
+  ) {
+    super(message);
   }
 }
