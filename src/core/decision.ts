@@ -107,7 +107,9 @@ export function decisionOf(
     const { limit, cost } = checks[index];
     results[index] = builtInResult(limit, outcomes[index], allowed && committed ? 0 : cost);
   }
-  customResults.forEach((result, index) => (results[builtIns + index] = result));
+  for (let index = 0; index < customResults.length; index++) {
+    results[builtIns + index] = customResults[index];
+  }
   return allowed ? admission(results) : denial(results, longestWait(results));
 }
 
