@@ -143,4 +143,15 @@ describe('McpRateLimitService targets and handler keys: names shared by two hand
       );
     },
   );
+
+  test('a target whose kind is an Object.prototype member is the clear target error', async () => {
+    const app = await start([[BillingServerTools]]);
+    await app.init();
+    const limits = app.get(McpRateLimitService);
+    for (const kind of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      const target = JSON.parse(`{"${kind}":"search"}`) as never;
+      await expect(limits.peek(target, 'user:a')).rejects.toThrow(/a target is \{ tool \}/);
+      await expect(limits.reset(target, 'user:a')).rejects.toThrow(/a target is \{ tool \}/);
+    }
+  });
 });
