@@ -65,7 +65,7 @@ export class HandlerDirectory {
     const kinds = Object.keys(target) as Kind[];
     const kind = kinds[0];
     const name = (target as Record<string, unknown>)[kind];
-    if (kinds.length !== 1 || !(kind in this.byName) || typeof name !== 'string') {
+    if (kinds.length !== 1 || !Object.hasOwn(this.byName, kind) || typeof name !== 'string') {
       throw new TypeError(
         `McpRateLimitService: a target is { tool }, { resource }, { prompt }, { handler } or 'messages' (got ${JSON.stringify(target)})`,
       );

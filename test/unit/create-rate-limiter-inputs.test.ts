@@ -1,0 +1,23 @@
+// Attack review (attack3): bad inputs to the limiter outside Nest are clear errors, as they are on
+// McpRateLimitService ("the subject must be a non-empty string, e.g. a user id").
+import { expect, test } from '@jest/globals';
+import { createRateLimiter, FixedWindowRateLimit } from '../../src/index.js';
+
+const badSubjects: unknown[] = [undefined, null, 42, {}, ['user:a']];
+
+// DEFECT (attack3): createRateLimiter does not check the subject. consume/peek of a non-string
+// blame a `key(context)` option the limiter does not have ("FixedWindowRateLimit(1 per 60s):
+// key(context) must return a string (got undefined)"), and reset fails deep inside the key
+// encoding ("Cannot read properties of undefined (reading 'length')", "part.isWellFormed is not
+// a function", a Buffer error). refund(undefined) reads a symbol of undefined.
+test.failing('a subject that is not a string is an error that names the subject', async () => {
+  const limiter = createRateLimiter({
+    limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })],
+  });
+  for (const subject of badSubjects) {
+    for (const operation of ['consume', 'peek', 'reset'] as const) {
+      await expect(limiter[operation](subject as string)).rejects.toThrow(/subject/);
+    }
+  }
+  await expect(limiter.refund(undefined as never)).rejects.toThrow(/decision/);
+});
