@@ -305,7 +305,7 @@ export class RateLimitMetrics {
     const started = performance.now();
     const failed = (error: unknown): never => {
       const seconds = (performance.now() - started) / 1000;
-      this.storeDuration.record(seconds, this.failedAttributes(operation, error));
+      this.recordDuration(seconds, () => this.failedAttributes(operation, error));
       throw error;
     };
     let pending: Promise<T>;
@@ -315,9 +315,22 @@ export class RateLimitMetrics {
       return failed(error);
     }
     return pending.then((value) => {
-      this.storeDuration.record((performance.now() - started) / 1000, this.succeeded[operation]);
+      this.recordDuration((performance.now() - started) / 1000, () => this.succeeded[operation]);
       return value;
     }, failed);
+  }
+
+  /**
+   * A metrics failure (a broken exporter or view, an SDK bug) must change no decision: thrown
+   * from here it would turn a store call that succeeded into a failure, and the outage policy
+   * would decide the call (admitting past the limit with 'allow', denying everyone with 'deny').
+   */
+  private recordDuration(seconds: number, attributes: () => MetricAttributes): void {
+    try {
+      this.storeDuration.record(seconds, attributes());
+    } catch {
+      // The duration is lost; the call's own outcome stands.
+    }
   }
 
   private failedAttributes(operation: StoreOperation, error: unknown): MetricAttributes {
