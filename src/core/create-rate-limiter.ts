@@ -1,4 +1,4 @@
-import type { RateLimitContext } from './context.js';
+import { describeValue, type RateLimitContext } from './context.js';
 import {
   admittedContext,
   LimitSet,
@@ -104,12 +104,37 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
     call === undefined ? { subject, cost: 1 } : { ...call.context, subject, cost: call.cost ?? 1 };
   return {
     engine,
-    consume: (subject, call) => engine.evaluate(set, contextOf(subject, call)),
-    peek: (subject, call) => engine.peek(set, contextOf(subject, call)),
+    consume: (subject, call) =>
+      isSubject(subject)
+        ? engine.evaluate(set, contextOf(subject, call))
+        : Promise.reject(subjectError('consume', subject)),
+    peek: async (subject, call) => {
+      if (!isSubject(subject)) throw subjectError('peek', subject);
+      return engine.peek(set, contextOf(subject, call));
+    },
     refund: async (decision) => {
+      if (typeof decision !== 'object' || decision === null) {
+        throw new TypeError(
+          `refund: the decision must be one that consume() answered (got ${describeValue(decision)})`,
+        );
+      }
       const context = admittedContext(decision);
       if (context !== undefined) await engine.refund(set, context, decision);
     },
-    reset: (subject) => engine.reset(set, subject),
+    reset: async (subject) => {
+      if (!isSubject(subject)) throw subjectError('reset', subject);
+      await engine.reset(set, subject);
+    },
   };
+}
+
+/** Whether a caller-given subject can key the limits: a non-empty string, as on the service. */
+function isSubject(subject: unknown): subject is string {
+  return typeof subject === 'string' && subject.length > 0;
+}
+
+function subjectError(method: string, subject: unknown): TypeError {
+  return new TypeError(
+    `${method}: the subject must be a non-empty string, e.g. a user id (got ${describeValue(subject)})`,
+  );
 }
