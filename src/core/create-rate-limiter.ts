@@ -128,13 +128,16 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
   };
 }
 
-/** Whether a caller-given subject can key the limits: a non-empty string, as on the service. */
+/**
+ * Whether a caller-given subject can key the limits: a string. The empty string keys a bucket of
+ * its own like any other (the Nest layer refuses it, where it means an id that came out empty).
+ */
 function isSubject(subject: unknown): subject is string {
-  return typeof subject === 'string' && subject.length > 0;
+  return typeof subject === 'string';
 }
 
 function subjectError(method: string, subject: unknown): TypeError {
   return new TypeError(
-    `${method}: the subject must be a non-empty string, e.g. a user id (got ${describeValue(subject)})`,
+    `${method}: the subject must be a string, e.g. a user id (got ${describeValue(subject)})`,
   );
 }

@@ -269,7 +269,7 @@ describe('createRateLimiter', () => {
       limits: [new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 2 })],
     });
     await expect(limiter.consume(42 as unknown as string)).rejects.toThrow(
-      'key(context) must return a string (got number)',
+      'consume: the subject must be a string, e.g. a user id (got 42)',
     );
   });
 });
