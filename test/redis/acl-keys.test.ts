@@ -22,12 +22,11 @@ describeRedis('RedisStore for a user whose ACL excludes its keys', () => {
     await server?.stop();
   });
 
-  // DEFECT (attack3): scriptRefusal (redis-client.ts) takes every NOPERM for a refusal of scripts,
-  // so a user who may run EVALSHA but not access the keys (`NOPERM this user has no permissions
-  // to access one of the keys used as arguments`) is told that "the Redis server refuses Lua
-  // scripts" and to "enable scripting": the wrong cause and the wrong fix. The fix is a key
-  // pattern that covers the store's prefix (`~mcprl:*`).
-  test.failing('the error names the keys the user may not access, not scripting', async () => {
+  // Found by an attack review: every NOPERM was taken for a refusal of scripts, so a user who may
+  // run EVALSHA but not access the keys (`NOPERM this user has no permissions to access one of
+  // the keys used as arguments`) was told to "enable scripting": the wrong cause and the wrong
+  // fix. The fix is a key pattern that covers the store's prefix (`~mcprl:*`).
+  test('the error names the keys the user may not access, not scripting', async () => {
     const store = RedisStore.fromUrl(server.url.replace('redis://', 'redis://app:x@'));
     try {
       const error = (await store

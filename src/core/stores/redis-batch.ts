@@ -1,5 +1,5 @@
 import { monotonicClock } from '../clock.js';
-import { scriptRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
+import { serverRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
 import type { RedisScript } from './redis-script.js';
 import { DESCRIPTOR_NUMBERS, MAX_BATCH_LIMITS, UNIT_COST_OPS } from './redis-script.js';
 import { deliver, type AnsweredCall } from './redis-reply.js';
@@ -379,7 +379,7 @@ export class ScriptBatcher {
 /** Any failure of a script call as the outage policy's input, naming a refusal of scripts. */
 export function unavailable(error: unknown): Error {
   if (error instanceof StoreUnavailableError) return error;
-  const refusal = scriptRefusal(error);
+  const refusal = serverRefusal(error);
   if (refusal !== undefined) {
     return new StoreUnavailableError(`RedisStore: ${refusal}`, { cause: error });
   }

@@ -296,12 +296,17 @@ class IoRedisTransport extends BaseTransport {
 }
 
 /**
- * When `error` says the server refuses to run scripts (a Redis-compatible server with scripting
- * disabled or without it, or an ACL that forbids EVAL/EVALSHA), what to tell the operator; else
- * `undefined`. Such a server will never answer a call, so the cause and the fix must be named.
+ * When `error` says the server refuses what every call needs, what to tell the operator; else
+ * `undefined`: it refuses to run scripts (a Redis-compatible server with scripting disabled or
+ * without it, or an ACL that forbids EVAL/EVALSHA), or an ACL user may not access the store's keys.
+ * Such a server will never answer a call, so the cause and the fix must be named.
  */
-export function scriptRefusal(error: unknown): string | undefined {
+export function serverRefusal(error: unknown): string | undefined {
   const message = error instanceof Error ? error.message : String(error);
+  // Redis 7: "NOPERM this user has no permissions to access one of the keys used as arguments".
+  if (/NOPERM.*\bkeys?\b/i.test(message)) {
+    return `the Redis user may not access the store's keys (${message}). Give its ACL a key pattern that covers the store's prefix (default "mcprl:", e.g. ~mcprl:*)`;
+  }
   if (!/unknown command|script(ing)?\b.*\bdisabled|disabled.*\bscript|NOPERM/i.test(message)) {
     return undefined;
   }
