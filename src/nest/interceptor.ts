@@ -39,19 +39,20 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     if (decided === undefined) return next.handle();
     // Once per call, even for a handler whose Observable emits several values.
     let settled = false;
-    // With `advertiseLimits`, an admitted tool call's result tells the caller its quota.
+    let refunded = false;
+    // With `advertiseLimits`, an admitted tool call's result tells the caller its quota; not a
+    // call whose charge was given back: what it took is the caller's again, so the quota the caller
+    // last saw still holds, where the admission's would say one call less.
     const results = decided.plan.reportsQuota ? decided.decision?.results : undefined;
-    const handled =
-      results === undefined
-        ? next.handle()
-        : next.handle().pipe(map((result) => withQuota(result, results)));
-    const followed = handled.pipe(
-      tap({
-        next: (result) => {
-          if (settled) return;
+    const followed = next.handle().pipe(
+      map((result) => {
+        if (!settled) {
           settled = true;
-          this.answered(decided, result);
-        },
+          refunded = this.answered(decided, result);
+        }
+        return results === undefined || refunded ? result : withQuota(result, results);
+      }),
+      tap({
         error: (error: unknown) => {
           if (settled) return;
           settled = true;
@@ -73,7 +74,8 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     });
   }
 
-  private answered(decided: DecidedCall, result: unknown): void {
+  /** Follows an answered call; whether its charge was given back. */
+  private answered(decided: DecidedCall, result: unknown): boolean {
     // A JSON-RPC controller answers the whole response; an MCP-Nest handler the result itself.
     const state =
       issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
@@ -84,15 +86,18 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         charged === undefined || decision === undefined ? undefined : { charged, decision };
       decided.followUp.continuations.record(decided.subject, decided.plan.owner, state, carried);
     }
-    this.ended(decided, { failed: false, result });
+    return this.ended(decided, { failed: false, result });
   }
 
+  /** Gives the call's charge back when `refundWhen` says so; whether it did. */
   private ended(
     decided: DecidedCall,
     how: { failed: boolean; error?: unknown; result?: unknown },
-  ): void {
+  ): boolean {
     const { followUp, plan, charged, decision } = decided;
-    if (charged === undefined || decision === undefined || plan.refundWhen === undefined) return;
+    if (charged === undefined || decision === undefined || plan.refundWhen === undefined) {
+      return false;
+    }
     const outcome: CallOutcome = {
       handler: plan.owner,
       subject: decided.subject,
@@ -109,6 +114,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       );
     }
     if (refund) followUp.refund(plan, charged, decision);
+    return refund;
   }
 }
 
