@@ -1,4 +1,5 @@
 import { describeValue, type RateLimitContext } from '../core/context.js';
+import { RateLimitConfigError } from '../core/limits.js';
 import type { HandlerPlans } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import {
@@ -22,32 +23,48 @@ export type LimitTarget =
 
 type Kind = 'tool' | 'resource' | 'prompt' | 'handler';
 
-/** The limited handlers of an app by MCP name and by `Class.method`, read once at bootstrap. */
+/**
+ * The limited handlers of an app by MCP name and by `Class.method`, read once at bootstrap. One MCP
+ * name may belong to several handlers (a tool of each of two MCP-Nest servers); `Class.method` may
+ * not: a handler's counters are keyed by it, so two classes of one name would share them.
+ */
 export class HandlerDirectory {
-  private readonly byName: Record<Kind, Map<string, HandlerPlan>> = {
+  private readonly byName: Record<Kind, Map<string, HandlerPlan[]>> = {
     tool: new Map(),
     resource: new Map(),
     prompt: new Map(),
     handler: new Map(),
   };
 
+  /** @throws RateLimitConfigError when two limited handlers of different classes share a name. */
   constructor(plans: HandlerPlans) {
     for (const byHandler of plans.values()) {
       for (const [handler, plan] of byHandler) {
         if (plan?.limited !== true) continue;
-        this.byName.handler.set(plan.owner, plan);
+        if (this.byName.handler.has(plan.owner)) {
+          throw new RateLimitConfigError(
+            `${plan.owner}: two different classes named "${plan.owner.split('.')[0]}" declare rate limits on this method, and a handler's counters are keyed by Class.method, so they would share one counter. Fix: give one of the classes another name (a bundler that minifies class names must keep them)`,
+          );
+        }
+        this.add('handler', plan.owner, plan);
         const tool = mcpOptions(handler, MCP_NEST_TOOL);
-        if (tool?.name !== undefined) this.byName.tool.set(tool.name, plan);
+        if (tool?.name !== undefined) this.add('tool', tool.name, plan);
         const prompt = mcpOptions(handler, MCP_NEST_PROMPT);
-        if (prompt?.name !== undefined) this.byName.prompt.set(prompt.name, plan);
+        if (prompt?.name !== undefined) this.add('prompt', prompt.name, plan);
         for (const key of [MCP_NEST_RESOURCE, MCP_NEST_RESOURCE_TEMPLATE]) {
           const resource = mcpOptions(handler, key);
           for (const name of [resource?.uri, resource?.uriTemplate, resource?.name]) {
-            if (name !== undefined) this.byName.resource.set(name, plan);
+            if (name !== undefined) this.add('resource', name, plan);
           }
         }
       }
     }
+  }
+
+  private add(kind: Kind, name: string, plan: HandlerPlan): void {
+    const named = this.byName[kind].get(name);
+    if (named === undefined) this.byName[kind].set(name, [plan]);
+    else if (!named.includes(plan)) named.push(plan);
   }
 
   /** The MCP name a handler is listed under (tools/list, ...), for what it tells agents. */
@@ -70,8 +87,15 @@ export class HandlerDirectory {
         `McpRateLimitService: a target is { tool }, { resource }, { prompt }, { handler } or 'messages' (got ${JSON.stringify(target)})`,
       );
     }
-    const plan = this.byName[kind].get(name);
-    if (plan !== undefined) return plan;
+    const named = this.byName[kind].get(name);
+    if (named?.length === 1) return named[0];
+    if (named !== undefined) {
+      // Picking one would peek at or reset the counters of a handler the caller did not mean.
+      const owners = named.map((plan) => plan.owner).sort();
+      throw new Error(
+        `McpRateLimitService: the ${kind} "${name}" is the name of several limited handlers (${owners.join(', ')}); name one by { handler: 'Class.method' }`,
+      );
+    }
     const known = [...this.byName[kind].keys()].sort();
     throw new Error(
       `McpRateLimitService: no rate-limited ${kind} "${name}" (${known.length === 0 ? `no ${kind} is limited` : `limited: ${known.join(', ')}`})`,

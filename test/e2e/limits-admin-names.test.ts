@@ -86,63 +86,54 @@ class DocsServerTools {
 }
 
 describe('McpRateLimitService targets and handler keys: names shared by two handlers', () => {
-  // DEFECT (attack3): the key scope of a handler is `${type.name}.${methodName}`
-  // (bootstrap-check.ts `planHandler`), so two different classes of the same name (feature modules
-  // that both call their controller `Tools`, or minified class names) share one counter: a call
-  // of POST /billing uses up POST /search. Bootstrap should refuse the ambiguous name (naming both)
-  // or key the handlers apart.
-  test.failing(
-    'two classes of one name in two modules do not share counters (or bootstrap refuses them)',
-    async () => {
-      let app: INestApplication;
-      try {
-        app = await start([[billingTools()], [searchTools()]]);
-        await app.listen(0, '127.0.0.1');
-      } catch (error) {
-        // A bootstrap that refuses the ambiguous name is a fix too.
-        expect(String(error)).toMatch(/Tools\.handle/);
-        return;
-      }
-      const { port } = app.getHttpServer().address() as { port: number };
-      const post = (path: string) =>
-        fetch(`http://127.0.0.1:${port}/${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call' }),
-        }).then((response) => response.json() as Promise<Record<string, unknown>>);
-      expect(await post('billing')).toEqual({ ok: 'billing' });
-      // The first call of another handler: its own limit has all its quota.
-      expect(await post('search')).toEqual({ ok: 'search' });
-    },
-  );
+  // Found by an attack review: the key scope of a handler is `${type.name}.${methodName}`, so two
+  // different classes of the same name (feature modules that both call their controller `Tools`,
+  // or minified class names) shared one counter: a call of POST /billing used up POST /search.
+  // Bootstrap refuses the ambiguous name now, naming it.
+  test('two classes of one name in two modules do not share counters (or bootstrap refuses them)', async () => {
+    let app: INestApplication;
+    try {
+      app = await start([[billingTools()], [searchTools()]]);
+      await app.listen(0, '127.0.0.1');
+    } catch (error) {
+      // A bootstrap that refuses the ambiguous name is a fix too.
+      expect(String(error)).toMatch(/Tools\.handle/);
+      return;
+    }
+    const { port } = app.getHttpServer().address() as { port: number };
+    const post = (path: string) =>
+      fetch(`http://127.0.0.1:${port}/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call' }),
+      }).then((response) => response.json() as Promise<Record<string, unknown>>);
+    expect(await post('billing')).toEqual({ ok: 'billing' });
+    // The first call of another handler: its own limit has all its quota.
+    expect(await post('search')).toEqual({ ok: 'search' });
+  });
 
-  // DEFECT (attack3): HandlerDirectory keeps one plan per MCP name (a Map set in scan order), so
-  // with two MCP-Nest servers of one app that each have a tool `search` (MCP-Nest's
-  // `@McpController({ server })`), `peek({ tool: 'search' })` and `reset({ tool: 'search' })`
-  // silently pick the last one scanned: a support script resets the docs search when it meant
-  // the billing one. An ambiguous name should be an error that names the handlers (and a
-  // `{ handler: 'Class.method' }` target picks one).
-  test.failing(
-    'a tool name two servers share is an error naming both handlers, not a silent pick',
-    async () => {
-      const both = await start([[BillingServerTools], [DocsServerTools]]);
-      await both.init();
-      const limits = both.get(McpRateLimitService);
-      // Each is found by Class.method.
-      expect(
-        (await limits.peek({ handler: 'BillingServerTools.search' }, 'user:a')).results[0].quota,
-      ).toBe(1);
-      expect(
-        (await limits.peek({ handler: 'DocsServerTools.search' }, 'user:a')).results[0].quota,
-      ).toBe(5);
-      await expect(limits.peek({ tool: 'search' }, 'user:a')).rejects.toThrow(
-        /BillingServerTools\.search.*DocsServerTools\.search|DocsServerTools\.search.*BillingServerTools\.search/,
-      );
-      await expect(limits.reset({ tool: 'search' }, 'user:a')).rejects.toThrow(
-        /BillingServerTools\.search.*DocsServerTools\.search|DocsServerTools\.search.*BillingServerTools\.search/,
-      );
-    },
-  );
+  // Found by an attack review: HandlerDirectory kept one plan per MCP name, so with two MCP-Nest
+  // servers of one app that each have a tool `search` (`@McpController({ server })`),
+  // `peek({ tool: 'search' })` and `reset({ tool: 'search' })` silently picked the last one
+  // scanned. An ambiguous name is an error that names the handlers now; `{ handler }` picks one.
+  test('a tool name two servers share is an error naming both handlers, not a silent pick', async () => {
+    const both = await start([[BillingServerTools], [DocsServerTools]]);
+    await both.init();
+    const limits = both.get(McpRateLimitService);
+    // Each is found by Class.method.
+    expect(
+      (await limits.peek({ handler: 'BillingServerTools.search' }, 'user:a')).results[0].quota,
+    ).toBe(1);
+    expect(
+      (await limits.peek({ handler: 'DocsServerTools.search' }, 'user:a')).results[0].quota,
+    ).toBe(5);
+    await expect(limits.peek({ tool: 'search' }, 'user:a')).rejects.toThrow(
+      /BillingServerTools\.search.*DocsServerTools\.search|DocsServerTools\.search.*BillingServerTools\.search/,
+    );
+    await expect(limits.reset({ tool: 'search' }, 'user:a')).rejects.toThrow(
+      /BillingServerTools\.search.*DocsServerTools\.search|DocsServerTools\.search.*BillingServerTools\.search/,
+    );
+  });
 
   test('a target whose kind is an Object.prototype member is the clear target error', async () => {
     const app = await start([[BillingServerTools]]);
