@@ -109,4 +109,37 @@ describeRedis('reset markers on a private redis-server', () => {
       );
     },
   );
+
+  test('state lost after a reset is still caught by the insurance of every instance', async () => {
+    await client.flushAll();
+    const [admin, serving] = [newStore(), newStore()].map((store) =>
+      createRateLimiter({
+        name: 'lost',
+        limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3600 })],
+        store,
+      }),
+    );
+    const subject = 'customer:7';
+    const admitted = async (): Promise<boolean> => (await serving.consume(subject)).allowed;
+    expect([await admitted(), await admitted(), await admitted()]).toEqual([true, true, false]);
+
+    // A reset made on the other instance: the serving one learns of it from the mark.
+    await admin.reset(subject);
+    expect([await admitted(), await admitted(), await admitted()]).toEqual([true, true, false]);
+
+    // Redis loses everything (a restart without persistence): no mark, so the lost state is
+    // caught as before, the record still holding this instance's two calls.
+    await client.flushAll();
+    expect(await admitted()).toBe(false);
+
+    // Another reset, learned; then Redis loses the key's state but keeps the mark (an eviction):
+    // a reset is learned once, so the record is not emptied again.
+    await admin.reset(subject);
+    expect([await admitted(), await admitted()]).toEqual([true, true]);
+    const keys = await client.keys('*');
+    const state = keys.filter((key) => !key.endsWith('!reset'));
+    expect(state).toHaveLength(1);
+    await client.del(state);
+    expect(await admitted()).toBe(false);
+  });
 });
