@@ -308,14 +308,15 @@ describe('ResilientStore (the onStoreError policy)', () => {
   it('a reset the store marks (made elsewhere) renews the record once, also for concurrent calls', async () => {
     let nowMs = 1_000_000;
     const primary = new MemoryStore({ clock: () => nowMs });
-    let mark: { atMs: number; leftMs: number } | undefined;
+    // The key's reset marker in the store, once another instance resets it.
+    const marker: { mark?: { atMs: number; leftMs: number } } = {};
     let markReads = 0;
     const marking: RateLimitStore = {
       evaluate: (checks) => primary.evaluate(checks),
       refund: (checks) => primary.refund(checks),
       resetAt: async (keys) => {
         markReads++;
-        return keys.map(() => mark);
+        return keys.map(() => marker.mark);
       },
     };
     const store = new ResilientStore(marking, { logger: quietLogger(), clock: () => nowMs });
@@ -325,7 +326,7 @@ describe('ResilientStore (the onStoreError policy)', () => {
 
     // Another instance resets the key: the store starts afresh and marks it.
     await primary.reset(['k']);
-    mark = { atMs: nowMs, leftMs: 10_000 };
+    marker.mark = { atMs: nowMs, leftMs: 10_000 };
     nowMs += 1;
     const concurrent = await Promise.all([store.evaluate([check()]), store.evaluate([check()])]);
     expect(concurrent.map((outcomes) => outcomes[0].allowed)).toEqual([true, true]);
