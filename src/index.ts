@@ -38,7 +38,7 @@ export type {
   CreateRateLimiterOptions,
   RateLimiter,
 } from './core/create-rate-limiter.js';
-export type { RateLimitStore, LimitCheck, LimitOutcome } from './core/stores/store.js';
+export type { RateLimitStore, LimitCheck, LimitOutcome, ResetMark } from './core/stores/store.js';
 export { StoreUnavailableError } from './core/stores/store.js';
 export { MemoryStore } from './core/stores/memory-store.js';
 export type { MemoryStoreOptions } from './core/stores/memory-store.js';

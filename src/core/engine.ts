@@ -77,9 +77,9 @@ export interface RateLimitEngineOptions {
  */
 export class RateLimitEngine {
   readonly prefix: string;
-  // Bumped by every reset: a refund of a call admitted before a reset must not give back units
-  // of the fresh allowance. Counted for the whole engine, since resets are rare admin actions and
-  // a refund lost to one only errs on the safe side.
+  // Bumped by every reset: a refund of a call admitted before a reset must not give back units of
+  // the fresh allowance. Redis also knows of other instances' resets (its reset markers); memory
+  // and cache stores do not. For the whole engine: resets are rare, a lost refund errs safe.
   private resets = 0;
 
   constructor(

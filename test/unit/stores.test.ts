@@ -305,6 +305,57 @@ describe('ResilientStore (the onStoreError policy)', () => {
     store.close();
   });
 
+  it('a reset the store marks (made elsewhere) renews the record once, also for concurrent calls', async () => {
+    let nowMs = 1_000_000;
+    const primary = new MemoryStore({ clock: () => nowMs });
+    // The key's reset marker in the store, once another instance resets it.
+    const marker: { mark?: { atMs: number; leftMs: number } } = {};
+    let markReads = 0;
+    const marking: RateLimitStore = {
+      evaluate: (checks) => primary.evaluate(checks),
+      refund: (checks) => primary.refund(checks),
+      resetAt: async (keys) => {
+        markReads++;
+        return keys.map(() => marker.mark);
+      },
+    };
+    const store = new ResilientStore(marking, { logger: quietLogger(), clock: () => nowMs });
+    const admitted = async (): Promise<boolean> => (await store.evaluate([check()]))[0].allowed;
+    expect([await admitted(), await admitted(), await admitted()]).toEqual([true, true, false]);
+    expect(markReads).toBe(0); // the store denied the third call itself: no discrepancy
+
+    // Another instance resets the key: the store starts afresh and marks it.
+    await primary.reset(['k']);
+    marker.mark = { atMs: nowMs, leftMs: 10_000 };
+    nowMs += 1;
+    const concurrent = await Promise.all([store.evaluate([check()]), store.evaluate([check()])]);
+    expect(concurrent.map((outcomes) => outcomes[0].allowed)).toEqual([true, true]);
+    expect(await admitted()).toBe(false);
+
+    // The store loses the key's state, its mark still there (an eviction): learned already.
+    await primary.reset(['k']);
+    expect(await admitted()).toBe(false);
+    store.close();
+  });
+
+  it('a marker read that fails leaves the discrepancy to the lost-state denial', async () => {
+    const primary = new MemoryStore();
+    const store = new ResilientStore(
+      {
+        evaluate: (checks) => primary.evaluate(checks),
+        refund: (checks) => primary.refund(checks),
+        resetAt: () => Promise.reject(new Error('connection lost')),
+      },
+      { logger: quietLogger() },
+    );
+    await store.evaluate([check()]);
+    await store.evaluate([check()]);
+    await primary.reset(['k']);
+    expect((await store.evaluate([check()]))[0].allowed).toBe(false);
+    expect(store.degraded).toBe(true);
+    store.close();
+  });
+
   it('passes a configuration error through instead of treating it as an outage', async () => {
     const misconfigured: RateLimitStore = {
       evaluate: async () => Promise.reject(new RateLimitConfigError('bad keys')),

@@ -6,6 +6,7 @@ import {
   type LimitCheck,
   type LimitOutcome,
   type RateLimitStore,
+  type ResetMark,
 } from './store.js';
 
 /**
@@ -62,6 +63,11 @@ export class ResilientStore implements RateLimitStore {
   /** The store's time (`atMs`) of the admission being recorded, while `recorded` records it. */
   private recordingAtMs: number | undefined;
   private failuresSinceLog = 0;
+  /**
+   * The resets this instance has learned from the store's marks (`learnResets`), by key: the
+   * reset's time, and until when its mark lives (then the entry goes too).
+   */
+  private readonly learned = new Map<string, { atMs: number; untilMs: number }>();
 
   constructor(
     readonly primary: RateLimitStore,
@@ -181,27 +187,47 @@ export class ResilientStore implements RateLimitStore {
 
   /**
    * The store's outcomes, once this instance's own record has counted an admission. When the store
-   * admits what this instance alone has already used up, the store has lost state (restarted
-   * without persistence, flushed, evicted): the call is denied and the store gets its units back.
-   * The record counts only this instance's calls, a subset of what the store counts, so it never
-   * denies a call that a store with its state would admit (the same clock; a clock skew between
-   * this host and Redis can delay a used-up quota's renewal by that skew).
+   * admits what this instance alone has already used up, either another instance reset those keys
+   * (see `learnResets`), or the store has lost state (restarted without persistence, flushed,
+   * evicted): then the call is denied and the store gets its units back. The record counts only
+   * this instance's calls, a subset of what the store counts, so it never denies a call that a
+   * store with its state would admit (the same clock; a clock skew between this host and Redis can
+   * delay a used-up quota's renewal by that skew).
    */
   private recorded(
     checks: readonly LimitCheck[],
     outcomes: readonly LimitOutcome[],
+  ): readonly LimitOutcome[] | Promise<readonly LimitOutcome[]> {
+    if (this.insurance === undefined || !outcomes.every((outcome) => outcome.allowed)) {
+      return outcomes;
+    }
+    const own = this.record(checks, outcomes);
+    return own.every((outcome) => outcome.allowed) ? outcomes : this.discrepancy(checks, outcomes);
+  }
+
+  /** The own record's answer for a call the store admitted, committed when it admits too. */
+  private record(
+    checks: readonly LimitCheck[],
+    outcomes: readonly LimitOutcome[],
   ): readonly LimitOutcome[] {
-    const insurance = this.insurance;
-    if (insurance === undefined || !outcomes.every((outcome) => outcome.allowed)) return outcomes;
     // Recorded at the store's time of the call: a refund or a release names the call by that time
     // (its `atMs`), which must match what the record holds (a sliding window's entries, leases).
     this.recordingAtMs = outcomes[0]?.atMs;
-    let own: readonly LimitOutcome[];
     try {
-      own = insurance.evaluateNow(checks);
+      return (this.insurance as MemoryStore).evaluateNow(checks);
     } finally {
       this.recordingAtMs = undefined;
     }
+  }
+
+  /** The store admitted a call the own record denies: a reset elsewhere, else lost state. */
+  private async discrepancy(
+    checks: readonly LimitCheck[],
+    outcomes: readonly LimitOutcome[],
+  ): Promise<readonly LimitOutcome[]> {
+    await this.learnResets(checks);
+    // Asked again: a reset (learned now, or by another call of this instance) renews the record.
+    const own = this.record(checks, outcomes);
     if (own.every((outcome) => outcome.allowed)) return outcomes;
     // The store gives back exactly what it admitted: the refund names the admission's time.
     const admitted = checks.map(({ key, limit, cost, space, subject }, index) => ({
@@ -219,6 +245,36 @@ export class ResilientStore implements RateLimitStore {
       remaining,
       resetAfterMs,
     }));
+  }
+
+  /**
+   * Forgets, in the own record, the keys of `checks` that the store says were reset (by any
+   * instance) since this instance last learned of a reset of them: the record then counts from
+   * the reset, like the store. Each reset is learned once, so a store that later loses a key's
+   * state while its reset marker lives is still caught. A store without marks, or that fails to
+   * answer, teaches nothing (the call is taken as lost state: the safe side).
+   */
+  private async learnResets(checks: readonly LimitCheck[]): Promise<void> {
+    const primary = this.primary;
+    if (primary.resetAt === undefined) return;
+    let marks: readonly (ResetMark | undefined)[];
+    try {
+      marks = await primary.resetAt(checks.map((check) => check.key));
+    } catch (error) {
+      if (!(error instanceof RateLimitConfigError)) this.failed(error, this.clock());
+      return;
+    }
+    const nowMs = this.clock();
+    const fresh: string[] = [];
+    checks.forEach(({ key }, index) => {
+      const mark = marks[index];
+      if (mark === undefined || this.learned.get(key)?.atMs === mark.atMs) return;
+      fresh.push(key);
+      this.learned.set(key, { atMs: mark.atMs, untilMs: nowMs + mark.leftMs });
+    });
+    if (fresh.length === 0) return;
+    for (const [key, { untilMs }] of this.learned) if (untilMs <= nowMs) this.learned.delete(key);
+    await this.insurance?.reset(fresh);
   }
 
   /**

@@ -10,9 +10,9 @@ export type LimitArguments = readonly [code: string, first: string, second: stri
 
 /** One call of the store, as the script takes it. */
 export interface ScriptCall {
-  /** `e` evaluate, `p` peek, `r` refund, `d` delete the keys (reset). */
-  readonly op: 'e' | 'p' | 'r' | 'd';
-  /** The call's keys, one per limit (KEYS). */
+  /** `e` evaluate, `p` peek, `r` refund, `x` refund against reset marks, `d` reset, `m` marks. */
+  readonly op: 'e' | 'p' | 'r' | 'x' | 'd' | 'm';
+  /** The call's keys (KEYS): one per limit, and its reset marker's for `x` and `d`. */
   readonly keys: readonly string[];
   /** Per key, its limit (none for `d`); the same array for the same limit, so a batch sends it once. */
   readonly limits: readonly LimitArguments[];

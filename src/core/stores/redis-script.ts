@@ -79,26 +79,59 @@ for ref = 1, limit_count do
 end
 
 -- Every call of the batch in one string, one descriptor after the other: its operation, its number
--- of keys, then (except for 'd') one character per limit naming the limit in the table, each as the
--- byte REF_BASE + number. Operations: 'e' check every limit and commit all when all allow (else
--- none); 'p' check only; 'r' refund; 'd' delete the keys (reset). 'E' and 'P' are 'e' and 'p' of a
--- call whose every limit costs 1: its costs are not sent. The other calls' costs follow in ARGV,
--- one per limit, call after call; the keys are KEYS, call after call.
+-- of keys, then (except for 'd' and 'm') one character per limit naming the limit in the table,
+-- each as the byte REF_BASE + number. Operations: 'e' check every limit and commit all when all
+-- allow (else none); 'p' check only; 'r' refund; 'x' refund, each limit's key followed by its reset
+-- marker's (two keys per limit); 'd' reset: per limit its key and its marker's, the key deleted;
+-- 'm' read reset markers (one key each). 'E' and 'P' are 'e' and 'p' of a call whose every limit
+-- costs 1: its costs are not sent. The other calls' costs follow in ARGV, one per limit, call after
+-- call; the keys are KEYS, call after call.
 local calls = ARGV[CALLS_AT]
-local OP_EVALUATE, OP_PEEK, OP_REFUND, OP_DELETE, OP_EVALUATE_UNIT, OP_PEEK_UNIT = byte('eprdEP', 1, 6)
+local OP_EVALUATE, OP_PEEK, OP_REFUND, OP_DELETE = byte('eprd', 1, 4)
+local OP_EVALUATE_UNIT, OP_PEEK_UNIT, OP_REFUND_MARKED, OP_MARKERS = byte('EPxm', 1, 4)
+
+-- A reset marker holds the time of the reset (a packed double, exact): a call admitted before it
+-- held units of the allowance the reset threw away, so its refund must not take from the new one.
+local function reset_at(marker)
+  local stored = redis.call('GET', marker)
+  if not stored then return nil end
+  return (struct.unpack('<d', stored))
+end
+
+-- A reset: the key's state goes, and, when it had state, its marker says when, for as long as
+-- that state could still have mattered (its TTL; an earlier marker's, if longer).
+local function reset_key(key, marker)
+  local ttl_ms = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  if ttl_ms > 0 then
+    ttl_ms = math.max(ttl_ms, redis.call('PTTL', marker))
+    redis.call('SET', marker, pack('<d', now_ms), 'PX', ttl_ms)
+  end
+end
 
 -- One call: op, its number of limits, its first limit's number, where its descriptor is, where its
 -- keys and costs start. Answers the call's outcomes, packed.
 local function run_call(op, count, ref, at, key_at, cost_at)
-  if op == OP_REFUND then
+  if op == OP_REFUND or op == OP_REFUND_MARKED then
     -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
     -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
+    local marked = op == OP_REFUND_MARKED
     for index = 1, count do
       ref = byte(calls, at + 1 + index) - REF_BASE
       local argument = ARGV[cost_at + index - 1]
       local cost, admitted_at_ms = string.match(argument, '^([^@]+)@(.+)$')
       if cost == nil then cost, admitted_at_ms = argument, now_ms end
-      REFUNDS[CODES[ref]](KEYS[key_at + index - 1], now_ms, FIRSTS[ref], SECONDS[ref], cost + 0, admitted_at_ms + 0)
+      admitted_at_ms = admitted_at_ms + 0
+      local key_index = key_at + index - 1
+      if marked then key_index = key_at + 2 * index - 2 end
+      -- A call admitted before (or in the same batch as) the key's reset holds nothing of the
+      -- allowance since: the safe side when both have the same time.
+      local reset_ms = nil
+      if marked and CODES[ref] ~= 'c' then reset_ms = reset_at(KEYS[key_index + 1]) end
+      if reset_ms == nil or admitted_at_ms > reset_ms then
+        local refund = REFUNDS[CODES[ref]]
+        refund(KEYS[key_index], now_ms, FIRSTS[ref], SECONDS[ref], cost + 0, admitted_at_ms)
+      end
     end
     return ''
   end
@@ -159,11 +192,28 @@ local replies, reply = {}, { '' }
 local at, key_at, cost_at, call, calls_length = 1, 1, CALLS_AT + 1, 0, #calls
 while at <= calls_length do
   call = call + 1
-  local op, count, ref = byte(calls, at, at + 2)
-  count = count - REF_BASE
+  local op, keys, ref = byte(calls, at, at + 2)
+  keys = keys - REF_BASE
+  -- The call's number of limits: two keys each for a marked refund.
+  local count = keys
+  if op == OP_REFUND_MARKED then count = keys / 2 end
   if op == OP_DELETE then
-    for index = 0, count - 1 do redis.call('DEL', KEYS[key_at + index]) end
+    for index = 0, keys - 1, 2 do reset_key(KEYS[key_at + index], KEYS[key_at + index + 1]) end
     replies[call] = ''
+    at = at + 2
+  elseif op == OP_MARKERS then
+    -- Per marker: live (1 or 0), the time of its reset, the ms it has left, 0.
+    local parts = {}
+    for index = 1, keys do
+      local marker = KEYS[key_at + index - 1]
+      local time_ms = reset_at(marker)
+      if time_ms == nil then
+        parts[index] = pack('<dddd', 0, 0, 0, 0)
+      else
+        parts[index] = pack('<dddd', 1, time_ms, redis.call('PTTL', marker), 0)
+      end
+    end
+    replies[call] = table.concat(parts)
     at = at + 2
   else
     local ok, result = pcall(run_call, op, count, ref - REF_BASE, at, key_at, cost_at)
@@ -178,7 +228,7 @@ while at <= calls_length do
     if op ~= OP_EVALUATE_UNIT and op ~= OP_PEEK_UNIT then cost_at = cost_at + count end
     at = at + 2 + count
   end
-  key_at = key_at + count
+  key_at = key_at + keys
 end
 -- The batch's time first: the moment every call of it was decided at (a refund bounds itself by it).
 reply[1] = pack('<d', now_ms) .. table.concat(replies)
@@ -197,8 +247,15 @@ export const DESCRIPTOR_NUMBERS: readonly string[] = Array.from(
   { length: MAX_BATCH_LIMITS + 1 },
   (_, number) => String.fromCharCode(REF_BASE + number),
 );
+/**
+ * What a key's reset marker adds to the key: the marker shares the key's hash tag (its Cluster
+ * slot), and no storage key ends with it (every key ends with a built-in limit's id, or `#<n>`: a
+ * digit).
+ */
+export const RESET_MARKER_SUFFIX = '!reset';
+
 /** A call's operation in its descriptor when every limit costs 1 (its costs are not sent). */
-export const UNIT_COST_OPS = { e: 'E', p: 'P', r: 'r', d: 'd' } as const;
+export const UNIT_COST_OPS = { e: 'E', p: 'P', r: 'r', x: 'x', d: 'd', m: 'm' } as const;
 
 /** One generated script and its SHA1 (the EVALSHA handle). */
 export interface RedisScript {
@@ -227,18 +284,21 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * function definition is a new closure) on each call. Generated once per process and combination;
  * Redis caches each by its SHA1.
  *
- * KEYS: every limit's key, call after call. ARGV: the time in ms when `givenTime` (tests; otherwise
- * Redis `TIME`); then the descriptors of all the calls in one string (per call its operation, `e`
- * evaluate, `p` peek, `r` refund or `d` delete, or `E`/`P` for an evaluation or peek whose every
- * limit costs 1; its number of keys; except for `d`, one character per limit; see `REF_BASE`); then
- * the costs of the calls that have them (`e`, `p`, `r`), one per limit; then the batch's distinct
- * limits (algorithm code and two parameters each) and their number. Arguments per call are few
- * because Redis parses, and the client encodes, each one: a one-limit call of cost 1 sends its key
- * alone. The script touches no key but those in KEYS.
+ * KEYS: every limit's key, call after call (with its reset marker's for `x` and `d`; markers alone
+ * for `m`). ARGV: the time in ms when `givenTime` (tests; otherwise Redis `TIME`); then the
+ * descriptors of all the calls in one string (per call its operation, `e` evaluate, `p` peek, `r`
+ * refund, `x` refund checked against reset markers, `d` reset, `m` read reset markers, or `E`/`P`
+ * for an evaluation or peek whose every limit costs 1; its number of keys; except for `d` and `m`,
+ * one character per limit; see `REF_BASE`); then the costs of the calls that have them (`e`, `p`,
+ * `r`, `x`), one per limit; then the batch's distinct limits (algorithm code and two parameters
+ * each) and their number. Arguments per call are few because Redis parses, and the client encodes,
+ * each one: a one-limit call of cost 1 sends its key alone. The script touches no key but those in
+ * KEYS.
  *
  * Reply: an array. Its first element is one binary string: per limit of every evaluated or peeked
- * call, four little-endian doubles (allowed 1 or 0, retryAfterMs, remaining, resetAfterMs); a
- * refund, or a call that failed, adds nothing. Then, per failed call, its position (from 1) and the
+ * call, four little-endian doubles (allowed 1 or 0, retryAfterMs, remaining, resetAfterMs); per
+ * marker of an `m` call, four too (live 1 or 0, the reset's time, its ms left, 0); a refund, a
+ * reset, or a call that failed, adds nothing. Then, per failed call, its position (from 1) and the
  * error. Doubles cross the protocol exactly, and packing them costs Redis far less than a table of
  * numbers or text.
  *

@@ -7,6 +7,30 @@ export function hashTagOf(key: string): string {
   return key.slice(open + 1, close);
 }
 
+/**
+ * `keys` per Cluster slot (all in slot 0 outside a Cluster), in parts of at most `most` keys: what
+ * one script call may name.
+ */
+export function partsBySlot(
+  keys: readonly string[],
+  cluster: boolean,
+  most: number,
+): { slot: number; keys: string[] }[] {
+  const parts: { slot: number; keys: string[] }[] = [];
+  const filling = new Map<number, string[]>();
+  for (const key of keys) {
+    const slot = cluster ? clusterSlotOf(key) : 0;
+    let part = filling.get(slot);
+    if (part === undefined || part.length === most) {
+      part = [];
+      filling.set(slot, part);
+      parts.push({ slot, keys: part });
+    }
+    part.push(key);
+  }
+  return parts;
+}
+
 const CRC16_TABLE = buildCrc16Table();
 
 /** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, modulo 16384. */

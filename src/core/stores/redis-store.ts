@@ -6,16 +6,18 @@ import { createTransport, type RedisClientLike, type ScriptTransport } from './r
 import {
   ALGORITHM_CODES,
   MAX_BATCH_LIMITS,
+  RESET_MARKER_SUFFIX,
   algorithmBit,
   loadLuaTwins,
   redisScript,
 } from './redis-script.js';
-import { clusterSlotOf, hashTagOf } from './redis-slot.js';
+import { clusterSlotOf, hashTagOf, partsBySlot } from './redis-slot.js';
 import {
   StoreUnavailableError,
   type LimitCheck,
   type LimitOutcome,
   type RateLimitStore,
+  type ResetMark,
 } from './store.js';
 
 export type {
@@ -170,32 +172,64 @@ export class RedisStore implements RateLimitStore {
     return this.call('p', checks);
   }
 
-  /** Gives each check's cost back to its limit, all checks in one atomic step. */
+  /**
+   * Gives each check's cost back to its limit, all checks in one atomic step (up to
+   * `MAX_BATCH_LIMITS / 2` limits with rate limits among them). A rate limit's refund
+   * also reads its key's reset marker: a call admitted before a reset (made by any instance) gets
+   * nothing back. A release of `ConcurrencyLimit` slots alone reads no marker: a reset dropped the
+   * leases, and a release of a dropped lease frees nothing.
+   */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
-    await this.call('r', checks);
+    if (checks.every((check) => check.limit.algorithm === 'concurrency')) {
+      await this.call('r', checks);
+      return;
+    }
+    // Two keys per limit: a call names at most half as many limits (more only in a rare huge set).
+    const most = MAX_BATCH_LIMITS / 2;
+    const parts: Promise<readonly LimitOutcome[]>[] = [];
+    for (let from = 0; from < checks.length; from += most) {
+      parts.push(this.call('x', checks.slice(from, from + most)));
+    }
+    await Promise.all(parts);
   }
 
   /**
-   * Deletes the state of these keys (per Cluster slot, one atomic step for up to
-   * `MAX_BATCH_LIMITS` keys: a limit set has no more).
+   * Deletes the state of these keys, and marks each key that had state as reset, at Redis's time,
+   * for as long as that state would have lasted (see `refund` and `resetAt`). Per Cluster slot, one
+   * atomic step for up to `MAX_BATCH_LIMITS / 2` keys.
    */
   async reset(keys: readonly string[]): Promise<void> {
-    // Per slot, its keys in parts of at most MAX_BATCH_LIMITS (what one call may name).
-    const parts: { slot: number; keys: string[] }[] = [];
-    const filling = new Map<number, string[]>();
-    for (const key of keys) {
-      const slot = this.cluster ? clusterSlotOf(key) : 0;
-      let part = filling.get(slot);
-      if (part === undefined || part.length === MAX_BATCH_LIMITS) {
-        part = [];
-        filling.set(slot, part);
-        parts.push({ slot, keys: part });
-      }
-      part.push(key);
-    }
+    const parts = partsBySlot(keys, this.cluster, MAX_BATCH_LIMITS / 2);
     await Promise.all(
-      parts.map((part) => this.enqueue('d', part.keys, [], NO_COSTS, 0, 0, part.slot)),
+      parts.map((part) => {
+        const named = part.keys.flatMap((key) => [key, key + RESET_MARKER_SUFFIX]);
+        return this.enqueue('d', named, [], NO_COSTS, 0, 0, part.slot);
+      }),
     );
+  }
+
+  /**
+   * Per key, its last reset (Redis time) while that reset's marker lives (as long as the key's
+   * state at the reset would have lasted), else undefined. The outage policy asks it
+   * only when Redis admits a call this instance's own record had denied.
+   */
+  async resetAt(keys: readonly string[]): Promise<readonly (ResetMark | undefined)[]> {
+    const parts = partsBySlot(keys, this.cluster, MAX_BATCH_LIMITS);
+    const answers = await Promise.all(
+      parts.map((part) => {
+        const markers = part.keys.map((key) => key + RESET_MARKER_SUFFIX);
+        return this.enqueue('m', markers, [], NO_COSTS, markers.length, 0, part.slot);
+      }),
+    );
+    // The script answers a marker in an outcome's four numbers: live, its time, its ms left, 0.
+    const marks = new Map<string, ResetMark | undefined>();
+    parts.forEach((part, index) => {
+      part.keys.forEach((key, at) => {
+        const { allowed, retryAfterMs, remaining } = answers[index][at];
+        marks.set(key, allowed ? { atMs: retryAfterMs, leftMs: remaining } : undefined);
+      });
+    });
+    return keys.map((key) => marks.get(key));
   }
 
   /** Stop the timeout watchdog and close the connection if the store opened it (`url`). */
@@ -207,7 +241,7 @@ export class RedisStore implements RateLimitStore {
   }
 
   private call(
-    op: 'e' | 'p' | 'r',
+    op: 'e' | 'p' | 'r' | 'x',
     checks: readonly LimitCheck[],
   ): Promise<readonly LimitOutcome[]> {
     const count = checks.length;
@@ -219,16 +253,23 @@ export class RedisStore implements RateLimitStore {
         ),
       );
     }
-    const keys = new Array<string>(count);
+    // A marked refund names each limit's reset marker after its key.
+    const marked = op === 'x';
+    const keys = new Array<string>(marked ? 2 * count : count);
     const limits = new Array<LimitArguments>(count);
     // An evaluation or peek whose every limit costs 1 sends no costs (the usual call).
-    let unitCosts = op !== 'r';
+    let unitCosts = op === 'e' || op === 'p';
     let slot = 0;
     let algorithms = 0;
     try {
       for (let index = 0; index < count; index++) {
         const check = checks[index];
-        keys[index] = check.key;
+        if (marked) {
+          keys[2 * index] = check.key;
+          keys[2 * index + 1] = check.key + RESET_MARKER_SUFFIX;
+        } else {
+          keys[index] = check.key;
+        }
         limits[index] = argumentsOf(check.limit);
         if (check.cost !== 1) unitCosts = false;
         algorithms |= algorithmBit(limits[index][0]);
@@ -238,7 +279,8 @@ export class RedisStore implements RateLimitStore {
       return Promise.reject(error);
     }
     const costs = unitCosts ? NO_COSTS : checks.map((check) => costOf(op, check));
-    return this.enqueue(op, keys, limits, costs, op === 'r' ? 0 : count, algorithms, slot);
+    const outcomes = op === 'e' || op === 'p' ? count : 0;
+    return this.enqueue(op, keys, limits, costs, outcomes, algorithms, slot);
   }
 
   private enqueue(
@@ -306,9 +348,11 @@ export class RedisStore implements RateLimitStore {
 const NO_COSTS: readonly string[] = [];
 
 /** A check's cost as the script takes it; a refund names the admission it undoes, when known. */
-function costOf(op: 'e' | 'p' | 'r', check: LimitCheck): string {
+function costOf(op: 'e' | 'p' | 'r' | 'x', check: LimitCheck): string {
   const cost = String(check.cost);
-  return op === 'r' && check.admittedAtMs !== undefined ? `${cost}@${check.admittedAtMs}` : cost;
+  return (op === 'r' || op === 'x') && check.admittedAtMs !== undefined
+    ? `${cost}@${check.admittedAtMs}`
+    : cost;
 }
 
 function argumentsOf(limit: BuiltInRateLimit): LimitArguments {

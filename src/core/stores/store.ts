@@ -67,8 +67,10 @@ export interface RateLimitStore {
    * is left alone. Per algorithm: fixed window, `cost` off the count when the admission's window is
    * the current one; sliding window, up to `cost` entries stamped `admittedAtMs` while live; token
    * bucket, `max(0, cost − elapsed × rate)` tokens, capped at capacity; GCRA, the arrival time back
-   * by `max(0, cost × interval − elapsed)`, not before now. The engine refunds each admitted
-   * decision once. Optional for custom stores: features that need it refuse a store without it.
+   * by `max(0, cost × interval − elapsed)`, not before now. A store that marks its resets (see
+   * `resetAt`) gives nothing back for a call admitted before a reset of its key, whoever made it.
+   * The engine refunds each admitted decision once. Optional for custom stores: features that need
+   * it refuse a store without it.
    */
   refund?(checks: readonly LimitCheck[]): Promise<void>;
   /**
@@ -76,6 +78,21 @@ export interface RateLimitStore {
    * Optional for custom stores: features that need it refuse a store without it.
    */
   reset?(keys: readonly string[]): Promise<void>;
+  /**
+   * Per key, its last reset while that reset can still matter, else undefined: a store shared by
+   * several instances marks the keys it resets, so that an instance whose own record of its calls
+   * (the outage policy's insurance) still counts the quota used before the reset learns of it.
+   * Asked only when the store admits a call that record had denied. Optional: without it, such a
+   * call is taken as the store having lost its state (denied).
+   */
+  resetAt?(keys: readonly string[]): Promise<readonly (ResetMark | undefined)[]>;
+}
+
+/** A key's reset as its store marked it: when (the store's clock, epoch ms), how long it lasts. */
+export interface ResetMark {
+  readonly atMs: number;
+  /** How much longer the mark is kept (as long as the key's state at the reset would have been). */
+  readonly leftMs: number;
 }
 
 /** Raised by a store that could not read or write its state. */
