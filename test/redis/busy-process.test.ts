@@ -29,6 +29,11 @@ function burst(limiter: RateLimiter, subject: string, calls: number) {
   return Promise.all(Array.from({ length: calls }, () => limiter.consume(subject)));
 }
 
+// Windows no test here can straddle: these tests count admissions exactly over several seconds, and
+// a fixed window that ended during one would rightly admit a fresh quota (it failed CI once,
+// 10 of 21 admitted, with 60-second windows).
+const LONG = 365 * 24 * 3600;
+
 describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
   let server: TestRedisServer;
 
@@ -45,7 +50,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
     const store = RedisStore.fromUrl(server.url, { commandTimeoutMs: 1000 });
     const storeErrors: unknown[] = [];
     const limiter = createRateLimiter({
-      limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 })],
+      limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG })],
       store,
       logger: quiet,
       reportStoreError: (error) => storeErrors.push(error),
@@ -79,7 +84,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
     const instances = [0, 1].map(() => {
       const store = RedisStore.fromUrl(server.url, { commandTimeoutMs: 300 });
       const limiter = createRateLimiter({
-        limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 600 })],
+        limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG })],
         store,
         logger: quiet,
         retryIntervalMs: 20,
@@ -123,7 +128,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
       commandTimeoutMs: 60_000,
     });
     const limiter = createRateLimiter({
-      limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 })],
+      limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG })],
       store,
       onStoreError: 'deny',
       logger: quiet,
@@ -139,7 +144,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
     await server.cli('SCRIPT', 'FLUSH');
     const store = RedisStore.fromUrl(server.url);
     const limiter = createRateLimiter({
-      limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 })],
+      limits: [new FixedWindowRateLimit({ maxCalls: 5, perSeconds: LONG })],
       store,
       onStoreError: 'deny',
       logger: quiet,
@@ -183,14 +188,14 @@ describeRedis('RedisStore on a server that refuses scripts', () => {
       store.evaluate([
         {
           key: 'noscript:{a}k',
-          limit: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }),
+          limit: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: LONG }),
           cost: 1,
         },
       ]),
     ).rejects.toThrow(/refuses Lua scripts.*enable scripting/);
     const warnings: string[] = [];
     const limiter = createRateLimiter({
-      limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })],
+      limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: LONG })],
       store,
       onStoreError: 'deny',
       logger: { warn: (message) => warnings.push(message) },
