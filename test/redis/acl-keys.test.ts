@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { FixedWindowRateLimit } from '../../src/core/limits.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
 import { redisDescribe } from './redis-available.js';
-import { freePorts, TestRedisServer } from './redis-server.js';
+import { TestRedisServer } from './redis-server.js';
 
 const describeRedis = await redisDescribe('RedisStore for a user whose ACL excludes its keys', {
   ownServers: true,
@@ -14,9 +14,14 @@ describeRedis('RedisStore for a user whose ACL excludes its keys', () => {
   let server: TestRedisServer;
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    server = new TestRedisServer(port, ['--user', 'app', 'on', 'nopass', '~app:*', '+@all']);
-    await server.start();
+    server = await TestRedisServer.startOnFreePort([
+      '--user',
+      'app',
+      'on',
+      'nopass',
+      '~app:*',
+      '+@all',
+    ]);
   });
   afterAll(async () => {
     await server?.stop();

@@ -38,9 +38,7 @@ describeRedis('RedisStore: busy process, flapping and cold Redis', () => {
   let server: TestRedisServer;
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    server = new TestRedisServer(port);
-    await server.start();
+    server = await TestRedisServer.startOnFreePort();
   });
   afterAll(async () => {
     await server?.stop();

@@ -10,7 +10,7 @@ import {
 } from '../../src/index.js';
 import { connectClient, uniqueSubject } from './clients.js';
 import { REDIS_URL, redisDescribe } from './redis-available.js';
-import { freePorts, TestRedisServer } from './redis-server.js';
+import { TestRedisServer } from './redis-server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -121,9 +121,7 @@ describeOwnRedis('ConcurrencyLimit on a Redis that stops a moment', () => {
   let store: RedisStore | undefined;
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    server = new TestRedisServer(port);
-    await server.start();
+    server = await TestRedisServer.startOnFreePort();
   });
 
   const opened: RedisStore[] = [];

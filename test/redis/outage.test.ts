@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { redisDescribe } from './redis-available.js';
-import { freePorts, TestRedisServer } from './redis-server.js';
+import { TestRedisServer } from './redis-server.js';
 import { compileCore, removeCore, Worker, type BurstResult, type WorkerHealth } from './workers.js';
 
 const describeRedis = await redisDescribe('RedisStore: Redis killed under load and restarted', {
@@ -49,9 +49,7 @@ describeRedis('RedisStore: Redis killed under load, frozen, and restarted', () =
   const workers: Worker[] = [];
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    server = new TestRedisServer(port);
-    await server.start();
+    server = await TestRedisServer.startOnFreePort();
     coreDir = compileCore();
     for (const setup of SETUPS) {
       const worker = new Worker();

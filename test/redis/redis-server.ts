@@ -52,6 +52,14 @@ export class TestRedisServer {
     private readonly extraArgs: readonly string[] = [],
   ) {}
 
+  /** A server on free loopback ports (see `freePorts`), started. */
+  static async startOnFreePort(extraArgs: readonly string[] = []): Promise<TestRedisServer> {
+    const [port] = await freePorts(1);
+    const server = new TestRedisServer(port, extraArgs);
+    await server.start();
+    return server;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }

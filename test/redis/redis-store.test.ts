@@ -31,9 +31,7 @@ describeRedis('RedisStore on a private redis-server', () => {
   let client: ReturnType<typeof createClient>;
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    server = new TestRedisServer(port);
-    await server.start();
+    server = await TestRedisServer.startOnFreePort();
     client = createClient({ url: server.url });
     client.on('error', () => undefined);
     await client.connect();

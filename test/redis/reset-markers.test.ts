@@ -12,7 +12,7 @@ import {
 } from '../../src/core/limits.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
 import { redisDescribe } from './redis-available.js';
-import { freePorts, TestRedisServer } from './redis-server.js';
+import { TestRedisServer } from './redis-server.js';
 
 // A private redis-server: the tests list its keys and flush it.
 const describeRedis = await redisDescribe('reset markers on a private redis-server', {
@@ -25,9 +25,7 @@ describeRedis('reset markers on a private redis-server', () => {
   const stores: RedisStore[] = [];
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    server = new TestRedisServer(port);
-    await server.start();
+    server = await TestRedisServer.startOnFreePort();
     client = createClient({ url: server.url });
     client.on('error', () => undefined);
     await client.connect();
