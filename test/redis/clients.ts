@@ -13,11 +13,17 @@ export interface TestClient {
 export const CLIENT_LIBRARIES = ['node-redis', 'ioredis'] as const;
 export type ClientLibrary = (typeof CLIENT_LIBRARIES)[number];
 
+/** A connected node-redis client whose connection errors do not crash the test process. */
+export async function connectNodeRedis(url: string): Promise<ReturnType<typeof createClient>> {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
 export async function connectClient(library: ClientLibrary, url: string): Promise<TestClient> {
   if (library === 'node-redis') {
-    const client = createClient({ url });
-    client.on('error', () => undefined);
-    await client.connect();
+    const client = await connectNodeRedis(url);
     return {
       client: client as unknown as RedisClientLike,
       command: (args) => client.sendCommand(args),

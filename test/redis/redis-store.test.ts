@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
-import { createClient, RESP_TYPES } from 'redis';
+import { RESP_TYPES } from 'redis';
+import { connectNodeRedis } from './clients.js';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import {
   FixedWindowRateLimit,
@@ -28,13 +29,11 @@ const LONG = 3600;
 
 describeRedis('RedisStore on a private redis-server', () => {
   let server: TestRedisServer;
-  let client: ReturnType<typeof createClient>;
+  let client: Awaited<ReturnType<typeof connectNodeRedis>>;
 
   beforeAll(async () => {
     server = await TestRedisServer.startOnFreePort();
-    client = createClient({ url: server.url });
-    client.on('error', () => undefined);
-    await client.connect();
+    client = await connectNodeRedis(server.url);
   });
   afterAll(async () => {
     await client?.close();

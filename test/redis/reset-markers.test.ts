@@ -2,7 +2,7 @@
 // every instance learns of it: a refund of a call admitted before it gives nothing back, and an
 // instance's own record (the insurance) starts afresh instead of taking the fresh state for lost.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { createClient } from 'redis';
+import { connectNodeRedis } from './clients.js';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import {
   FixedWindowRateLimit,
@@ -21,14 +21,12 @@ const describeRedis = await redisDescribe('reset markers on a private redis-serv
 
 describeRedis('reset markers on a private redis-server', () => {
   let server: TestRedisServer;
-  let client: ReturnType<typeof createClient>;
+  let client: Awaited<ReturnType<typeof connectNodeRedis>>;
   const stores: RedisStore[] = [];
 
   beforeAll(async () => {
     server = await TestRedisServer.startOnFreePort();
-    client = createClient({ url: server.url });
-    client.on('error', () => undefined);
-    await client.connect();
+    client = await connectNodeRedis(server.url);
   });
   afterAll(async () => {
     await Promise.all(stores.map((store) => store.close()));
