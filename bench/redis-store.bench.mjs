@@ -54,14 +54,19 @@ async function prepared(op) {
   return op;
 }
 
+/** A limiter of ours on the shared client, with keys of its own. */
+function oursLimiter(client, limits) {
+  return createRateLimiter({
+    limits: limits(),
+    store: new RedisStore({ client }),
+    prefix: freshPrefix('ours'),
+    name: 'test',
+  });
+}
+
 function ours(client, limits) {
   return () => {
-    const limiter = createRateLimiter({
-      limits: limits(),
-      store: new RedisStore({ client }),
-      prefix: freshPrefix('ours'),
-      name: 'test',
-    });
+    const limiter = oursLimiter(client, limits);
     return prepared((subject) => limiter.consume(subject));
   };
 }
@@ -69,12 +74,7 @@ function ours(client, limits) {
 /** A call that takes a concurrency slot and gives it back: `consume`, then `decision.release()`. */
 function oursAcquireRelease(client, limits) {
   return () => {
-    const limiter = createRateLimiter({
-      limits: limits(),
-      store: new RedisStore({ client }),
-      prefix: freshPrefix('ours'),
-      name: 'test',
-    });
+    const limiter = oursLimiter(client, limits);
     return prepared(async (subject) => {
       const decision = await limiter.consume(subject);
       await decision.release();

@@ -13,9 +13,10 @@ export interface ContinuationRegistry<T = unknown> {
    * on to its continuation (`carried`, e.g. the charge of its first round).
    */
   record(subject: string, handler: string, state: string, carried?: T): void;
-  /** Whether `state` was issued to `subject` by `handler` and is unused; uses it up. */
-  take(subject: string, handler: string, state: string): boolean;
-  /** {@link take}, answering what the state was recorded with; undefined when it does not count. */
+  /**
+   * When `state` was issued to `subject` by `handler` and is unused: uses it up and answers what it
+   * was recorded with; else undefined (it does not count).
+   */
   claim(subject: string, handler: string, state: string): { readonly carried?: T } | undefined;
 }
 
@@ -57,6 +58,7 @@ export class InMemoryContinuations<T = unknown> implements ContinuationRegistry<
     }
   }
 
+  /** Whether `state` was issued to `subject` by `handler` and is unused; uses it up. */
   take(subject: string, handler: string, state: string): boolean {
     return this.claim(subject, handler, state) !== undefined;
   }

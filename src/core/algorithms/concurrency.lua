@@ -51,28 +51,7 @@ end
 
 -- Drop the expired head, append `cost` leases expiring at expires_at_ms, keep the list for ttl_ms.
 local function concurrency_commit(key, now_ms, cost, ttl_ms, expires_at_ms, first_live)
-  if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
-  if cost > 0 then
-    local lease = struct.pack('<d', expires_at_ms)
-    local leases = {}
-    for unit = 1, math.min(cost, 1000) do leases[unit] = lease end
-    local left = cost
-    while left > 0 do
-      -- Pushed in chunks: unpack() of a huge table would overflow Lua's C stack.
-      if left < #leases then
-        for unit = left + 1, #leases do leases[unit] = nil end
-      end
-      redis.call('RPUSH', key, unpack(leases))
-      left = left - #leases
-    end
-  end
-  -- A list whose TTL is not positive is equivalent to no list: delete it.
-  local px = px_of(ttl_ms)
-  if px == nil then
-    redis.call('DEL', key)
-  else
-    redis.call('PEXPIRE', key, px)
-  end
+  commit_times(key, first_live, expires_at_ms, cost, ttl_ms)
 end
 
 -- Release (twin of releaseConcurrency): up to `cost` leases of the call admitted at admitted_at_ms

@@ -1,3 +1,4 @@
+import { firstLiveIndex, lastExpiresAfterMs, withAppended } from './times.js';
 import { AlgorithmStep, type RefundStep } from './types.js';
 
 /** At most `limit` calls in flight at once; each admitted call holds a slot for at most `leaseMs`. */
@@ -35,11 +36,8 @@ export function concurrency(
   const liveCount = leases.length - firstLive;
 
   if (liveCount + cost <= limit) {
-    // Built at its exact length: push() would leave spare capacity in every stored state.
-    const next = new Array<number>(liveCount + cost);
-    for (let index = 0; index < liveCount; index++) next[index] = leases[firstLive + index];
-    next.fill(nowMs + leaseMs, liveCount);
-    const resetAfterMs = expiresAfterMs(next, nowMs);
+    const next = withAppended(leases, firstLive, nowMs + leaseMs, cost);
+    const resetAfterMs = lastExpiresAfterMs(next, nowMs, 0);
     return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, resetAfterMs, nowMs);
   }
 
@@ -78,17 +76,5 @@ export function releaseConcurrency(
   let end = first;
   while (end < state.length && end - first < cost && state[end] === expiresAtMs) end++;
   const next = [...state.slice(0, first), ...state.slice(end)];
-  return { state: next, ttlMs: expiresAfterMs(next, nowMs) };
-}
-
-/** The index of the first lease still held at `nowMs`. */
-function firstLiveIndex(leases: ConcurrencyState, nowMs: number): number {
-  let firstLive = 0;
-  while (firstLive < leases.length && leases[firstLive] <= nowMs) firstLive++;
-  return firstLive;
-}
-
-/** Milliseconds until the last of `leases` expires (0 when there is none). */
-function expiresAfterMs(leases: ConcurrencyState, nowMs: number): number {
-  return leases.length === 0 ? 0 : leases[leases.length - 1] - nowMs;
+  return { state: next, ttlMs: lastExpiresAfterMs(next, nowMs, 0) };
 }

@@ -35,12 +35,7 @@ local function fixed_window_commit(key, now_ms, cost, ttl_ms, state, same_window
     redis.call('SET', key, state, 'KEEPTTL')
     return
   end
-  local px = px_of(ttl_ms)
-  if px == nil then
-    redis.call('DEL', key)
-  else
-    redis.call('SET', key, state, 'PX', px)
-  end
+  store_state(key, state, ttl_ms)
 end
 
 -- Refund (twin of the TypeScript refund): the count of the stored window goes down by `cost`, not

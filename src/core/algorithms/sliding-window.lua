@@ -52,28 +52,7 @@ end
 
 -- Drop the expired head, append `cost` entries at now_ms, and keep the list for ttl_ms.
 local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
-  if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
-  if cost > 0 then
-    local entry = struct.pack('<d', now_ms)
-    local entries = {}
-    for unit = 1, math.min(cost, 1000) do entries[unit] = entry end
-    local left = cost
-    while left > 0 do
-      -- Pushed in chunks: unpack() of a huge table would overflow Lua's C stack.
-      if left < #entries then
-        for unit = left + 1, #entries do entries[unit] = nil end
-      end
-      redis.call('RPUSH', key, unpack(entries))
-      left = left - #entries
-    end
-  end
-  -- A list whose TTL is not positive is equivalent to no list: delete it.
-  local px = px_of(ttl_ms)
-  if px == nil then
-    redis.call('DEL', key)
-  else
-    redis.call('PEXPIRE', key, px)
-  end
+  commit_times(key, first_live, now_ms, cost, ttl_ms)
 end
 
 -- Refund (twin of the TypeScript refund): the expired entries and the `cost` OLDEST live ones

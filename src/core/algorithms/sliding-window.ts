@@ -1,3 +1,4 @@
+import { firstLiveIndex, lastExpiresAfterMs, withAppended } from './times.js';
 import { AlgorithmStep, type RefundStep } from './types.js';
 
 /** Exact rolling window: at most `limit` units in any interval of `periodMs`. */
@@ -26,15 +27,13 @@ export function slidingWindow(
 ): AlgorithmStep<SlidingWindowState | undefined> {
   const { limit, periodMs } = params;
   const entries = state ?? [];
-  const firstLive = firstLiveIndex(entries, nowMs, periodMs);
+  // An entry admitted at t occupies the half-open interval [t, t + periodMs).
+  const firstLive = firstLiveIndex(entries, nowMs - periodMs);
   const liveCount = entries.length - firstLive;
 
   if (liveCount + cost <= limit) {
-    // Built at its exact length: push() would leave spare capacity in every stored state.
-    const next = new Array<number>(liveCount + cost);
-    for (let index = 0; index < liveCount; index++) next[index] = entries[firstLive + index];
-    next.fill(nowMs, liveCount);
-    const resetAfterMs = expiresAfterMs(next, nowMs, periodMs);
+    const next = withAppended(entries, firstLive, nowMs, cost);
+    const resetAfterMs = lastExpiresAfterMs(next, nowMs, periodMs);
     return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, resetAfterMs, nowMs);
   }
 
@@ -73,19 +72,5 @@ export function refundSlidingWindow(
   let end = first;
   while (end < state.length && end - first < cost && state[end] === admittedAtMs) end++;
   const next = [...state.slice(0, first), ...state.slice(end)];
-  return { state: next, ttlMs: expiresAfterMs(next, nowMs, params.periodMs) };
-}
-
-/** The index of the first entry still inside the window at `nowMs`. */
-function firstLiveIndex(entries: SlidingWindowState, nowMs: number, periodMs: number): number {
-  // An entry admitted at t occupies the half-open interval [t, t + periodMs).
-  const oldestLiveMs = nowMs - periodMs;
-  let firstLive = 0;
-  while (firstLive < entries.length && entries[firstLive] <= oldestLiveMs) firstLive++;
-  return firstLive;
-}
-
-/** Milliseconds until the newest of `entries` leaves the window (0 when there is none). */
-function expiresAfterMs(entries: SlidingWindowState, nowMs: number, periodMs: number): number {
-  return entries.length === 0 ? 0 : entries[entries.length - 1] + periodMs - nowMs;
+  return { state: next, ttlMs: lastExpiresAfterMs(next, nowMs, params.periodMs) };
 }

@@ -1,0 +1,49 @@
+-- Helpers shared by the Lua twins, put before them in every generated script (redis-script.ts),
+-- after `extra_ttl_ms` and `EPSILON_MS`. A helper comes after those it calls (Lua locals must be
+-- defined before use).
+
+-- The PX argument of a state kept for ttl_ms (the store's extra TTL added), or nil when ttl_ms is
+-- not positive: such a state is equivalent to no state, and its key is deleted instead.
+local function px_of(ttl_ms)
+  local ttl = math.ceil(ttl_ms)
+  if ttl <= 0 then return nil end
+  ttl = ttl + extra_ttl_ms
+  -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
+  if ttl >= 1e15 then return string.format('%d', ttl) end
+  return ttl
+end
+local function store_state(key, state, ttl_ms)
+  local px = px_of(ttl_ms)
+  if px == nil then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, state, 'PX', px)
+  end
+end
+
+-- A list of times (a sliding window's entries, a concurrency limit's lease expiries), oldest
+-- first: drop the `first_live` expired ones at its head, append `cost` copies of time_ms, and keep
+-- it for ttl_ms (a list whose TTL is not positive is equivalent to no list: deleted).
+local function commit_times(key, first_live, time_ms, cost, ttl_ms)
+  if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
+  if cost > 0 then
+    local time = struct.pack('<d', time_ms)
+    local times = {}
+    for unit = 1, math.min(cost, 1000) do times[unit] = time end
+    local left = cost
+    while left > 0 do
+      -- Pushed in chunks: unpack() of a huge table would overflow Lua's C stack.
+      if left < #times then
+        for unit = left + 1, #times do times[unit] = nil end
+      end
+      redis.call('RPUSH', key, unpack(times))
+      left = left - #times
+    end
+  end
+  local px = px_of(ttl_ms)
+  if px == nil then
+    redis.call('DEL', key)
+  else
+    redis.call('PEXPIRE', key, px)
+  end
+end
