@@ -138,4 +138,27 @@ describeRedis('reset markers on a private redis-server', () => {
     await client.del(state);
     expect(await admitted()).toBe(false);
   });
+
+  test('an instance learns the marks of its own reset: state lost later is still caught', async () => {
+    await client.flushAll();
+    const limiter = createRateLimiter({
+      name: 'own',
+      limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3600 })],
+      store: newStore(),
+    });
+    const subject = 'customer:8';
+    const admitted = async (): Promise<boolean> => (await limiter.consume(subject)).allowed;
+    expect([await admitted(), await admitted(), await admitted()]).toEqual([true, true, false]);
+
+    // The reset is made on this instance, then its fresh quota is used up.
+    await limiter.reset(subject);
+    expect([await admitted(), await admitted(), await admitted()]).toEqual([true, true, false]);
+
+    // Redis loses the key's state but keeps the mark (an eviction): the mark is of a reset this
+    // instance already counts from, so its record still holds the two calls since.
+    const state = (await client.keys('*')).filter((key) => !key.endsWith('!reset'));
+    expect(state).toHaveLength(1);
+    await client.del(state);
+    expect(await admitted()).toBe(false);
+  });
 });

@@ -178,6 +178,10 @@ export class ResilientStore implements RateLimitStore {
     const own: RateLimitStore | undefined = this.insurance;
     await own?.reset?.(keys);
     await this.primary.reset(keys);
+    // This instance's record was emptied just now: the marks of this reset are learned at once.
+    // Unlearned, a mark would later pass for a reset made elsewhere, and should the store lose
+    // these keys' state while it lives (an eviction), the record would be emptied again.
+    if (own !== undefined) await this.newMarks(keys);
   }
 
   /** Stops the insurance's sweep timer (the wrapped store is closed by its owner). */
@@ -255,26 +259,33 @@ export class ResilientStore implements RateLimitStore {
    * answer, teaches nothing (the call is taken as lost state: the safe side).
    */
   private async learnResets(checks: readonly LimitCheck[]): Promise<void> {
+    const fresh = await this.newMarks(checks.map((check) => check.key));
+    if (fresh.length !== 0) await this.insurance?.reset(fresh);
+  }
+
+  /** Learns the store's reset marks of `keys`; answers the keys whose mark was new here. */
+  private async newMarks(keys: readonly string[]): Promise<string[]> {
     const primary = this.primary;
-    if (primary.resetAt === undefined) return;
+    if (primary.resetAt === undefined) return [];
     let marks: readonly (ResetMark | undefined)[];
     try {
-      marks = await primary.resetAt(checks.map((check) => check.key));
+      marks = await primary.resetAt(keys);
     } catch (error) {
       if (!(error instanceof RateLimitConfigError)) this.failed(error, this.clock());
-      return;
+      return [];
     }
     const nowMs = this.clock();
     const fresh: string[] = [];
-    checks.forEach(({ key }, index) => {
+    keys.forEach((key, index) => {
       const mark = marks[index];
       if (mark === undefined || this.learned.get(key)?.atMs === mark.atMs) return;
       fresh.push(key);
       this.learned.set(key, { atMs: mark.atMs, untilMs: nowMs + mark.leftMs });
     });
-    if (fresh.length === 0) return;
-    for (const [key, { untilMs }] of this.learned) if (untilMs <= nowMs) this.learned.delete(key);
-    await this.insurance?.reset(fresh);
+    if (fresh.length !== 0) {
+      for (const [key, { untilMs }] of this.learned) if (untilMs <= nowMs) this.learned.delete(key);
+    }
+    return fresh;
   }
 
   /**
