@@ -59,3 +59,18 @@ function show(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   return String(value);
 }
+
+/**
+ * A storage key prefix, checked: Redis Cluster hashes a key by its first `{…}`, and an empty
+ * `{}` there makes it hash the whole key instead, which would put the keys of one call (and each
+ * key's reset mark) in different slots. A non-empty hash tag, such as `{app}:`, is fine.
+ */
+export function checkKeyPrefix(prefix: string): string {
+  const open = prefix.indexOf('{');
+  if (open >= 0 && prefix[open + 1] === '}') {
+    throw new RateLimitConfigError(
+      `the key prefix "${prefix}" begins a hash tag with an empty "{}", so Redis Cluster would hash each key whole and put the keys of one call in different slots; remove the "{}" (a hash tag with a name, such as "{app}:", is fine)`,
+    );
+  }
+  return prefix;
+}

@@ -11,6 +11,7 @@ import {
 } from './decision.js';
 import { holdsSlots, LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
+import { checkKeyPrefix } from './config-checks.js';
 import type { LimitOutcome, RateLimitStore } from './stores/store.js';
 import { Check } from './check.js';
 
@@ -86,7 +87,7 @@ export class RateLimitEngine {
     readonly store: RateLimitStore,
     options: RateLimitEngineOptions = {},
   ) {
-    this.prefix = options.prefix ?? 'mcprl:';
+    this.prefix = checkKeyPrefix(options.prefix ?? 'mcprl:');
   }
 
   evaluate(set: LimitSet, context: RateLimitContext): Promise<RateLimitDecision> {

@@ -147,7 +147,7 @@ export interface McpRateLimitModuleOptions {
   readonly messageLimit?: McpMessageLimitOptions;
   /** Told of every decision: allowed, denied, and store errors. Must be quick; errors are ignored. */
   readonly onDecision?: (event: RateLimitEvent) => void;
-  /** Prefix of every storage key (default `mcprl:`). */
+  /** Prefix of every storage key (default `mcprl:`); an empty hash tag `{}` in it is refused. */
   readonly prefix?: string;
   /**
    * OpenTelemetry metrics (decisions, store call durations, store outage; never the subject).

@@ -1,7 +1,7 @@
 // Attack review (attack3): bad inputs to the limiter outside Nest are clear errors, as they are on
 // McpRateLimitService ("the subject must be a non-empty string, e.g. a user id").
 import { expect, test } from '@jest/globals';
-import { createRateLimiter, FixedWindowRateLimit } from '../../src/index.js';
+import { createRateLimiter, FixedWindowRateLimit, RateLimitConfigError } from '../../src/index.js';
 
 const badSubjects: unknown[] = [undefined, null, 42, {}, ['user:a']];
 
@@ -18,4 +18,17 @@ test('a subject that is not a string is an error that names the subject', async 
     }
   }
   await expect(limiter.refund(undefined as never)).rejects.toThrow(/decision/);
+});
+
+// Redis Cluster hashes a key whole when its first {…} is empty: a call's keys (and a key's reset
+// mark) would land in different slots, and every call with two limits would fail there.
+test('a key prefix with an empty hash tag is refused; named hash tags are fine', () => {
+  const limits = [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })];
+  for (const prefix of ['app{}:', '{}', 'a{}{b}:']) {
+    expect(() => createRateLimiter({ limits, prefix })).toThrow(RateLimitConfigError);
+    expect(() => createRateLimiter({ limits, prefix })).toThrow(/empty "\{\}"/);
+  }
+  for (const prefix of ['{app}:', 'a{', 'a}{b}', 'mcprl:']) {
+    expect(() => createRateLimiter({ limits, prefix })).not.toThrow();
+  }
 });
