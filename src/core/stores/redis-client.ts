@@ -307,6 +307,10 @@ export function serverRefusal(error: unknown): string | undefined {
   if (/NOPERM.*\bkeys?\b/i.test(message)) {
     return `the Redis user may not access the store's keys (${message}). Give its ACL a key pattern that covers the store's prefix (default "mcprl:", e.g. ~mcprl:*)`;
   }
+  // Redis 5 and older: a script's `SET … KEEPTTL` (the fixed window's update) fails as a syntax error.
+  if (/\bscript\b.*\bsyntax error/i.test(message)) {
+    return `the Redis server rejects a command of the store's scripts (${message}), as servers older than Redis 6.0 reject SET … KEEPTTL. RedisStore needs Redis 6.0 or later (or a compatible server of that level)`;
+  }
   if (!/unknown command|script(ing)?\b.*\bdisabled|disabled.*\bscript|NOPERM/i.test(message)) {
     return undefined;
   }
