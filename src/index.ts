@@ -39,7 +39,7 @@ export type {
   RateLimiter,
 } from './core/create-rate-limiter.js';
 export type { RateLimitStore, LimitCheck, LimitOutcome, ResetMark } from './core/stores/store.js';
-export { StoreUnavailableError } from './core/stores/store.js';
+export { StoreTimeoutError, StoreUnavailableError } from './core/stores/store.js';
 export { MemoryStore } from './core/stores/memory-store.js';
 export type { MemoryStoreOptions } from './core/stores/memory-store.js';
 export { CacheManagerStore } from './core/stores/cache-manager-store.js';

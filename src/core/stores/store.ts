@@ -107,6 +107,8 @@ export class StoreUnavailableError extends Error {
  * A store call that did not answer in time but may still run (a slow or frozen store): `late`
  * resolves with what the store answers for it after all, or undefined when it never runs or fails.
  * The outage policy decides the call meanwhile, and frees the concurrency slots it took late.
+ * A custom store that gives up waiting on its backend should reject `evaluate` with one, so that
+ * slots its command may still take are freed too.
  */
 export class StoreTimeoutError extends StoreUnavailableError {
   constructor(
