@@ -149,9 +149,10 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 
   /**
    * Whether the handler's own limits pass this call by (undefined when they do not): a tasks request
-   * (its task's tools/call was charged), or the retry of a multi round-trip call whose
-   * `requestState` this server issued to this subject for this handler (used up here, so a replay
-   * is charged), with the charge of the logical call's first round.
+   * to a route declared an MCP endpoint (`@LimitMcpMessages()`: its task's tools/call was charged;
+   * on any other route the body's "method" is only the client's word), or the retry of a multi
+   * round-trip call whose `requestState` this server issued to this subject for this handler (used
+   * up here, so a replay is charged), with the charge of the logical call's first round.
    */
   private uncharged(
     type: 'rpc' | 'http',
@@ -162,7 +163,8 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     if (isContinuation(call)) {
       return this.service.continuations.claim(subject, plan.owner, call.requestState!);
     }
-    return type === 'http' && isTaskRequest(call.request) ? NOTHING_CARRIED : undefined;
+    const poll = type === 'http' && plan.messageLimited && isTaskRequest(call.request);
+    return poll ? NOTHING_CARRIED : undefined;
   }
 
   /**
