@@ -34,8 +34,9 @@ export interface RequestLike {
  * plain Node request) as `ip:<address>`; else `undefined`: the caller cannot be identified.
  *
  * A user id is a non-empty string, a finite number, a bigint, or an object with a string form of
- * its own (`toHexString()`, as a MongoDB `ObjectId`, or its own `toString()`). Any other id throws
- * a `RateLimitConfigError`: a user must never be silently keyed by an address instead.
+ * its own (`toHexString()`, as a MongoDB `ObjectId`, or its own `toString()`). Any other id, and a
+ * user whose only ids are empty strings, throws a `RateLimitConfigError`: a user must never be
+ * silently keyed by an address instead.
  */
 export function defaultSubject(request: RequestLike | undefined | null): string | undefined {
   const user = request?.user;
@@ -43,6 +44,13 @@ export function defaultSubject(request: RequestLike | undefined | null): string 
     const record = user as Record<string, unknown>;
     const id = idOf(record.id, 'id') ?? idOf(record.sub, 'sub') ?? idOf(record.userId, 'userId');
     if (id !== undefined) return `user:${id}`;
+    if (record.id === '' || record.sub === '' || record.userId === '') {
+      // Keyed by its address instead, this user would get a quota per address, shared with the
+      // anonymous callers there.
+      throw new RateLimitConfigError(
+        'request.user has an empty id (id, sub or userId is ""): it cannot key a rate limit; give the user a non-empty id, or choose the subject with the resolveSubject option',
+      );
+    }
   }
   const ip = clientIp(request);
   if (typeof ip !== 'string' || ip.length === 0) return undefined;

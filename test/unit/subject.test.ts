@@ -50,6 +50,18 @@ describe('defaultSubject', () => {
     }
   });
 
+  // Attack review 4: a user whose id came out empty was keyed by its address, one quota per address,
+  // shared with the anonymous callers there.
+  it('refuses a user whose only ids are empty strings instead of falling back to the IP', () => {
+    for (const user of [{ id: '' }, { sub: '' }, { userId: '' }, { id: '', sub: '' }]) {
+      expect(() => defaultSubject({ user, ip: '1.2.3.4' })).toThrow(
+        /request\.user has an empty id/,
+      );
+    }
+    // An empty field beside a usable one is only absent.
+    expect(defaultSubject({ user: { id: '', sub: 's1' }, ip: '1.2.3.4' })).toBe('user:s1');
+  });
+
   it('gives each address its own subject when calls alternate between addresses', () => {
     // The last address's subject is reused: a stale one would key a client by another's IP.
     const addresses = ['10.0.0.1', '10.0.0.1', '::ffff:10.0.0.2', '2001:db8::1', '10.0.0.1'];
