@@ -109,6 +109,30 @@ class McpContextCall implements McpCall {
 }
 
 /**
+ * Whether the client gave the call up: its MCP request was cancelled (the SDK aborts the request's
+ * signal, McpContext argument 4's `mcpReq.signal`, on `notifications/cancelled` or when the
+ * transport closes), or the connection of its HTTP request is gone. Never throws.
+ */
+export function cancelledByClient(mcpContext: unknown, request: unknown): boolean {
+  interface SdkContext {
+    readonly mcpReq?: { readonly signal?: { readonly aborted?: unknown } };
+  }
+  interface NodeRequest {
+    readonly socket?: { readonly destroyed?: unknown };
+  }
+  try {
+    const context = mcpContext as { getArgByIndex?: (index: number) => unknown } | undefined;
+    const sdk = context?.getArgByIndex?.(4) as SdkContext | undefined;
+    if (sdk?.mcpReq?.signal?.aborted === true) return true;
+    const http = request as (NodeRequest & { readonly raw?: NodeRequest }) | undefined;
+    // Fastify's request wraps the Node one.
+    return (http?.raw ?? http)?.socket?.destroyed === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The call of an HTTP request to an endpoint that speaks MCP JSON-RPC: method, id and target from
  * the body (a single JSON-RPC message), or from the `Mcp-Method` / `Mcp-Name` headers when the body
  * does not say. For a batch (an array), only the id is left out: it names no single request.

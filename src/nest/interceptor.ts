@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { finalize, map, tap, type Observable } from 'rxjs';
 import type { RateLimitDecision } from '../core/engine.js';
+import { callFromMcpContext, cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
 import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
@@ -56,6 +57,9 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         error: (error: unknown) => {
           if (settled) return;
           settled = true;
+          // A call its client gave up on stays charged: a refund would let a client run the
+          // handler without limit by cancelling each call once its work is done.
+          if (cancelledOf(context, type)) return;
           this.ended(decided, { failed: true, error });
         },
       }),
@@ -116,6 +120,16 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     if (refund) followUp.refund(plan, charged, decision);
     return refund;
   }
+}
+
+/** Whether the client of this call gave it up (see `cancelledByClient`). */
+function cancelledOf(context: ExecutionContext, type: string): boolean {
+  return type === 'rpc'
+    ? cancelledByClient(
+        context.getArgByIndex(1),
+        callFromMcpContext(context.getArgByIndex(1), undefined).request,
+      )
+    : cancelledByClient(undefined, context.getArgByIndex(0));
 }
 
 /** The interceptor McpRateLimitModule binds: one for the process, as it holds no state. */

@@ -140,7 +140,8 @@ export interface McpRateLimitModuleOptions {
   /**
    * Give the quota back when an admitted call ends this way, e.g. `(outcome) => outcome.failed`
    * (express-rate-limit's `skipFailedRequests`). Applies to handlers with `@RateLimit()`; must be
-   * quick and must not throw (a throw keeps the charge).
+   * quick and must not throw (a throw keeps the charge). Never asked for a call its client gave up
+   * on (cancelled, connection gone): such a call stays charged.
    */
   readonly refundWhen?: (outcome: CallOutcome) => boolean;
   /** The message-level limit of `@LimitMcpMessages()` endpoints. */
