@@ -20,6 +20,7 @@ import {
 import { MULTI_ROUND_TRIP_METHODS } from '../mcp/continuations.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
+import { linkFrameworkRequests } from './framework-requests.js';
 import { callKeyOf, isDecided, markDecided, type CarriedCharge } from './admitted-calls.js';
 import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decision-report.js';
 import { RateLimitExceededException } from './exception.js';
@@ -78,6 +79,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   /** Fails bootstrap when the app has no McpRateLimitModule to decide with. */
   onModuleInit(): void {
     this.serviceRef.get();
+    linkFrameworkRequests(this.adapterHost);
   }
 
   /**
