@@ -1,3 +1,5 @@
+import { describeValue } from '../core/context.js';
+import { RateLimitConfigError } from '../core/config-checks.js';
 import { defaultSubject } from '../core/subject.js';
 import { echoableId, type JsonRpcId } from './json-rpc-error.js';
 
@@ -156,17 +158,24 @@ export function callFromHttpRequest(request: unknown): McpCall {
 }
 
 /**
- * The subject of a call: `resolve(call)` when given and it answers a non-empty string; else the
- * default — the user id or client IP of the HTTP request (`defaultSubject`), or, without an HTTP
- * request (STDIO), the MCP session: `session:<id>`, where STDIO is one session per process.
- * `undefined` when the caller cannot be identified (e.g. its connection was reset before its
- * address was read): such a caller must not get a quota of its own (option `unidentified`).
- * Throws when the user id cannot be used (see `defaultSubject`).
+ * The subject of a call: what `resolve(call)` answers when given, unless it answers `undefined` (or
+ * `null`); then the default — the user id or client IP of the HTTP request (`defaultSubject`), or,
+ * without an HTTP request (STDIO), the MCP session: `session:<id>`, where STDIO is one session per
+ * process. `undefined` when the caller cannot be identified (e.g. its connection was reset before
+ * its address was read): such a caller must not get a quota of its own (option `unidentified`).
+ * Throws when the user id cannot be used (see `defaultSubject`), when `resolve` throws, and when it
+ * answers anything but a non-empty string or `undefined`: a resolver's failure, which a client's
+ * input may provoke, must never quietly key the caller by its address instead.
  */
 export function subjectOf(call: McpCall, resolve?: (call: McpCall) => unknown): string | undefined {
   if (resolve !== undefined) {
-    const custom = safely(() => resolve(call));
+    const custom = resolve(call);
     if (typeof custom === 'string' && custom.length > 0) return custom;
+    if (custom !== undefined && custom !== null) {
+      throw new RateLimitConfigError(
+        `resolveSubject must answer a non-empty string, or undefined for the default subject (got ${describeValue(custom)})`,
+      );
+    }
   }
   if (call.request !== undefined) return defaultSubject(call.request);
   if (call.session !== undefined) return `session:${call.session}`;

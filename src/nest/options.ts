@@ -120,8 +120,8 @@ export interface McpRateLimitModuleOptions {
   readonly httpStatus?: 200 | 429;
   /**
    * Who is calling, when the default (user id, else client IP, else the MCP session) is not what
-   * you want. Answer `undefined` to fall back to the default. Must not throw; if it does, the
-   * default is used.
+   * you want. Answer `undefined` to fall back to the default. A throw, or an answer that is not a
+   * non-empty string, fails the call (it is never quietly keyed by the default instead).
    */
   readonly resolveSubject?: (call: McpCall) => string | undefined;
   /**
