@@ -186,8 +186,8 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         return this.continuation(context, key, type, plan, call, subject, evaluated, uncharged);
       }
       if (plan.followsCalls) {
-        const { charged, decision } = uncharged.carried ?? {};
-        markDecided(key, { followUp: this.service, plan, subject, charged, decision });
+        const { charged, decision, set } = uncharged.carried ?? {};
+        markDecided(key, { followUp: this.service, plan, subject, charged, decision, set });
       }
       return this.admit(context, evaluated);
     }
@@ -227,11 +227,11 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   ): boolean | Promise<boolean> {
     const followUp = this.service;
     // What refundWhen may give back stays the first round's charge.
-    const { charged, decision: charge } = claimed.carried ?? {};
+    const { charged, decision: charge, set } = claimed.carried ?? {};
     const limitContext = new CallContext(call, subject, plan.costOf(call));
     const slots = plan.slotsFor(limitContext);
     if (slots === undefined) {
-      markDecided(key, { followUp, plan, subject, charged, decision: charge });
+      markDecided(key, { followUp, plan, subject, charged, decision: charge, set });
       return this.admit(context, evaluated);
     }
     const decision = this.service.evaluateHandler(plan, limitContext, call, slots);
@@ -241,7 +241,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         this.service.continuations.record(subject, plan.owner, call.requestState!, claimed.carried);
         throw this.denial(type, plan, call, settled, false);
       }
-      markDecided(key, { followUp, plan, subject, charged, decision: charge, held: settled });
+      markDecided(key, { followUp, plan, subject, charged, decision: charge, set, held: settled });
       return this.admit(context, evaluated);
     });
   }

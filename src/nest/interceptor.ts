@@ -8,7 +8,7 @@ import { finalize, map, tap, type Observable } from 'rxjs';
 import type { RateLimitDecision } from '../core/engine.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
-import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
+import { callKeyOf, carriedChargeOf, decidedCall, type DecidedCall } from './admitted-calls.js';
 import { declaresLimits, type AppMethod } from './bootstrap-check.js';
 import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
 import type { CallOutcome } from './options.js';
@@ -81,10 +81,8 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
     if (state !== undefined) {
       // The charge goes on with the logical call, for refundWhen at its end.
-      const { charged, decision } = decided;
-      const carried =
-        charged === undefined || decision === undefined ? undefined : { charged, decision };
-      decided.followUp.continuations.record(decided.subject, decided.plan.owner, state, carried);
+      const { followUp, subject, plan } = decided;
+      followUp.continuations.record(subject, plan.owner, state, carriedChargeOf(decided));
     }
     return this.ended(decided, { failed: false, result });
   }
@@ -113,7 +111,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (refund) followUp.refund(plan, charged, decision);
+    if (refund) followUp.refund(plan, { charged, decision, set: decided.set });
     return refund;
   }
 }
