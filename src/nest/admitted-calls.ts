@@ -54,6 +54,8 @@ export interface DecidedCall {
   readonly decision?: RateLimitDecision;
   /** For a continuation: the limit set its first round was charged to. */
   readonly set?: LimitSet;
+  /** Which round of its logical call this is (default 1: the first, charged). */
+  readonly round?: number;
   /**
    * The decision whose `ConcurrencyLimit` slots this call holds, released when it ends (for the
    * retry of a multi round-trip call, the slots it took again; its charge is `decision`).
