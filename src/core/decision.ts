@@ -1,6 +1,11 @@
 // How the results of a call's limiters become its decision: one result per limiter, the longest
 // wait among the denials, the wire's whole seconds.
-import { describeValue, type McpRateLimiter, type RateLimitVerdict } from './context.js';
+import {
+  describeValue,
+  type McpRateLimiter,
+  type RateLimitContext,
+  type RateLimitVerdict,
+} from './context.js';
 import type { BuiltInRateLimit } from './built-in-limit.js';
 import { StoreUnavailableError, type LimitCheck, type LimitOutcome } from './stores/store.js';
 
@@ -48,7 +53,19 @@ export const RECEIPT = Symbol('rate-limit receipt');
 
 /** What a decision asks of its receipt. */
 export interface Releasable {
+  /** The context the call was admitted with: what `refund(decision)` gives custom limiters. */
+  context: RateLimitContext;
   release(decision: RateLimitDecision): Promise<void>;
+}
+
+/**
+ * Lets `context` stand for the one the admitted `decision` was made with, in its receipt: a
+ * lighter one (no request, no arguments) for a decision kept long after its call, e.g. the charge a
+ * multi round-trip call carries between rounds, so that keeping it does not keep the whole request.
+ */
+export function lightenReceipt(decision: RateLimitDecision, context: RateLimitContext): void {
+  const receipt = (decision as { [RECEIPT]?: Releasable })[RECEIPT];
+  if (receipt !== undefined) receipt.context = context;
 }
 
 const RELEASED: Promise<void> = Promise.resolve();

@@ -34,7 +34,7 @@ class Receipt implements Releasable {
   constructor(
     readonly engine: RateLimitEngine,
     readonly set: LimitSet,
-    readonly context: RateLimitContext,
+    public context: RateLimitContext,
     /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
     readonly checks: readonly Check[],
     readonly outcomes: readonly LimitOutcome[],

@@ -10,14 +10,23 @@ import { createHash } from 'node:crypto';
 export interface ContinuationRegistry<T = unknown> {
   /**
    * Remember that `state` was issued to `subject` by `handler`, with what the logical call carries
-   * on to its continuation (`carried`, e.g. the charge of its first round).
+   * on to its continuation (`carried`, e.g. the charge of its first round), in the `round`th round
+   * of the logical call (default 1: its first, charged). A state issued in the last round a logical
+   * call may have is not remembered: its retry is charged as a new call.
    */
-  record(subject: string, handler: string, state: string, carried?: T): void;
+  record(subject: string, handler: string, state: string, carried?: T, round?: number): void;
   /**
    * When `state` was issued to `subject` by `handler` and is unused: uses it up and answers what it
-   * was recorded with; else undefined (it does not count).
+   * was recorded with (and in which round); else undefined (it does not count).
    */
-  claim(subject: string, handler: string, state: string): { readonly carried?: T } | undefined;
+  claim(subject: string, handler: string, state: string): ClaimedState<T> | undefined;
+}
+
+/** What a claimed `requestState` was recorded with. */
+export interface ClaimedState<T = unknown> {
+  readonly carried?: T;
+  /** The round of the logical call that issued the state (1: its first, charged). */
+  readonly round?: number;
 }
 
 export interface InMemoryContinuationsOptions {
@@ -25,6 +34,12 @@ export interface InMemoryContinuationsOptions {
   readonly ttlMs?: number;
   /** Most states remembered; the oldest are forgotten first (default 10 000). */
   readonly maxEntries?: number;
+  /**
+   * Most rounds of one logical call for its one charge (default 10): the retry after the last is
+   * charged as a new call. Without a bound, a client that retries with each new state but never
+   * sends the input asked for reruns the handler forever for one charge.
+   */
+  readonly maxRounds?: number;
   /** The clock, in ms (default `Date.now`). */
   readonly now?: () => number;
 }
@@ -37,22 +52,25 @@ export interface InMemoryContinuationsOptions {
 export class InMemoryContinuations<T = unknown> implements ContinuationRegistry<T> {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  private readonly maxRounds: number;
   private readonly now: () => number;
   /** Expiry (and what the state carries) by hash, in insertion order (the oldest first). */
-  private readonly issued = new Map<string, { readonly expiresAt: number; readonly carried?: T }>();
+  private readonly issued = new Map<string, IssuedState<T>>();
 
   constructor(options: InMemoryContinuationsOptions = {}) {
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
     this.now = options.now ?? Date.now;
   }
 
-  record(subject: string, handler: string, state: string, carried?: T): void {
+  record(subject: string, handler: string, state: string, carried?: T, round = 1): void {
     const now = this.now();
     this.forgetExpired(now);
     const key = hashOf(subject, handler, state);
     this.issued.delete(key);
-    this.issued.set(key, { expiresAt: now + this.ttlMs, carried });
+    if (round >= this.maxRounds) return;
+    this.issued.set(key, { expiresAt: now + this.ttlMs, carried, round });
     if (this.issued.size > this.maxEntries) {
       this.issued.delete(this.issued.keys().next().value!);
     }
@@ -63,7 +81,7 @@ export class InMemoryContinuations<T = unknown> implements ContinuationRegistry<
     return this.claim(subject, handler, state) !== undefined;
   }
 
-  claim(subject: string, handler: string, state: string): { readonly carried?: T } | undefined {
+  claim(subject: string, handler: string, state: string): ClaimedState<T> | undefined {
     const key = hashOf(subject, handler, state);
     const issued = this.issued.get(key);
     if (issued === undefined) return undefined;
@@ -79,6 +97,18 @@ export class InMemoryContinuations<T = unknown> implements ContinuationRegistry<
       this.issued.delete(key);
     }
   }
+}
+
+/** Which round of its logical call the retry carrying a claimed state is (a new call: 1). */
+export function nextRound(claimed: ClaimedState): number {
+  return (claimed.round ?? 0) + 1;
+}
+
+/** How many rounds a logical call may have for its one charge, by default. */
+export const DEFAULT_MAX_ROUNDS = 10;
+
+interface IssuedState<T> extends ClaimedState<T> {
+  readonly expiresAt: number;
 }
 
 function hashOf(subject: string, handler: string, state: string): string {

@@ -1,6 +1,7 @@
-import type { RateLimitDecision } from '../core/engine.js';
+import type { LimitSet, RateLimitDecision } from '../core/engine.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { RateLimitContext } from '../core/context.js';
+import { lightenReceipt } from '../core/decision.js';
 import type { ContinuationRegistry } from '../mcp/continuations.js';
 import type { HandlerPlan } from './handler-plan.js';
 
@@ -11,13 +12,30 @@ import type { HandlerPlan } from './handler-plan.js';
 export interface CarriedCharge {
   readonly charged: RateLimitContext;
   readonly decision: RateLimitDecision;
+  /** The limit set the charge was taken from (default: the one `charged` selects). */
+  readonly set?: LimitSet;
+}
+
+/**
+ * The charge of `decided` as a continuation carries it: only what a refund needs (subject, method,
+ * target and cost; the limit set and the decision's receipt), never the call's request, MCP
+ * context or arguments, which a registry of thousands of states, each kept minutes, must not keep.
+ */
+export function carriedChargeOf(decided: DecidedCall): CarriedCharge | undefined {
+  const { charged, decision, plan } = decided;
+  if (charged === undefined || decision === undefined) return undefined;
+  const { subject, method, target, cost } = charged;
+  const light: RateLimitContext = { subject, method, target, cost };
+  // The receipt is shared with the first round, so the charge is still given back once.
+  lightenReceipt(decision, light);
+  return { charged: light, decision, set: decided.set ?? plan.setFor(charged) };
 }
 
 /** What the interceptor does after a followed call, for the module that decided it. */
 export interface CallFollowUp {
   readonly continuations: ContinuationRegistry<CarriedCharge>;
   readonly logger: { warn(message: string): void };
-  refund(plan: HandlerPlan, context: RateLimitContext, decision: RateLimitDecision): void;
+  refund(plan: HandlerPlan, charge: CarriedCharge): void;
 }
 
 /** What the guard decided for one call, for the interceptor that runs after the handler. */
@@ -31,9 +49,13 @@ export interface DecidedCall {
    * The handler limits' context, when the call was charged to them (for a continuation of a multi
    * round-trip call: when its first round was).
    */
-  readonly charged: RateLimitContext | undefined;
+  readonly charged?: RateLimitContext;
   /** The handler limits' decision when charged: what a refund gives back (once). */
   readonly decision?: RateLimitDecision;
+  /** For a continuation: the limit set its first round was charged to. */
+  readonly set?: LimitSet;
+  /** Which round of its logical call this is (default 1: the first, charged). */
+  readonly round?: number;
   /**
    * The decision whose `ConcurrencyLimit` slots this call holds, released when it ends (for the
    * retry of a multi round-trip call, the slots it took again; its charge is `decision`).

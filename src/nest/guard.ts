@@ -17,7 +17,7 @@ import {
   subjectOf,
   type McpCall,
 } from '../mcp/call.js';
-import { MULTI_ROUND_TRIP_METHODS } from '../mcp/continuations.js';
+import { MULTI_ROUND_TRIP_METHODS, nextRound, type ClaimedState } from '../mcp/continuations.js';
 import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
 import { linkFrameworkRequests } from './framework-requests.js';
@@ -161,7 +161,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     plan: HandlerPlan,
     call: McpCall,
     subject: string,
-  ): { readonly carried?: CarriedCharge } | undefined {
+  ): ClaimedState<CarriedCharge> | undefined {
     if (isContinuation(call)) {
       return this.service.continuations.claim(subject, plan.owner, call.requestState!);
     }
@@ -188,8 +188,8 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         return this.continuation(context, key, type, plan, call, subject, evaluated, uncharged);
       }
       if (plan.followsCalls) {
-        const { charged, decision } = uncharged.carried ?? {};
-        markDecided(key, { followUp: this.service, plan, subject, charged, decision });
+        const round = nextRound(uncharged);
+        markDecided(key, { followUp: this.service, plan, subject, ...uncharged.carried, round });
       }
       return this.admit(context, evaluated);
     }
@@ -225,25 +225,26 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     call: McpCall,
     subject: string,
     evaluated: HeaderSource[] | undefined,
-    claimed: { readonly carried?: CarriedCharge },
+    claimed: ClaimedState<CarriedCharge>,
   ): boolean | Promise<boolean> {
     const followUp = this.service;
     // What refundWhen may give back stays the first round's charge.
-    const { charged, decision: charge } = claimed.carried ?? {};
+    const decided = { followUp, plan, subject, ...claimed.carried, round: nextRound(claimed) };
     const limitContext = new CallContext(call, subject, plan.costOf(call));
     const slots = plan.slotsFor(limitContext);
     if (slots === undefined) {
-      markDecided(key, { followUp, plan, subject, charged, decision: charge });
+      markDecided(key, decided);
       return this.admit(context, evaluated);
     }
     const decision = this.service.evaluateHandler(plan, limitContext, call, slots);
     return whenDecided(decision, (settled) => {
       reportDecision(this.service, plan, 'handler', call, subject, settled, 1);
       if (!settled.allowed) {
-        this.service.continuations.record(subject, plan.owner, call.requestState!, claimed.carried);
+        const { carried, round: issuedIn } = claimed;
+        followUp.continuations.record(subject, plan.owner, call.requestState!, carried, issuedIn);
         throw this.denial(type, plan, call, settled, false);
       }
-      markDecided(key, { followUp, plan, subject, charged, decision: charge, held: settled });
+      markDecided(key, { ...decided, held: settled });
       return this.admit(context, evaluated);
     });
   }
@@ -331,7 +332,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 }
 
 /** A call the handler's limits pass by, with no charge carried from an earlier round. */
-const NOTHING_CARRIED: { readonly carried?: CarriedCharge } = Object.freeze({});
+const NOTHING_CARRIED: ClaimedState<CarriedCharge> = Object.freeze({});
 
 /** Whether the call is the retry of a multi round-trip call (it carries a `requestState`). */
 function isContinuation(call: McpCall): boolean {

@@ -9,7 +9,7 @@ import type { RateLimitDecision } from '../core/engine.js';
 import { callFromMcpContext, cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
-import { callKeyOf, decidedCall, type DecidedCall } from './admitted-calls.js';
+import { callKeyOf, carriedChargeOf, decidedCall, type DecidedCall } from './admitted-calls.js';
 import { declaresLimits, type AppMethod } from './bootstrap-check.js';
 import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
 import type { CallOutcome } from './options.js';
@@ -18,7 +18,8 @@ import { NEST_INTERCEPTORS } from './tokens.js';
 /**
  * What happens after an admitted call of a limited handler (the guard decides before it):
  * - an `input_required` answer's `requestState` is recorded for the subject and the handler, so
- *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28);
+ *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28), up to
+ *   the registry's bound on rounds;
  * - with `refundWhen`, the quota the call took is given back when the call ended that way;
  * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
  *   unsubscribed (MCP-Nest takes the first value and unsubscribes). A cancelled MCP request ends
@@ -84,11 +85,10 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const state =
       issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
     if (state !== undefined) {
-      // The charge goes on with the logical call, for refundWhen at its end.
-      const { charged, decision } = decided;
-      const carried =
-        charged === undefined || decision === undefined ? undefined : { charged, decision };
-      decided.followUp.continuations.record(decided.subject, decided.plan.owner, state, carried);
+      // The charge goes on with the logical call, for refundWhen at its end; for a bounded number
+      // of rounds (the registry's), after which the retry is charged as a new call.
+      const { followUp, subject, plan, round } = decided;
+      followUp.continuations.record(subject, plan.owner, state, carriedChargeOf(decided), round);
     }
     return this.ended(decided, { failed: false, result });
   }
@@ -117,7 +117,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (refund) followUp.refund(plan, charged, decision);
+    if (refund) followUp.refund(plan, { charged, decision, set: decided.set });
     return refund;
   }
 }

@@ -229,9 +229,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
    * Give back what an admitted call took from the handler's limits (`refundWhen`). Never fails the
    * call: a store that cannot refund leaves the charge, which is never more than was taken.
    */
-  refund(plan: HandlerPlan, context: RateLimitContext, decision: RateLimitDecision): void {
-    const set = plan.setFor(context);
-    this.engine.refund(set, context, decision).catch((error: unknown) => {
+  refund(plan: HandlerPlan, { charged, decision, set }: CarriedCharge): void {
+    this.engine.refund(set ?? plan.setFor(charged), charged, decision).catch((error: unknown) => {
       this.logger.warn(
         `${plan.owner}: the refund failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );

@@ -21,6 +21,7 @@ import {
   McpRateLimitModule,
   RateLimit,
   RateLimitOptions,
+  limitByContext,
   type McpRateLimitModuleOptions,
 } from '../../src/index.js';
 import { LIMITS_META_KEY } from '../../src/nest/advertised-limits.js';
@@ -170,6 +171,41 @@ describe('refundWhen on a multi round-trip call', () => {
     expect(failed.isError).toBe(true);
     // The logical call failed: refundWhen gives its charge back, so the next one is admitted.
     const again = await client.callTool({ name: 'ask_then_fail', arguments: {} });
+    expect(again.isError).toBe(true);
+    expect(JSON.stringify(again.content)).not.toContain('Rate limit exceeded');
+  });
+  test('the refund lands on the limitByContext choice the first round was charged to', async () => {
+    // The charge a continuation carries keeps no arguments (nor request): the choice is carried
+    // with it, not chosen again from what is kept (here it would fall back to "free").
+    @McpController()
+    class TieredTools {
+      @Tool({
+        name: 'tiered_ask_then_fail',
+        description: 'Asks first, then fails; 1 per minute in each tier',
+        parameters: z.object({ tier: z.string() }),
+      })
+      @RateLimit(
+        limitByContext({
+          limits: {
+            free: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }),
+            gold: new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }),
+          },
+          select: (context) =>
+            (context.args as { tier?: string })?.tier === 'gold' ? 'gold' : 'free',
+          fallback: 'free',
+        }),
+      )
+      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+      ask(@Payload() _args: { tier: string }, @Ctx() ctx: unknown) {
+        const answer = confirmOnRetry(ctx);
+        if (answer === 'confirmed') throw new Error('upstream failed');
+        return answer;
+      }
+    }
+    const client = await serve(TieredTools);
+    const gold = { name: 'tiered_ask_then_fail', arguments: { tier: 'gold' } };
+    expect((await client.callTool(gold)).isError).toBe(true);
+    const again = await client.callTool(gold);
     expect(again.isError).toBe(true);
     expect(JSON.stringify(again.content)).not.toContain('Rate limit exceeded');
   });

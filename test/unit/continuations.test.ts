@@ -41,4 +41,23 @@ describe('InMemoryContinuations', () => {
     expect(registry.take('user:a', 'h', 's1')).toBe(false);
     for (const state of ['s2', 's3', 's4']) expect(registry.take('user:a', 'h', state)).toBe(true);
   });
+
+  test('a logical call has at most maxRounds rounds: the state of the last is not remembered', () => {
+    const registry = new InMemoryContinuations({ maxRounds: 3, now: () => 0 });
+    registry.record('user:a', 'h', 'first'); // issued by the charged first round
+    expect(registry.claim('user:a', 'h', 'first')).toMatchObject({ round: 1 });
+    registry.record('user:a', 'h', 'second', undefined, 2);
+    expect(registry.claim('user:a', 'h', 'second')).toMatchObject({ round: 2 });
+    // Issued by round 3 of 3: its retry would be a fourth round, charged as a new call.
+    registry.record('user:a', 'h', 'third', undefined, 3);
+    expect(registry.take('user:a', 'h', 'third')).toBe(false);
+  });
+
+  test('by default a logical call has 10 rounds', () => {
+    const registry = new InMemoryContinuations({ now: () => 0 });
+    registry.record('user:a', 'h', 'ninth', undefined, 9);
+    registry.record('user:a', 'h', 'tenth', undefined, 10);
+    expect(registry.take('user:a', 'h', 'ninth')).toBe(true);
+    expect(registry.take('user:a', 'h', 'tenth')).toBe(false);
+  });
 });

@@ -1,0 +1,115 @@
+// Found by attack review 5: one charged first round of a multi round-trip call bought unlimited
+// runs of the handler. Each retry carrying the last requestState was "the same logical call",
+// uncharged; a retry WITHOUT the input asked for makes the (stateless) tool run again from the
+// start and ask again, with a new requestState, which was recorded as a continuation of the same
+// charged call: 21 runs of a tool limited to 2 per minute, for one charge. What must hold: a logical
+// call continues for at most 10 rounds (InMemoryContinuations' maxRounds), after which the retry is
+// charged as a new call, so the handler runs at most limit x 10 times. Real MCP-Nest app, official
+// SDK client on the 2026-07-28 protocol.
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { inputRequired } from '@modelcontextprotocol/server';
+import { Controller, Module, type INestApplication } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
+import {
+  McpController,
+  McpHttpControllerFor,
+  StreamableHttpTransport,
+  Tool,
+} from '@rekog/mcp-nest';
+import { z } from 'zod';
+import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+
+/** Runs of the tool's body: the expensive part it does before asking. */
+let runs = 0;
+
+function inputResponsesOf(ctx: unknown): Record<string, unknown> | undefined {
+  const sdk = (ctx as { getArgByIndex(index: number): unknown }).getArgByIndex(4) as {
+    mcpReq?: { inputResponses?: Record<string, unknown> };
+  };
+  return sdk.mcpReq?.inputResponses;
+}
+
+@McpController()
+class PlanningTools {
+  @Tool({ name: 'plan', description: 'Searches, then asks which option: 2 per minute' })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  plan(@Payload() _args: unknown, @Ctx() ctx: unknown) {
+    runs++; // the expensive search, done on every round (the tool keeps no state between rounds)
+    if (inputResponsesOf(ctx)?.choice === undefined) {
+      return {
+        ...inputRequired({
+          inputRequests: {
+            choice: inputRequired.elicit({
+              message: 'Which option?',
+              requestedSchema: z.object({ option: z.number() }),
+            }),
+          },
+          requestState: `state-${randomUUID()}`,
+        }),
+        content: [],
+      };
+    }
+    return 'planned';
+  }
+}
+
+let app: INestApplication;
+let client: Client;
+
+beforeAll(async () => {
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, PlanningTools] })
+  class AppModule {}
+  let url: URL;
+  ({ app, url } = await serveMcpNest(AppModule, transport, 'planning'));
+  client = new Client(
+    { name: 'attack5', version: '1.0.0' },
+    {
+      capabilities: { elicitation: { form: {} } },
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+      inputRequired: { autoFulfill: false },
+    },
+  );
+  await client.connect(new StreamableHTTPClientTransport(url));
+});
+
+afterAll(async () => {
+  await client?.close();
+  await app?.close();
+});
+
+const anyResult = {
+  '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) },
+} as never;
+
+/** One wire round of `plan`: its result, or 'denied'. */
+function round(requestState?: string): Promise<{ requestState?: string } | 'denied'> {
+  const params = { name: 'plan', arguments: {}, ...(requestState ? { requestState } : {}) };
+  return (
+    client.request({ method: 'tools/call', params } as never, anyResult, {
+      allowInputRequired: true,
+    } as never) as Promise<{ requestState?: string }>
+  ).then(
+    (result) => result,
+    () => 'denied' as const,
+  );
+}
+
+describe('a chain of continuations without the input asked for', () => {
+  test('is charged again every 10 rounds: a tool limited to 2 per minute runs at most 20 times', async () => {
+    let answer = await round();
+    for (let i = 0; i < 40 && answer !== 'denied' && answer.requestState; i++) {
+      answer = await round(answer.requestState); // retry, but never answer the question
+    }
+    // Two logical calls of 10 rounds each, then the third call of the minute is denied.
+    expect(answer).toBe('denied');
+    expect(runs).toBe(20);
+    expect(await round()).toBe('denied');
+  });
+});
