@@ -4,7 +4,7 @@ import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { ContextualLimit } from './contextual-limit.js';
-import { limitsThatApply } from './declarations.js';
+import { limitsThatApply, refuseSecondModule } from './declarations.js';
 import { followsCalls, handlerOptionsOf, type FollowUpDefaults } from './follow-ups.js';
 import { HandlerPlan, type HandlerKind } from './handler-plan.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, ToolDenial } from './options.js';
@@ -57,6 +57,7 @@ export async function buildHandlerPlans(
   scanner: MetadataScanner,
   defaults: PlanDefaults,
 ): Promise<HandlerPlans> {
+  refuseSecondModule(discovery.getProviders());
   const plans: HandlerPlans = new Map();
   const methods = [...appMethods(discovery, scanner)];
   for (const { type, methodName, handler } of methods) {
