@@ -4,7 +4,11 @@ import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { ContextualLimit } from './contextual-limit.js';
-import { limitsThatApply, refuseSecondModule } from './declarations.js';
+import {
+  limitsThatApply,
+  refuseSecondModule,
+  refuseUnenforceableDeclarations,
+} from './declarations.js';
 import { followsCalls, handlerOptionsOf, type FollowUpDefaults } from './follow-ups.js';
 import { HandlerPlan, type HandlerKind } from './handler-plan.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, ToolDenial } from './options.js';
@@ -66,6 +70,7 @@ export async function buildHandlerPlans(
     if (byHandler === undefined) plans.set(type, (byHandler = new Map()));
     byHandler.set(handler, plan ?? null);
   }
+  refuseUnenforceableDeclarations(methods);
   return plans;
 }
 

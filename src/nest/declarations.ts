@@ -1,6 +1,10 @@
+import type { ExecutionContext } from '@nestjs/common';
 import { RateLimitConfigError } from '../core/limits.js';
 import {
+  MCP_MESSAGE_LIMIT_METADATA,
   MCP_RATE_LIMIT_OPTIONS,
+  NEST_MESSAGE_PATTERN,
+  NEST_ROUTE_PATH,
   RATE_LIMITS_METADATA,
   SKIP_RATE_LIMIT_METADATA,
 } from './tokens.js';
@@ -46,6 +50,47 @@ export function declaresLimits({ type, handler }: Pick<Method, 'type' | 'handler
   return (
     (applies.ofMethod && Reflect.hasMetadata(RATE_LIMITS_METADATA, handler)) ||
     (applies.ofClass && Reflect.hasMetadata(RATE_LIMITS_METADATA, type))
+  );
+}
+
+const isHttpRoute = (handler: Named) => Reflect.hasMetadata(NEST_ROUTE_PATH, handler);
+const isPattern = (handler: Named) => Reflect.hasMetadata(NEST_MESSAGE_PATTERN, handler);
+
+/**
+ * Refuses class-level declarations that no guard can enforce, naming the class and the fix: a
+ * class-level `@RateLimit()` on a class none of whose methods Nest routes calls to (a GraphQL
+ * resolver, a WebSocket gateway: Nest calls them in contexts this library does not decide).
+ */
+export function refuseUnenforceableDeclarations(methods: Iterable<Method>): void {
+  const routedClasses = new Set<Named>();
+  const classes = new Set<Named>();
+  for (const { type, handler } of methods) {
+    classes.add(type);
+    if (isHttpRoute(handler) || isPattern(handler)) routedClasses.add(type);
+  }
+  for (const type of classes) {
+    const classLimited = Reflect.hasMetadata(RATE_LIMITS_METADATA, type) && !classSkips(type);
+    if (classLimited && !routedClasses.has(type)) {
+      throw new RateLimitConfigError(
+        `${type.name}: @RateLimit() is on a class none of whose methods Nest routes calls to (no HTTP route and no microservice pattern), so no guard of this library can enforce it; GraphQL resolvers and WebSocket gateways are called in contexts it does not decide. Fix: limit a controller's routes or MCP-Nest 2.x tools, resources or prompts, or limit in code with createRateLimiter()`,
+      );
+    }
+  }
+}
+
+/**
+ * The guard's answer in an execution context it cannot decide (GraphQL, WebSocket, ...): `true`
+ * for a handler that declares no limits; for one that does, an error naming it, so that a limit
+ * believed to hold never lets calls through unchecked (fail closed).
+ */
+export function passOtherContext(context: ExecutionContext, type: string): true {
+  const method = { type: context.getClass(), handler: context.getHandler() };
+  const messageLimited =
+    Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, method.handler) === true ||
+    Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, method.type) === true;
+  if (!declaresLimits(method) && !messageLimited) return true;
+  throw new RateLimitConfigError(
+    `${method.type.name}.${method.handler.name}: rate limits are declared on this handler, but Nest calls it in the '${type}' context, where this library cannot enforce them (it decides HTTP routes and microservice patterns: MCP-Nest tools, resources and prompts). The call is refused rather than let through unlimited. Fix: remove @RateLimit() from this handler and its class, or limit in code with createRateLimiter()`,
   );
 }
 
