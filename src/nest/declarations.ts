@@ -57,18 +57,37 @@ const isHttpRoute = (handler: Named) => Reflect.hasMetadata(NEST_ROUTE_PATH, han
 const isPattern = (handler: Named) => Reflect.hasMetadata(NEST_MESSAGE_PATTERN, handler);
 
 /**
- * Refuses class-level declarations that no guard can enforce, naming the class and the fix: a
- * class-level `@RateLimit()` on a class none of whose methods Nest routes calls to (a GraphQL
- * resolver, a WebSocket gateway: Nest calls them in contexts this library does not decide).
+ * Refuses class-level declarations that no guard can enforce, naming the class or `Class.method`
+ * and the fix: a class-level `@RateLimit()` on a class none of whose methods Nest routes calls to
+ * (a GraphQL resolver, a WebSocket gateway: Nest calls them in contexts this library does not
+ * decide), and `@LimitMcpMessages()` anywhere but on HTTP routes (it counts the JSON-RPC messages
+ * POSTed to an endpoint; an MCP-Nest tool or a microservice handler receives none).
  */
 export function refuseUnenforceableDeclarations(methods: Iterable<Method>): void {
   const routedClasses = new Set<Named>();
+  const httpClasses = new Set<Named>();
   const classes = new Set<Named>();
-  for (const { type, handler } of methods) {
+  for (const { type, methodName, handler } of methods) {
     classes.add(type);
+    if (isHttpRoute(handler)) httpClasses.add(type);
     if (isHttpRoute(handler) || isPattern(handler)) routedClasses.add(type);
+    const owner = `${type.name}.${methodName}`;
+    if (
+      Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, handler) === true &&
+      !isHttpRoute(handler)
+    ) {
+      throw notAnEndpoint(`${owner}: @LimitMcpMessages() is on a method that is not an HTTP route`);
+    }
+    if (Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true && isPattern(handler)) {
+      throw notAnEndpoint(
+        `${owner}: @LimitMcpMessages() on its class applies to this handler, which is not an HTTP route (an MCP-Nest tool, resource or prompt, or a microservice pattern)`,
+      );
+    }
   }
   for (const type of classes) {
+    if (Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true && !httpClasses.has(type)) {
+      throw notAnEndpoint(`${type.name}: @LimitMcpMessages() is on a class with no HTTP route`);
+    }
     const classLimited = Reflect.hasMetadata(RATE_LIMITS_METADATA, type) && !classSkips(type);
     if (classLimited && !routedClasses.has(type)) {
       throw new RateLimitConfigError(
@@ -76,6 +95,12 @@ export function refuseUnenforceableDeclarations(methods: Iterable<Method>): void
       );
     }
   }
+}
+
+function notAnEndpoint(what: string): RateLimitConfigError {
+  return new RateLimitConfigError(
+    `${what}, so it would limit nothing: the message-level limit counts the MCP JSON-RPC requests POSTed to an HTTP endpoint. Fix: put @LimitMcpMessages() on the MCP endpoint's controller (e.g. the class that extends McpHttpControllerFor(transport)), and @RateLimit() on tools`,
+  );
 }
 
 /**
