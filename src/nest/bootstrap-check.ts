@@ -4,6 +4,11 @@ import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { ContextualLimit } from './contextual-limit.js';
+import {
+  limitsThatApply,
+  refuseSecondModule,
+  refuseUnenforceableDeclarations,
+} from './declarations.js';
 import { followsCalls, handlerOptionsOf, type FollowUpDefaults } from './follow-ups.js';
 import { HandlerPlan, type HandlerKind } from './handler-plan.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, ToolDenial } from './options.js';
@@ -56,13 +61,16 @@ export async function buildHandlerPlans(
   scanner: MetadataScanner,
   defaults: PlanDefaults,
 ): Promise<HandlerPlans> {
+  refuseSecondModule(discovery.getProviders());
   const plans: HandlerPlans = new Map();
-  for (const { type, methodName, handler } of appMethods(discovery, scanner)) {
+  const methods = [...appMethods(discovery, scanner)];
+  for (const { type, methodName, handler } of methods) {
     const plan = await planHandler(type, methodName, handler, defaults);
     let byHandler = plans.get(type);
     if (byHandler === undefined) plans.set(type, (byHandler = new Map()));
     byHandler.set(handler, plan ?? null);
   }
+  refuseUnenforceableDeclarations(methods);
   return plans;
 }
 
@@ -99,17 +107,6 @@ export function* appMethods(
   }
 }
 
-/** Whether `@RateLimit()` applies to this method (on it or its class, and not skipped). */
-export function declaresLimits({ type, handler }: AppMethod): boolean {
-  const declared =
-    Reflect.hasMetadata(RATE_LIMITS_METADATA, handler) ||
-    Reflect.hasMetadata(RATE_LIMITS_METADATA, type);
-  const skipped =
-    Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true ||
-    Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, type) === true;
-  return declared && !skipped;
-}
-
 /** The plan of one handler, or undefined when no rate-limit decorator concerns it. */
 async function planHandler(
   type: NamedFunction,
@@ -121,9 +118,7 @@ async function planHandler(
   const owner = `${type.name}.${methodName}`;
   const classSpecs = Reflect.getMetadata(RATE_LIMITS_METADATA, type) as unknown;
   const methodSpecs = Reflect.getMetadata(RATE_LIMITS_METADATA, handler) as unknown;
-  const skip =
-    Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true ||
-    Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, type) === true;
+  const applies = limitsThatApply(type, handler);
   const costHolder = (Reflect.getMetadata(RATE_LIMIT_COST_METADATA, handler) ??
     Reflect.getMetadata(RATE_LIMIT_COST_METADATA, type)) as { cost: unknown } | undefined;
   const messageLimited =
@@ -137,7 +132,9 @@ async function planHandler(
     Reflect.hasMetadata(NEST_MESSAGE_PATTERN, handler);
   if (!isRoute) {
     const limitedHere =
-      (kind !== 'route' && (classSpecs !== undefined || methodSpecs !== undefined) && !skip) ||
+      (kind !== 'route' &&
+        ((applies.ofClass && classSpecs !== undefined) ||
+          (applies.ofMethod && methodSpecs !== undefined))) ||
       methodSpecs !== undefined;
     if (limitedHere) throw unenforceable(owner, kind);
     // Other methods of a decorated class inherit its class-level metadata but are never called
@@ -158,7 +155,11 @@ async function planHandler(
       `${owner}: @LimitMcpMessages() is used but McpRateLimitModule has no "messageLimit" option`,
     );
   }
-  const specs = [...asSpecList(classSpecs), ...asSpecList(methodSpecs)];
+  // Only the declarations that hold: a skipped one is neither resolved nor enforced.
+  const specs = [
+    ...(applies.ofClass ? asSpecList(classSpecs) : []),
+    ...(applies.ofMethod ? asSpecList(methodSpecs) : []),
+  ];
   if (methodSpecs !== undefined && asSpecList(methodSpecs).length === 0) {
     throw new RateLimitConfigError(`${owner}: @RateLimit() needs at least one limit`);
   }
@@ -201,7 +202,7 @@ async function planHandler(
       sets.set(names.join('\u0000'), new LimitSet([...fixed, ...limiters], scope, owner));
     }
   }
-  const limited = !skip && specs.length > 0;
+  const limited = specs.length > 0;
   if (!limited && !messageLimited) return undefined;
   const own = checkHandlerOptions(owner, handlerOptions);
   return new HandlerPlan({

@@ -83,8 +83,11 @@ function bindOnce(
 }
 
 /**
- * Exempts a handler from every `@RateLimit()`, its class's included. (The message-level limit of an
- * HTTP endpoint is about the endpoint, not the handler, and still applies.)
+ * Exempts a handler from every `@RateLimit()`, its class's included. On a class, exempts its
+ * handlers from the class-level limits; a method's own `@RateLimit()` still holds. The nearest
+ * declaration wins: along a class chain, the nearest class that declares `@RateLimit()` or
+ * `@SkipRateLimit()` decides. (The message-level limit of an HTTP endpoint is about the endpoint,
+ * not the handler, and still applies.)
  *
  * @example
  * ```ts

@@ -22,6 +22,7 @@ import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
 import { linkFrameworkRequests } from './framework-requests.js';
 import { callKeyOf, isDecided, markDecided, type CarriedCharge } from './admitted-calls.js';
+import { passOtherContext } from './declarations.js';
 import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decision-report.js';
 import { RateLimitExceededException } from './exception.js';
 import type { HandlerPlan } from './handler-plan.js';
@@ -111,7 +112,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   private check(context: ExecutionContext): boolean | Promise<boolean> {
     const service = this.service;
     const type = context.getType<string>();
-    if (type !== 'rpc' && type !== 'http') return true;
+    if (type !== 'rpc' && type !== 'http') return passOtherContext(context, type);
     // Before the plan: the MCP endpoint itself is usually not limited, its tools are.
     if (type === 'http' && this.linksFrameworkRequests) {
       rememberFrameworkRequest(context.switchToHttp().getRequest());

@@ -58,7 +58,8 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
   McpRateLimitModuleExtras;
 
 /**
- * Rate limits for NestJS MCP servers. Import it once; decorate handlers with `@RateLimit()`.
+ * Rate limits for NestJS MCP servers. Import it once, in the root module (a second import in the
+ * app fails bootstrap); decorate handlers with `@RateLimit()`.
  *
  * Store: the `store` option, else the app's own cache (`CACHE_MANAGER` of `@nestjs/cache-manager`)
  * when it has one, else an in-process `MemoryStore`. Every decorated handler is checked at

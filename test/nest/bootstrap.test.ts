@@ -131,6 +131,28 @@ describe('bootstrap validation', () => {
     );
   });
 
+  // Found by attack review 5 (with test/e2e/message-limit-on-tools.test.ts): the message-level limit
+  // counts the JSON-RPC requests POSTed to an HTTP endpoint; anywhere else it would count nothing.
+  test('@LimitMcpMessages() on a method or a class without an HTTP route', async () => {
+    const messageLimit = { limits: [limit] };
+    @Controller()
+    class Helpers {
+      @LimitMcpMessages()
+      compute() {}
+    }
+    await expect(bootstrap(Helpers, { messageLimit })).rejects.toThrow(
+      /Helpers\.compute: @LimitMcpMessages\(\) is on a method that is not an HTTP route, so it would limit nothing: .*Fix: put @LimitMcpMessages\(\) on the MCP endpoint's controller/,
+    );
+    @Controller()
+    @LimitMcpMessages()
+    class NoRoutes {
+      compute() {}
+    }
+    await expect(bootstrap(NoRoutes, { messageLimit })).rejects.toThrow(
+      /NoRoutes: @LimitMcpMessages\(\) is on a class with no HTTP route, so it would limit nothing/,
+    );
+  });
+
   test('a bad module option', async () => {
     @Controller()
     class PlainController {

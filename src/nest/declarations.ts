@@ -1,0 +1,158 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { RateLimitConfigError } from '../core/limits.js';
+import {
+  MCP_MESSAGE_LIMIT_METADATA,
+  MCP_RATE_LIMIT_OPTIONS,
+  NEST_MESSAGE_PATTERN,
+  NEST_ROUTE_PATH,
+  RATE_LIMITS_METADATA,
+  SKIP_RATE_LIMIT_METADATA,
+} from './tokens.js';
+
+/** A class or a method, as Nest hands them to guards (`getClass()`, `getHandler()`). */
+type Named = object & { readonly name: string };
+
+/** One method of a class of the app (bootstrap-check.ts's `AppMethod`). */
+interface Method {
+  readonly type: Named;
+  readonly methodName: string;
+  readonly handler: Named;
+}
+
+/**
+ * Which of a handler's `@RateLimit()` declarations hold: the nearest declaration wins, as with
+ * Nest's own method-over-class metadata. A method's `@SkipRateLimit()` exempts it from everything;
+ * its own `@RateLimit()` holds whatever its class says. The class-level limits hold unless the
+ * nearest class of the chain that declares `@RateLimit()` or `@SkipRateLimit()` declares the skip:
+ * a subclass's own limit is not switched off by a base class made for unlimited endpoints.
+ */
+export function limitsThatApply(
+  type: Named,
+  handler: Named,
+): { readonly ofClass: boolean; readonly ofMethod: boolean } {
+  if (Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true) {
+    return { ofClass: false, ofMethod: false };
+  }
+  return { ofClass: !classSkips(type), ofMethod: true };
+}
+
+function classSkips(type: Named): boolean {
+  for (let at: unknown = type; typeof at === 'function'; at = Object.getPrototypeOf(at)) {
+    if (Reflect.getOwnMetadata(SKIP_RATE_LIMIT_METADATA, at) === true) return true;
+    if (Reflect.hasOwnMetadata(RATE_LIMITS_METADATA, at)) return false;
+  }
+  return false;
+}
+
+/** Whether a `@RateLimit()` applies to this method (on it or its class, and not skipped). */
+export function declaresLimits({ type, handler }: Pick<Method, 'type' | 'handler'>): boolean {
+  const applies = limitsThatApply(type, handler);
+  return (
+    (applies.ofMethod && Reflect.hasMetadata(RATE_LIMITS_METADATA, handler)) ||
+    (applies.ofClass && Reflect.hasMetadata(RATE_LIMITS_METADATA, type))
+  );
+}
+
+const isHttpRoute = (handler: Named) => Reflect.hasMetadata(NEST_ROUTE_PATH, handler);
+const isPattern = (handler: Named) => Reflect.hasMetadata(NEST_MESSAGE_PATTERN, handler);
+
+/**
+ * Refuses class-level declarations that no guard can enforce, naming the class or `Class.method`
+ * and the fix: a class-level `@RateLimit()` on a class none of whose methods Nest routes calls to
+ * (a GraphQL resolver, a WebSocket gateway: Nest calls them in contexts this library does not
+ * decide), and `@LimitMcpMessages()` anywhere but on HTTP routes (it counts the JSON-RPC messages
+ * POSTed to an endpoint; an MCP-Nest tool or a microservice handler receives none).
+ */
+export function refuseUnenforceableDeclarations(methods: Iterable<Method>): void {
+  const routedClasses = new Set<Named>();
+  const httpClasses = new Set<Named>();
+  const classes = new Set<Named>();
+  for (const { type, methodName, handler } of methods) {
+    classes.add(type);
+    if (isHttpRoute(handler)) httpClasses.add(type);
+    if (isHttpRoute(handler) || isPattern(handler)) routedClasses.add(type);
+    const owner = `${type.name}.${methodName}`;
+    if (
+      Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, handler) === true &&
+      !isHttpRoute(handler)
+    ) {
+      throw notAnEndpoint(`${owner}: @LimitMcpMessages() is on a method that is not an HTTP route`);
+    }
+    if (Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true && isPattern(handler)) {
+      throw notAnEndpoint(
+        `${owner}: @LimitMcpMessages() on its class applies to this handler, which is not an HTTP route (an MCP-Nest tool, resource or prompt, or a microservice pattern)`,
+      );
+    }
+  }
+  for (const type of classes) {
+    if (Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true && !httpClasses.has(type)) {
+      throw notAnEndpoint(`${type.name}: @LimitMcpMessages() is on a class with no HTTP route`);
+    }
+    const classLimited = Reflect.hasMetadata(RATE_LIMITS_METADATA, type) && !classSkips(type);
+    if (classLimited && !routedClasses.has(type)) {
+      throw new RateLimitConfigError(
+        `${type.name}: @RateLimit() is on a class none of whose methods Nest routes calls to (no HTTP route and no microservice pattern), so no guard of this library can enforce it; GraphQL resolvers and WebSocket gateways are called in contexts it does not decide. Fix: limit a controller's routes or MCP-Nest 2.x tools, resources or prompts, or limit in code with createRateLimiter()`,
+      );
+    }
+  }
+}
+
+function notAnEndpoint(what: string): RateLimitConfigError {
+  return new RateLimitConfigError(
+    `${what}, so it would limit nothing: the message-level limit counts the MCP JSON-RPC requests POSTed to an HTTP endpoint. Fix: put @LimitMcpMessages() on the MCP endpoint's controller (e.g. the class that extends McpHttpControllerFor(transport)), and @RateLimit() on tools`,
+  );
+}
+
+/**
+ * The guard's answer in an execution context it cannot decide (GraphQL, WebSocket, ...): `true`
+ * for a handler that declares no limits; for one that does, an error naming it, so that a limit
+ * believed to hold never lets calls through unchecked (fail closed).
+ */
+export function passOtherContext(context: ExecutionContext, type: string): true {
+  const method = { type: context.getClass(), handler: context.getHandler() };
+  const messageLimited =
+    Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, method.handler) === true ||
+    Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, method.type) === true;
+  if (!declaresLimits(method) && !messageLimited) return true;
+  throw new RateLimitConfigError(
+    `${method.type.name}.${method.handler.name}: rate limits are declared on this handler, but Nest calls it in the '${type}' context, where this library cannot enforce them (it decides HTTP routes and microservice patterns: MCP-Nest tools, resources and prompts). The call is refused rather than let through unlimited. Fix: remove @RateLimit() from this handler and its class, or limit in code with createRateLimiter()`,
+  );
+}
+
+/** A class or module as an error message names it. */
+const nameOf = (module: { readonly metatype?: { readonly name?: string } }) =>
+  module.metatype?.name ?? 'an anonymous module';
+
+/** What bootstrap-check reads of Nest's `DiscoveryService` and its modules for the check below. */
+interface ProviderWrapper {
+  readonly token: unknown;
+  readonly host?: NestModule;
+}
+interface NestModule {
+  readonly metatype?: { readonly name?: string };
+  readonly imports: Set<NestModule>;
+}
+
+/**
+ * Refuses a second McpRateLimitModule in one app (two `forRoot()` / `forRootAsync()` imports):
+ * each would have its own options and store, and the limits of a feature module's controllers
+ * would take the nearest one, e.g. the default in-process store instead of the Redis store the root
+ * configured, so that instances sharing Redis would each grant the full quota.
+ */
+export function refuseSecondModule(providers: readonly ProviderWrapper[]): void {
+  const instances = new Set<NestModule>();
+  const modules = new Set<NestModule>();
+  for (const wrapper of providers) {
+    if (wrapper.host === undefined) continue;
+    modules.add(wrapper.host);
+    if (wrapper.token === MCP_RATE_LIMIT_OPTIONS) instances.add(wrapper.host);
+  }
+  if (instances.size < 2) return;
+  const importers = [...instances].map((instance) => {
+    const by = [...modules].filter((module) => module.imports.has(instance)).map(nameOf);
+    return by.length === 0 ? 'by a module' : `by ${by.join(' and ')}`;
+  });
+  throw new RateLimitConfigError(
+    `McpRateLimitModule is imported ${instances.size} times (forRoot() or forRootAsync(), ${importers.join(' and ')}): each import has its own options and store, and the limits of a module's controllers would use the nearest one instead of the app's configuration. Fix: import McpRateLimitModule.forRoot() once, in the root module; the limits of every module use it (isGlobal: true also lets feature modules inject McpRateLimitService)`,
+  );
+}
