@@ -1,4 +1,4 @@
-import { describeValue } from '../core/context.js';
+import { describeValue, type RateLimitContext } from '../core/context.js';
 import { RateLimitConfigError } from '../core/config-checks.js';
 import { defaultSubject } from '../core/subject.js';
 import { echoableId, type JsonRpcId } from './json-rpc-error.js';
@@ -107,6 +107,38 @@ class McpContextCall implements McpCall {
   toJSON(): McpCall {
     const { method, target, requestId, args, request, session, requestState } = this;
     return { method, target, requestId, args, request, session, requestState };
+  }
+}
+
+/**
+ * The limiters' view of a call. `method` and `target` are read from the call when a limiter asks
+ * (built-in limits without `key` or `cost` options never do), for the reason of
+ * `callFromMcpContext`.
+ */
+export class CallContext implements RateLimitContext {
+  readonly request: unknown;
+  readonly args: unknown;
+
+  constructor(
+    private readonly call: McpCall,
+    readonly subject: string,
+    readonly cost: number,
+  ) {
+    this.request = call.request;
+    this.args = call.args;
+  }
+
+  get method(): string | undefined {
+    return this.call.method;
+  }
+
+  get target(): string | undefined {
+    return this.call.target;
+  }
+
+  toJSON(): RateLimitContext {
+    const { subject, method, target, request, args, cost } = this;
+    return { subject, method, target, request, args, cost };
   }
 }
 

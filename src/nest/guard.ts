@@ -11,6 +11,7 @@ import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
 import { BuiltInRateLimit } from '../core/limits.js';
 import {
+  CallContext,
   callFromHttpRequest,
   callFromMcpContext,
   rememberFrameworkRequest,
@@ -354,38 +355,6 @@ function isThenable(
   decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
 ): decision is PromiseLike<RateLimitDecision> {
   return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
-}
-
-/**
- * The limiters' view of a call. `method` and `target` are read from the call when a limiter asks
- * (built-in limits without `key` or `cost` options never do), for the reason of
- * `callFromMcpContext`.
- */
-class CallContext implements RateLimitContext {
-  readonly request: unknown;
-  readonly args: unknown;
-
-  constructor(
-    private readonly call: McpCall,
-    readonly subject: string,
-    readonly cost: number,
-  ) {
-    this.request = call.request;
-    this.args = call.args;
-  }
-
-  get method(): string | undefined {
-    return this.call.method;
-  }
-
-  get target(): string | undefined {
-    return this.call.target;
-  }
-
-  toJSON(): RateLimitContext {
-    const { subject, method, target, request, args, cost } = this;
-    return { subject, method, target, request, args, cost };
-  }
 }
 
 function errorData(decision: RateLimitDecision): RateLimitErrorData {
