@@ -4,6 +4,7 @@ import type { RateLimitContext } from '../core/context.js';
 import { lightenReceipt } from '../core/decision.js';
 import type { ContinuationRegistry } from '../mcp/continuations.js';
 import type { HandlerPlan } from './handler-plan.js';
+import type { SlotHold } from './slot-hold.js';
 
 /**
  * What a multi round-trip call carries from its charged first round to its continuations, so
@@ -57,10 +58,10 @@ export interface DecidedCall {
   /** Which round of its logical call this is (default 1: the first, charged). */
   readonly round?: number;
   /**
-   * The decision whose `ConcurrencyLimit` slots this call holds, released when it ends (for the
-   * retry of a multi round-trip call, the slots it took again; its charge is `decision`).
+   * The `ConcurrencyLimit` slots this call holds, released when it ends (for the retry of a multi
+   * round-trip call, the slots it took again; its charge is `decision`).
    */
-  readonly held?: RateLimitDecision;
+  readonly slots?: SlotHold;
 }
 
 /**

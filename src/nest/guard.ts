@@ -31,6 +31,7 @@ import { rpcDenial } from './rpc-denial.js';
 import { rateLimitHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
 import type { McpRateLimitService } from './rate-limit.service.js';
 import { ServiceRef } from './service-ref.js';
+import { nodeResponseOf, responseOfRequest, SlotHold } from './slot-hold.js';
 
 /**
  * Decides every call of a rate-limited handler, in the `rpc` context of MCP-Nest handlers (tools,
@@ -246,7 +247,8 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         followUp.continuations.record(subject, plan.owner, call.requestState!, carried, issuedIn);
         throw this.denial(type, plan, call, settled, false);
       }
-      markDecided(key, { ...decided, held: settled });
+      const hold = this.holdSlots(context, type, plan, call, settled);
+      markDecided(key, { ...decided, slots: hold });
       return this.admit(context, evaluated);
     });
   }
@@ -277,11 +279,31 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         subject,
         charged: limitContext,
         decision,
-        held: decision,
+        slots: plan.holdsSlots ? this.holdSlots(context, type, plan, call, decision) : undefined,
       });
     }
     evaluated?.push({ results: decision.results, messageLevel: false });
     return this.admit(context, evaluated);
+  }
+
+  /**
+   * The slots an admitted call took, tied to its HTTP response as well as to the interceptor: a
+   * call stopped before the interceptor runs (a later guard refuses it, a cache interceptor
+   * answers) frees them once answered, and a plain HTTP route keeps them until its response is
+   * done (see slot-hold.ts). Only for handlers with a `ConcurrencyLimit`.
+   */
+  private holdSlots(
+    context: ExecutionContext,
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    decision: RateLimitDecision,
+  ): SlotHold {
+    const response =
+      type === 'http'
+        ? nodeResponseOf(context.switchToHttp().getResponse())
+        : responseOfRequest(call.request);
+    return new SlotHold(decision, this.service.logger, plan.owner, response, type === 'http');
   }
 
   /** Admit the call: set the rate-limit headers of what was evaluated, if any. */

@@ -1,11 +1,11 @@
 import {
+  HttpException,
   Injectable,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { finalize, map, tap, type Observable } from 'rxjs';
-import type { RateLimitDecision } from '../core/engine.js';
+import { finalize, map, tap, throwError, type Observable } from 'rxjs';
 import { callFromMcpContext, cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
@@ -23,7 +23,9 @@ import { NEST_INTERCEPTORS } from './tokens.js';
  *   the registry's bound on rounds;
  * - with `refundWhen`, the quota the call took is given back when the call ended that way;
  * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
- *   unsubscribed (MCP-Nest takes the first value and unsubscribes). A cancelled MCP request ends
+ *   unsubscribed (MCP-Nest takes the first value and unsubscribes); on a plain HTTP route, once
+ *   its response is done as well (slot-hold.ts). A call whose client left between the guard and
+ *   here has had its slots freed already, and does not run. A cancelled MCP request ends
  *   when its handler stops: the SDK aborts the request's signal (`notifications/cancelled`, a
  *   closed transport), and a handler that passes it to its work fails at once, freeing its slot; one
  *   that ignores it holds the slot until it ends, since it still runs.
@@ -66,18 +68,14 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         },
       }),
     );
-    const held = decided.held;
+    const slots = decided.slots;
     // Only a handler with concurrency limits pays for the operator.
-    if (!decided.plan.holdsSlots || held === undefined) return followed;
-    return followed.pipe(finalize(() => this.release(decided, held)));
-  }
-
-  private release(decided: DecidedCall, held: RateLimitDecision): void {
-    held.release().catch((error: unknown) => {
-      decided.followUp.logger.warn(
-        `${decided.plan.owner}: releasing the call's concurrency slot failed, it frees when its lease expires: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    });
+    if (slots === undefined) return followed;
+    // Its client left before the handler ran: its slots were freed then, it must not run without.
+    if (!slots.started()) {
+      return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
+    }
+    return followed.pipe(finalize(() => slots.ended()));
   }
 
   /** Follows an answered call; whether its charge was given back. */
@@ -132,6 +130,10 @@ function cancelledOf(context: ExecutionContext, type: string): boolean {
       )
     : cancelledByClient(undefined, context.getArgByIndex(0));
 }
+
+/** What a call whose client left before it ran ends with (499, as nginx logs it): nobody reads it. */
+const CLIENT_LEFT = 'The client closed the request before the call ran';
+const CLIENT_LEFT_STATUS = 499;
 
 /** The interceptor McpRateLimitModule binds: one for the process, as it holds no state. */
 const FOLLOWING_INTERCEPTOR = new McpRateLimitInterceptor();

@@ -1,0 +1,132 @@
+import type { RateLimitDecision } from '../core/engine.js';
+
+/** The part of a Node `ServerResponse` a slot hold listens to. */
+interface NodeResponse {
+  once(event: 'close', listener: () => void): unknown;
+  /** True once 'close' was emitted (Node ≥ 18). */
+  readonly closed?: boolean;
+}
+
+/**
+ * The `ConcurrencyLimit` slots an admitted call holds, released exactly once (a slot freed twice
+ * would free another call's slot):
+ * - when the handler ends (the interceptor follows it), and, on a plain HTTP route, once its
+ *   response is done too ('close', which Node emits after 'finish' and when the client leaves): a
+ *   streamed answer (a `StreamableFile`, an SSE stream) keeps its slot until it is sent;
+ * - when the call's HTTP response closes before the interceptor started: the call was stopped
+ *   after the guard took its slots, by a later guard that refused it or by a class-level or global
+ *   interceptor that answered without the handler (a cache hit). Without this, such a call held
+ *   its slot until the lease expired, and callers refused anyway (unauthenticated) could hold a
+ *   pool shared by everyone.
+ *
+ * A call with no HTTP response (STDIO, or an adapter whose response we cannot find) frees its slots
+ * only through the interceptor, as it ends.
+ */
+export class SlotHold {
+  private running = false;
+  /** Until the handler ended, or it is known it never runs. */
+  private callOpen = true;
+  private responseOpen = false;
+  private released = false;
+
+  /**
+   * `response` is the call's Node response, if any; `waitsForResponse` whether the slots stay
+   * held until it closes (plain HTTP routes, whose handler's answer is the response), rather than
+   * only until the handler ends (MCP-Nest handlers, whose answer is one message of the response).
+   */
+  constructor(
+    private readonly decision: RateLimitDecision,
+    private readonly logger: { warn(message: string): void },
+    private readonly owner: string,
+    response: NodeResponse | undefined,
+    private readonly waitsForResponse: boolean,
+  ) {
+    if (response === undefined) return;
+    if (response.closed === true) {
+      // The client left while the call was being decided.
+      this.responseClosed();
+      return;
+    }
+    this.responseOpen = true;
+    response.once('close', () => this.responseClosed());
+  }
+
+  /**
+   * The interceptor starts following the handler. False when the call already ended: its client
+   * left before the handler ran, and its slots were freed; it must not run without them.
+   */
+  started(): boolean {
+    if (!this.callOpen) return false;
+    this.running = true;
+    return true;
+  }
+
+  /** The handler ended (answered, failed, or unsubscribed). */
+  ended(): void {
+    this.running = false;
+    this.callOpen = false;
+    this.releaseWhenDone();
+  }
+
+  private responseClosed(): void {
+    this.responseOpen = false;
+    // Closed before the handler started: it never runs in time for this response.
+    if (!this.running) this.callOpen = false;
+    this.releaseWhenDone();
+  }
+
+  private releaseWhenDone(): void {
+    if (this.released || this.callOpen || (this.waitsForResponse && this.responseOpen)) return;
+    this.released = true;
+    this.decision.release().catch((error: unknown) => {
+      this.logger.warn(
+        `${this.owner}: releasing the call's concurrency slot failed, it frees when its lease expires: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  }
+}
+
+const RESPONSE = Symbol('nestjs-mcp-rate-limit response');
+
+/**
+ * Note on a framework request whose objects are not Node's (Fastify) its Node response, so that an
+ * MCP-Nest handler's call, which reaches the framework request through the Node one (see
+ * `rememberFrameworkRequest`), finds it. Runs where requests are linked (framework-requests.ts).
+ */
+export function rememberResponse(request: unknown, response: unknown): void {
+  const raw = nodeResponseOf(response);
+  if (raw !== undefined && request !== null && typeof request === 'object') {
+    (request as { [RESPONSE]?: NodeResponse })[RESPONSE] = raw;
+  }
+}
+
+/**
+ * The Node response of an HTTP call's response object: Express's is one, Fastify's reply has it
+ * as `raw`. Undefined for anything else.
+ */
+export function nodeResponseOf(response: unknown): NodeResponse | undefined {
+  if (response === null || typeof response !== 'object') return undefined;
+  const raw: unknown = (response as { raw?: unknown }).raw;
+  if (isNodeResponse(raw)) return raw;
+  return isNodeResponse(response) ? response : undefined;
+}
+
+/**
+ * The Node response answering the HTTP request an MCP-Nest handler was called for: Express's
+ * request has it as `res`; on Fastify it was noted by {@link rememberResponse} as the request
+ * arrived. Undefined on STDIO.
+ */
+export function responseOfRequest(request: unknown): NodeResponse | undefined {
+  if (request === null || typeof request !== 'object') return undefined;
+  const noted = (request as { [RESPONSE]?: NodeResponse })[RESPONSE];
+  return noted ?? nodeResponseOf((request as { res?: unknown }).res);
+}
+
+function isNodeResponse(value: unknown): value is NodeResponse {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { once?: unknown }).once === 'function' &&
+    typeof (value as { writeHead?: unknown }).writeHead === 'function'
+  );
+}

@@ -1,0 +1,104 @@
+// When a call's ConcurrencyLimit slots are freed (attack review 5): once, when the handler has
+// ended and, on a plain HTTP route, its response is done; at once when the response closes before
+// the interceptor started (a later guard refused the call, a cache answered, the client left);
+// never while the handler runs.
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from '@jest/globals';
+import type { RateLimitDecision } from '../../src/core/engine.js';
+import { nodeResponseOf, SlotHold } from '../../src/nest/slot-hold.js';
+
+/** A decision counting its releases. */
+function decision(): RateLimitDecision & { releases: number } {
+  const counted = {
+    allowed: true,
+    results: [],
+    releases: 0,
+    release: () => {
+      counted.releases++;
+      return Promise.resolve();
+    },
+  };
+  return counted as unknown as RateLimitDecision & { releases: number };
+}
+
+/** A Node response as far as the hold sees one: 'close' and `closed`. */
+class Response extends EventEmitter {
+  closed = false;
+  writeHead(): void {}
+  close(): void {
+    this.closed = true;
+    this.emit('close');
+  }
+}
+
+const logger = { warn: () => {} };
+
+describe('SlotHold on a plain HTTP route (waits for the response)', () => {
+  it('frees once, when the handler has ended and the response is done, in either order', () => {
+    for (const responseFirst of [false, true]) {
+      const held = decision();
+      const response = new Response();
+      const hold = new SlotHold(held, logger, 'H', response, true);
+      expect(hold.started()).toBe(true);
+      if (responseFirst) response.close();
+      else hold.ended();
+      expect(held.releases).toBe(0);
+      if (responseFirst) hold.ended();
+      else response.close();
+      hold.ended();
+      expect(held.releases).toBe(1);
+    }
+  });
+
+  it('frees a call whose response closed before the interceptor started; it then does not run', () => {
+    const held = decision();
+    const response = new Response();
+    const hold = new SlotHold(held, logger, 'H', response, true);
+    response.close();
+    expect(held.releases).toBe(1);
+    expect(hold.started()).toBe(false);
+    hold.ended();
+    expect(held.releases).toBe(1);
+  });
+
+  it('frees at once a call whose response had already closed while it was decided', () => {
+    const held = decision();
+    const response = new Response();
+    response.closed = true;
+    const hold = new SlotHold(held, logger, 'H', response, true);
+    expect(held.releases).toBe(1);
+    expect(hold.started()).toBe(false);
+  });
+});
+
+describe('SlotHold on an MCP-Nest handler (its answer is one message of the response)', () => {
+  it('keeps the slots while the handler runs, even when the response closes', () => {
+    const held = decision();
+    const response = new Response();
+    const hold = new SlotHold(held, logger, 'H', response, false);
+    expect(hold.started()).toBe(true);
+    response.close();
+    expect(held.releases).toBe(0);
+    hold.ended();
+    expect(held.releases).toBe(1);
+  });
+
+  it('with no HTTP response (STDIO), frees when the handler ends', () => {
+    const held = decision();
+    const hold = new SlotHold(held, logger, 'H', undefined, false);
+    expect(hold.started()).toBe(true);
+    hold.ended();
+    hold.ended();
+    expect(held.releases).toBe(1);
+  });
+});
+
+describe('nodeResponseOf', () => {
+  it("finds Express's response itself and Fastify's reply's raw response, nothing else", () => {
+    const raw = new Response();
+    expect(nodeResponseOf(raw)).toBe(raw);
+    expect(nodeResponseOf({ raw })).toBe(raw);
+    expect(nodeResponseOf({ raw: {} })).toBeUndefined();
+    expect(nodeResponseOf(undefined)).toBeUndefined();
+  });
+});
