@@ -48,7 +48,7 @@ export class SlotHold {
       return;
     }
     this.responseOpen = true;
-    response.once('close', () => this.responseClosed());
+    onClose(response, this);
   }
 
   /**
@@ -68,7 +68,8 @@ export class SlotHold {
     this.releaseWhenDone();
   }
 
-  private responseClosed(): void {
+  /** The call's HTTP response closed (finished, or its client left). */
+  responseClosed(): void {
     this.responseOpen = false;
     // Closed before the handler started: it never runs in time for this response.
     if (!this.running) this.callOpen = false;
@@ -84,6 +85,27 @@ export class SlotHold {
       );
     });
   }
+}
+
+const HOLDS = Symbol('nestjs-mcp-rate-limit slot holds');
+
+type ClosingResponse = NodeResponse & { [HOLDS]?: SlotHold[] };
+
+/**
+ * Tells `hold` when `response` closes. One listener per response, however many calls it answers (a
+ * JSON-RPC batch of tool calls): Node warns of a leak past 10 listeners of one event.
+ */
+function onClose(response: ClosingResponse, hold: SlotHold): void {
+  const holds = response[HOLDS];
+  if (holds !== undefined) {
+    holds.push(hold);
+    return;
+  }
+  const all = [hold];
+  response[HOLDS] = all;
+  response.once('close', () => {
+    for (const each of all) each.responseClosed();
+  });
 }
 
 const RESPONSE = Symbol('nestjs-mcp-rate-limit response');

@@ -71,6 +71,20 @@ describe('SlotHold on a plain HTTP route (waits for the response)', () => {
   });
 });
 
+describe('SlotHold, many calls answered by one response (a JSON-RPC batch)', () => {
+  it('listens once to the response and frees every call once', () => {
+    const response = new Response();
+    const held = Array.from({ length: 12 }, () => decision());
+    const holds = held.map((each) => new SlotHold(each, logger, 'H', response, false));
+    expect(response.listenerCount('close')).toBe(1);
+    for (const hold of holds.slice(0, 6)) hold.started();
+    response.close();
+    expect(held.map((each) => each.releases)).toEqual([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+    for (const hold of holds) hold.ended();
+    expect(held.every((each) => each.releases === 1)).toBe(true);
+  });
+});
+
 describe('SlotHold on an MCP-Nest handler (its answer is one message of the response)', () => {
   it('keeps the slots while the handler runs, even when the response closes', () => {
     const held = decision();
