@@ -9,7 +9,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
+import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
 import { inputRequired } from '@modelcontextprotocol/server';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
@@ -68,25 +69,13 @@ beforeAll(async () => {
   class AppModule {}
   let url: URL;
   ({ app, url } = await serveMcpNest(AppModule, transport, 'planning'));
-  client = new Client(
-    { name: 'attack5', version: '1.0.0' },
-    {
-      capabilities: { elicitation: { form: {} } },
-      versionNegotiation: { mode: { pin: '2026-07-28' } },
-      inputRequired: { autoFulfill: false },
-    },
-  );
-  await client.connect(new StreamableHTTPClientTransport(url));
+  client = await client2026('planning', false).connect(url);
 });
 
 afterAll(async () => {
   await client?.close();
   await app?.close();
 });
-
-const anyResult = {
-  '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) },
-} as never;
 
 /** One wire round of `plan`: its result, or 'denied'. */
 function round(requestState?: string): Promise<{ requestState?: string } | 'denied'> {

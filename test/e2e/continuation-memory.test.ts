@@ -11,7 +11,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
+import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
 import { inputRequired } from '@modelcontextprotocol/server';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
@@ -64,10 +65,6 @@ afterAll(async () => {
   await app?.close();
 });
 
-const anyResult = {
-  '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) },
-} as never;
-
 describe('the continuations registry', () => {
   test('a recorded state does not keep the call arguments alive (retained heap per state < half of a 90 KB argument)', async () => {
     const transport = new StreamableHttpTransport();
@@ -80,15 +77,7 @@ describe('the continuations registry', () => {
     class AppModule {}
     let url: URL;
     ({ app, url } = await serveMcpNest(AppModule, transport, 'asking'));
-    client = new Client(
-      { name: 'attack5', version: '1.0.0' },
-      {
-        capabilities: { elicitation: { form: {} } },
-        versionNegotiation: { mode: { pin: '2026-07-28' } },
-        inputRequired: { autoFulfill: false },
-      },
-    );
-    await client.connect(new StreamableHTTPClientTransport(url));
+    client = await client2026('asking', false).connect(url);
     const blob = 'x'.repeat(90_000);
     const firstRound = () =>
       client!.request(

@@ -2,14 +2,11 @@
 // 2026-07-28 protocol. Multi round-trip calls are charged once (replays, forgeries and foreign
 // states are charged), tasks and server/discover are not counted, errorCode, toolDenial, refundWhen.
 import { afterEach, describe, expect, test } from '@jest/globals';
-import {
-  Client,
-  StreamableHTTPClientTransport,
-  type StandardSchemaV1,
-} from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import 'reflect-metadata';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
 import {
   McpController,
   McpHttpControllerFor,
@@ -55,28 +52,13 @@ async function serve(options: Mcp2026AppOptions = {}): Promise<URL> {
 }
 
 async function connect(url: URL, user: string, autoFulfill = true): Promise<Client> {
-  const client = new Client(
-    { name: 'e2e-2026', version: '1.0.0' },
-    {
-      capabilities: { elicitation: { form: {} } },
-      versionNegotiation: { mode: { pin: '2026-07-28' } },
-      inputRequired: { autoFulfill },
-    },
-  );
+  const { client, connect: open } = client2026('e2e-2026', autoFulfill);
   client.setRequestHandler('elicitation/create', () =>
     Promise.resolve({ action: 'accept' as const, content: { ok: true } }),
   );
-  await client.connect(
-    new StreamableHTTPClientTransport(url, { requestInit: { headers: { 'x-user': user } } }),
-  );
   clients.push(client);
-  return client;
+  return open(url, { 'x-user': user });
 }
-
-/** Any result, unvalidated (tasks/*, server/discover, input_required rounds). */
-const anyResult = {
-  '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) },
-} as StandardSchemaV1<unknown, unknown>;
 
 /** One wire round of `confirm`, by hand: its result, or the JSON-RPC error code. */
 function confirmRound(
