@@ -53,7 +53,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       map((result) => {
         if (!settled) {
           settled = true;
-          refunded = this.answered(decided, result);
+          refunded = this.answered(decided, result, context, type);
         }
         return results === undefined || refunded ? result : withQuota(result, results);
       }),
@@ -61,10 +61,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         error: (error: unknown) => {
           if (settled) return;
           settled = true;
-          // A call its client gave up on stays charged: a refund would let a client run the
-          // handler without limit by cancelling each call once its work is done.
-          if (cancelledOf(context, type)) return;
-          this.ended(decided, { failed: true, error });
+          this.ended(decided, { failed: true, error }, context, type);
         },
       }),
     );
@@ -79,7 +76,12 @@ export class McpRateLimitInterceptor implements NestInterceptor {
   }
 
   /** Follows an answered call; whether its charge was given back. */
-  private answered(decided: DecidedCall, result: unknown): boolean {
+  private answered(
+    decided: DecidedCall,
+    result: unknown,
+    context: ExecutionContext,
+    type: string,
+  ): boolean {
     // A JSON-RPC controller answers the whole response; an MCP-Nest handler the result itself.
     const state =
       issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
@@ -89,18 +91,26 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       const { followUp, subject, plan, round } = decided;
       followUp.continuations.record(subject, plan.owner, state, carriedChargeOf(decided), round);
     }
-    return this.ended(decided, { failed: false, result });
+    return this.ended(decided, { failed: false, result }, context, type);
   }
 
-  /** Gives the call's charge back when `refundWhen` says so; whether it did. */
+  /**
+   * Gives the call's charge back when `refundWhen` says so; whether it did. A call its client gave
+   * up on stays charged, however it ended (a handler may answer a cancellation with an `isError`
+   * result as well as throw): a refund would let a client run the handler without limit by
+   * cancelling each call once its work is done.
+   */
   private ended(
     decided: DecidedCall,
     how: { failed: boolean; error?: unknown; result?: unknown },
+    context: ExecutionContext,
+    type: string,
   ): boolean {
     const { followUp, plan, charged, decision } = decided;
     if (charged === undefined || decision === undefined || plan.refundWhen === undefined) {
       return false;
     }
+    if (cancelledOf(context, type)) return false;
     const outcome: CallOutcome = {
       handler: plan.owner,
       subject: decided.subject,
