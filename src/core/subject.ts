@@ -25,11 +25,14 @@ export interface RequestLike {
   readonly user?: unknown;
   readonly ip?: unknown;
   readonly socket?: { readonly remoteAddress?: unknown } | null;
+  /** Fastify's Node request, where a Nest middleware sets `user` (it gets the Node request). */
+  readonly raw?: { readonly user?: unknown } | null;
 }
 
 /**
  * The default subject of a call: the authenticated user id (`request.user.id`, else `.sub`, else
- * `.userId`) as `user:<id>`; else the client IP (`request.ip`, so the framework's trust-proxy
+ * `.userId`; on Fastify, `request.raw.user` when a middleware set it there) as `user:<id>`; else
+ * the client IP (`request.ip`, so the framework's trust-proxy
  * setting applies; the socket's address only for a request without an `ip` of its own, such as a
  * plain Node request) as `ip:<address>`; else `undefined`: the caller cannot be identified.
  *
@@ -39,7 +42,7 @@ export interface RequestLike {
  * silently keyed by an address instead.
  */
 export function defaultSubject(request: RequestLike | undefined | null): string | undefined {
-  const user = request?.user;
+  const user = request?.user ?? request?.raw?.user;
   if (user !== null && typeof user === 'object') {
     const record = user as Record<string, unknown>;
     const id = idOf(record.id, 'id') ?? idOf(record.sub, 'sub') ?? idOf(record.userId, 'userId');

@@ -9,6 +9,12 @@ describe('defaultSubject', () => {
     expect(defaultSubject({ user: { userId: 7 } })).toBe('user:7');
   });
 
+  it('on Fastify, reads a user a Nest middleware set on the Node request (request.raw)', () => {
+    expect(defaultSubject({ raw: { user: { id: 'u1' } }, ip: '1.2.3.4' })).toBe('user:u1');
+    // The framework request's own user (set by a guard) comes first.
+    expect(defaultSubject({ user: { id: 'u2' }, raw: { user: { id: 'u1' } } })).toBe('user:u2');
+  });
+
   it('falls back to the client IP, then to nobody (undefined): an unidentified caller', () => {
     expect(defaultSubject({ user: {}, ip: '1.2.3.4' })).toBe('ip:1.2.3.4');
     expect(defaultSubject({ ip: '::ffff:10.0.0.1' })).toBe('ip:10.0.0.1');
