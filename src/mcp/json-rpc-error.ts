@@ -1,3 +1,6 @@
+import type { RateLimitDecision } from '../core/decision.js';
+import { BuiltInRateLimit } from '../core/limits.js';
+
 /** The JSON-RPC error code of a rate-limited MCP call (the MCP convention, as in the references). */
 export const RATE_LIMITED_CODE = -32005;
 
@@ -128,4 +131,19 @@ export function rateLimitToolResult(
 function wireSeconds(seconds: number): number {
   if (!Number.isFinite(seconds)) return 1;
   return Math.max(1, Math.ceil(seconds));
+}
+
+/** The `data` of a denial: seconds to wait and, when a built-in limit denied, which and its quota. */
+export function errorDataOf(decision: RateLimitDecision): RateLimitErrorData {
+  const deniedBy = decision.deniedBy;
+  const retryAfter = decision.retryAfter ?? 1;
+  if (deniedBy instanceof BuiltInRateLimit) {
+    return {
+      retryAfter,
+      limit: deniedBy.describe(),
+      quota: deniedBy.policy.quota,
+      windowSeconds: deniedBy.policy.windowSeconds,
+    };
+  }
+  return { retryAfter };
 }

@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import type { LimitSet, RateLimitDecision } from '../core/engine.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { RateLimitContext } from '../core/context.js';
@@ -15,6 +16,22 @@ export interface CarriedCharge {
   readonly decision: RateLimitDecision;
   /** The limit set the charge was taken from (default: the one `charged` selects). */
   readonly set?: LimitSet;
+  /**
+   * A digest of the arguments the charge was taken for: a retry with other arguments (a bigger
+   * cost, another `limitByContext` choice) is not the call that was charged, and pays as a new one.
+   */
+  readonly argsDigest?: string;
+}
+
+/** A digest of a call's arguments (a retry must send the same); unique when they cannot be read. */
+export function argsDigestOf(args: unknown): string {
+  try {
+    return createHash('sha256')
+      .update(JSON.stringify(args) ?? '')
+      .digest('base64url');
+  } catch {
+    return `unreadable:${randomUUID()}`; // matches nothing: such a retry is charged
+  }
 }
 
 /**
@@ -29,7 +46,8 @@ export function carriedChargeOf(decided: DecidedCall): CarriedCharge | undefined
   const light: RateLimitContext = { subject, method, target, cost };
   // The receipt is shared with the first round, so the charge is still given back once.
   lightenReceipt(decision, light);
-  return { charged: light, decision, set: decided.set ?? plan.setFor(charged) };
+  const argsDigest = decided.argsDigest ?? argsDigestOf(charged.args);
+  return { charged: light, decision, set: decided.set ?? plan.setFor(charged), argsDigest };
 }
 
 /** What the interceptor does after a followed call, for the module that decided it. */
@@ -55,6 +73,8 @@ export interface DecidedCall {
   readonly decision?: RateLimitDecision;
   /** For a continuation: the limit set its first round was charged to. */
   readonly set?: LimitSet;
+  /** For a continuation: the digest of the arguments its first round was charged for. */
+  readonly argsDigest?: string;
   /** Which round of its logical call this is (default 1: the first, charged). */
   readonly round?: number;
   /**

@@ -9,7 +9,6 @@ import {
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
-import { BuiltInRateLimit } from '../core/limits.js';
 import {
   CallContext,
   callFromHttpRequest,
@@ -19,10 +18,16 @@ import {
   type McpCall,
 } from '../mcp/call.js';
 import { MULTI_ROUND_TRIP_METHODS, nextRound, type ClaimedState } from '../mcp/continuations.js';
-import type { RateLimitErrorData } from '../mcp/json-rpc-error.js';
+import { errorDataOf, type RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
 import { linkFrameworkRequests } from './framework-requests.js';
-import { callKeyOf, isDecided, markDecided, type CarriedCharge } from './admitted-calls.js';
+import {
+  argsDigestOf,
+  callKeyOf,
+  isDecided,
+  markDecided,
+  type CarriedCharge,
+} from './admitted-calls.js';
 import { passOtherContext } from './declarations.js';
 import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decision-report.js';
 import { RateLimitExceededException } from './exception.js';
@@ -166,7 +171,10 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     subject: string,
   ): ClaimedState<CarriedCharge> | undefined {
     if (isContinuation(call)) {
-      return this.service.continuations.claim(subject, plan.owner, call.requestState!);
+      const claimed = this.service.continuations.claim(subject, plan.owner, call.requestState!);
+      // Used up either way; a retry with other arguments than the charged round's pays anew.
+      const digest = claimed?.carried?.argsDigest;
+      return digest === undefined || digest === argsDigestOf(call.args) ? claimed : undefined;
     }
     const poll = type === 'http' && plan.messageLimited && isTaskRequest(call.request);
     return poll ? NOTHING_CARRIED : undefined;
@@ -325,7 +333,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     decision: RateLimitDecision,
     messageLevel: boolean,
   ): Error {
-    return this.deny(type, plan, call, errorData(decision), decision.results, messageLevel);
+    return this.deny(type, plan, call, errorDataOf(decision), decision.results, messageLevel);
   }
 
   private deny(
@@ -377,18 +385,4 @@ function isThenable(
   decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
 ): decision is PromiseLike<RateLimitDecision> {
   return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
-}
-
-function errorData(decision: RateLimitDecision): RateLimitErrorData {
-  const deniedBy = decision.deniedBy;
-  const retryAfter = decision.retryAfter ?? 1;
-  if (deniedBy instanceof BuiltInRateLimit) {
-    return {
-      retryAfter,
-      limit: deniedBy.describe(),
-      quota: deniedBy.policy.quota,
-      windowSeconds: deniedBy.policy.windowSeconds,
-    };
-  }
-  return { retryAfter };
 }
