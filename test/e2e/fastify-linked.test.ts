@@ -1,10 +1,12 @@
-// On Fastify, MCP-Nest tools are keyed by the user an auth guard set on the /mcp endpoint, whatever
-// guards run there. Found by attack review 5: with the auth guard on the endpoint, @RateLimit() on
+// On Fastify, MCP-Nest tools are keyed by the user the app authenticated on /mcp, whatever guards
+// run there. Found by attack reviews 5 and 6: with an auth guard on the endpoint, @RateLimit() on
 // the tools and no rate-limit guard on /mcp (no @LimitMcpMessages(), registerGlobally or
-// @UseMcpRateLimit()), every tool call was keyed by the socket's address (ip:127.0.0.1): users
-// behind one address shared one quota, and one user over N addresses got N.
+// @UseMcpRateLimit()), every tool call was keyed by the socket's address (ip:127.0.0.1); once every
+// Node request was linked to Fastify's, a user set by a Nest middleware (on the Node request, which
+// is what middleware gets on Fastify) was missed the same way. Users behind one address shared one
+// quota, and one user over N addresses got N.
 import 'reflect-metadata';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   Controller,
@@ -13,6 +15,9 @@ import {
   UseGuards,
   type CanActivate,
   type ExecutionContext,
+  type MiddlewareConsumer,
+  type NestMiddleware,
+  type NestModule,
   type INestApplication,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -46,6 +51,25 @@ class BearerAuthGuard implements CanActivate {
   }
 }
 
+/** Authenticates `Bearer <user>` as a Nest middleware (on Fastify: the Node request). */
+@Injectable()
+class BearerAuthMiddleware implements NestMiddleware {
+  use(
+    request: { headers: Record<string, string | undefined>; user?: unknown },
+    response: { statusCode: number; end(): void },
+    next: () => void,
+  ): void {
+    const match = /^Bearer ([\w-]+)$/.exec(request.headers.authorization ?? '');
+    if (match === null) {
+      response.statusCode = 401;
+      response.end();
+      return;
+    }
+    request.user = { id: match[1] };
+    next();
+  }
+}
+
 @McpController()
 class Tools {
   @Tool({ name: 'search', description: '2 per minute per user' })
@@ -55,23 +79,26 @@ class Tools {
   }
 }
 
-const events: RateLimitEvent[] = [];
-let app: INestApplication;
-let url: URL;
-const clients: Client[] = [];
-
-beforeAll(async () => {
+/** One Fastify app per way of authenticating: a guard on /mcp, or a Nest middleware. */
+async function serve(auth: 'guard' | 'middleware'): Promise<{ app: INestApplication; url: URL }> {
   const transport = new StreamableHttpTransport();
   @Controller('mcp')
   @UseGuards(BearerAuthGuard)
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  class GuardedEndpoint extends McpHttpControllerFor(transport) {}
+  @Controller('mcp')
+  class PlainEndpoint extends McpHttpControllerFor(transport) {}
+  const endpoint = auth === 'guard' ? GuardedEndpoint : PlainEndpoint;
   @Module({
     imports: [McpRateLimitModule.forRoot({ onDecision: (event) => events.push(event) })],
-    controllers: [McpEndpoint, Tools],
+    controllers: [endpoint, Tools],
     providers: [BearerAuthGuard],
   })
-  class AppModule {}
-  app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), {
+  class AppModule implements NestModule {
+    configure(consumer: MiddlewareConsumer): void {
+      if (auth === 'middleware') consumer.apply(BearerAuthMiddleware).forRoutes(endpoint);
+    }
+  }
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), {
     logger: false,
   });
   const strategy = new McpStrategy({ name: 'f', version: '1.0.0', transports: [transport] });
@@ -80,15 +107,20 @@ beforeAll(async () => {
   await app.startAllMicroservices();
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
-  url = new URL(`http://127.0.0.1:${port}/mcp`);
+  return { app, url: new URL(`http://127.0.0.1:${port}/mcp`) };
+}
+
+const events: RateLimitEvent[] = [];
+const apps: INestApplication[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+  events.length = 0;
 });
 
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await app?.close();
-});
-
-async function connect(user: string): Promise<Client> {
+async function connect(url: URL, user: string): Promise<Client> {
   const client = new Client({ name: 'fastify-linked', version: '1.0.0' });
   const headers = { authorization: `Bearer ${user}` };
   await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers } }));
@@ -96,21 +128,26 @@ async function connect(user: string): Promise<Client> {
   return client;
 }
 
-describe('Fastify, auth guard on /mcp, @RateLimit() on the tool, nothing else', () => {
-  test('each authenticated user has a quota of their own (keyed user:<id>)', async () => {
-    const alice = await connect('alice');
-    const bob = await connect('bob');
-    await alice.callTool({ name: 'search', arguments: {} });
-    await alice.callTool({ name: 'search', arguments: {} });
-    // Bob has not called yet: his first call must be admitted.
-    const outcome = await bob.callTool({ name: 'search', arguments: {} }).then(
-      () => 'admitted',
-      (error: { code?: number }) => `denied ${error.code}`,
-    );
-    const subjects = events.map((event) => `${event.subject} ${event.type}`);
-    expect({ outcome, subjects }).toEqual({
-      outcome: 'admitted',
-      subjects: ['user:alice allowed', 'user:alice allowed', 'user:bob allowed'],
-    });
-  });
+describe('Fastify, @RateLimit() on the tool, no rate-limit guard on /mcp', () => {
+  test.each(['guard', 'middleware'] as const)(
+    'authenticated by a %s: each user has a quota of their own (keyed user:<id>)',
+    async (auth) => {
+      const { app, url } = await serve(auth);
+      apps.push(app);
+      const alice = await connect(url, 'alice');
+      const bob = await connect(url, 'bob');
+      await alice.callTool({ name: 'search', arguments: {} });
+      await alice.callTool({ name: 'search', arguments: {} });
+      // Bob has not called yet: his first call must be admitted.
+      const outcome = await bob.callTool({ name: 'search', arguments: {} }).then(
+        () => 'admitted',
+        (error: { code?: number }) => `denied ${error.code}`,
+      );
+      const subjects = events.map((event) => `${event.subject} ${event.type}`);
+      expect({ outcome, subjects }).toEqual({
+        outcome: 'admitted',
+        subjects: ['user:alice allowed', 'user:alice allowed', 'user:bob allowed'],
+      });
+    },
+  );
 });
