@@ -145,9 +145,13 @@ export class CallContext implements RateLimitContext {
 /**
  * Whether the client gave the call up: its MCP request was cancelled (the SDK aborts the request's
  * signal, McpContext argument 4's `mcpReq.signal`, on `notifications/cancelled` or when the
- * transport closes), or the connection of its HTTP request is gone. Never throws.
+ * transport closes), or the connection of its HTTP request (by default the MCP context's raw
+ * request) is gone. Never throws.
  */
-export function cancelledByClient(mcpContext: unknown, request: unknown): boolean {
+export function cancelledByClient(
+  mcpContext: unknown,
+  request: unknown = invoke(mcpContext, 'getRawRequest'),
+): boolean {
   interface SdkContext {
     readonly mcpReq?: { readonly signal?: { readonly aborted?: unknown } };
   }

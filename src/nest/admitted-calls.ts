@@ -40,14 +40,20 @@ export function argsDigestOf(args: unknown): string {
  * context or arguments, which a registry of thousands of states, each kept minutes, must not keep.
  */
 export function carriedChargeOf(decided: DecidedCall): CarriedCharge | undefined {
-  const { charged, decision, plan } = decided;
-  if (charged === undefined || decision === undefined) return undefined;
+  const charge = decided.charge;
+  if (charge === undefined) return undefined;
+  const { charged, decision } = charge;
   const { subject, method, target, cost } = charged;
   const light: RateLimitContext = { subject, method, target, cost };
   // The receipt is shared with the first round, so the charge is still given back once.
   lightenReceipt(decision, light);
-  const argsDigest = decided.argsDigest ?? argsDigestOf(charged.args);
-  return { charged: light, decision, set: decided.set ?? plan.setFor(charged), argsDigest };
+  const set = charge.set ?? decided.plan.setFor(charged);
+  return {
+    charged: light,
+    decision,
+    set,
+    argsDigest: charge.argsDigest ?? argsDigestOf(charged.args),
+  };
 }
 
 /** What the interceptor does after a followed call, for the module that decided it. */
@@ -65,16 +71,10 @@ export interface DecidedCall {
   /** The subject the call was decided for (`unidentified` when shared by unknown callers). */
   readonly subject: string;
   /**
-   * The handler limits' context, when the call was charged to them (for a continuation of a multi
-   * round-trip call: when its first round was).
+   * The charge of the handler's limits, when the call was charged to them (for a continuation of a
+   * multi round-trip call: its first round's, carried on): what `refundWhen` may give back, once.
    */
-  readonly charged?: RateLimitContext;
-  /** The handler limits' decision when charged: what a refund gives back (once). */
-  readonly decision?: RateLimitDecision;
-  /** For a continuation: the limit set its first round was charged to. */
-  readonly set?: LimitSet;
-  /** For a continuation: the digest of the arguments its first round was charged for. */
-  readonly argsDigest?: string;
+  readonly charge?: CarriedCharge;
   /** Which round of its logical call this is (default 1: the first, charged). */
   readonly round?: number;
   /**

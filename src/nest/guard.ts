@@ -105,12 +105,12 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   }
 
   /**
-   * Whether HTTP requests must be linked to the Node request MCP-Nest hands its handlers: not on
-   * Express (its request is the Node request), on Fastify and anything else. Known once the HTTP
-   * adapter is.
+   * Whether HTTP requests must be linked here to the Node request MCP-Nest hands its handlers: not
+   * on Express (its request is the Node request), nor on Fastify (every request is linked as it
+   * arrives, framework-requests.ts); on anything else. Known once the HTTP adapter is.
    */
   private get linksFrameworkRequests(): boolean {
-    this.linksRequests ??= this.adapterHost?.httpAdapter?.getType() !== 'express';
+    this.linksRequests ??= !SELF_LINKING_ADAPTERS.has(this.adapterHost?.httpAdapter?.getType());
     return this.linksRequests;
   }
 
@@ -200,7 +200,13 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
       }
       if (plan.followsCalls) {
         const round = nextRound(uncharged);
-        markDecided(key, { followUp: this.service, plan, subject, ...uncharged.carried, round });
+        markDecided(key, {
+          followUp: this.service,
+          plan,
+          subject,
+          charge: uncharged.carried,
+          round,
+        });
       }
       return this.admit(context, evaluated);
     }
@@ -240,7 +246,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   ): boolean | Promise<boolean> {
     const followUp = this.service;
     // What refundWhen may give back stays the first round's charge.
-    const decided = { followUp, plan, subject, ...claimed.carried, round: nextRound(claimed) };
+    const decided = { followUp, plan, subject, charge: claimed.carried, round: nextRound(claimed) };
     const limitContext = new CallContext(call, subject, plan.costOf(call));
     const slots = plan.slotsFor(limitContext);
     if (slots === undefined) {
@@ -285,8 +291,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         followUp,
         plan,
         subject,
-        charged: limitContext,
-        decision,
+        charge: { charged: limitContext, decision },
         slots: plan.holdsSlots ? this.holdSlots(context, type, plan, call, decision) : undefined,
       });
     }
@@ -362,6 +367,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     return this.deny(type, plan, call, { retryAfter: 1, limit: UNIDENTIFIED_LIMIT }, [], false);
   }
 }
+
+/** HTTP adapters whose requests need no link made by the guard (see `linksFrameworkRequests`). */
+const SELF_LINKING_ADAPTERS: ReadonlySet<string | undefined> = new Set(['express', 'fastify']);
 
 /** A call the handler's limits pass by, with no charge carried from an earlier round. */
 const NOTHING_CARRIED: ClaimedState<CarriedCharge> = Object.freeze({});

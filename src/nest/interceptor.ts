@@ -6,7 +6,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { finalize, map, tap, throwError, type Observable } from 'rxjs';
-import { callFromMcpContext, cancelledByClient } from '../mcp/call.js';
+import { cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
 import { callKeyOf, carriedChargeOf, decidedCall, type DecidedCall } from './admitted-calls.js';
@@ -48,7 +48,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     // With `advertiseLimits`, an admitted tool call's result tells the caller its quota; not a
     // call whose charge was given back: what it took is the caller's again, so the quota the caller
     // last saw still holds, where the admission's would say one call less.
-    const results = decided.plan.reportsQuota ? decided.decision?.results : undefined;
+    const results = decided.plan.reportsQuota ? decided.charge?.decision.results : undefined;
     const followed = next.handle().pipe(
       map((result) => {
         if (!settled) {
@@ -106,11 +106,10 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     context: ExecutionContext,
     type: string,
   ): boolean {
-    const { followUp, plan, charged, decision } = decided;
-    if (charged === undefined || decision === undefined || plan.refundWhen === undefined) {
-      return false;
-    }
+    const { followUp, plan, charge } = decided;
+    if (charge === undefined || plan.refundWhen === undefined) return false;
     if (cancelledOf(context, type)) return false;
+    const { charged } = charge;
     const outcome: CallOutcome = {
       handler: plan.owner,
       subject: decided.subject,
@@ -126,7 +125,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         `${plan.owner}: refundWhen failed, the call stays charged: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (refund) followUp.refund(plan, { charged, decision, set: decided.set });
+    if (refund) followUp.refund(plan, charge);
     return refund;
   }
 }
@@ -134,10 +133,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
 /** Whether the client of this call gave it up (see `cancelledByClient`). */
 function cancelledOf(context: ExecutionContext, type: string): boolean {
   return type === 'rpc'
-    ? cancelledByClient(
-        context.getArgByIndex(1),
-        callFromMcpContext(context.getArgByIndex(1), undefined).request,
-      )
+    ? cancelledByClient(context.getArgByIndex(1))
     : cancelledByClient(undefined, context.getArgByIndex(0));
 }
 
