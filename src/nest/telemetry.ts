@@ -297,6 +297,9 @@ export class RateLimitMetrics {
       timed.reset = (keys: readonly string[]): Promise<void> =>
         this.time('reset', () => store.reset!(keys));
     }
+    // Not timed (not a call's decision), but forwarded: without it the outage policy cannot read
+    // the store's reset marks, and a reset on one instance would not reach the others' insurance.
+    if (store.resetAt !== undefined) timed.resetAt = (keys) => store.resetAt!(keys);
     return timed;
   }
 
