@@ -53,6 +53,9 @@ const VARIANTS = [
   { variant: 'redis', name: 'ours, Redis store' },
   { variant: 'throttler', name: '@nestjs/throttler (ThrottlerGuard, in-memory)' },
   { variant: 'memory-metrics', name: 'ours, in-memory store, OpenTelemetry metrics on' },
+  // A reference, not a limiter: what Nest itself costs per call for any guard bound on the tool
+  // (its guard pipeline, an execution context, an await), before a limiter does any work.
+  { variant: 'noop-guard', name: 'reference: a guard that admits every call' },
 ];
 
 const CALL = JSON.stringify({
@@ -506,6 +509,11 @@ export async function run() {
     ],
     notes: [
       `@nestjs/throttler vs no limiter: ${formatRatio(throttler)}; ours (in-memory) vs @nestjs/throttler: ${formatRatio(memory / throttler)} (ratio of the medians of the per-round ratios).`,
+      ...(rates.has(VARIANTS[5].name)
+        ? [
+            `A guard that does nothing but admit (bound on the tool as ours is) vs no limiter: ${formatRatio(ratioTo(VARIANTS[5].name))}; ours (in-memory) vs that guard: ${formatRatio(medianRatio(rates, 'ours, in-memory store', VARIANTS[5].name))}, what our check adds beyond what Nest costs for any guard.`,
+          ]
+        : []),
       // The spread shows how far one round, and one process, can be trusted on this machine.
       ...names
         .filter((name) => name !== 'no limiter')

@@ -2,6 +2,7 @@
 // POST /mcp as a Nest controller, the MCP microservice connected with inheritAppConfig), with one
 // tool and a limits variant chosen by BENCH_VARIANT:
 //   none       no rate limiting at all (the baseline);
+//   noop-guard a guard that admits every call, bound on the tool: what Nest costs for any guard;
 //   memory     McpRateLimitModule, a fixed window on the tool, in-memory store (the default);
 //   memory-metrics  the same, with an OpenTelemetry MeterProvider registered globally (a reader
 //              exporting to memory once a minute), so the module records its metrics;
@@ -13,7 +14,14 @@
 import 'reflect-metadata';
 import KeyvRedis from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
-import { Controller, Module, UseGuards, type DynamicModule } from '@nestjs/common';
+import {
+  Controller,
+  Injectable,
+  Module,
+  UseGuards,
+  type CanActivate,
+  type DynamicModule,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Payload } from '@nestjs/microservices';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
@@ -34,7 +42,7 @@ import {
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from 'nestjs-mcp-rate-limit';
 import { z } from 'zod';
 
-type Variant = 'none' | 'memory' | 'memory-metrics' | 'redis' | 'throttler';
+type Variant = 'none' | 'noop-guard' | 'memory' | 'memory-metrics' | 'redis' | 'throttler';
 const variant = (process.env.BENCH_VARIANT ?? 'none') as Variant;
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HIGH = 1_000_000_000;
@@ -66,6 +74,23 @@ class LimitedTools {
   }
 }
 
+/** A guard that admits every call: what Nest itself costs per call for a bound guard. */
+@Injectable()
+class AdmitAll implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
+@McpController()
+class GuardedTools {
+  @Tool(echoTool)
+  @UseGuards(AdmitAll)
+  echo(@Payload() { text }: { text: string }) {
+    return echo(text);
+  }
+}
+
 @Controller('mcp')
 class McpEndpoint extends McpHttpControllerFor(transport) {}
 
@@ -79,6 +104,8 @@ class BenchModule {
     switch (which) {
       case 'none':
         return { module: BenchModule, controllers: [McpEndpoint, PlainTools] };
+      case 'noop-guard':
+        return { module: BenchModule, controllers: [McpEndpoint, GuardedTools] };
       case 'memory':
       case 'memory-metrics':
         return {
@@ -103,7 +130,7 @@ class BenchModule {
         };
       default:
         throw new Error(
-          `BENCH_VARIANT must be none, memory, memory-metrics, redis or throttler (got ${which})`,
+          `BENCH_VARIANT must be none, noop-guard, memory, memory-metrics, redis or throttler (got ${which})`,
         );
     }
   }
