@@ -30,6 +30,21 @@ export interface CacheManagerStoreOptions {
   readonly operationTimeoutMs?: number;
 }
 
+/**
+ * Whether every store of a cache-manager `Cache` keeps its entries in a Map in this process (Keyv's
+ * default, as with `CacheModule.register()`). Such a cache shares nothing with other instances, and
+ * drops an expired entry only when it is read again: limit state kept there would stay in memory
+ * for every subject ever seen. The MemoryStore counts the same, atomically, and drops expired state.
+ */
+export function isInProcessCache(cache: CacheLike): boolean {
+  const stores = (cache as { readonly stores?: unknown }).stores;
+  return (
+    Array.isArray(stores) &&
+    stores.length > 0 &&
+    stores.every((keyv) => (keyv as { readonly store?: unknown } | null)?.store instanceof Map)
+  );
+}
+
 /** The key queues of each cache object, whichever store over it holds them. */
 const TAILS_BY_CACHE = new WeakMap<CacheLike, Map<string, Promise<void>>>();
 
