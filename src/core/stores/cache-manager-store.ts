@@ -3,6 +3,7 @@ import type { AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
 import {
+  StoreTimeoutError,
   StoreUnavailableError,
   type LimitCheck,
   type LimitOutcome,
@@ -95,11 +96,19 @@ export class CacheManagerStore implements RateLimitStore {
       const steps: AlgorithmStep<unknown>[] = checks.map((check, index) =>
         check.limit.evaluateState(states[index], nowMs, check.cost),
       );
-      if (steps.every((step) => step.allowed)) {
-        await this.guarded(
-          this.write(checks.map((check, index) => [check.key, steps[index]] as const)),
-          deadline,
+      if (!steps.every((step) => step.allowed)) return steps;
+      const writing = this.write(checks.map((check, index) => [check.key, steps[index]] as const));
+      try {
+        await this.guarded(writing, deadline);
+      } catch (error) {
+        if (!deadline.passed) throw error;
+        // The cache may still take the write, and with it the call's ConcurrencyLimit leases,
+        // which the outage policy's answer does not name: it frees them once the write lands.
+        const late = writing.then(
+          () => steps,
+          () => undefined,
         );
+        throw new StoreTimeoutError((error as Error).message, late);
       }
       return steps;
     });
@@ -254,6 +263,7 @@ export class CacheManagerStore implements RateLimitStore {
 class Deadline {
   /** Rejects with a StoreUnavailableError once the time is up. */
   readonly reached: Promise<never>;
+  private expired = false;
   private readonly timer: ReturnType<typeof setTimeout>;
 
   constructor(timeoutMs: number) {
@@ -262,10 +272,16 @@ class Deadline {
     // Raced by each wait of the call; between waits nobody listens, which is no failure.
     this.reached.catch(() => undefined);
     this.timer = setTimeout(() => {
+      this.expired = true;
       reject(
         new StoreUnavailableError(`cache-manager store did not answer within ${timeoutMs} ms`),
       );
     }, timeoutMs);
+  }
+
+  /** Whether the time is up. */
+  get passed(): boolean {
+    return this.expired;
   }
 
   clear(): void {
