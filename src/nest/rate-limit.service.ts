@@ -11,7 +11,7 @@ import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import { LimitSet, RateLimitEngine, type RateLimitDecision } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
-import { CacheManagerStore } from '../core/stores/cache-manager-store.js';
+import { CacheManagerStore, isInProcessCache } from '../core/stores/cache-manager-store.js';
 import { ResilientStore, withOutagePolicy } from '../core/stores/insurance.js';
 import { redisStoreFromCache } from '../core/stores/redis-cache.js';
 import { MemoryStore } from '../core/stores/memory-store.js';
@@ -343,10 +343,10 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     const explicit = this.options.store;
     if (explicit !== undefined) return wrap(explicit);
     const cache = findCacheManager(this.moduleRef);
-    // A cache on @keyv/redis gets the atomic RedisStore over the cache's own client.
-    if (cache !== undefined)
-      return wrap(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
-    return new MemoryStore();
+    // A cache in this process's memory gets the MemoryStore (see isInProcessCache); one on
+    // @keyv/redis the atomic RedisStore over the cache's own client.
+    if (cache === undefined || isInProcessCache(cache)) return new MemoryStore();
+    return wrap(redisStoreFromCache(cache) ?? new CacheManagerStore(cache));
   }
 
   private reportStoreError(error: unknown): void {

@@ -13,6 +13,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { KeyvStoreAdapter } from 'keyv';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpController, McpStrategy, StreamableHttpTransport, Tool } from '@rekog/mcp-nest';
@@ -31,6 +32,23 @@ import {
   type RateLimitStore,
   UseMcpRateLimit,
 } from '../../src/index.js';
+
+/**
+ * A Keyv storage adapter that is not a Map: to the module, a cache shared with other instances (a
+ * database, Memcache...), kept here in a Map behind the adapter's methods.
+ */
+function sharedCacheStandIn(): KeyvStoreAdapter {
+  const entries = new Map<string, unknown>();
+  const adapter = {
+    opts: {},
+    get: (key: string) => Promise.resolve(entries.get(key)),
+    set: (key: string, value: unknown) => Promise.resolve(entries.set(key, value) && true),
+    delete: (key: string) => Promise.resolve(entries.delete(key)),
+    clear: () => Promise.resolve(entries.clear()),
+  };
+  // Keyv needs these four methods only; the adapter type also names optional events and batches.
+  return adapter as unknown as KeyvStoreAdapter;
+}
 
 const apps: INestApplication[] = [];
 afterEach(async () => {
@@ -135,7 +153,10 @@ describe('McpRateLimitModule', () => {
     ['in memory', () => [McpRateLimitModule.forRoot({})], false],
     [
       'on a cache-manager store',
-      () => [CacheModule.register({ isGlobal: true }), McpRateLimitModule.forRoot({})],
+      () => [
+        CacheModule.register({ isGlobal: true, stores: [sharedCacheStandIn()] }),
+        McpRateLimitModule.forRoot({}),
+      ],
       true,
     ],
   ])('the guard answers %s', async (_name, imports, asynchronous) => {
@@ -160,12 +181,19 @@ describe('McpRateLimitModule', () => {
     await expect(second).rejects.toMatchObject({ data: { retryAfter: expect.any(Number) } });
   });
 
-  test('the store: MemoryStore by default, the app cache when there is one, or the explicit one', async () => {
+  test('the store: MemoryStore by default or over an in-process cache, the app cache when it is shared, or the explicit one', async () => {
     const plain = await start([McpRateLimitModule.forRoot({})]);
     expect(plain.app.get(McpRateLimitService).store).toBeInstanceOf(MemoryStore);
 
-    const cached = await start([
+    // Keyv's default Map, in this process: the MemoryStore counts the same and drops expired state.
+    const inProcess = await start([
       CacheModule.register({ isGlobal: true }),
+      McpRateLimitModule.forRoot({}),
+    ]);
+    expect(inProcess.app.get(McpRateLimitService).store).toBeInstanceOf(MemoryStore);
+
+    const cached = await start([
+      CacheModule.register({ isGlobal: true, stores: [sharedCacheStandIn()] }),
       McpRateLimitModule.forRoot({ registerGlobally: true }),
     ]);
     const store = cached.app.get(McpRateLimitService).store;

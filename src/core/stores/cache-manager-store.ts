@@ -3,6 +3,7 @@ import type { AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
 import {
+  StoreTimeoutError,
   StoreUnavailableError,
   type LimitCheck,
   type LimitOutcome,
@@ -26,8 +27,26 @@ export interface CacheManagerStoreOptions {
    * `globalThis.performance` do not move the default clock, which reads `node:perf_hooks`.
    */
   readonly clock?: Clock;
-  /** A cache call slower than this counts as a store failure (default 1000 ms). */
+  /**
+   * A call of the store (its wait for the keys other calls hold, the cache's read and write) slower
+   * than this counts as a store failure (default 1000 ms).
+   */
   readonly operationTimeoutMs?: number;
+}
+
+/**
+ * Whether every store of a cache-manager `Cache` keeps its entries in a Map in this process (Keyv's
+ * default, as with `CacheModule.register()`). Such a cache shares nothing with other instances, and
+ * drops an expired entry only when it is read again: limit state kept there would stay in memory
+ * for every subject ever seen. The MemoryStore counts the same, atomically, and drops expired state.
+ */
+export function isInProcessCache(cache: CacheLike): boolean {
+  const stores = (cache as { readonly stores?: unknown }).stores;
+  return (
+    Array.isArray(stores) &&
+    stores.length > 0 &&
+    stores.every((keyv) => (keyv as { readonly store?: unknown } | null)?.store instanceof Map)
+  );
 }
 
 /** The key queues of each cache object, whichever store over it holds them. */
@@ -73,12 +92,23 @@ export class CacheManagerStore implements RateLimitStore {
   }
 
   evaluate(checks: readonly LimitCheck[]): Promise<readonly LimitOutcome[]> {
-    return this.locked(checks, async (states, nowMs) => {
+    return this.locked(checks, async (states, nowMs, deadline) => {
       const steps: AlgorithmStep<unknown>[] = checks.map((check, index) =>
         check.limit.evaluateState(states[index], nowMs, check.cost),
       );
-      if (steps.every((step) => step.allowed)) {
-        await this.write(checks.map((check, index) => [check.key, steps[index]] as const));
+      if (!steps.every((step) => step.allowed)) return steps;
+      const writing = this.write(checks.map((check, index) => [check.key, steps[index]] as const));
+      try {
+        await this.guarded(writing, deadline);
+      } catch (error) {
+        if (!deadline.passed) throw error;
+        // The cache may still take the write, and with it the call's ConcurrencyLimit leases,
+        // which the outage policy's answer does not name: it frees them once the write lands.
+        const late = writing.then(
+          () => steps,
+          () => undefined,
+        );
+        throw new StoreTimeoutError((error as Error).message, late);
       }
       return steps;
     });
@@ -93,7 +123,7 @@ export class CacheManagerStore implements RateLimitStore {
   }
 
   refund(checks: readonly LimitCheck[]): Promise<void> {
-    return this.locked(checks, async (states, nowMs) => {
+    return this.locked(checks, async (states, nowMs, deadline) => {
       const writes: (readonly [string, { state: unknown; ttlMs: number }])[] = [];
       checks.forEach((check, index) => {
         const refunded = check.limit.refundState(
@@ -104,7 +134,7 @@ export class CacheManagerStore implements RateLimitStore {
         );
         if (refunded !== undefined) writes.push([check.key, refunded]);
       });
-      await this.write(writes);
+      await this.guarded(this.write(writes), deadline);
     });
   }
 
@@ -114,29 +144,36 @@ export class CacheManagerStore implements RateLimitStore {
     if (del === undefined) {
       throw new RateLimitConfigError('CacheManagerStore: reset needs a cache with del(key)');
     }
-    const release = await this.lock([...new Set(keys)]);
+    const deadline = new Deadline(this.operationTimeoutMs);
+    let release: (() => void) | undefined;
     try {
+      release = await this.lock([...new Set(keys)], deadline);
       const errorsBefore = this.errorCount;
-      await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))));
+      await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))), deadline);
       this.throwIfErrored(errorsBefore);
     } finally {
-      release();
+      release?.();
+      deadline.clear();
     }
   }
 
   /**
    * Runs `work` on the current states of the checks' keys (and the time), holding those keys:
-   * no other call of this store touches them meanwhile.
+   * no other call of this store touches them meanwhile. The call's deadline counts from now: a
+   * call queued behind others on a stalled cache is decided by the outage policy in time too.
    */
   private async locked<T>(
     checks: readonly LimitCheck[],
-    work: (states: readonly unknown[], nowMs: number) => Promise<T>,
+    work: (states: readonly unknown[], nowMs: number, deadline: Deadline) => Promise<T>,
   ): Promise<T> {
-    const release = await this.lock([...new Set(checks.map((check) => check.key))]);
+    const deadline = new Deadline(this.operationTimeoutMs);
+    let release: (() => void) | undefined;
     try {
+      release = await this.lock([...new Set(checks.map((check) => check.key))], deadline);
       const errorsBefore = this.errorCount;
       const states = await this.guarded(
         Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
+        deadline,
       );
       this.throwIfErrored(errorsBefore);
       // Keys of one call are distinct (the engine sees to it), so each state is read once.
@@ -149,23 +186,25 @@ export class CacheManagerStore implements RateLimitStore {
         }
         return state;
       });
-      return await work(read, this.clock());
+      return await work(read, this.clock(), deadline);
     } finally {
-      release();
+      release?.();
+      deadline.clear();
     }
   }
 
-  /** Stores each state with its TTL (at least 1 ms: 0 would mean "forever" to some stores). */
+  /**
+   * Stores each state with its TTL (at least 1 ms: 0 would mean "forever" to some stores). Settles
+   * when the cache has answered, however long it takes: the caller bounds its own wait.
+   */
   private async write(
     entries: readonly (readonly [string, { readonly state: unknown; readonly ttlMs: number }])[],
   ): Promise<void> {
     if (entries.length === 0) return;
     const errorsBefore = this.errorCount;
-    await this.guarded(
-      Promise.all(
-        entries.map(([key, { state, ttlMs }]) =>
-          this.cache.set(key, state, Math.max(1, Math.ceil(ttlMs))),
-        ),
+    await Promise.all(
+      entries.map(([key, { state, ttlMs }]) =>
+        this.cache.set(key, state, Math.max(1, Math.ceil(ttlMs))),
       ),
     );
     this.throwIfErrored(errorsBefore);
@@ -179,46 +218,73 @@ export class CacheManagerStore implements RateLimitStore {
     }
   }
 
-  private async guarded<T>(operation: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(
-              `cache-manager store did not answer within ${this.operationTimeoutMs} ms`,
-            ),
-          ),
-        this.operationTimeoutMs,
-      );
-    });
+  /** Waits for `operation` until the call's deadline; whatever fails is the store's failure. */
+  private async guarded<T>(operation: Promise<T>, deadline: Deadline): Promise<T> {
     try {
-      return await Promise.race([operation, timeout]);
+      return await Promise.race([operation, deadline.reached]);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
       throw new StoreUnavailableError('cache-manager store failed', { cause: error });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
   /**
    * Wait until no earlier evaluation holds any of `keys`, then hold them all. All keys are claimed
-   * in one synchronous step, so two evaluations can never each wait for the other.
+   * in one synchronous step, so two evaluations can never each wait for the other. A call whose
+   * deadline comes first gives its turn up, but only when that turn comes: the calls queued after
+   * it must still wait for those before it.
    */
-  private async lock(keys: readonly string[]): Promise<() => void> {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
+  private async lock(keys: readonly string[], deadline: Deadline): Promise<() => void> {
+    let resolveHeld!: () => void;
+    const held = new Promise<void>((resolve) => (resolveHeld = resolve));
     const earlier: Promise<void>[] = [];
     for (const key of keys) {
       const tail = this.tails.get(key);
       if (tail !== undefined) earlier.push(tail);
       this.tails.set(key, held);
     }
-    if (earlier.length > 0) await Promise.all(earlier);
-    return () => {
+    const release = (): void => {
       for (const key of keys) if (this.tails.get(key) === held) this.tails.delete(key);
-      release();
+      resolveHeld();
     };
+    if (earlier.length === 0) return release;
+    const turn = Promise.all(earlier);
+    try {
+      await Promise.race([turn, deadline.reached]);
+    } catch (error) {
+      void turn.then(release);
+      throw error;
+    }
+    return release;
+  }
+}
+
+/** When one call of the store has waited long enough: a single timer for all its waits. */
+class Deadline {
+  /** Rejects with a StoreUnavailableError once the time is up. */
+  readonly reached: Promise<never>;
+  private expired = false;
+  private readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(timeoutMs: number) {
+    let reject!: (error: StoreUnavailableError) => void;
+    this.reached = new Promise<never>((_, rejectReached) => (reject = rejectReached));
+    // Raced by each wait of the call; between waits nobody listens, which is no failure.
+    this.reached.catch(() => undefined);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      reject(
+        new StoreUnavailableError(`cache-manager store did not answer within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
+  }
+
+  /** Whether the time is up. */
+  get passed(): boolean {
+    return this.expired;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
   }
 }
