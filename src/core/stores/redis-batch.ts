@@ -58,10 +58,14 @@ class Batch {
   limits = 0;
   algorithms = 0;
   /**
-   * Monotonic ms by which the command had surely left (the check phase after it was handed to the
-   * client); its deadline runs from there. Infinity until then.
+   * Monotonic ms from which its deadline runs (Infinity until then): the check phase after it was
+   * left waiting behind the script calls in flight, or, sent at once, after it was handed to the
+   * client. Its calls wait for Redis no longer than the timeout from there, sent or not.
    */
-  sentAtMs = Infinity;
+  startedAtMs = Infinity;
+  /** Whether its deadline runs (see `startedAtMs`); whether it was handed to the client. */
+  tracked = false;
+  sent = false;
   settled = false;
   /**
    * Once the batch has timed out: per call, what hands the call's `StoreTimeoutError.late` the
@@ -112,11 +116,12 @@ class Batch {
   }
 
   /**
-   * No reply in time: the outage policy decides each call. Its command may still run once Redis
-   * answers again and take slots that the call's release does not name, so each call's error
-   * carries what that late reply says.
+   * Given up without its reply (none in time, or its connection lost): the outage policy decides
+   * each call. Its command may still run once Redis answers again (or when a client that re-sends
+   * after a reconnect sends it again) and take slots that the call's release does not name, so
+   * each call's error carries what that late reply says.
    */
-  timeOut(message: string): void {
+  abandon(message: string): void {
     this.settled = true;
     for (const call of this.calls) {
       const late = new Promise<readonly LimitOutcome[] | undefined>((answer) => {
@@ -154,9 +159,10 @@ class Lane {
  * Gathers the calls of a tick into one script call per Cluster slot, and holds every script call to
  * its deadline. Calls made while a script call is being prepared join it; nothing ever waits on a
  * timer to gather: the batch goes out on the next tick (process.nextTick), or, when two script calls
- * of its lane are already in flight, as soon as one returns.
+ * of its lane are already in flight, as soon as one returns. A script call's deadline runs from
+ * when it goes out or starts to wait, whichever comes first: one that waits past it fails unsent.
  *
- * Deadlines are judged by when a reply arrives against when its command was sent, never by when
+ * Deadlines are judged by when a reply arrives against when they started, never by when
  * JavaScript got around to looking: the watchdog only suspects a script call in the timer phase, and
  * decides in the check phase of the same loop turn, after the poll phase has read whatever Redis had
  * sent; a lane that got any reply in that turn is still answering and is given more time. So a
@@ -165,9 +171,10 @@ class Lane {
  */
 export class ScriptBatcher {
   private readonly lanes = new Map<number, Lane>();
-  // Script calls in flight, in the order they were sent (all share one timeout: deadline order).
-  private inFlight: Batch[] = [];
-  private inFlightHead = 0;
+  // Script calls whose deadline runs, waiting or in flight, in the order their deadlines started
+  // (all share one timeout: deadline order).
+  private pending: Batch[] = [];
+  private pendingHead = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
   // Script calls handed to the client in this loop turn, not stamped with their sending time yet.
   private unstamped: Batch[] = [];
@@ -199,11 +206,17 @@ export class ScriptBatcher {
     }
   }
 
-  /** The transport lost its connection: nothing in flight will be answered; let the policy decide. */
-  failInFlight(error: unknown): void {
+  /**
+   * The transport lost its connection: what is in flight is not answered on it; let the policy
+   * decide. A client may send it again once reconnected (ioredis does by default), so its calls
+   * heed a late reply like timed-out ones.
+   */
+  connectionLost(): void {
     // A copy: settling a batch sends what waits, which changes the list.
-    for (const batch of this.inFlight.slice(this.inFlightHead)) {
-      if (!batch.settled) this.finish(batch, () => batch.fail(error));
+    for (const batch of this.pending.slice(this.pendingHead)) {
+      if (batch.sent && !batch.settled) {
+        this.finish(batch, () => batch.abandon('RedisStore: Redis connection lost'));
+      }
     }
   }
 
@@ -212,15 +225,33 @@ export class ScriptBatcher {
   }
 
   private flush(lane: Lane): void {
-    while (lane.inFlight < MAX_IN_FLIGHT && lane.waiting.length > 0) {
-      this.send(lane.waiting.shift() as Batch);
+    const waiting = lane.waiting;
+    while (lane.inFlight < MAX_IN_FLIGHT && waiting.length > 0) {
+      const batch = waiting.shift() as Batch;
+      // Past its deadline on a lane that has not answered since: its callers have waited long
+      // enough; it is never sent, so nothing it would take goes unaccounted.
+      const deadlineMs = batch.startedAtMs + this.host.commandTimeoutMs;
+      if (deadlineMs <= monotonicClock() && lane.lastReplyMs < deadlineMs) {
+        batch.fail(new StoreUnavailableError(this.timeoutMessage));
+      } else {
+        this.send(batch);
+      }
     }
+    // What must wait for a script call in flight is held to its deadline from now on.
+    let untracked = waiting.length;
+    while (untracked > 0 && !waiting[untracked - 1].tracked) untracked--;
+    for (let index = untracked; index < waiting.length; index++) this.track(waiting[index]);
+    this.dropIdle(lane);
+  }
+
+  private dropIdle(lane: Lane): void {
     if (lane.inFlight === 0 && lane.waiting.length === 0) this.lanes.delete(lane.slot);
   }
 
   private send(batch: Batch): void {
+    batch.sent = true;
     batch.lane.inFlight++;
-    this.track(batch);
+    if (!batch.tracked) this.track(batch);
     const script = this.host.scriptFor(batch.algorithms);
     const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
@@ -309,15 +340,17 @@ export class ScriptBatcher {
     if (!lane.flushScheduled) this.flush(lane);
   }
 
+  /** Start `batch`'s deadline. */
   private track(batch: Batch): void {
-    this.inFlight.push(batch);
+    batch.tracked = true;
+    this.pending.push(batch);
     // node-redis writes its commands in a setImmediate callback, and whatever ran in between (a
     // request that blocks the process) must not count against Redis: the clock starts in a check
-    // phase callback queued after the client's write.
+    // phase callback queued after the client's write (or after the batch was left waiting).
     if (this.unstamped.push(batch) === 1) {
       setImmediate(() => {
-        const sentAtMs = monotonicClock();
-        for (const sent of this.unstamped) sent.sentAtMs = sentAtMs;
+        const startedAtMs = monotonicClock();
+        for (const started of this.unstamped) started.startedAtMs = startedAtMs;
         this.unstamped = [];
       });
     }
@@ -331,43 +364,50 @@ export class ScriptBatcher {
   /** Timer phase: if some script call looks overdue, decide in this turn's check phase. */
   private suspect(): void {
     this.dropSettledHead();
-    const oldest = this.inFlight[this.inFlightHead];
+    const oldest = this.pending[this.pendingHead];
     if (oldest === undefined) {
       this.stopWatchdog();
       return;
     }
     const suspectedAtMs = monotonicClock();
-    if (oldest.sentAtMs + this.host.commandTimeoutMs > suspectedAtMs) return;
+    if (oldest.startedAtMs + this.host.commandTimeoutMs > suspectedAtMs) return;
     setImmediate(() => this.expire(suspectedAtMs));
   }
 
   /**
    * Check phase: the poll phase between `suspectedAtMs` and now has read every reply that had
-   * arrived by then. A script call still unanswered, sent more than the timeout before, on a lane
-   * that got no reply since, has timed out.
+   * arrived by then. A script call still unanswered, whose deadline started more than the timeout
+   * before, on a lane that got no reply since, has timed out; one still waiting is never sent.
    */
   private expire(suspectedAtMs: number): void {
     const timeoutMs = this.host.commandTimeoutMs;
     // A copy: settling a batch sends what waits, which changes the list.
-    for (const batch of this.inFlight.slice(this.inFlightHead)) {
-      if (batch.sentAtMs + timeoutMs > suspectedAtMs) break;
-      if (batch.settled || batch.lane.lastReplyMs >= suspectedAtMs) continue;
-      this.finish(batch, () => batch.timeOut(this.timeoutMessage));
+    for (const batch of this.pending.slice(this.pendingHead)) {
+      if (batch.startedAtMs + timeoutMs > suspectedAtMs) break;
+      const lane = batch.lane;
+      if (batch.settled || lane.lastReplyMs >= suspectedAtMs) continue;
+      if (batch.sent) {
+        this.finish(batch, () => batch.abandon(this.timeoutMessage));
+        continue;
+      }
+      lane.waiting.splice(lane.waiting.indexOf(batch), 1);
+      batch.fail(new StoreUnavailableError(this.timeoutMessage));
+      this.dropIdle(lane);
     }
   }
 
   private dropSettledHead(): void {
-    const queue = this.inFlight;
-    let head = this.inFlightHead;
+    const queue = this.pending;
+    let head = this.pendingHead;
     while (head < queue.length && queue[head].settled) head++;
     if (head === queue.length) {
       queue.length = 0;
       head = 0;
     } else if (head > 1024 && head * 2 > queue.length) {
-      this.inFlight = queue.slice(head);
+      this.pending = queue.slice(head);
       head = 0;
     }
-    this.inFlightHead = head;
+    this.pendingHead = head;
   }
 
   private stopWatchdog(): void {

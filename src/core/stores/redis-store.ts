@@ -303,9 +303,7 @@ export class RedisStore implements RateLimitStore {
   /** Use `transport`; when it loses its connection, what was in flight goes to the outage policy. */
   private adopt(transport: ScriptTransport): ScriptTransport {
     this.transport = transport;
-    transport.onDown(() =>
-      this.batcher.failInFlight(new StoreUnavailableError('RedisStore: Redis connection lost')),
-    );
+    transport.onDown(() => this.batcher.connectionLost());
     return transport;
   }
 
