@@ -3,7 +3,8 @@
 // received when its connection dropped. RedisStore has settled those calls by then (the outage
 // policy decided them), so what the re-sent script call does in Redis must still be accounted for:
 // a ConcurrencyLimit slot it takes is freed when the call releases (its late reply is heeded, as a
-// timed-out call's is), and a refund that had already run gives back nothing a second time.
+// timed-out call's is), and a refund or release that had already run gives back nothing a second
+// time (a second release would free another call's slot whose lease expires at the same moment).
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
@@ -136,6 +137,52 @@ describeRedis('RedisStore: commands a user ioredis client re-sends after a recon
     } finally {
       await storeA.close();
       await storeB.close();
+    }
+  });
+  test("a release that ran, but whose reply was lost with the connection, frees no other call's slot when re-sent", async () => {
+    const store = new RedisStore({ client });
+    try {
+      const limiter = createRateLimiter({
+        name: 'resent-release',
+        limits: [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 60 })],
+        store,
+        logger: quiet,
+        retryIntervalMs: 50,
+      });
+      // Two calls of one tick: one script call, one Redis time, two leases alike.
+      const [first, second] = await Promise.all([
+        limiter.consume('user:dave'),
+        limiter.consume('user:dave'),
+      ]);
+      expect([first.allowed, second.allowed]).toEqual([true, true]);
+
+      // The first call ends: its release runs in Redis, and the connection drops before the reply.
+      proxy.hold();
+      const released = first.release().catch(() => undefined);
+      await sleep(100);
+      proxy.cut();
+      await released;
+      proxy.heal();
+      await reconnected();
+      await sleep(300);
+
+      // The second call still runs: one slot is free, not two.
+      const other = RedisStore.fromUrl(server.url);
+      try {
+        const observer = createRateLimiter({
+          name: 'resent-release',
+          limits: [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 60 })],
+          store: other,
+          logger: quiet,
+        });
+        expect((await observer.consume('user:dave')).allowed).toBe(true);
+        expect((await observer.consume('user:dave')).allowed).toBe(false);
+      } finally {
+        await other.close();
+      }
+      await second.release();
+    } finally {
+      await store.close();
     }
   });
 });
