@@ -1,30 +1,11 @@
 import { monotonicClock } from '../clock.js';
 import { serverRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
 import type { RedisScript } from './redis-script.js';
-import { DESCRIPTOR_NUMBERS, MAX_BATCH_LIMITS, UNIT_COST_OPS } from './redis-script.js';
-import { deliver, type AnsweredCall } from './redis-reply.js';
-import { StoreTimeoutError, StoreUnavailableError, type LimitOutcome } from './store.js';
+import { deliver } from './redis-reply.js';
+import { Batch, Lane, type ScriptCall } from './redis-script-call.js';
+import { StoreUnavailableError } from './store.js';
 
-/** What the script takes of a limit: its algorithm code and two parameters (one array per limit). */
-export type LimitArguments = readonly [code: string, first: string, second: string];
-
-/** One call of the store, as the script takes it. */
-export interface ScriptCall {
-  /** `e` evaluate, `p` peek, `r` refund, `x` refund against reset marks, `d` reset, `m` marks. */
-  readonly op: 'e' | 'p' | 'r' | 'x' | 'd' | 'm';
-  /** The call's keys (KEYS): one per limit, and its reset marker's for `x` and `d`. */
-  readonly keys: readonly string[];
-  /** Per key, its limit (none for `d`); the same array for the same limit, so a batch sends it once. */
-  readonly limits: readonly LimitArguments[];
-  /** Per limit, its cost; empty for an evaluation or peek whose every limit costs 1 (and for `d`). */
-  readonly costs: readonly string[];
-  /** How many outcomes the script answers for this call (0 for a refund or a reset). */
-  readonly outcomes: number;
-  /** The algorithms of the call's limits, an OR of `algorithmBit`s (0 for a reset). */
-  readonly algorithms: number;
-  readonly resolve: (outcomes: readonly LimitOutcome[]) => void;
-  readonly reject: (error: unknown) => void;
-}
+export type { LimitArguments, ScriptCall } from './redis-script-call.js';
 
 /** What the batcher needs from its store. */
 export interface BatchHost {
@@ -36,127 +17,18 @@ export interface BatchHost {
   open(): Promise<ScriptTransport>;
 }
 
-// A script call carries at most this many calls (and limits): a lone call still goes out at once,
-// and a batch never holds Redis long enough to delay other clients noticeably.
-const MAX_CALLS = 64;
-const MAX_LIMITS = 256;
 // Per lane, at most this many script calls in flight: while Redis works on one, the calls of the
 // next ticks gather into the next, instead of each going out alone.
 const MAX_IN_FLIGHT = 2;
-
-/** The calls of one script call. */
-class Batch {
-  readonly calls: ScriptCall[] = [];
-  readonly keys: string[] = [];
-  /** The calls' descriptors, one after the other (one argument). */
-  descriptors = '';
-  /** The costs of the calls that send theirs, call after call. */
-  readonly costs: string[] = [];
-  /** The batch's distinct limits, as their descriptor characters, and their table (end of ARGV). */
-  readonly refs = new Map<LimitArguments, string>();
-  readonly limitTable: string[] = [];
-  limits = 0;
-  algorithms = 0;
-  /**
-   * Monotonic ms by which the command had surely left (the check phase after it was handed to the
-   * client); its deadline runs from there. Infinity until then.
-   */
-  sentAtMs = Infinity;
-  settled = false;
-  /**
-   * Once the batch has timed out: per call, what hands the call's `StoreTimeoutError.late` the
-   * outcomes of a reply that comes after all.
-   */
-  private lateCalls: AnsweredCall[] = [];
-
-  constructor(
-    readonly lane: Lane,
-    /** The injected clock's time (tests), or undefined for Redis server time. */
-    readonly timeMs: number | undefined,
-  ) {}
-
-  accepts(call: ScriptCall, timeMs: number | undefined): boolean {
-    return (
-      this.calls.length < MAX_CALLS &&
-      this.limits + call.keys.length <= MAX_LIMITS &&
-      this.refs.size + call.limits.length <= MAX_BATCH_LIMITS &&
-      this.timeMs === timeMs
-    );
-  }
-
-  add(call: ScriptCall): void {
-    this.calls.push(call);
-    const keys = call.keys;
-    for (const key of keys) this.keys.push(key);
-    const costs = call.costs;
-    let descriptor =
-      (costs.length === 0 ? UNIT_COST_OPS[call.op] : call.op) + DESCRIPTOR_NUMBERS[keys.length];
-    for (const limit of call.limits) {
-      let ref = this.refs.get(limit);
-      if (ref === undefined) {
-        ref = DESCRIPTOR_NUMBERS[this.refs.size + 1];
-        this.refs.set(limit, ref);
-        this.limitTable.push(limit[0], limit[1], limit[2]);
-      }
-      descriptor += ref;
-    }
-    this.descriptors += descriptor;
-    for (const cost of costs) this.costs.push(cost);
-    this.limits += keys.length;
-    this.algorithms |= call.algorithms;
-  }
-
-  fail(error: unknown): void {
-    this.settled = true;
-    for (const call of this.calls) call.reject(error);
-  }
-
-  /**
-   * No reply in time: the outage policy decides each call. Its command may still run once Redis
-   * answers again and take slots that the call's release does not name, so each call's error
-   * carries what that late reply says.
-   */
-  timeOut(message: string): void {
-    this.settled = true;
-    for (const call of this.calls) {
-      const late = new Promise<readonly LimitOutcome[] | undefined>((answer) => {
-        const reject = () => answer(undefined);
-        this.lateCalls.push({ outcomes: call.outcomes, resolve: answer, reject });
-      });
-      call.reject(new StoreTimeoutError(message, late));
-    }
-  }
-
-  /**
-   * What Redis answered for this batch after it had timed out; undefined when its command was
-   * never sent, or failed (nothing known to have been taken). Told once.
-   */
-  answerLate(reply: unknown): void {
-    const calls = this.lateCalls;
-    this.lateCalls = [];
-    if (reply !== undefined) deliver(calls, reply);
-    else for (const call of calls) call.reject(undefined);
-  }
-}
-
-/** The calls bound for one Redis Cluster slot (one lane for a single Redis): answered in order. */
-class Lane {
-  constructor(readonly slot: number) {}
-  /** Batches not sent yet; the last one still takes calls. */
-  readonly waiting: Batch[] = [];
-  inFlight = 0;
-  flushScheduled = false;
-  /** When a reply of this lane last arrived (monotonic ms). */
-  lastReplyMs = -Infinity;
-}
 
 /**
  * Gathers the calls of a tick into one script call per Cluster slot, and holds every script call to
  * its deadline. Calls made while a script call is being prepared join it; nothing ever waits on a
  * timer to gather: the batch goes out on the next tick (process.nextTick), or, when two script calls
- * of its lane are already in flight, as soon as one returns.
+ * of its lane are already in flight, as soon as one returns. A script call's deadline runs from
+ * when it goes out or starts to wait, whichever comes first: one that waits past it fails unsent.
  *
- * Deadlines are judged by when a reply arrives against when its command was sent, never by when
+ * Deadlines are judged by when a reply arrives against when they started, never by when
  * JavaScript got around to looking: the watchdog only suspects a script call in the timer phase, and
  * decides in the check phase of the same loop turn, after the poll phase has read whatever Redis had
  * sent; a lane that got any reply in that turn is still answering and is given more time. So a
@@ -165,9 +37,10 @@ class Lane {
  */
 export class ScriptBatcher {
   private readonly lanes = new Map<number, Lane>();
-  // Script calls in flight, in the order they were sent (all share one timeout: deadline order).
-  private inFlight: Batch[] = [];
-  private inFlightHead = 0;
+  // Script calls whose deadline runs, waiting or in flight, in the order their deadlines started
+  // (all share one timeout: deadline order).
+  private pending: Batch[] = [];
+  private pendingHead = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
   // Script calls handed to the client in this loop turn, not stamped with their sending time yet.
   private unstamped: Batch[] = [];
@@ -199,11 +72,17 @@ export class ScriptBatcher {
     }
   }
 
-  /** The transport lost its connection: nothing in flight will be answered; let the policy decide. */
-  failInFlight(error: unknown): void {
+  /**
+   * The transport lost its connection: what is in flight is not answered on it; let the policy
+   * decide. A client may send it again once reconnected (ioredis does by default), so its calls
+   * heed a late reply like timed-out ones.
+   */
+  connectionLost(): void {
     // A copy: settling a batch sends what waits, which changes the list.
-    for (const batch of this.inFlight.slice(this.inFlightHead)) {
-      if (!batch.settled) this.finish(batch, () => batch.fail(error));
+    for (const batch of this.pending.slice(this.pendingHead)) {
+      if (batch.sent && !batch.settled) {
+        this.finish(batch, () => batch.abandon('RedisStore: Redis connection lost'));
+      }
     }
   }
 
@@ -212,15 +91,33 @@ export class ScriptBatcher {
   }
 
   private flush(lane: Lane): void {
-    while (lane.inFlight < MAX_IN_FLIGHT && lane.waiting.length > 0) {
-      this.send(lane.waiting.shift() as Batch);
+    const waiting = lane.waiting;
+    while (lane.inFlight < MAX_IN_FLIGHT && waiting.length > 0) {
+      const batch = waiting.shift() as Batch;
+      // Past its deadline on a lane that has not answered since: its callers have waited long
+      // enough; it is never sent, so nothing it would take goes unaccounted.
+      const deadlineMs = batch.startedAtMs + this.host.commandTimeoutMs;
+      if (deadlineMs <= monotonicClock() && lane.lastReplyMs < deadlineMs) {
+        batch.fail(new StoreUnavailableError(this.timeoutMessage));
+      } else {
+        this.send(batch);
+      }
     }
+    // What must wait for a script call in flight is held to its deadline from now on.
+    let untracked = waiting.length;
+    while (untracked > 0 && !waiting[untracked - 1].tracked) untracked--;
+    for (let index = untracked; index < waiting.length; index++) this.track(waiting[index]);
+    this.dropIdle(lane);
+  }
+
+  private dropIdle(lane: Lane): void {
     if (lane.inFlight === 0 && lane.waiting.length === 0) this.lanes.delete(lane.slot);
   }
 
   private send(batch: Batch): void {
+    batch.sent = true;
     batch.lane.inFlight++;
-    this.track(batch);
+    if (!batch.tracked) this.track(batch);
     const script = this.host.scriptFor(batch.algorithms);
     const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
@@ -309,15 +206,17 @@ export class ScriptBatcher {
     if (!lane.flushScheduled) this.flush(lane);
   }
 
+  /** Start `batch`'s deadline. */
   private track(batch: Batch): void {
-    this.inFlight.push(batch);
+    batch.tracked = true;
+    this.pending.push(batch);
     // node-redis writes its commands in a setImmediate callback, and whatever ran in between (a
     // request that blocks the process) must not count against Redis: the clock starts in a check
-    // phase callback queued after the client's write.
+    // phase callback queued after the client's write (or after the batch was left waiting).
     if (this.unstamped.push(batch) === 1) {
       setImmediate(() => {
-        const sentAtMs = monotonicClock();
-        for (const sent of this.unstamped) sent.sentAtMs = sentAtMs;
+        const startedAtMs = monotonicClock();
+        for (const started of this.unstamped) started.startedAtMs = startedAtMs;
         this.unstamped = [];
       });
     }
@@ -331,43 +230,50 @@ export class ScriptBatcher {
   /** Timer phase: if some script call looks overdue, decide in this turn's check phase. */
   private suspect(): void {
     this.dropSettledHead();
-    const oldest = this.inFlight[this.inFlightHead];
+    const oldest = this.pending[this.pendingHead];
     if (oldest === undefined) {
       this.stopWatchdog();
       return;
     }
     const suspectedAtMs = monotonicClock();
-    if (oldest.sentAtMs + this.host.commandTimeoutMs > suspectedAtMs) return;
+    if (oldest.startedAtMs + this.host.commandTimeoutMs > suspectedAtMs) return;
     setImmediate(() => this.expire(suspectedAtMs));
   }
 
   /**
    * Check phase: the poll phase between `suspectedAtMs` and now has read every reply that had
-   * arrived by then. A script call still unanswered, sent more than the timeout before, on a lane
-   * that got no reply since, has timed out.
+   * arrived by then. A script call still unanswered, whose deadline started more than the timeout
+   * before, on a lane that got no reply since, has timed out; one still waiting is never sent.
    */
   private expire(suspectedAtMs: number): void {
     const timeoutMs = this.host.commandTimeoutMs;
     // A copy: settling a batch sends what waits, which changes the list.
-    for (const batch of this.inFlight.slice(this.inFlightHead)) {
-      if (batch.sentAtMs + timeoutMs > suspectedAtMs) break;
-      if (batch.settled || batch.lane.lastReplyMs >= suspectedAtMs) continue;
-      this.finish(batch, () => batch.timeOut(this.timeoutMessage));
+    for (const batch of this.pending.slice(this.pendingHead)) {
+      if (batch.startedAtMs + timeoutMs > suspectedAtMs) break;
+      const lane = batch.lane;
+      if (batch.settled || lane.lastReplyMs >= suspectedAtMs) continue;
+      if (batch.sent) {
+        this.finish(batch, () => batch.abandon(this.timeoutMessage));
+        continue;
+      }
+      lane.waiting.splice(lane.waiting.indexOf(batch), 1);
+      batch.fail(new StoreUnavailableError(this.timeoutMessage));
+      this.dropIdle(lane);
     }
   }
 
   private dropSettledHead(): void {
-    const queue = this.inFlight;
-    let head = this.inFlightHead;
+    const queue = this.pending;
+    let head = this.pendingHead;
     while (head < queue.length && queue[head].settled) head++;
     if (head === queue.length) {
       queue.length = 0;
       head = 0;
     } else if (head > 1024 && head * 2 > queue.length) {
-      this.inFlight = queue.slice(head);
+      this.pending = queue.slice(head);
       head = 0;
     }
-    this.inFlightHead = head;
+    this.pendingHead = head;
   }
 
   private stopWatchdog(): void {

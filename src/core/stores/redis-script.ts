@@ -63,10 +63,10 @@ end
 -- of keys, then (except for 'd' and 'm') one character per limit naming the limit in the table,
 -- each as the byte REF_BASE + number. Operations: 'e' check every limit and commit all when all
 -- allow (else none); 'p' check only; 'r' refund; 'x' refund, each limit's key followed by its reset
--- marker's (two keys per limit); 'd' reset: per limit its key and its marker's, the key deleted;
--- 'm' read reset markers (one key each). 'E' and 'P' are 'e' and 'p' of a call whose every limit
--- costs 1: its costs are not sent. The other calls' costs follow in ARGV, one per limit, call after
--- call; the keys are KEYS, call after call.
+-- marker's (two keys per limit); after a refund's keys, its mark; 'd' reset: per limit its key and
+-- its marker's, the key deleted; 'm' read reset markers (one key each). 'E' and 'P' are 'e' and 'p'
+-- of a call whose every limit costs 1: its costs are not sent. The other calls' costs follow in
+-- ARGV, one per limit, call after call; the keys are KEYS, call after call.
 local calls = ARGV[CALLS_AT]
 local OP_EVALUATE, OP_PEEK, OP_REFUND, OP_DELETE = byte('eprd', 1, 4)
 local OP_EVALUATE_UNIT, OP_PEEK_UNIT, OP_REFUND_MARKED, OP_MARKERS = byte('EPxm', 1, 4)
@@ -90,6 +90,12 @@ local function reset_key(key, marker)
   end
 end
 
+-- How long after its admission a refund can give anything back (each twin's refund is so bounded).
+local function refund_horizon_ms(code, first, second, cost)
+  if code == 't' then return cost * 1000 / second elseif code == 'g' then return cost * first end
+  return second
+end
+
 -- One call: op, its number of limits, its first limit's number, where its descriptor is, where its
 -- keys and costs start. Answers the call's outcomes, packed.
 local function run_call(op, count, ref, at, key_at, cost_at)
@@ -97,6 +103,10 @@ local function run_call(op, count, ref, at, key_at, cost_at)
     -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
     -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
     local marked = op == OP_REFUND_MARKED
+    -- Its last key, its mark, makes it give back once, even re-sent after a reconnect (ioredis).
+    local mark = KEYS[key_at + (marked and 2 or 1) * count]
+    if redis.call('EXISTS', mark) == 1 then return '' end
+    local horizon_ms = 0
     for index = 1, count do
       ref = byte(calls, at + 1 + index) - REF_BASE
       local argument = ARGV[cost_at + index - 1]
@@ -113,7 +123,11 @@ local function run_call(op, count, ref, at, key_at, cost_at)
         local refund = REFUNDS[CODES[ref]]
         refund(KEYS[key_index], now_ms, FIRSTS[ref], SECONDS[ref], cost + 0, admitted_at_ms)
       end
+      local left_ms = refund_horizon_ms(CODES[ref], FIRSTS[ref], SECONDS[ref], cost + 0)
+      horizon_ms = math.max(horizon_ms, admitted_at_ms + left_ms - now_ms)
     end
+    local px = px_of(horizon_ms)
+    if px ~= nil then redis.call('SET', mark, '1', 'PX', px) end
     return ''
   end
   local commit = op == OP_EVALUATE or op == OP_EVALUATE_UNIT
@@ -175,9 +189,9 @@ while at <= calls_length do
   call = call + 1
   local op, keys, ref = byte(calls, at, at + 2)
   keys = keys - REF_BASE
-  -- The call's number of limits: two keys each for a marked refund.
-  local count = keys
-  if op == OP_REFUND_MARKED then count = keys / 2 end
+  -- The call's number of limits: two keys each for a marked refund, and a refund's mark.
+  local count = op == OP_REFUND and keys - 1 or keys
+  if op == OP_REFUND_MARKED then count = (keys - 1) / 2 end
   if op == OP_DELETE then
     for index = 0, keys - 1, 2 do reset_key(KEYS[key_at + index], KEYS[key_at + index + 1]) end
     replies[call] = ''
@@ -267,11 +281,12 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * Redis caches each by its SHA1.
  *
  * KEYS: every limit's key, call after call (with its reset marker's for `x` and `d`; markers alone
- * for `m`). ARGV: the time in ms when `givenTime` (tests; otherwise Redis `TIME`); then the
- * descriptors of all the calls in one string (per call its operation, `e` evaluate, `p` peek, `r`
- * refund, `x` refund checked against reset markers, `d` reset, `m` read reset markers, or `E`/`P`
- * for an evaluation or peek whose every limit costs 1; its number of keys; except for `d` and `m`,
- * one character per limit; see `REF_BASE`); then the costs of the calls that have them (`e`, `p`,
+ * for `m`; after a refund's, `r` or `x`, its mark, so that it runs once). ARGV: the time in ms when
+ * `givenTime` (tests; otherwise Redis `TIME`); then the descriptors of all the calls in one string
+ * (per call its operation, `e` evaluate, `p` peek, `r` refund, `x` refund checked against reset
+ * markers, `d` reset, `m` read reset markers, or `E`/`P` for an evaluation or peek whose every
+ * limit costs 1; its number of keys; except for `d` and `m`, one character per limit; see
+ * `REF_BASE`); then the costs of the calls that have them (`e`, `p`,
  * `r`, `x`), one per limit; then the batch's distinct limits (algorithm code and two parameters
  * each) and their number. Arguments per call are few because Redis parses, and the client encodes,
  * each one: a one-limit call of cost 1 sends its key alone. The script touches no key but those in

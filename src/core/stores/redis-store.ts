@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AlgorithmName } from '../algorithms/types.js';
 import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
@@ -174,21 +175,20 @@ export class RedisStore implements RateLimitStore {
 
   /**
    * Gives each check's cost back to its limit, all checks in one atomic step (up to
-   * `MAX_BATCH_LIMITS / 2` limits with rate limits among them). A rate limit's refund
-   * also reads its key's reset marker: a call admitted before a reset (made by any instance) gets
-   * nothing back. A release of `ConcurrencyLimit` slots alone reads no marker: a reset dropped the
-   * leases, and a release of a dropped lease frees nothing.
+   * `(MAX_BATCH_LIMITS - 1) / 2` limits with rate limits among them), once: the step leaves a mark
+   * (while it could give anything back), so a client that re-sends it after a reconnect (ioredis
+   * by default) gives nothing back twice. A rate limit's refund also reads its key's reset marker:
+   * a call admitted before a reset (made by any instance) gets nothing back. A release of
+   * `ConcurrencyLimit` slots alone reads no marker: a reset dropped the leases, and a release of a
+   * dropped lease frees nothing.
    */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
-    if (checks.every((check) => check.limit.algorithm === 'concurrency')) {
-      await this.call('r', checks);
-      return;
-    }
-    // Two keys per limit: a call names at most half as many limits (more only in a rare huge set).
-    const most = MAX_BATCH_LIMITS / 2;
+    const op = checks.every((check) => check.limit.algorithm === 'concurrency') ? 'r' : 'x';
+    // One key per limit (two with its reset marker) and the mark: more limits only in a huge set.
+    const most = Math.floor((MAX_BATCH_LIMITS - 1) / (op === 'r' ? 1 : 2));
     const parts: Promise<readonly LimitOutcome[]>[] = [];
     for (let from = 0; from < checks.length; from += most) {
-      parts.push(this.call('x', checks.slice(from, from + most)));
+      parts.push(this.call(op, checks.slice(from, from + most)));
     }
     await Promise.all(parts);
   }
@@ -253,9 +253,10 @@ export class RedisStore implements RateLimitStore {
         ),
       );
     }
-    // A marked refund names each limit's reset marker after its key.
+    // A marked refund names each limit's reset marker after its key; a refund, its own mark last.
     const marked = op === 'x';
-    const keys = new Array<string>(marked ? 2 * count : count);
+    const refund = marked || op === 'r';
+    const keys = new Array<string>((marked ? 2 * count : count) + (refund ? 1 : 0));
     const limits = new Array<LimitArguments>(count);
     // An evaluation or peek whose every limit costs 1 sends no costs (the usual call).
     let unitCosts = op === 'e' || op === 'p';
@@ -274,6 +275,8 @@ export class RedisStore implements RateLimitStore {
         if (check.cost !== 1) unitCosts = false;
         algorithms |= algorithmBit(limits[index][0]);
       }
+      if (refund)
+        keys[keys.length - 1] = `${checks[0].key}${REFUND_MARK}${(refunds++).toString(36)}`;
       if (this.cluster) slot = slotOfCall(checks);
     } catch (error) {
       return Promise.reject(error);
@@ -303,9 +306,7 @@ export class RedisStore implements RateLimitStore {
   /** Use `transport`; when it loses its connection, what was in flight goes to the outage policy. */
   private adopt(transport: ScriptTransport): ScriptTransport {
     this.transport = transport;
-    transport.onDown(() =>
-      this.batcher.failInFlight(new StoreUnavailableError('RedisStore: Redis connection lost')),
-    );
+    transport.onDown(() => this.batcher.connectionLost());
     return transport;
   }
 
@@ -346,6 +347,9 @@ export class RedisStore implements RateLimitStore {
 }
 
 const NO_COSTS: readonly string[] = [];
+// A refund's mark: its first key (its hash tag: its slot), then an id no other refund ever has.
+const REFUND_MARK = `!refund:${randomBytes(9).toString('base64url')}:`;
+let refunds = 0;
 
 /** A check's cost as the script takes it; a refund names the admission it undoes, when known. */
 function costOf(op: 'e' | 'p' | 'r' | 'x', check: LimitCheck): string {
