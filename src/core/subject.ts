@@ -30,44 +30,82 @@ export interface RequestLike {
 }
 
 /**
- * The default subject of a call: the authenticated user id (`request.user.id`, else `.sub`, else
- * `.userId`; on Fastify, `request.raw.user` when a middleware set it there) as `user:<id>`; else
- * the client IP (`request.ip`, so the framework's trust-proxy
- * setting applies; the socket's address only for a request without an `ip` of its own, such as a
- * plain Node request) as `ip:<address>`; else `undefined`: the caller cannot be identified.
+ * The default subject of a call: the authenticated user's id as `user:<id>`; else the client IP
+ * (`request.ip`, so the framework's trust-proxy setting applies; the socket's address only for a
+ * request without an `ip` of its own, such as a plain Node request) as `ip:<address>`; else
+ * `undefined`: the caller cannot be identified.
  *
- * A user id is a non-empty string, a finite number, a bigint, or an object with a string form of
- * its own (`toHexString()`, as a MongoDB `ObjectId`, or its own `toString()`). Any other id, and a
- * user whose only ids are empty strings, throws a `RateLimitConfigError`: a user must never be
- * silently keyed by an address instead.
+ * The user is `request.user` (on Fastify, `request.raw.user` when a middleware set it there). Its id
+ * is `.id`, else `.sub`, else `.userId`, else `._id` (a MongoDB document); a user that is itself a
+ * non-empty string, a finite number or a bigint is its own id. An id is a non-empty string, a finite
+ * number, a bigint, or an object with a string form of its own (`toHexString()`, as a MongoDB
+ * `ObjectId`, or its own `toString()`). No user (`undefined`, `null`, `false`, an empty plain object
+ * `{}`) means the IP. Anything else throws a `RateLimitConfigError`: an id without a string form, a
+ * user whose only ids are empty strings, a user object with none of these ids, a user of another
+ * kind (`true`): a user must never be silently keyed by an address instead.
+ *
+ * An address that is not an IP address (after its port, brackets and zone are taken off: see
+ * {@link normalizeIp}) cannot key a caller either: `undefined`.
  */
 export function defaultSubject(request: RequestLike | undefined | null): string | undefined {
   const user = request?.user ?? request?.raw?.user;
-  if (user !== null && typeof user === 'object') {
-    const record = user as Record<string, unknown>;
-    const id = idOf(record.id, 'id') ?? idOf(record.sub, 'sub') ?? idOf(record.userId, 'userId');
-    if (id !== undefined) return `user:${id}`;
-    if (record.id === '' || record.sub === '' || record.userId === '') {
-      // Keyed by its address instead, this user would get a quota per address, shared with the
-      // anonymous callers there.
-      throw new RateLimitConfigError(
-        'request.user has an empty id (id, sub or userId is ""): it cannot key a rate limit; give the user a non-empty id, or choose the subject with the resolveSubject option',
-      );
-    }
-  }
+  const id = userIdOf(user);
+  if (id !== undefined) return `user:${id}`;
   const ip = clientIp(request);
   if (typeof ip !== 'string' || ip.length === 0) return undefined;
   // Calls come in runs from one address (a keep-alive connection): the subject of the last one is
   // reused, the same string, whose hash the store's Map has already computed.
   if (ip !== lastIp) {
-    lastIpSubject = `ip:${normalizeIp(ip)}`;
+    const address = normalizeIp(ip);
+    lastIpSubject = address === undefined ? undefined : `ip:${address}`;
     lastIp = ip;
   }
   return lastIpSubject;
 }
 
+/** The fields a user object's id is read from, in this order. */
+const USER_ID_FIELDS = ['id', 'sub', 'userId', '_id'] as const;
+
+/**
+ * The id of `request.user`, `undefined` when there is no user; throws on a user that cannot key a
+ * rate limit. Keyed by its address instead, such a user would get a quota per address, shared with
+ * every other user and anonymous caller there.
+ */
+function userIdOf(user: unknown): string | undefined {
+  // `false` is how Passport (and auth guards built on it) say "not authenticated".
+  if (user === undefined || user === null || user === false) return undefined;
+  if (typeof user !== 'object') {
+    if (typeof user === 'string' && user.length === 0) throw emptyUserId();
+    return idOf(user, 'request.user');
+  }
+  const record = user as Record<string, unknown>;
+  for (const field of USER_ID_FIELDS) {
+    const id = idOf(record[field], `request.user.${field}`);
+    if (id !== undefined) return id;
+  }
+  if (USER_ID_FIELDS.some((field) => record[field] === '')) throw emptyUserId();
+  if (isEmptyPlainObject(record)) return undefined;
+  throw new RateLimitConfigError(
+    `request.user has no id (read ${USER_ID_FIELDS.join(', ')}): it cannot key a rate limit; give the user one of these ids, or choose the subject with the resolveSubject option`,
+  );
+}
+
+function emptyUserId(): RateLimitConfigError {
+  return new RateLimitConfigError(
+    `request.user has an empty id (${USER_ID_FIELDS.join(', ')} or the user itself is ""): it cannot key a rate limit; give the user a non-empty id, or choose the subject with the resolveSubject option`,
+  );
+}
+
+/** `{}` (or `Object.create(null)`): what some auth layers set for "nobody". */
+function isEmptyPlainObject(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return (
+    (prototype === Object.prototype || prototype === null) && Reflect.ownKeys(value).length === 0
+  );
+}
+
 let lastIp = '';
-let lastIpSubject = '';
+let lastIpSubject: string | undefined;
 
 /**
  * `request.ip` when the request has one (Express and Fastify: their trust-proxy setting applies;
@@ -83,7 +121,7 @@ function clientIp(request: RequestLike | undefined | null): unknown {
 }
 
 /** A user id as a string, undefined when absent; throws on one that has no usable string form. */
-function idOf(value: unknown, field: string): string | undefined {
+function idOf(value: unknown, where: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value.length > 0 ? value : undefined;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -93,7 +131,7 @@ function idOf(value: unknown, field: string): string | undefined {
     if (text !== undefined) return text;
   }
   throw new RateLimitConfigError(
-    `request.user.${field} cannot key a rate limit: ${describeId(value)} has no string form of its own (use a string, a number, a bigint or an object with toHexString() or its own toString(); or the resolveSubject option)`,
+    `${where} cannot key a rate limit: ${describeId(value)} has no string form of its own (use a string, a number, a bigint or an object with toHexString() or its own toString(); or the resolveSubject option)`,
   );
 }
 
@@ -118,24 +156,52 @@ function describeId(value: unknown): string {
 }
 
 /**
- * The address to key a client by: IPv4 as it is (IPv4-mapped IPv6 unwrapped), IPv6 grouped by its
- * /64 prefix, since one client usually owns a whole /64 and could rotate addresses inside it.
- * Anything that is not an IP address is returned unchanged (it is still encoded safely).
+ * The address to key a client by, or `undefined` when `address` is not an IP address (a caller that
+ * cannot be identified). A port is taken off (`203.0.113.7:51234`, `[2001:db8::1]:443`: proxies
+ * such as Azure's and IIS ARR write one into X-Forwarded-For, and a new connection must not be a new
+ * client), and so are brackets and an IPv6 zone. IPv4 is kept as it is, and so is an IPv4 address
+ * inside IPv6 (IPv4-mapped `::ffff:a.b.c.d`, and the IPv4 clients of a NAT64/SIIT translator:
+ * `64:ff9b::a.b.c.d`, `::ffff:0:a.b.c.d`). Other IPv6 is grouped by its /64 prefix, since one
+ * client usually owns a whole /64 and could rotate addresses inside it.
  */
-export function normalizeIp(address: string): string {
-  const withoutZone = address.includes('%') ? address.slice(0, address.indexOf('%')) : address;
-  const version = isIP(withoutZone);
-  if (version === 4) return withoutZone;
-  if (version !== 6) return address;
-  const groups = expandIpv6(withoutZone);
-  // ::ffff:a.b.c.d (IPv4-mapped): the client is an IPv4 client.
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+export function normalizeIp(address: string): string | undefined {
+  const host = hostOf(address);
+  const version = isIP(host);
+  if (version === 4) return host;
+  if (version !== 6) return undefined;
+  const groups = expandIpv6(host);
+  if (embedsIpv4(groups)) {
     return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
   }
   return `${groups
     .slice(0, 4)
     .map((group) => group.toString(16))
     .join(':')}::/64`;
+}
+
+/** `[v6]:port`, `[v6]` or `a.b.c.d:port` without the brackets and port; a zone (`%eth0`) dropped. */
+function hostOf(address: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(address);
+  const ipv4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(address);
+  const host = bracketed?.[1] ?? ipv4WithPort?.[1] ?? address;
+  const zone = host.indexOf('%');
+  return zone === -1 ? host : host.slice(0, zone);
+}
+
+/**
+ * Whether IPv6 groups carry an IPv4 client in their last 32 bits: IPv4-mapped (`::ffff:0:0/96`),
+ * IPv4-translated (SIIT, `::ffff:0:0:0/96`) or NAT64's well-known prefix (`64:ff9b::/96`). A
+ * translator puts every IPv4 client in one /64: grouped by it, they would all share one quota.
+ */
+function embedsIpv4(groups: readonly number[]): boolean {
+  const [a, b, c, d, e, f] = groups;
+  if (c !== 0 || d !== 0) return false;
+  const zeroFirst32 = a === 0 && b === 0;
+  return (
+    (zeroFirst32 && e === 0 && f === 0xffff) ||
+    (zeroFirst32 && e === 0xffff && f === 0) ||
+    (a === 0x64 && b === 0xff9b && e === 0 && f === 0)
+  );
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (which may end in dotted IPv4). */

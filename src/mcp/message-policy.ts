@@ -1,3 +1,4 @@
+import { RateLimitConfigError } from '../core/limits.js';
 import { header } from './call.js';
 
 /**
@@ -55,7 +56,9 @@ export function isTaskRequest(request: unknown): boolean {
  * it is positively a notification, a response, or exactly an excluded method (on the body and, when
  * present, on the `Mcp-Method` header alike). Anything else — unreadable bodies, odd casing or
  * whitespace around a method name, missing fields — counts as one message. A batch (array) counts
- * each of its messages.
+ * each of its messages. A POSTed JSON body nobody parsed (`request.body` undefined: Nest's JSON body
+ * parser is off) cannot be counted at all: the MCP server would parse it itself, a whole batch of
+ * requests, so it is refused (see {@link MessagePolicy.count}), never counted as one.
  */
 export class MessagePolicy {
   private readonly excluded: ReadonlySet<string>;
@@ -68,20 +71,25 @@ export class MessagePolicy {
     ]);
   }
 
-  /** How many messages of this HTTP request count (0 when none does). Never throws. */
+  /**
+   * How many messages of this HTTP request count (0 when none does). Throws a
+   * `RateLimitConfigError` for a POST whose body was not parsed, the only request it cannot count.
+   */
   count(request: unknown): number {
     try {
       const httpMethod = (request as { method?: unknown }).method;
       if (typeof httpMethod !== 'string' || httpMethod.toUpperCase() !== 'POST') return 0;
       const headerMethod = header(request, 'mcp-method');
       const body = (request as { body?: unknown }).body;
+      if (body === undefined && isUnparsedJson(request)) throw unparsedBody();
       if (Array.isArray(body)) {
         let counted = 0;
         for (const message of body) counted += this.counts(message, headerMethod) ? 1 : 0;
         return counted;
       }
       return this.counts(body, headerMethod) ? 1 : 0;
-    } catch {
+    } catch (error) {
+      if (error instanceof RateLimitConfigError) throw error;
       // A request we cannot even read counts: unknown is never free.
       return 1;
     }
@@ -110,4 +118,22 @@ export class MessagePolicy {
     // A header that names another method makes the message ambiguous: count it.
     return headerMethod === undefined || this.excluded.has(headerMethod);
   }
+}
+
+/**
+ * Whether a POST carries a JSON body (a length or chunks, `Content-Type: application/json`) that no
+ * body parser turned into `request.body`. Any other content type the MCP transport refuses (415)
+ * before reading a message, so such a request counts as one like any other it cannot read.
+ */
+function isUnparsedJson(request: unknown): boolean {
+  const mediaType = header(request, 'content-type')?.split(';')[0].trim().toLowerCase();
+  if (mediaType !== 'application/json') return false;
+  if (header(request, 'transfer-encoding') !== undefined) return true;
+  return Number(header(request, 'content-length') ?? '0') !== 0;
+}
+
+function unparsedBody(): RateLimitConfigError {
+  return new RateLimitConfigError(
+    "the message-level limit cannot count this POST: its body was not parsed (request.body is undefined), and the MCP server would read it itself, a whole batch of requests. Keep Nest's JSON body parser on for the MCP endpoint (do not create the app with bodyParser: false)",
+  );
 }

@@ -71,6 +71,14 @@ export async function buildHandlerPlans(
     byHandler.set(handler, plan ?? null);
   }
   refuseUnenforceableDeclarations(methods);
+  const messageLimited = [...plans.values()].some((byHandler) =>
+    [...byHandler.values()].some((plan) => plan?.messageLimited === true),
+  );
+  if (defaults.messageLimitConfigured && !messageLimited) {
+    throw new RateLimitConfigError(
+      'McpRateLimitModule has a "messageLimit" option but no HTTP route is marked @LimitMcpMessages(), so it would count nothing (the /mcp route McpModule mounts itself carries no decorator). Fix: serve the MCP endpoint from your own controller (a class that extends McpHttpControllerFor(transport)) and put @LimitMcpMessages() on it (README, "Message-level limits"), or remove "messageLimit"',
+    );
+  }
   return plans;
 }
 

@@ -131,6 +131,31 @@ describe('bootstrap validation', () => {
     );
   });
 
+  // Found by attack review 7 (with test/e2e/message-limit-without-endpoint.test.ts): a messageLimit
+  // with no @LimitMcpMessages() route counted nothing, and bootstrap said it was on.
+  test('a messageLimit option that no route applies', async () => {
+    @Controller()
+    class EndpointController {
+      @Get()
+      @RateLimit(limit)
+      handle() {}
+    }
+    await expect(
+      bootstrap(EndpointController, { messageLimit: { limits: [limit] } }),
+    ).rejects.toThrow(
+      'McpRateLimitModule has a "messageLimit" option but no HTTP route is marked @LimitMcpMessages(), so it would count nothing',
+    );
+    @Controller()
+    @LimitMcpMessages()
+    class MarkedEndpoint {
+      @Get()
+      handle() {}
+    }
+    await expect(
+      bootstrap(MarkedEndpoint, { messageLimit: { limits: [limit] } }),
+    ).resolves.toBeUndefined();
+  });
+
   // Found by attack review 5 (with test/e2e/message-limit-on-tools.test.ts): the message-level limit
   // counts the JSON-RPC requests POSTed to an HTTP endpoint; anywhere else it would count nothing.
   test('@LimitMcpMessages() on a method or a class without an HTTP route', async () => {

@@ -111,6 +111,54 @@ describe('defaultSubject', () => {
     expect(defaultSubject(realIp)).toBe('ip:192.0.2.44');
   });
 
+  it('treats a request.ip that is no IP address as an unidentified caller, never its own bucket', () => {
+    expect(defaultSubject({ ip: 'unknown' })).toBeUndefined();
+    expect(defaultSubject({ ip: '203.0.113.7:51234' })).toBe('ip:203.0.113.7');
+    expect(defaultSubject({ ip: 'garbage:1' })).toBeUndefined();
+  });
+
+  // Found by attack review 7: a user with none of id, sub, userId was keyed by its IP address.
+  it('keys a user by _id (a MongoDB document) after id, sub and userId', () => {
+    const objectId = { toHexString: () => '65a1f0c2e4b0a1b2c3d4e5f6' };
+    expect(defaultSubject({ user: { _id: objectId, email: 'a@example.com' } })).toBe(
+      'user:65a1f0c2e4b0a1b2c3d4e5f6',
+    );
+    expect(defaultSubject({ user: { _id: 'm1', userId: 'u1' } })).toBe('user:u1');
+  });
+
+  it('keys a user that is itself a string or a number by that value', () => {
+    expect(defaultSubject({ user: 'alice', ip: '1.2.3.4' })).toBe('user:alice');
+    expect(defaultSubject({ user: 42, ip: '1.2.3.4' })).toBe('user:42');
+  });
+
+  it('reads no user from undefined, null, false (Passport: not authenticated) or {}', () => {
+    for (const user of [undefined, null, false, {}, Object.create(null) as object]) {
+      expect(defaultSubject({ user, ip: '1.2.3.4' })).toBe('ip:1.2.3.4');
+    }
+  });
+
+  it('refuses a user with no usable id, or of another kind, instead of falling back to the IP', () => {
+    class Account {
+      readonly email = 'a@example.com';
+    }
+    for (const user of [{ username: 'alice' }, { email: 'a@example.com' }, new Account()]) {
+      expect(() => defaultSubject({ user, ip: '1.2.3.4' })).toThrow(
+        'request.user has no id (read id, sub, userId, _id): it cannot key a rate limit; give the user one of these ids, or choose the subject with the resolveSubject option',
+      );
+    }
+    for (const user of [true, Number.NaN, Symbol('user')]) {
+      expect(() => defaultSubject({ user, ip: '1.2.3.4' })).toThrow(
+        /^request\.user cannot key a rate limit: .*resolveSubject option/,
+      );
+    }
+    expect(() => defaultSubject({ user: '', ip: '1.2.3.4' })).toThrow(
+      /request\.user has an empty id/,
+    );
+    expect(() => defaultSubject({ user: { _id: '' }, ip: '1.2.3.4' })).toThrow(
+      /request\.user has an empty id/,
+    );
+  });
+
   it('never confuses a user id with an IP', () => {
     expect(defaultSubject({ user: { id: '1.2.3.4' } })).not.toBe(defaultSubject({ ip: '1.2.3.4' }));
   });
@@ -132,9 +180,23 @@ describe('normalizeIp', () => {
     expect(normalizeIp('::1')).toBe('0:0:0:0::/64');
   });
 
-  it('keeps IPv4 as it is and leaves non-addresses alone', () => {
+  it('keeps IPv4 as it is; what is not an IP address is no address (undefined)', () => {
     expect(normalizeIp('8.8.8.8')).toBe('8.8.8.8');
-    expect(normalizeIp('not an ip')).toBe('not an ip');
+    expect(normalizeIp('not an ip')).toBeUndefined();
+    expect(normalizeIp('')).toBeUndefined();
+    expect(normalizeIp('unknown:51234')).toBeUndefined();
+  });
+
+  // Found by attack review 7: a proxy that writes the client's port into X-Forwarded-For made each
+  // connection a new subject.
+  it('takes off a port and brackets, as some proxies write them into X-Forwarded-For', () => {
+    expect(normalizeIp('203.0.113.7:51234')).toBe('203.0.113.7');
+    expect(normalizeIp('[2001:db8:1:2::1]:443')).toBe('2001:db8:1:2::/64');
+    expect(normalizeIp('[2001:db8:1:2::1]')).toBe('2001:db8:1:2::/64');
+    expect(normalizeIp('[::ffff:192.0.2.1]:80')).toBe('192.0.2.1');
+    expect(normalizeIp('[fe80::1%eth0]:8080')).toBe('fe80:0:0:0::/64');
+    expect(normalizeIp('203.0.113.7:')).toBeUndefined();
+    expect(normalizeIp('[203.0.113.7]:80')).toBe('203.0.113.7');
   });
 });
 
