@@ -19,13 +19,14 @@ import {
   RateLimit,
 } from '../../src/index.js';
 
-async function start(controller: object): Promise<{ app: INestApplication; url: string }> {
+/** Starts an app of `controller`; with `endpoint`, a message-level limit its MCP endpoint applies. */
+async function start(
+  controller: object,
+  endpoint = false,
+): Promise<{ app: INestApplication; url: string }> {
+  const messageLimit = { limits: [new FixedWindowRateLimit({ maxCalls: 1000, perSeconds: 60 })] };
   @Module({
-    imports: [
-      McpRateLimitModule.forRoot({
-        messageLimit: { limits: [new FixedWindowRateLimit({ maxCalls: 1000, perSeconds: 60 })] },
-      }),
-    ],
+    imports: [McpRateLimitModule.forRoot(endpoint ? { messageLimit } : {})],
     controllers: [controller as new () => unknown],
   })
   class AppModule {}
@@ -145,7 +146,7 @@ describe('an MCP endpoint (@LimitMcpMessages) issues states in JSON-RPC input_re
   let app: INestApplication;
   let url: string;
   beforeAll(async () => {
-    ({ app, url } = await start(JsonRpcEndpoint));
+    ({ app, url } = await start(JsonRpcEndpoint, true));
   });
   afterAll(async () => {
     await app?.close();
