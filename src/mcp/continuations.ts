@@ -121,12 +121,65 @@ function hashOf(subject: string, handler: string, state: string): string {
     .digest('base64url');
 }
 
-/** The `requestState` of an `input_required` answer, when `result` is one. */
-export function issuedRequestState(result: unknown): string | undefined {
+/**
+ * How the value a handler returns reaches the client as an MCP answer:
+ * - `'tool'`: an MCP-Nest tool's. MCP-Nest sends a value with a `content` array as the tool's
+ *   result, and any other value as its JSON text (see {@link toolResultOf});
+ * - `'result'`: an MCP-Nest resource's or prompt's: the result, as it is;
+ * - `'json-rpc'`: a JSON-RPC endpoint's (a route marked `@LimitMcpMessages()`): the whole response,
+ *   whose `result` is the answer.
+ */
+export type AnswerForm = 'tool' | 'result' | 'json-rpc';
+
+/**
+ * The `requestState` of an `input_required` answer, when the value a handler returned goes to the
+ * client as one. Only then did this server issue it: a value that merely has those fields (client
+ * data a tool returns, which MCP-Nest sends as JSON text; a body a route echoes) issues nothing,
+ * or a client could make the server "issue" states of its choosing and retry for free.
+ */
+export function issuedRequestState(value: unknown, form: AnswerForm): string | undefined {
+  const result =
+    form === 'json-rpc'
+      ? resultOfResponse(value)
+      : form === 'result' || isToolResult(value)
+        ? value
+        : undefined;
   if (result === null || typeof result !== 'object') return undefined;
   const record = result as { resultType?: unknown; requestState?: unknown };
   if (record.resultType !== 'input_required') return undefined;
   return typeof record.requestState === 'string' ? record.requestState : undefined;
+}
+
+/**
+ * The result the client is answered for the value an MCP-Nest tool returned, as MCP-Nest makes it:
+ * the value itself when it has a `content` array, else its JSON text in one text content (an
+ * `outputSchema` adds `structuredContent`, not shown here); a value JSON cannot write is an
+ * `isError` result.
+ */
+export function toolResultOf(value: unknown): unknown {
+  if (isToolResult(value)) return value;
+  try {
+    return { content: [{ type: 'text', text: JSON.stringify(value) }] };
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    return { content: [{ type: 'text', text }], isError: true };
+  }
+}
+
+/** Whether MCP-Nest sends a tool's value as the tool's result itself: it has a `content` array. */
+function isToolResult(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    Array.isArray((value as { content?: unknown }).content)
+  );
+}
+
+/** The `result` of a JSON-RPC 2.0 response; undefined for anything else (an error, a bare body). */
+function resultOfResponse(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return undefined;
+  const response = value as { jsonrpc?: unknown; result?: unknown };
+  return response.jsonrpc === '2.0' ? response.result : undefined;
 }
 
 /** The methods whose requests may be answered `input_required` and retried with a state. */

@@ -3,6 +3,7 @@ import { holdsSlots } from '../core/limit-set.js';
 import { ContextualLimit } from './contextual-limit.js';
 import type { HandlerRateLimitOptions, McpRateLimitModuleOptions } from './options.js';
 import {
+  MCP_MESSAGE_LIMIT_METADATA,
   MCP_NEST_PROMPT,
   MCP_NEST_RESOURCE,
   MCP_NEST_RESOURCE_TEMPLATE,
@@ -46,7 +47,9 @@ export function followUpDefaults(
  *   continue such a call (the SDK hands the retry's answers and state over on the context, never
  *   in the arguments), so an MCP-Nest handler whose parameters are all `@Payload()` cannot: each
  *   of its rounds is a new call, charged as one, unless its class is made per call (it may inject
- *   `CONTEXT`). A controller route reads the whole request, and is always followed.
+ *   `CONTEXT`). A route declared an MCP endpoint (`@LimitMcpMessages()`) reads the whole request,
+ *   and is always followed; any other route (or microservice pattern) answers no MCP, so it has no
+ *   multi round-trip call to continue (handler-plan.ts, `answers`).
  */
 export function followsCalls(
   type: object,
@@ -64,9 +67,13 @@ export function followsCalls(
     Reflect.hasMetadata(MCP_NEST_RESOURCE, handler) ||
     Reflect.hasMetadata(MCP_NEST_RESOURCE_TEMPLATE, handler) ||
     Reflect.hasMetadata(MCP_NEST_PROMPT, handler);
-  return (
-    !isMcpHandler || defaults.perRequest?.has(type) === true || readsItsContext(type, methodName)
-  );
+  if (!isMcpHandler) {
+    return (
+      Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, handler) === true ||
+      Reflect.getMetadata(MCP_MESSAGE_LIMIT_METADATA, type) === true
+    );
+  }
+  return defaults.perRequest?.has(type) === true || readsItsContext(type, methodName);
 }
 
 /** Whether a `ConcurrencyLimit` is among the handler's limits (its class's, its choices'). */

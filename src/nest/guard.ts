@@ -160,9 +160,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   /**
    * Whether the handler's own limits pass this call by (undefined when they do not): a tasks request
    * to a route declared an MCP endpoint (`@LimitMcpMessages()`: its task's tools/call was charged;
-   * on any other route the body's "method" is only the client's word), or the retry of a multi
-   * round-trip call whose `requestState` this server issued to this subject for this handler (used
-   * up here, so a replay is charged), with the charge of the logical call's first round.
+   * elsewhere the body's "method" is only the client's word, for retries too), or the retry of a
+   * multi round-trip call whose `requestState` this server issued to this subject for this handler
+   * (used up here, so a replay is charged), with the charge of the logical call's first round.
    */
   private uncharged(
     type: 'rpc' | 'http',
@@ -170,7 +170,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     call: McpCall,
     subject: string,
   ): ClaimedState<CarriedCharge> | undefined {
-    if (isContinuation(call)) {
+    if (isContinuation(plan, call)) {
       const claimed = this.service.continuations.claim(subject, plan.owner, call.requestState!);
       // Used up either way; a retry with other arguments than the charged round's pays anew.
       const digest = claimed?.carried?.argsDigest;
@@ -195,7 +195,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   ): boolean | Promise<boolean> {
     const uncharged = plan.limited ? this.uncharged(type, plan, call, subject) : NOTHING_CARRIED;
     if (uncharged !== undefined) {
-      if (plan.holdsSlots && isContinuation(call)) {
+      if (plan.holdsSlots && isContinuation(plan, call)) {
         return this.continuation(context, key, type, plan, call, subject, evaluated, uncharged);
       }
       if (plan.followsCalls) {
@@ -374,9 +374,10 @@ const SELF_LINKING_ADAPTERS: ReadonlySet<string | undefined> = new Set(['express
 /** A call the handler's limits pass by, with no charge carried from an earlier round. */
 const NOTHING_CARRIED: ClaimedState<CarriedCharge> = Object.freeze({});
 
-/** Whether the call is the retry of a multi round-trip call (it carries a `requestState`). */
-function isContinuation(call: McpCall): boolean {
-  return call.requestState !== undefined && MULTI_ROUND_TRIP_METHODS.has(call.method ?? '');
+/** Whether the call retries a multi round-trip call, of a handler that answers MCP (`answers`). */
+function isContinuation(plan: HandlerPlan, { requestState, method }: McpCall): boolean {
+  if (plan.answers === undefined || requestState === undefined) return false;
+  return MULTI_ROUND_TRIP_METHODS.has(method ?? '');
 }
 
 /** `then(decision)` now when the decision was made synchronously, else once it settles. */

@@ -2,6 +2,7 @@ import type { RateLimitContext } from '../core/context.js';
 import type { LimitSet } from '../core/engine.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import type { McpCall } from '../mcp/call.js';
+import type { AnswerForm } from '../mcp/continuations.js';
 import type { ContextualLimit } from './contextual-limit.js';
 import type { CallOutcome, RateLimitCostSpec, ToolDenial } from './options.js';
 import type { DecisionScope, HandlerMetrics } from './telemetry.js';
@@ -50,6 +51,13 @@ export class HandlerPlan {
   readonly messageLimited: boolean;
   /** Whether a denied tools/call is answered as a tool result. */
   readonly deniesAsResult: boolean;
+  /**
+   * How its answers reach the client as MCP answers (continuations.ts); undefined on a route that
+   * is not a declared MCP endpoint (`@LimitMcpMessages()`): what it answers is not MCP's, so it
+   * issues no `requestState` and none of its calls continues a multi round-trip call, whatever
+   * its body says.
+   */
+  readonly answers: AnswerForm | undefined;
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
   /**
    * Whether the interceptor follows an admitted call to its end (bound where a call's end matters:
@@ -80,6 +88,7 @@ export class HandlerPlan {
     this.limited = spec.limited;
     this.messageLimited = spec.messageLimited;
     this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
+    this.answers = answerFormOf(spec.kind, spec.messageLimited);
     this.refundWhen = spec.refundWhen;
     this.holdsSlots = spec.limited && [...spec.sets.values()].some((set) => set.holdsSlots);
     this.followsCalls = spec.limited && (spec.followsCalls === true || this.holdsSlots);
@@ -126,6 +135,13 @@ export class HandlerPlan {
     const names = this.contextual.map((choice) => chooseName(choice, context));
     return this.sets.get(names.join('\u0000'))!;
   }
+}
+
+/** How a handler of `kind` answers MCP (see {@link HandlerPlan.answers}). */
+function answerFormOf(kind: HandlerKind, messageLimited: boolean): AnswerForm | undefined {
+  if (kind === 'tool') return 'tool';
+  if (kind === 'route') return messageLimited ? 'json-rpc' : undefined;
+  return 'result';
 }
 
 function chooseName(choice: ContextualLimit, context: RateLimitContext): string {

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { finalize, map, tap, throwError, type Observable } from 'rxjs';
 import { cancelledByClient } from '../mcp/call.js';
-import { issuedRequestState } from '../mcp/continuations.js';
+import { issuedRequestState, toolResultOf } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
 import { callKeyOf, carriedChargeOf, decidedCall, type DecidedCall } from './admitted-calls.js';
 import type { AppMethod } from './bootstrap-check.js';
@@ -82,13 +82,11 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     context: ExecutionContext,
     type: string,
   ): boolean {
-    // A JSON-RPC controller answers the whole response; an MCP-Nest handler the result itself.
-    const state =
-      issuedRequestState(result) ?? issuedRequestState((result as { result?: unknown })?.result);
+    const { followUp, subject, plan, round } = decided;
+    const state = plan.answers === undefined ? undefined : issuedRequestState(result, plan.answers);
     if (state !== undefined) {
       // The charge goes on with the logical call, for refundWhen at its end; for a bounded number
       // of rounds (the registry's), after which the retry is charged as a new call.
-      const { followUp, subject, plan, round } = decided;
       followUp.continuations.record(subject, plan.owner, state, carriedChargeOf(decided), round);
     }
     return this.ended(decided, { failed: false, result }, context, type);
@@ -116,6 +114,9 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       method: charged.method,
       target: charged.target,
       ...how,
+      // What the client is answered: a tool's value as MCP-Nest sends it, so that data a tool
+      // returns (client data shaped `{ isError: true }`) is not taken for a failure to refund.
+      ...(how.failed || plan.answers !== 'tool' ? {} : { result: toolResultOf(how.result) }),
     };
     let refund = false;
     try {

@@ -49,7 +49,12 @@ export interface CallOutcome {
   readonly failed: boolean;
   /** What it threw, when it failed. */
   readonly error?: unknown;
-  /** What it answered, when it did not fail (an MCP tool's `isError: true` result is an answer). */
+  /**
+   * What it answered, when it did not fail (an MCP tool's `isError: true` result is an answer). For
+   * an MCP-Nest tool, the result MCP-Nest sends: the tool's value when it has a `content` array,
+   * else `{ content: [{ type: 'text', text: <its JSON> }] }` (never the tool's raw data, which may
+   * be the client's).
+   */
   readonly result?: unknown;
 }
 

@@ -3,7 +3,15 @@
 // app of the process, each call carrying its own module.
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { Controller, Get, type INestApplication, Module, Query, type Type } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  type INestApplication,
+  Module,
+  Post,
+  Query,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Tool } from '@rekog/mcp-nest';
@@ -11,6 +19,7 @@ import {
   ConcurrencyLimit,
   FixedWindowRateLimit,
   limitByContext,
+  LimitMcpMessages,
   McpRateLimitInterceptor,
   McpRateLimitModule,
   RateLimit,
@@ -42,7 +51,7 @@ function followed(type: Type<unknown>, method: string): boolean {
 const limit = () => new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
 
 describe('where the interceptor is bound', () => {
-  test('MCP-Nest handlers that can continue a multi round-trip call, routes, refundWhen and concurrency limits', async () => {
+  test('MCP-Nest handlers that can continue a multi round-trip call, MCP endpoints, refundWhen and concurrency limits', async () => {
     @Controller()
     class Tools {
       @Tool({ name: 'payload_only', description: 'x' })
@@ -92,13 +101,21 @@ describe('where the interceptor is bound', () => {
         return [args, context];
       }
 
+      // Not an MCP endpoint: it answers no MCP, so no call of it continues a multi round-trip one.
       @Get('route')
       @RateLimit(limit())
       route() {
         return 'ok';
       }
+
+      @Post('endpoint')
+      @LimitMcpMessages()
+      @RateLimit(limit())
+      endpoint() {
+        return {};
+      }
     }
-    await start(Tools);
+    await start(Tools, { messageLimit: { limits: [limit()] } });
     expect(followed(Tools, 'payloadOnly')).toBe(false);
     expect(followed(Tools, 'withContext')).toBe(true);
     expect(followed(Tools, 'undecorated')).toBe(true);
@@ -106,7 +123,8 @@ describe('where the interceptor is bound', () => {
     expect(followed(Tools, 'slots')).toBe(true);
     expect(followed(Tools, 'chosenSlots')).toBe(true);
     expect(followed(Tools, 'unlimited')).toBe(false);
-    expect(followed(Tools, 'route')).toBe(true);
+    expect(followed(Tools, 'route')).toBe(false);
+    expect(followed(Tools, 'endpoint')).toBe(true);
   });
 
   test('module options: refundWhen follows every limited handler, advertiseLimits every tool', async () => {
@@ -142,8 +160,8 @@ describe('where the interceptor is bound', () => {
         return 'ok';
       }
     }
-    await start(Shared);
-    await start(Shared);
+    await start(Shared, { refundWhen: () => false });
+    await start(Shared, { refundWhen: () => false });
     const bound = Reflect.getMetadata('__interceptors__', Shared.prototype.x) as unknown[];
     expect(bound.filter((one) => one instanceof McpRateLimitInterceptor)).toHaveLength(1);
   });
@@ -160,7 +178,8 @@ describe('one interceptor for the process', () => {
         return 'ok';
       }
     }
-    const charging = await start(Failing);
+    // Both follow the route (refundWhen), each with its own idea of a refund.
+    const charging = await start(Failing, { refundWhen: () => false });
     const refunding = await start(Failing, { refundWhen: (outcome) => outcome.failed });
     // Each app: one failed call, then one good one (limit 1 per minute).
     expect((await fetch(`${charging}/work?fail`)).status).toBe(500);

@@ -2,6 +2,7 @@
 // bounded. A fake clock, so no wall-clock threshold.
 import { describe, expect, test } from '@jest/globals';
 import { InMemoryContinuations } from '../../src/index.js';
+import { issuedRequestState, toolResultOf } from '../../src/mcp/continuations.js';
 
 describe('InMemoryContinuations', () => {
   test('a state counts once, for its own subject and handler only', () => {
@@ -59,5 +60,41 @@ describe('InMemoryContinuations', () => {
     registry.record('user:a', 'h', 'tenth', undefined, 10);
     expect(registry.take('user:a', 'h', 'ninth')).toBe(true);
     expect(registry.take('user:a', 'h', 'tenth')).toBe(false);
+  });
+});
+
+// Found by attack review 7: any value with these fields was taken for an issued state.
+describe('which answers issue a requestState', () => {
+  const asked = { resultType: 'input_required', requestState: 's1' };
+
+  test("an MCP-Nest tool's value only when MCP-Nest sends it as the result (a content array)", () => {
+    expect(issuedRequestState({ ...asked, content: [] }, 'tool')).toBe('s1');
+    expect(issuedRequestState(asked, 'tool')).toBeUndefined(); // sent as JSON text
+  });
+
+  test("a resource's or prompt's value as it is", () => {
+    expect(issuedRequestState(asked, 'result')).toBe('s1');
+    expect(issuedRequestState({ ...asked, requestState: 1 }, 'result')).toBeUndefined();
+  });
+
+  test("a JSON-RPC endpoint's answer only as the result of a JSON-RPC 2.0 response", () => {
+    expect(issuedRequestState({ jsonrpc: '2.0', id: 1, result: asked }, 'json-rpc')).toBe('s1');
+    expect(issuedRequestState(asked, 'json-rpc')).toBeUndefined();
+    expect(issuedRequestState({ id: 1, result: asked }, 'json-rpc')).toBeUndefined();
+    expect(issuedRequestState({ jsonrpc: '2.0', id: 1, error: asked }, 'json-rpc')).toBeUndefined();
+  });
+});
+
+describe('toolResultOf: the result MCP-Nest answers for what a tool returned', () => {
+  test('a value with a content array as it is, any other as its JSON text', () => {
+    const result = { content: [{ type: 'text', text: 'x' }], isError: true };
+    expect(toolResultOf(result)).toBe(result);
+    expect(toolResultOf({ isError: true })).toEqual({
+      content: [{ type: 'text', text: '{"isError":true}' }],
+    });
+  });
+
+  test('a value JSON cannot write is an isError result', () => {
+    expect(toolResultOf({ big: 1n })).toMatchObject({ isError: true });
   });
 });
