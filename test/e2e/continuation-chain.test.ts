@@ -36,8 +36,10 @@ function inputResponsesOf(ctx: unknown): Record<string, unknown> | undefined {
 
 @McpController()
 class PlanningTools {
-  @Tool({ name: 'plan', description: 'Searches, then asks which option: 2 per minute' })
-  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @Tool({ name: 'plan', description: 'Searches, then asks which option: 2 per hour' })
+  // An hour, not a minute: windows are aligned to the clock, and a slow run that crossed a minute
+  // boundary got a fresh quota mid-test (40 runs instead of 20 once, under load).
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3_600 }))
   plan(@Payload() _args: unknown, @Ctx() ctx: unknown) {
     runs++; // the expensive search, done on every round (the tool keeps no state between rounds)
     if (inputResponsesOf(ctx)?.choice === undefined) {
@@ -91,7 +93,7 @@ function round(requestState?: string): Promise<{ requestState?: string } | 'deni
 }
 
 describe('a chain of continuations without the input asked for', () => {
-  test('is charged again every 10 rounds: a tool limited to 2 per minute runs at most 20 times', async () => {
+  test('is charged again every 10 rounds: a tool limited to 2 per hour runs at most 20 times', async () => {
     let answer = await round();
     for (let i = 0; i < 40 && answer !== 'denied' && answer.requestState; i++) {
       answer = await round(answer.requestState); // retry, but never answer the question
