@@ -131,7 +131,13 @@ describe('ResilientStore (the onStoreError policy)', () => {
     });
     expect((await allow.evaluate([check()]))[0].allowed).toBe(true);
     expect(await deny.evaluate([check()])).toEqual([
-      { allowed: false, retryAfterMs: 5_000, remaining: 0, resetAfterMs: 5_000 },
+      {
+        allowed: false,
+        retryAfterMs: 5_000,
+        remaining: 0,
+        resetAfterMs: 5_000,
+        decidedByPolicy: true,
+      },
     ]);
   });
 

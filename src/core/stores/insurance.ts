@@ -143,27 +143,32 @@ export class ResilientStore implements RateLimitStore {
   }
 
   /**
-   * Gives the units back to the store (when it answers) and to this instance's own record. While
-   * the store counts as down, only `ConcurrencyLimit` releases are sent to it, without waiting: a
-   * release frees exactly the lease its call took (one the store never gave matches none), and a
-   * slot left held there would shut its subject out until the lease expires, though the store may
-   * answer again already. A rate limit's refund is not: the call may have been admitted by the
-   * policy alone, and the store would give back a unit it never counted.
+   * Gives the units back to this instance's own record and, when it counted the call, to the store.
+   * A call the policy decided was never counted by the store: its rate limits' refund would give
+   * the store units it never counted, whenever it comes, so only the own record gets it. While the
+   * store counts as down, no rate limit's refund is sent to it (the call may have been the
+   * policy's), but `ConcurrencyLimit` releases are, without waiting: a release frees exactly the
+   * lease its call took (one the store never gave matches none), and a slot left held there would
+   * shut its subject out until the lease expires, though the store may answer again already.
    */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
     const own: RateLimitStore | undefined = this.insurance;
     await own?.refund?.(checks);
     if (this.primary.refund === undefined) return;
-    if (this.degraded) {
-      const releases = checks.filter((check) => check.limit.algorithm === 'concurrency');
-      if (releases.length === 0) return;
-      this.primary.refund(releases).catch((error: unknown) => {
-        if (!(error instanceof RateLimitConfigError)) this.failed(error, this.clock());
-      });
-      return;
-    }
+    const degraded = this.degraded;
+    const counted = checks.filter(
+      (check) =>
+        check.limit.algorithm === 'concurrency' || (!degraded && check.decidedByPolicy !== true),
+    );
+    if (counted.length === 0) return;
+    if (!degraded) return this.sendRefund(counted);
+    this.sendRefund(counted).catch(() => undefined); // a misconfiguration shows on the next call
+  }
+
+  /** Sends a refund to the store; a failure marks it down. */
+  private async sendRefund(checks: readonly LimitCheck[]): Promise<void> {
     try {
-      await this.primary.refund(checks);
+      await this.primary.refund?.(checks);
     } catch (error) {
       if (error instanceof RateLimitConfigError) throw error;
       this.failed(error, this.clock());
@@ -327,16 +332,20 @@ export class ResilientStore implements RateLimitStore {
     );
   }
 
+  /** The policy's decision, marked as such: the store never counts the call (see `refund`). */
   private fallback(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
-    if (this.insurance !== undefined) return this.insurance.evaluateNow(checks);
-    return this.policyOutcomes(checks);
+    if (this.insurance === undefined) return this.policyOutcomes(checks);
+    return this.insurance
+      .evaluateNow(checks)
+      .map((outcome) => ({ ...outcome, decidedByPolicy: true }));
   }
 
   /** The `allow` or `deny` policy's answer. */
   private policyOutcomes(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
     const allowed = this.policy !== 'deny';
     const retryAfterMs = allowed ? 0 : this.denyRetryAfterMs;
-    return checks.map(() => ({ allowed, retryAfterMs, remaining: 0, resetAfterMs: retryAfterMs }));
+    const outcome = { allowed, retryAfterMs, remaining: 0, resetAfterMs: retryAfterMs };
+    return checks.map(() => ({ ...outcome, decidedByPolicy: true }));
   }
 
   private failed(error: unknown, nowMs: number): void {
