@@ -39,6 +39,8 @@ export interface OutagePolicyOptions {
   readonly clock?: Clock;
 }
 
+const MAX_UNSENT_RELEASES = 10_000; // calls whose failed releases are kept to send again
+
 /** Every `onStoreError` policy, for validation. */
 export const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
 
@@ -63,6 +65,8 @@ export class ResilientStore implements RateLimitStore {
   /** The store's time (`atMs`) of the admission being recorded, while `recorded` records it. */
   private recordingAtMs: number | undefined;
   private failuresSinceLog = 0;
+  /** The releases the store failed to take, one entry per call: sent again once it answers. */
+  private readonly unsentReleases: (readonly LimitCheck[])[] = [];
   /**
    * The resets this instance has learned from the store's marks (`learnResets`), by key: the
    * reset's time, and until when its mark lives (then the entry goes too).
@@ -143,13 +147,12 @@ export class ResilientStore implements RateLimitStore {
   }
 
   /**
-   * Gives the units back to this instance's own record and, when it counted the call, to the store.
-   * A call the policy decided was never counted by the store: its rate limits' refund would give
-   * the store units it never counted, whenever it comes, so only the own record gets it. While the
-   * store counts as down, no rate limit's refund is sent to it (the call may have been the
-   * policy's), but `ConcurrencyLimit` releases are, without waiting: a release frees exactly the
-   * lease its call took (one the store never gave matches none), and a slot left held there would
-   * shut its subject out until the lease expires, though the store may answer again already.
+   * Gives the units back to this instance's own record and, when it counted the call, to the store:
+   * a call the policy decided never reaches the store's rate limits, whenever its refund comes, nor
+   * does any refund while the store is down (the call may have been the policy's). Releases of
+   * `ConcurrencyLimit`s always go, without waiting (they free exactly the leases their call took),
+   * and once more when the store answers again if it failed to take them: a slot left held there
+   * would shut its subject out until the lease expires.
    */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
     const own: RateLimitStore | undefined = this.insurance;
@@ -165,14 +168,26 @@ export class ResilientStore implements RateLimitStore {
     this.sendRefund(counted).catch(() => undefined); // a misconfiguration shows on the next call
   }
 
-  /** Sends a refund to the store; a failure marks it down. */
+  /** Sends a refund to the store; the releases it fails to take are sent again (`resend`). */
   private async sendRefund(checks: readonly LimitCheck[]): Promise<void> {
     try {
       await this.primary.refund?.(checks);
     } catch (error) {
       if (error instanceof RateLimitConfigError) throw error;
       this.failed(error, this.clock());
+      const releases = checks.filter((check) => check.limit.algorithm === 'concurrency');
+      if (releases.length === 0) return;
+      // A command that timed out may still run: sent again only once known not to have run (a
+      // second run could free another call's lease of the same instant).
+      const late = error instanceof StoreTimeoutError ? error.late : Promise.resolve(undefined);
+      void late.then((ran) => ran === undefined && this.resend(releases));
     }
+  }
+
+  /** Releases the store did not take: sent now if it answers, else kept (the oldest go first). */
+  private resend(releases: readonly LimitCheck[]): void {
+    if (!this.degraded) this.sendRefund(releases).catch(() => undefined);
+    else if (this.unsentReleases.push(releases) > MAX_UNSENT_RELEASES) this.unsentReleases.shift();
   }
 
   /** Forgets these keys in the store and in this instance's own record. */
@@ -247,7 +262,7 @@ export class ResilientStore implements RateLimitStore {
       subject,
       admittedAtMs: outcomes[index].atMs,
     }));
-    this.primary.refund?.(admitted).catch((error: unknown) => this.failed(error, this.clock()));
+    this.sendRefund(admitted).catch(() => undefined);
     return own.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
       allowed,
       retryAfterMs,
@@ -307,9 +322,8 @@ export class ResilientStore implements RateLimitStore {
     outcomes: readonly LimitOutcome[],
     timeout: StoreTimeoutError,
   ): readonly LimitOutcome[] {
-    const primary = this.primary;
     const holdsSlot = (check: LimitCheck): boolean => check.limit.algorithm === 'concurrency';
-    if (!checks.some(holdsSlot) || primary.refund === undefined) return outcomes;
+    if (!checks.some(holdsSlot) || this.primary.refund === undefined) return outcomes;
     let ended!: () => void;
     const callEnded = new Promise<void>((resolve) => (ended = resolve));
     void Promise.all([timeout.late, callEnded]).then(([late]) => {
@@ -321,7 +335,7 @@ export class ResilientStore implements RateLimitStore {
           ? [{ key, limit, cost, space, subject, admittedAtMs: late[index].atMs }]
           : [];
       });
-      primary.refund?.(taken).catch((error: unknown) => this.failed(error, this.clock()));
+      this.sendRefund(taken).catch(() => undefined);
     });
     if (!outcomes.every((outcome) => outcome.allowed)) {
       ended();
@@ -334,10 +348,9 @@ export class ResilientStore implements RateLimitStore {
 
   /** The policy's decision, marked as such: the store never counts the call (see `refund`). */
   private fallback(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
-    if (this.insurance === undefined) return this.policyOutcomes(checks);
-    return this.insurance
-      .evaluateNow(checks)
-      .map((outcome) => ({ ...outcome, decidedByPolicy: true }));
+    const own = this.insurance?.evaluateNow(checks);
+    if (own === undefined) return this.policyOutcomes(checks);
+    return own.map((outcome) => ({ ...outcome, decidedByPolicy: true }));
   }
 
   /** The `allow` or `deny` policy's answer. */
@@ -369,6 +382,7 @@ export class ResilientStore implements RateLimitStore {
   private recovered(): void {
     this.downUntilMs = -Infinity;
     this.logger.warn('rate limit store answers again');
+    for (const releases of this.unsentReleases.splice(0)) this.resend(releases);
   }
 }
 
