@@ -9,11 +9,11 @@ import {
   type LimitResult,
   type RateLimitDecision,
 } from './decision.js';
-import { holdsSlots, LimitSet } from './limit-set.js';
+import { LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { checkKeyPrefix } from './config-checks.js';
 import type { LimitOutcome, RateLimitStore } from './stores/store.js';
-import { Check } from './check.js';
+import { AdmittedChecks, Check } from './check.js';
 
 export { toRetryAfterSeconds } from './decision.js';
 export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
@@ -27,7 +27,7 @@ const RELEASED: Promise<void> = Promise.resolve();
  * the decision under a symbol rather than in a WeakMap from decisions, which costs the garbage
  * collector dearly at a million decisions a second.
  */
-class Receipt implements Releasable {
+class Receipt extends AdmittedChecks implements Releasable {
   refunded = false;
   released = false;
 
@@ -35,27 +35,16 @@ class Receipt implements Releasable {
     readonly engine: RateLimitEngine,
     readonly set: LimitSet,
     public context: RateLimitContext,
-    /** The built-in checks, and what the store answered for each (its `atMs`: when it admitted). */
-    readonly checks: readonly Check[],
-    readonly outcomes: readonly LimitOutcome[],
+    checks: readonly Check[],
+    outcomes: readonly LimitOutcome[],
     /** The engine's count of resets when the call was admitted. */
     readonly resets: number,
-  ) {}
+  ) {
+    super(checks, outcomes);
+  }
 
   release(decision: RateLimitDecision): Promise<void> {
     return this.engine.release(this.set, decision);
-  }
-
-  /** The checks of its slots (`slots`) or of its rate limits, named by their admission. */
-  holdings(slots: boolean): Check[] {
-    const held: Check[] = [];
-    for (let index = 0; index < this.checks.length; index++) {
-      const check = this.checks[index];
-      if (holdsSlots(check.limit) === slots) {
-        held.push(check.admittedAt(this.outcomes[index].atMs));
-      }
-    }
-    return held;
   }
 }
 
@@ -151,7 +140,7 @@ export class RateLimitEngine {
       if (receipt === undefined || receipt.released) return RELEASED;
       if (this.store.refund === undefined) throw missing('refund');
       receipt.released = true; // before the store answers: two releases at once free once
-      for (const outcome of receipt.outcomes) outcome.onRelease?.();
+      for (const told of receipt.releaseHooks) told();
       return this.store.refund(receipt.holdings(true));
     } catch (error) {
       return Promise.reject(error);

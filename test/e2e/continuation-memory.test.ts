@@ -6,11 +6,17 @@
 // freed when the registry forgets its states: ~110 KB per state before the fix. What must hold: a recorded
 // state keeps only what a continuation needs (subject, method, target, cost, the limit set and the
 // decision's receipt), never the request, the MCP context or the arguments.
+// Found by attack review 7: the decision's receipt kept the store's whole outcome per limit: on the
+// MemoryStore, the algorithm's step with its state, for a SlidingWindowRateLimit every admission
+// time of the subject still in the window (up to 10 000 numbers, a fresh copy per call): one user
+// within a quota of 10 000 an hour made the registry hold 1 + 2 + ... + 10 000 numbers (~400 MB).
+// What must hold: a receipt keeps what a refund or a release needs (when each limit admitted the
+// call), not the store's outcomes.
 import 'reflect-metadata';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
 import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
 import { inputRequired } from '@modelcontextprotocol/server';
@@ -28,11 +34,28 @@ import {
   McpRateLimitModule,
   McpRateLimitService,
   RateLimit,
+  SlidingWindowRateLimit,
 } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
+
+/** An answer that asks for input first, with a fresh requestState (recorded by the registry). */
+function askFirst() {
+  return {
+    ...inputRequired({
+      inputRequests: {
+        ok: inputRequired.elicit({
+          message: 'Go ahead?',
+          requestedSchema: z.object({ ok: z.boolean() }),
+        }),
+      },
+      requestState: `state-${randomUUID()}`,
+    }),
+    content: [],
+  };
+}
 
 @McpController()
 class AskingTools {
@@ -43,66 +66,78 @@ class AskingTools {
   })
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 10_000, perSeconds: 60 }))
   ask(@Payload() _args: { blob: string }, @Ctx() _ctx: unknown) {
-    return {
-      ...inputRequired({
-        inputRequests: {
-          ok: inputRequired.elicit({
-            message: 'Go ahead?',
-            requestedSchema: z.object({ ok: z.boolean() }),
-          }),
-        },
-        requestState: `state-${randomUUID()}`,
-      }),
-      content: [],
-    };
+    return askFirst();
+  }
+
+  @Tool({
+    name: 'askWindowed',
+    description: 'Always asks first, under a sliding window',
+    parameters: z.object({ blob: z.string() }),
+  })
+  @RateLimit(new SlidingWindowRateLimit({ maxCalls: 10_000, perSeconds: 3600 }))
+  askWindowed(@Payload() _args: { blob: string }, @Ctx() _ctx: unknown) {
+    return askFirst();
   }
 }
 
-let app: INestApplication | undefined;
-let client: Client | undefined;
+let app: INestApplication;
+let client: Client;
+beforeAll(async () => {
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({
+    imports: [McpRateLimitModule.forRoot()],
+    controllers: [McpEndpoint, AskingTools],
+  })
+  class AppModule {}
+  let url: URL;
+  ({ app, url } = await serveMcpNest(AppModule, transport, 'asking'));
+  client = await client2026('asking', false).connect(url);
+});
 afterAll(async () => {
   await client?.close();
   await app?.close();
 });
 
+/**
+ * The heap a recorded state keeps alive, per state, after `rounds` first rounds of `tool`: the heap
+ * with the registry's states, less the heap once it forgets them. (The server's HTTP stack alone
+ * keeps ~97 KB per request of 90 KB for a while, with or without the rate limiter: a before/after
+ * difference would measure that too.)
+ */
+async function retainedPerState(tool: string, blob: string, rounds: number): Promise<number> {
+  const firstRound = () =>
+    client.request(
+      { method: 'tools/call', params: { name: tool, arguments: { blob } } } as never,
+      anyResult,
+      { allowInputRequired: true } as never,
+    ) as Promise<{ resultType?: string }>;
+  const registry = app.get(McpRateLimitService).continuations as unknown as {
+    issued: Map<string, unknown>;
+  };
+  registry.issued.clear();
+  expect((await firstRound()).resultType).toBe('input_required');
+  for (let i = 0; i < rounds; i++) await firstRound();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(registry.issued.size).toBe(rounds + 1);
+  gc();
+  gc();
+  const withStates = process.memoryUsage().heapUsed;
+  registry.issued.clear();
+  gc();
+  gc();
+  return (withStates - process.memoryUsage().heapUsed) / (rounds + 1);
+}
+
 describe('the continuations registry', () => {
   test('a recorded state does not keep the call arguments alive (retained heap per state < half of a 90 KB argument)', async () => {
-    const transport = new StreamableHttpTransport();
-    @Controller('mcp')
-    class McpEndpoint extends McpHttpControllerFor(transport) {}
-    @Module({
-      imports: [McpRateLimitModule.forRoot()],
-      controllers: [McpEndpoint, AskingTools],
-    })
-    class AppModule {}
-    let url: URL;
-    ({ app, url } = await serveMcpNest(AppModule, transport, 'asking'));
-    client = await client2026('asking', false).connect(url);
-    const blob = 'x'.repeat(90_000);
-    const firstRound = () =>
-      client!.request(
-        { method: 'tools/call', params: { name: 'ask', arguments: { blob } } } as never,
-        anyResult,
-        { allowInputRequired: true } as never,
-      ) as Promise<{ resultType?: string }>;
-    expect((await firstRound()).resultType).toBe('input_required');
-    const rounds = 300;
-    for (let i = 0; i < rounds; i++) await firstRound();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const registry = app.get(McpRateLimitService).continuations as unknown as {
-      issued: Map<string, unknown>;
-    };
-    expect(registry.issued.size).toBe(rounds + 1);
-    // What the registry keeps alive: the heap with its states, less the heap once they are
-    // forgotten. (The server's HTTP stack alone keeps ~97 KB per request of this size for a while,
-    // with or without the rate limiter: a before/after difference would measure that too.)
-    gc();
-    gc();
-    const withStates = process.memoryUsage().heapUsed;
-    registry.issued.clear();
-    gc();
-    gc();
-    const perState = (withStates - process.memoryUsage().heapUsed) / (rounds + 1);
-    expect(perState).toBeLessThan(45_000);
+    expect(await retainedPerState('ask', 'x'.repeat(90_000), 300)).toBeLessThan(45_000);
+  });
+
+  test("a recorded state does not keep its subject's sliding window alive (< 4 KB per state)", async () => {
+    // 2000 admissions in the window: a state keeping the window's timestamps would weigh ~8 KB on
+    // average, growing with every call.
+    expect(await retainedPerState('askWindowed', 'x', 2000)).toBeLessThan(4_000);
   });
 });

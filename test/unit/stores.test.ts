@@ -3,6 +3,7 @@ import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import {
   CacheManagerStore,
+  ConcurrencyLimit,
   createRateLimiter,
   FixedWindowRateLimit,
   GcraRateLimit,
@@ -10,6 +11,7 @@ import {
   RateLimitConfigError,
   ResilientStore,
   SlidingWindowRateLimit,
+  StoreTimeoutError,
   StoreUnavailableError,
   TokenBucketRateLimit,
   type LimitCheck,
@@ -131,7 +133,13 @@ describe('ResilientStore (the onStoreError policy)', () => {
     });
     expect((await allow.evaluate([check()]))[0].allowed).toBe(true);
     expect(await deny.evaluate([check()])).toEqual([
-      { allowed: false, retryAfterMs: 5_000, remaining: 0, resetAfterMs: 5_000 },
+      {
+        allowed: false,
+        retryAfterMs: 5_000,
+        remaining: 0,
+        resetAfterMs: 5_000,
+        decidedByPolicy: true,
+      },
     ]);
   });
 
@@ -303,6 +311,48 @@ describe('ResilientStore (the onStoreError policy)', () => {
     // The probe and the two calls during it share one quota of 2, of which 1 was used.
     expect(decisions.filter(Boolean)).toHaveLength(1);
     store.close();
+  });
+
+  it('sends a release the store failed to take again once it answers, unless it ran late', async () => {
+    // Found by attack review 7: a dropped release leaves its lease held, and its user locked out,
+    // until the lease expires. A timed-out release that ran after all is not sent twice: a second
+    // run could free another call's lease of the same instant.
+    const slots = new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds: 60 });
+    const release = (key: string): LimitCheck => ({ key, limit: slots, cost: 1, admittedAtMs: 0 });
+    let healthy = false;
+    let nowMs = 0;
+    const sent: string[] = [];
+    const store = new ResilientStore(
+      {
+        evaluate: async (checks) => {
+          if (!healthy) throw new Error('down');
+          return checks.map(() => ({
+            allowed: true,
+            retryAfterMs: 0,
+            remaining: 0,
+            resetAfterMs: 0,
+          }));
+        },
+        refund: async (checks) => {
+          const key = checks[0].key;
+          if (healthy) sent.push(key);
+          else if (key === 'ran-late') throw new StoreTimeoutError('slow', Promise.resolve([]));
+          else if (key === 'never-ran')
+            throw new StoreTimeoutError('slow', Promise.resolve(undefined));
+          else throw new Error('down');
+        },
+      },
+      { policy: 'allow', logger: quietLogger(), clock: () => nowMs, retryIntervalMs: 10 },
+    );
+    await store.evaluate([check()]); // the store is now known to be down
+    for (const key of ['refused', 'never-ran', 'ran-late']) await store.refund([release(key)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([]);
+    healthy = true;
+    nowMs += 10;
+    await store.evaluate([check()]); // it answers again
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent.sort()).toEqual(['never-ran', 'refused']);
   });
 
   it('a reset the store marks (made elsewhere) renews the record once, also for concurrent calls', async () => {

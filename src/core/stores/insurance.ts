@@ -39,6 +39,8 @@ export interface OutagePolicyOptions {
   readonly clock?: Clock;
 }
 
+const MAX_UNSENT_RELEASES = 10_000; // calls whose failed releases are kept to send again
+
 /** Every `onStoreError` policy, for validation. */
 export const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
 
@@ -63,6 +65,8 @@ export class ResilientStore implements RateLimitStore {
   /** The store's time (`atMs`) of the admission being recorded, while `recorded` records it. */
   private recordingAtMs: number | undefined;
   private failuresSinceLog = 0;
+  /** The releases the store failed to take, one entry per call: sent again once it answers. */
+  private readonly unsentReleases: (readonly LimitCheck[])[] = [];
   /**
    * The resets this instance has learned from the store's marks (`learnResets`), by key: the
    * reset's time, and until when its mark lives (then the entry goes too).
@@ -143,31 +147,47 @@ export class ResilientStore implements RateLimitStore {
   }
 
   /**
-   * Gives the units back to the store (when it answers) and to this instance's own record. While
-   * the store counts as down, only `ConcurrencyLimit` releases are sent to it, without waiting: a
-   * release frees exactly the lease its call took (one the store never gave matches none), and a
-   * slot left held there would shut its subject out until the lease expires, though the store may
-   * answer again already. A rate limit's refund is not: the call may have been admitted by the
-   * policy alone, and the store would give back a unit it never counted.
+   * Gives the units back to this instance's own record and, when it counted the call, to the store:
+   * a call the policy decided never reaches the store's rate limits, whenever its refund comes, nor
+   * does any refund while the store is down (the call may have been the policy's). Releases of
+   * `ConcurrencyLimit`s always go, without waiting (they free exactly the leases their call took),
+   * and once more when the store answers again if it failed to take them: a slot left held there
+   * would shut its subject out until the lease expires.
    */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
     const own: RateLimitStore | undefined = this.insurance;
     await own?.refund?.(checks);
     if (this.primary.refund === undefined) return;
-    if (this.degraded) {
-      const releases = checks.filter((check) => check.limit.algorithm === 'concurrency');
-      if (releases.length === 0) return;
-      this.primary.refund(releases).catch((error: unknown) => {
-        if (!(error instanceof RateLimitConfigError)) this.failed(error, this.clock());
-      });
-      return;
-    }
+    const degraded = this.degraded;
+    const counted = checks.filter(
+      (check) =>
+        check.limit.algorithm === 'concurrency' || (!degraded && check.decidedByPolicy !== true),
+    );
+    if (counted.length === 0) return;
+    if (!degraded) return this.sendRefund(counted);
+    this.sendRefund(counted).catch(() => undefined); // a misconfiguration shows on the next call
+  }
+
+  /** Sends a refund to the store; the releases it fails to take are sent again (`resend`). */
+  private async sendRefund(checks: readonly LimitCheck[]): Promise<void> {
     try {
-      await this.primary.refund(checks);
+      await this.primary.refund?.(checks);
     } catch (error) {
       if (error instanceof RateLimitConfigError) throw error;
       this.failed(error, this.clock());
+      const releases = checks.filter((check) => check.limit.algorithm === 'concurrency');
+      if (releases.length === 0) return;
+      // A command that timed out may still run: sent again only once known not to have run (a
+      // second run could free another call's lease of the same instant).
+      const late = error instanceof StoreTimeoutError ? error.late : Promise.resolve(undefined);
+      void late.then((ran) => ran === undefined && this.resend(releases));
     }
+  }
+
+  /** Releases the store did not take: sent now if it answers, else kept (the oldest go first). */
+  private resend(releases: readonly LimitCheck[]): void {
+    if (!this.degraded) this.sendRefund(releases).catch(() => undefined);
+    else if (this.unsentReleases.push(releases) > MAX_UNSENT_RELEASES) this.unsentReleases.shift();
   }
 
   /** Forgets these keys in the store and in this instance's own record. */
@@ -242,7 +262,7 @@ export class ResilientStore implements RateLimitStore {
       subject,
       admittedAtMs: outcomes[index].atMs,
     }));
-    this.primary.refund?.(admitted).catch((error: unknown) => this.failed(error, this.clock()));
+    this.sendRefund(admitted).catch(() => undefined);
     return own.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
       allowed,
       retryAfterMs,
@@ -302,9 +322,8 @@ export class ResilientStore implements RateLimitStore {
     outcomes: readonly LimitOutcome[],
     timeout: StoreTimeoutError,
   ): readonly LimitOutcome[] {
-    const primary = this.primary;
     const holdsSlot = (check: LimitCheck): boolean => check.limit.algorithm === 'concurrency';
-    if (!checks.some(holdsSlot) || primary.refund === undefined) return outcomes;
+    if (!checks.some(holdsSlot) || this.primary.refund === undefined) return outcomes;
     let ended!: () => void;
     const callEnded = new Promise<void>((resolve) => (ended = resolve));
     void Promise.all([timeout.late, callEnded]).then(([late]) => {
@@ -316,7 +335,7 @@ export class ResilientStore implements RateLimitStore {
           ? [{ key, limit, cost, space, subject, admittedAtMs: late[index].atMs }]
           : [];
       });
-      primary.refund?.(taken).catch((error: unknown) => this.failed(error, this.clock()));
+      this.sendRefund(taken).catch(() => undefined);
     });
     if (!outcomes.every((outcome) => outcome.allowed)) {
       ended();
@@ -327,16 +346,19 @@ export class ResilientStore implements RateLimitStore {
     );
   }
 
+  /** The policy's decision, marked as such: the store never counts the call (see `refund`). */
   private fallback(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
-    if (this.insurance !== undefined) return this.insurance.evaluateNow(checks);
-    return this.policyOutcomes(checks);
+    const own = this.insurance?.evaluateNow(checks);
+    if (own === undefined) return this.policyOutcomes(checks);
+    return own.map((outcome) => ({ ...outcome, decidedByPolicy: true }));
   }
 
   /** The `allow` or `deny` policy's answer. */
   private policyOutcomes(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
     const allowed = this.policy !== 'deny';
     const retryAfterMs = allowed ? 0 : this.denyRetryAfterMs;
-    return checks.map(() => ({ allowed, retryAfterMs, remaining: 0, resetAfterMs: retryAfterMs }));
+    const outcome = { allowed, retryAfterMs, remaining: 0, resetAfterMs: retryAfterMs };
+    return checks.map(() => ({ ...outcome, decidedByPolicy: true }));
   }
 
   private failed(error: unknown, nowMs: number): void {
@@ -360,6 +382,7 @@ export class ResilientStore implements RateLimitStore {
   private recovered(): void {
     this.downUntilMs = -Infinity;
     this.logger.warn('rate limit store answers again');
+    for (const releases of this.unsentReleases.splice(0)) this.resend(releases);
   }
 }
 

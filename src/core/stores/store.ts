@@ -18,6 +18,11 @@ export interface LimitCheck {
    * Without it the call is taken as admitted now.
    */
   readonly admittedAtMs?: number;
+  /**
+   * For a refund: the call was decided by the outage policy, not by this store (its outcome's
+   * `decidedByPolicy`). The outage policy keeps such a refund from the store it wraps.
+   */
+  readonly decidedByPolicy?: boolean;
 }
 
 /** What one limit decided for one call. Times in milliseconds. */
@@ -40,6 +45,11 @@ export interface LimitOutcome {
    * then freed as soon as the store has said whether it took it.
    */
   readonly onRelease?: () => void;
+  /**
+   * Set by the outage policy on every outcome it decided without the store: the store never
+   * counted the call, so a refund of it gives the store nothing back, whenever it comes.
+   */
+  readonly decidedByPolicy?: boolean;
 }
 
 /**
