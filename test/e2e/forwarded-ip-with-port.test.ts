@@ -6,16 +6,15 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import {
   McpController,
   McpHttpControllerFor,
-  McpStrategy,
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 let runs = 0;
 
@@ -38,21 +37,12 @@ beforeAll(async () => {
   class McpEndpoint extends McpHttpControllerFor(transport) {}
   @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, Tools] })
   class AppModule {}
-  const express = await NestFactory.create<NestExpressApplication>(AppModule, { logger: false });
-  // The proxy in front of the app is on this host: trust it, as its documentation says to.
-  express.set('trust proxy', 'loopback');
-  app = express;
-  const strategy = new McpStrategy({
-    name: 'behind-proxy',
-    version: '1.0.0',
-    transports: [transport],
-  });
-  strategy.setHttpAdapter(app.getHttpAdapter());
-  app.connectMicroservice({ strategy });
-  await app.startAllMicroservices();
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
-  url = `http://127.0.0.1:${port}/mcp`;
+  let endpoint: URL;
+  ({ app, url: endpoint } = await serveMcpNest(AppModule, transport, 'behind-proxy', {
+    // The proxy in front of the app is on this host: trust it, as its documentation says to.
+    configure: (nest) => (nest as NestExpressApplication).set('trust proxy', 'loopback'),
+  }));
+  url = endpoint.href;
 });
 
 afterAll(async () => {

@@ -15,15 +15,14 @@ import {
   type NestMiddleware,
   type NestModule,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import {
   McpController,
   McpHttpControllerFor,
-  McpStrategy,
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 /** Shapes an auth layer may give request.user that key a user: for the user named in X-User. */
 const keyedShapes: Record<string, (name: string) => unknown> = {
@@ -66,14 +65,9 @@ beforeAll(async () => {
       consumer.apply(AuthMiddleware).forRoutes(McpEndpoint);
     }
   }
-  app = await NestFactory.create(AppModule, { logger: false });
-  const strategy = new McpStrategy({ name: 'users', version: '1.0.0', transports: [transport] });
-  strategy.setHttpAdapter(app.getHttpAdapter());
-  app.connectMicroservice({ strategy });
-  await app.startAllMicroservices();
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
-  url = `http://127.0.0.1:${port}/mcp`;
+  let endpoint: URL;
+  ({ app, url: endpoint } = await serveMcpNest(AppModule, transport, 'users'));
+  url = endpoint.href;
 });
 
 afterAll(async () => {
