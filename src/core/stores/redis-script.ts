@@ -103,7 +103,9 @@ local function run_call(op, count, ref, at, key_at, cost_at)
     -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
     -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
     local marked = op == OP_REFUND_MARKED
-    -- Its last key, its mark, makes it give back once, even re-sent after a reconnect (ioredis).
+    -- Its last key, its mark, makes it give back once, even re-sent after a reconnect (ioredis, in
+    -- seconds). Kept 2 minutes at most: one mark per refund for a whole window (a day) would let a
+    -- client whose calls are all refunded fill Redis at its request rate.
     local mark = KEYS[key_at + (marked and 2 or 1) * count]
     if redis.call('EXISTS', mark) == 1 then return '' end
     local horizon_ms = 0
@@ -126,7 +128,7 @@ local function run_call(op, count, ref, at, key_at, cost_at)
       local left_ms = refund_horizon_ms(CODES[ref], FIRSTS[ref], SECONDS[ref], cost + 0)
       horizon_ms = math.max(horizon_ms, admitted_at_ms + left_ms - now_ms)
     end
-    local px = px_of(horizon_ms)
+    local px = px_of(math.min(horizon_ms, 120000))
     if px ~= nil then redis.call('SET', mark, '1', 'PX', px) end
     return ''
   end
@@ -286,9 +288,8 @@ export function scriptBySha1(sha1: string): RedisScript | undefined {
  * (per call its operation, `e` evaluate, `p` peek, `r` refund, `x` refund checked against reset
  * markers, `d` reset, `m` read reset markers, or `E`/`P` for an evaluation or peek whose every
  * limit costs 1; its number of keys; except for `d` and `m`, one character per limit; see
- * `REF_BASE`); then the costs of the calls that have them (`e`, `p`,
- * `r`, `x`), one per limit; then the batch's distinct limits (algorithm code and two parameters
- * each) and their number. Arguments per call are few because Redis parses, and the client encodes,
+ * `REF_BASE`); then the costs of the calls that have them (`e`, `p`, `r`, `x`), one per limit;
+ * then the batch's distinct limits (algorithm code and two parameters each) and their number. Arguments per call are few because Redis parses, and the client encodes,
  * each one: a one-limit call of cost 1 sends its key alone. The script touches no key but those in
  * KEYS.
  *

@@ -176,7 +176,7 @@ export class RedisStore implements RateLimitStore {
   /**
    * Gives each check's cost back to its limit, all checks in one atomic step (up to
    * `(MAX_BATCH_LIMITS - 1) / 2` limits with rate limits among them), once: the step leaves a mark
-   * (while it could give anything back), so a client that re-sends it after a reconnect (ioredis
+   * (2 minutes at most), so a client that re-sends it after a reconnect (ioredis
    * by default) gives nothing back twice. A rate limit's refund also reads its key's reset marker:
    * a call admitted before a reset (made by any instance) gets nothing back. A release of
    * `ConcurrencyLimit` slots alone reads no marker: a reset dropped the leases, and a release of a
