@@ -12,8 +12,8 @@ import { Redis } from 'ioredis';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import { FixedWindowRateLimit } from '../../src/core/limits.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
-import { redisDescribe } from '../redis/redis-available.js';
-import { TestRedisServer } from '../redis/redis-server.js';
+import { redisDescribe } from './redis-available.js';
+import { TestRedisServer } from './redis-server.js';
 
 const describeRedis = await redisDescribe('refund marks', { ownServers: true });
 const quiet = { warn: () => undefined };

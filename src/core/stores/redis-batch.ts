@@ -26,7 +26,10 @@ const MAX_IN_FLIGHT = 2;
  * its deadline. Calls made while a script call is being prepared join it; nothing ever waits on a
  * timer to gather: the batch goes out on the next tick (process.nextTick), or, when two script calls
  * of its lane are already in flight, as soon as one returns. A script call's deadline runs from
- * when it goes out or starts to wait, whichever comes first: one that waits past it fails unsent.
+ * when it goes out. Those waiting behind it wait no longer: when a script call times out (its lane
+ * has not answered for a whole timeout), the ones waiting on its lane fail, never sent. Waiting
+ * alone is no sign of a dead Redis: a burst, or a process that was busy, makes calls wait on a
+ * Redis that answers every one.
  *
  * Deadlines are judged by when a reply arrives against when they started, never by when
  * JavaScript got around to looking: the watchdog only suspects a script call in the timer phase, and
@@ -37,8 +40,7 @@ const MAX_IN_FLIGHT = 2;
  */
 export class ScriptBatcher {
   private readonly lanes = new Map<number, Lane>();
-  // Script calls whose deadline runs, waiting or in flight, in the order their deadlines started
-  // (all share one timeout: deadline order).
+  // Script calls in flight, in the order they went out (all share one timeout: deadline order).
   private pending: Batch[] = [];
   private pendingHead = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
@@ -80,7 +82,7 @@ export class ScriptBatcher {
   connectionLost(): void {
     // A copy: settling a batch sends what waits, which changes the list.
     for (const batch of this.pending.slice(this.pendingHead)) {
-      if (batch.sent && !batch.settled) {
+      if (!batch.settled) {
         this.finish(batch, () => batch.abandon('RedisStore: Redis connection lost'));
       }
     }
@@ -93,20 +95,8 @@ export class ScriptBatcher {
   private flush(lane: Lane): void {
     const waiting = lane.waiting;
     while (lane.inFlight < MAX_IN_FLIGHT && waiting.length > 0) {
-      const batch = waiting.shift() as Batch;
-      // Past its deadline on a lane that has not answered since: its callers have waited long
-      // enough; it is never sent, so nothing it would take goes unaccounted.
-      const deadlineMs = batch.startedAtMs + this.host.commandTimeoutMs;
-      if (deadlineMs <= monotonicClock() && lane.lastReplyMs < deadlineMs) {
-        batch.fail(new StoreUnavailableError(this.timeoutMessage));
-      } else {
-        this.send(batch);
-      }
+      this.send(waiting.shift() as Batch);
     }
-    // What must wait for a script call in flight is held to its deadline from now on.
-    let untracked = waiting.length;
-    while (untracked > 0 && !waiting[untracked - 1].tracked) untracked--;
-    for (let index = untracked; index < waiting.length; index++) this.track(waiting[index]);
     this.dropIdle(lane);
   }
 
@@ -117,7 +107,7 @@ export class ScriptBatcher {
   private send(batch: Batch): void {
     batch.sent = true;
     batch.lane.inFlight++;
-    if (!batch.tracked) this.track(batch);
+    this.track(batch);
     const script = this.host.scriptFor(batch.algorithms);
     const args = ['EVALSHA', script.sha1, String(batch.keys.length)];
     for (const key of batch.keys) args.push(key);
@@ -208,11 +198,10 @@ export class ScriptBatcher {
 
   /** Start `batch`'s deadline. */
   private track(batch: Batch): void {
-    batch.tracked = true;
     this.pending.push(batch);
     // node-redis writes its commands in a setImmediate callback, and whatever ran in between (a
     // request that blocks the process) must not count against Redis: the clock starts in a check
-    // phase callback queued after the client's write (or after the batch was left waiting).
+    // phase callback queued after the client's write.
     if (this.unstamped.push(batch) === 1) {
       setImmediate(() => {
         const startedAtMs = monotonicClock();
@@ -242,8 +231,9 @@ export class ScriptBatcher {
 
   /**
    * Check phase: the poll phase between `suspectedAtMs` and now has read every reply that had
-   * arrived by then. A script call still unanswered, whose deadline started more than the timeout
-   * before, on a lane that got no reply since, has timed out; one still waiting is never sent.
+   * arrived by then. A script call still unanswered, sent more than the timeout before, on a lane
+   * that got no reply since, has timed out; so have the script calls waiting on its lane, which
+   * fail unsent (so nothing they would take goes unaccounted).
    */
   private expire(suspectedAtMs: number): void {
     const timeoutMs = this.host.commandTimeoutMs;
@@ -252,13 +242,10 @@ export class ScriptBatcher {
       if (batch.startedAtMs + timeoutMs > suspectedAtMs) break;
       const lane = batch.lane;
       if (batch.settled || lane.lastReplyMs >= suspectedAtMs) continue;
-      if (batch.sent) {
-        this.finish(batch, () => batch.abandon(this.timeoutMessage));
-        continue;
+      for (const waiting of lane.waiting.splice(0)) {
+        waiting.fail(new StoreUnavailableError(this.timeoutMessage));
       }
-      lane.waiting.splice(lane.waiting.indexOf(batch), 1);
-      batch.fail(new StoreUnavailableError(this.timeoutMessage));
-      this.dropIdle(lane);
+      this.finish(batch, () => batch.abandon(this.timeoutMessage));
     }
   }
 

@@ -44,12 +44,10 @@ export class Batch {
   algorithms = 0;
   /**
    * Monotonic ms from which its deadline runs (Infinity until then): the check phase after it was
-   * left waiting behind the script calls in flight, or, sent at once, after it was handed to the
-   * client. Its calls wait for Redis no longer than the timeout from there, sent or not.
+   * handed to the client.
    */
   startedAtMs = Infinity;
-  /** Whether its deadline runs (see `startedAtMs`); whether it was handed to the client. */
-  tracked = false;
+  /** Whether it was handed to the client. */
   sent = false;
   settled = false;
   /**
