@@ -28,8 +28,8 @@ export interface CacheManagerStoreOptions {
    */
   readonly clock?: Clock;
   /**
-   * A call of the store (its wait for the keys other calls hold, the cache's read and write) slower
-   * than this counts as a store failure (default 1000 ms).
+   * A call whose read and write the cache has not answered within this counts as a store failure
+   * (default 1000 ms); so does a wait for the keys other calls hold while the cache answers nothing.
    */
   readonly operationTimeoutMs?: number;
 }
@@ -65,6 +65,8 @@ const TAILS_BY_CACHE = new WeakMap<CacheLike, Map<string, Promise<void>>>();
 export class CacheManagerStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly operationTimeoutMs: number;
+  /** When the cache last answered a call of this store (monotonic ms). */
+  private lastAnswerMs = -Infinity;
   /** The last promise of each key's queue of evaluations, shared by every store on this cache. */
   private readonly tails: Map<string, Promise<void>>;
   /** Bumped on every error the cache or its stores report. */
@@ -144,32 +146,30 @@ export class CacheManagerStore implements RateLimitStore {
     if (del === undefined) {
       throw new RateLimitConfigError('CacheManagerStore: reset needs a cache with del(key)');
     }
+    const release = await this.lock([...new Set(keys)]);
     const deadline = new Deadline(this.operationTimeoutMs);
-    let release: (() => void) | undefined;
     try {
-      release = await this.lock([...new Set(keys)], deadline);
       const errorsBefore = this.errorCount;
       await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))), deadline);
       this.throwIfErrored(errorsBefore);
     } finally {
-      release?.();
+      release();
       deadline.clear();
     }
   }
 
   /**
    * Runs `work` on the current states of the checks' keys (and the time), holding those keys:
-   * no other call of this store touches them meanwhile. The call's deadline counts from now: a
-   * call queued behind others on a stalled cache is decided by the outage policy in time too.
+   * no other call of this store touches them meanwhile. The cache has `operationTimeoutMs` to
+   * answer, from when the keys are held (waiting for them is bounded in `lock`).
    */
   private async locked<T>(
     checks: readonly LimitCheck[],
     work: (states: readonly unknown[], nowMs: number, deadline: Deadline) => Promise<T>,
   ): Promise<T> {
+    const release = await this.lock([...new Set(checks.map((check) => check.key))]);
     const deadline = new Deadline(this.operationTimeoutMs);
-    let release: (() => void) | undefined;
     try {
-      release = await this.lock([...new Set(checks.map((check) => check.key))], deadline);
       const errorsBefore = this.errorCount;
       const states = await this.guarded(
         Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
@@ -188,7 +188,7 @@ export class CacheManagerStore implements RateLimitStore {
       });
       return await work(read, this.clock(), deadline);
     } finally {
-      release?.();
+      release();
       deadline.clear();
     }
   }
@@ -221,7 +221,9 @@ export class CacheManagerStore implements RateLimitStore {
   /** Waits for `operation` until the call's deadline; whatever fails is the store's failure. */
   private async guarded<T>(operation: Promise<T>, deadline: Deadline): Promise<T> {
     try {
-      return await Promise.race([operation, deadline.reached]);
+      const answer = await Promise.race([operation, deadline.reached]);
+      this.lastAnswerMs = monotonicClock();
+      return answer;
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
       throw new StoreUnavailableError('cache-manager store failed', { cause: error });
@@ -230,11 +232,13 @@ export class CacheManagerStore implements RateLimitStore {
 
   /**
    * Wait until no earlier evaluation holds any of `keys`, then hold them all. All keys are claimed
-   * in one synchronous step, so two evaluations can never each wait for the other. A call whose
-   * deadline comes first gives its turn up, but only when that turn comes: the calls queued after
-   * it must still wait for those before it.
+   * in one synchronous step, so two evaluations can never each wait for the other. A wait ends in a
+   * timeout only when the cache has answered nothing for `operationTimeoutMs`: calls queued behind
+   * a stalled cache are decided by the outage policy together, not one timeout each in turn, while
+   * a queue the cache keeps answering (one client's burst on its own key) is no outage. A call that
+   * gives its turn up does so only when that turn comes: those after it still wait for it.
    */
-  private async lock(keys: readonly string[], deadline: Deadline): Promise<() => void> {
+  private async lock(keys: readonly string[]): Promise<() => void> {
     let resolveHeld!: () => void;
     const held = new Promise<void>((resolve) => (resolveHeld = resolve));
     const earlier: Promise<void>[] = [];
@@ -249,13 +253,19 @@ export class CacheManagerStore implements RateLimitStore {
     };
     if (earlier.length === 0) return release;
     const turn = Promise.all(earlier);
-    try {
-      await Promise.race([turn, deadline.reached]);
-    } catch (error) {
-      void turn.then(release);
-      throw error;
+    for (let waitedFromMs = monotonicClock(); ; waitedFromMs = monotonicClock()) {
+      const deadline = new Deadline(this.operationTimeoutMs);
+      try {
+        await Promise.race([turn, deadline.reached]);
+        return release;
+      } catch (error) {
+        if (this.lastAnswerMs >= waitedFromMs) continue; // the cache answers: keep waiting
+        void turn.then(release);
+        throw error;
+      } finally {
+        deadline.clear();
+      }
     }
-    return release;
   }
 }
 
