@@ -1,3 +1,6 @@
+import { RateLimitConfigError } from '../limits.js';
+import type { LimitCheck } from './store.js';
+
 /** The part of a key Redis Cluster hashes: the first non-empty `{...}`, else the whole key. */
 export function hashTagOf(key: string): string {
   const open = key.indexOf('{');
@@ -52,4 +55,20 @@ function buildCrc16Table(): Uint16Array {
     table[byte] = crc;
   }
   return table;
+}
+
+/**
+ * The Cluster slot of a call. All keys of a call must live in one slot for the script to see them
+ * together; a call that spans slots is refused on its own, never failing the calls batched with it.
+ */
+export function slotOfCall(checks: readonly LimitCheck[]): number {
+  const slot = clusterSlotOf(checks[0].key);
+  const tag = hashTagOf(checks[0].key);
+  for (const check of checks) {
+    if (hashTagOf(check.key) === tag || clusterSlotOf(check.key) === slot) continue;
+    throw new RateLimitConfigError(
+      `RedisStore: the keys of one call are in different Redis Cluster slots (${checks.map((other) => other.key).join(', ')}); limits of one call with their own key() must map to the same subject in a Cluster`,
+    );
+  }
+  return slot;
 }

@@ -12,7 +12,7 @@ import {
   loadLuaTwins,
   redisScript,
 } from './redis-script.js';
-import { clusterSlotOf, hashTagOf, partsBySlot } from './redis-slot.js';
+import { partsBySlot, slotOfCall } from './redis-slot.js';
 import {
   StoreUnavailableError,
   type LimitCheck,
@@ -275,8 +275,7 @@ export class RedisStore implements RateLimitStore {
         if (check.cost !== 1) unitCosts = false;
         algorithms |= algorithmBit(limits[index][0]);
       }
-      if (refund)
-        keys[keys.length - 1] = `${checks[0].key}${REFUND_MARK}${(refunds++).toString(36)}`;
+      if (refund) keys[keys.length - 1] = refundMarkOf(checks[0]);
       if (this.cluster) slot = slotOfCall(checks);
     } catch (error) {
       return Promise.reject(error);
@@ -350,6 +349,17 @@ const NO_COSTS: readonly string[] = [];
 // A refund's mark: its first key (its hash tag: its slot), then an id no other refund ever has.
 const REFUND_MARK = `!refund:${randomBytes(9).toString('base64url')}:`;
 let refunds = 0;
+const refundMarks = new WeakMap<LimitCheck, string>();
+
+/** The mark of the refund whose first check is `check`: the same when that refund is sent again. */
+function refundMarkOf(check: LimitCheck): string {
+  let mark = refundMarks.get(check);
+  if (mark === undefined) {
+    mark = `${check.key}${REFUND_MARK}${(refunds++).toString(36)}`;
+    refundMarks.set(check, mark);
+  }
+  return mark;
+}
 
 /** A check's cost as the script takes it; a refund names the admission it undoes, when known. */
 function costOf(op: 'e' | 'p' | 'r' | 'x', check: LimitCheck): string {
@@ -381,19 +391,3 @@ const PARAMETER_NAMES: Readonly<Record<AlgorithmName, readonly [string, string]>
   gcra: ['emissionIntervalMs', 'burst'],
   concurrency: ['limit', 'leaseMs'],
 };
-
-/**
- * The Cluster slot of a call. All keys of a call must live in one slot for the script to see them
- * together; a call that spans slots is refused on its own, never failing the calls batched with it.
- */
-function slotOfCall(checks: readonly LimitCheck[]): number {
-  const slot = clusterSlotOf(checks[0].key);
-  const tag = hashTagOf(checks[0].key);
-  for (const check of checks) {
-    if (hashTagOf(check.key) === tag || clusterSlotOf(check.key) === slot) continue;
-    throw new RateLimitConfigError(
-      `RedisStore: the keys of one call are in different Redis Cluster slots (${checks.map((other) => other.key).join(', ')}); limits of one call with their own key() must map to the same subject in a Cluster`,
-    );
-  }
-  return slot;
-}
