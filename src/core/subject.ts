@@ -161,7 +161,7 @@ function describeId(value: unknown): string {
  * such as Azure's and IIS ARR write one into X-Forwarded-For, and a new connection must not be a new
  * client), and so are brackets and an IPv6 zone. IPv4 is kept as it is, and so is an IPv4 address
  * inside IPv6 (IPv4-mapped `::ffff:a.b.c.d`, and the IPv4 clients of a NAT64/SIIT translator:
- * `64:ff9b::a.b.c.d`, `::ffff:0:a.b.c.d`). Other IPv6 is grouped by its /64 prefix, since one
+ * `64:ff9b::a.b.c.d`, `::ffff:0:a.b.c.d`, and any address in the local-use `64:ff9b:1::/48`). Other IPv6 is grouped by its /64 prefix, since one
  * client usually owns a whole /64 and could rotate addresses inside it.
  */
 export function normalizeIp(address: string): string | undefined {
@@ -190,11 +190,15 @@ function hostOf(address: string): string {
 
 /**
  * Whether IPv6 groups carry an IPv4 client in their last 32 bits: IPv4-mapped (`::ffff:0:0/96`),
- * IPv4-translated (SIIT, `::ffff:0:0:0/96`) or NAT64's well-known prefix (`64:ff9b::/96`). A
- * translator puts every IPv4 client in one /64: grouped by it, they would all share one quota.
+ * IPv4-translated (SIIT, `::ffff:0:0:0/96`), NAT64's well-known prefix (`64:ff9b::/96`) or any
+ * address of the local-use translation prefix (`64:ff9b:1::/48`, RFC 8215, where operators take
+ * their own /96 from). A translator puts every IPv4 client in one /64: grouped by it, they would
+ * all share one quota. The local-use /48 is not routed on the Internet, so no native IPv6 client
+ * can get more subjects from it.
  */
 function embedsIpv4(groups: readonly number[]): boolean {
   const [a, b, c, d, e, f] = groups;
+  if (a === 0x64 && b === 0xff9b && c === 1) return true;
   if (c !== 0 || d !== 0) return false;
   const zeroFirst32 = a === 0 && b === 0;
   return (

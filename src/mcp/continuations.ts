@@ -135,7 +135,8 @@ export type AnswerForm = 'tool' | 'result' | 'json-rpc';
  * The `requestState` of an `input_required` answer, when the value a handler returned goes to the
  * client as one. Only then did this server issue it: a value that merely has those fields (client
  * data a tool returns, which MCP-Nest sends as JSON text; a body a route echoes) issues nothing,
- * or a client could make the server "issue" states of its choosing and retry for free.
+ * or a client could make the server "issue" states of its choosing and retry for free. Asked only
+ * of a handler declared to continue calls: data with a `content` array still looks like a result.
  */
 export function issuedRequestState(value: unknown, form: AnswerForm): string | undefined {
   const result =

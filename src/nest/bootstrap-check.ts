@@ -36,10 +36,7 @@ export type NamedFunction = object & { readonly name: string };
 /** Most limit combinations one handler may have through `limitByContext` choices. */
 const MAX_COMBINATIONS = 256;
 
-/**
- * What bootstrap needs besides the decorators: DI and the module-wide defaults (`refundWhen`,
- * `advertiseLimits` and the request-scoped classes among them: follow-ups.ts).
- */
+/** What bootstrap needs besides the decorators: DI and the module-wide defaults (follow-ups.ts). */
 export interface PlanDefaults extends FollowUpDefaults {
   readonly resolveProvider: ProviderResolver;
   readonly messageLimitConfigured: boolean;
@@ -223,8 +220,9 @@ async function planHandler(
     messageLimited,
     toolDenial: own.toolDenial ?? defaults.toolDenial,
     refundWhen: own.refundWhen ?? defaults.refundWhen,
+    multiRoundTrip: own.multiRoundTrip,
     reportsQuota: defaults.advertiseLimits,
-    followsCalls: followsCalls(type, methodName, handler, defaults),
+    followsCalls: followsCalls(type, handler, defaults),
     metrics: defaults.metrics && {
       handler: limited ? defaults.metrics.forHandler(owner, 'handler') : undefined,
       message: messageLimited ? defaults.metrics.forHandler(owner, 'message') : undefined,
@@ -269,16 +267,19 @@ function checkHandlerOptions(owner: string, value: unknown): HandlerRateLimitOpt
   if (value === null || typeof value !== 'object') fail('needs an object');
   const options = value as Record<string, unknown>;
   for (const key of Object.keys(options)) {
-    if (key !== 'toolDenial' && key !== 'refundWhen') {
-      fail(`has an unknown option "${key}" (expected toolDenial, refundWhen)`);
+    if (key !== 'toolDenial' && key !== 'refundWhen' && key !== 'multiRoundTrip') {
+      fail(`has an unknown option "${key}" (expected toolDenial, refundWhen, multiRoundTrip)`);
     }
   }
-  const { toolDenial, refundWhen } = options;
+  const { toolDenial, refundWhen, multiRoundTrip } = options;
   if (toolDenial !== undefined && toolDenial !== 'error' && toolDenial !== 'result') {
     fail(`"toolDenial" must be error or result (got ${describeValue(toolDenial)})`);
   }
   if (refundWhen !== undefined && typeof refundWhen !== 'function') {
     fail('"refundWhen" must be a function (outcome) => boolean');
+  }
+  if (multiRoundTrip !== undefined && typeof multiRoundTrip !== 'boolean') {
+    fail(`"multiRoundTrip" must be true or false (got ${describeValue(multiRoundTrip)})`);
   }
   return options;
 }

@@ -67,7 +67,8 @@ import { nodeResponseOf, responseOfRequest, SlotHold } from './slot-hold.js';
  *
  * A caller that cannot be identified is denied (or shares one bucket, option `unidentified`). A
  * multi round-trip retry carrying a `requestState` this server issued to the same subject for the
- * same handler is the same logical call: not charged again to the handler's limits.
+ * same handler is the same logical call: not charged again to the handler's limits (only for a
+ * handler declared `multiRoundTrip`).
  */
 @Injectable()
 export class McpRateLimitGuard implements CanActivate, OnModuleInit {
@@ -374,9 +375,9 @@ const SELF_LINKING_ADAPTERS: ReadonlySet<string | undefined> = new Set(['express
 /** A call the handler's limits pass by, with no charge carried from an earlier round. */
 const NOTHING_CARRIED: ClaimedState<CarriedCharge> = Object.freeze({});
 
-/** Whether the call retries a multi round-trip call, of a handler that answers MCP (`answers`). */
+/** Whether the call retries a multi round-trip call, of a handler that declares it continues them. */
 function isContinuation(plan: HandlerPlan, { requestState, method }: McpCall): boolean {
-  if (plan.answers === undefined || requestState === undefined) return false;
+  if (!plan.multiRoundTrip || requestState === undefined) return false;
   return MULTI_ROUND_TRIP_METHODS.has(method ?? '');
 }
 

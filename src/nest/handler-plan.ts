@@ -36,6 +36,8 @@ export interface HandlerPlanSpec {
   readonly reportsQuota?: boolean;
   /** Whether the interceptor follows its admitted calls (follow-ups.ts). */
   readonly followsCalls?: boolean;
+  /** Whether it declares that it continues multi round-trip calls (`multiRoundTrip`). */
+  readonly multiRoundTrip?: boolean;
 }
 
 /**
@@ -58,6 +60,12 @@ export class HandlerPlan {
    * its body says.
    */
   readonly answers: AnswerForm | undefined;
+  /**
+   * Whether it continues multi round-trip calls: declared (`multiRoundTrip`; refused where it
+   * answers no MCP) and limited. Only then is an `input_required` answer's `requestState` recorded, and a retry
+   * carrying one charged once; otherwise every round is a new call.
+   */
+  readonly multiRoundTrip: boolean;
   readonly refundWhen: ((outcome: CallOutcome) => boolean) | undefined;
   /**
    * Whether the interceptor follows an admitted call to its end (bound where a call's end matters:
@@ -89,6 +97,12 @@ export class HandlerPlan {
     this.messageLimited = spec.messageLimited;
     this.deniesAsResult = spec.kind === 'tool' && spec.toolDenial === 'result';
     this.answers = answerFormOf(spec.kind, spec.messageLimited);
+    if (spec.multiRoundTrip === true && this.answers === undefined) {
+      throw new RateLimitConfigError(
+        `${spec.owner}: @RateLimitOptions({ multiRoundTrip: true }) is on a route that is not an MCP endpoint: it answers no MCP, so it has no multi round-trip call to continue. Fix: mark the endpoint @LimitMcpMessages(), or remove the option`,
+      );
+    }
+    this.multiRoundTrip = spec.limited && spec.multiRoundTrip === true;
     this.refundWhen = spec.refundWhen;
     this.holdsSlots = spec.limited && [...spec.sets.values()].some((set) => set.holdsSlots);
     this.followsCalls = spec.limited && (spec.followsCalls === true || this.holdsSlots);

@@ -18,9 +18,9 @@ import { NEST_INTERCEPTORS } from './tokens.js';
 
 /**
  * What happens after an admitted call of a limited handler (the guard decides before it):
- * - an `input_required` answer's `requestState` is recorded for the subject and the handler, so
- *   that the retry carrying it is charged once (multi round-trip requests, MCP 2026-07-28), up to
- *   the registry's bound on rounds;
+ * - on a handler declared `multiRoundTrip`, an `input_required` answer's `requestState` is
+ *   recorded for the subject and the handler, so that the retry carrying it is charged once
+ *   (multi round-trip requests, MCP 2026-07-28), up to the registry's bound on rounds;
  * - with `refundWhen`, the quota the call took is given back when the call ended that way;
  * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
  *   unsubscribed (MCP-Nest takes the first value and unsubscribes); on a plain HTTP route, once
@@ -83,7 +83,11 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     type: string,
   ): boolean {
     const { followUp, subject, plan, round } = decided;
-    const state = plan.answers === undefined ? undefined : issuedRequestState(result, plan.answers);
+    // Only a handler declared to continue calls issues states: any other's answer may be data.
+    const state =
+      plan.multiRoundTrip && plan.answers !== undefined
+        ? issuedRequestState(result, plan.answers)
+        : undefined;
     if (state !== undefined) {
       // The charge goes on with the logical call, for refundWhen at its end; for a bounded number
       // of rounds (the registry's), after which the retry is charged as a new call.
@@ -155,8 +159,8 @@ export function bindFollowingInterceptor(
   defaults: FollowUpDefaults,
 ): void {
   for (const method of methods) {
-    const { type, methodName, handler } = method;
-    if (!declaresLimits(method) || !followsCalls(type, methodName, handler, defaults)) continue;
+    const { type, handler } = method;
+    if (!declaresLimits(method) || !followsCalls(type, handler, defaults)) continue;
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
     if (bound.includes(FOLLOWING_INTERCEPTOR)) continue;
     // First of the method's own interceptors: one that answers without calling the handler (a

@@ -64,6 +64,16 @@ export interface HandlerRateLimitOptions {
   readonly toolDenial?: ToolDenial;
   /** See {@link McpRateLimitModuleOptions.refundWhen}. */
   readonly refundWhen?: (outcome: CallOutcome) => boolean;
+  /**
+   * The handler continues multi round-trip calls (MCP 2026-07-28): it may answer `input_required`
+   * with a `requestState`, and the retry carrying that state is the same logical call, charged
+   * once (for up to 10 rounds). Default `false`: every round is charged as a new call, and no
+   * answer is read for a state. Only a handler that issues states should declare it: the shape of
+   * an answer cannot tell a state the handler issued from data it returns (a stored document the
+   * client wrote could look like an `input_required` answer and buy free retries). On an HTTP route,
+   * only an MCP endpoint (`@LimitMcpMessages()`) may declare it.
+   */
+  readonly multiRoundTrip?: boolean;
 }
 
 /**

@@ -31,7 +31,7 @@ import {
 } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { advertiseLimits, prepareLimitsMeta, type LimitsMetas } from './advertised-limits.js';
-import { followUpDefaults, perRequestClasses } from './follow-ups.js';
+import { followUpDefaults } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
 import type { CarriedCharge } from './admitted-calls.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
@@ -139,11 +139,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
       // `msg:` right after the prefix keeps message-level keys apart from every handler key,
       // which continue with `{` (the subject's hash tag).
       this.messageEngine = new RateLimitEngine(store, { prefix: `${prefix}msg:` });
-      // Nest knows now which classes it makes per call: their handlers are followed too.
-      const followUps = followUpDefaults(this.options, perRequestClasses(this.discovery));
-      bindFollowingInterceptor(appMethods(this.discovery, this.scanner), followUps);
       this.plans = await buildHandlerPlans(this.discovery, this.scanner, {
-        ...followUps,
+        ...followUpDefaults(this.options),
         resolveProvider: (type) => this.resolveProvider(type),
         messageLimitConfigured: this.messageSet !== undefined,
         toolDenial: this.options.toolDenial ?? 'error',

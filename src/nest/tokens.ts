@@ -20,8 +20,5 @@ export const MCP_NEST_PROMPT = 'mcp:prompt';
 /** Nest's metadata keys of the handlers it routes to: HTTP routes and microservice patterns. */
 export const NEST_ROUTE_PATH = 'path';
 export const NEST_MESSAGE_PATTERN = 'microservices:pattern';
-/** Nest's metadata keys of a handler's parameter decorators and of its interceptors. */
-export const NEST_ROUTE_ARGS = '__routeArguments__';
+/** Nest's metadata key of a handler's interceptors. */
 export const NEST_INTERCEPTORS = '__interceptors__';
-/** The parameter type of `@Payload()` in Nest's route-argument keys (`<type>:<index>`). */
-export const NEST_PAYLOAD_PARAM = 3;

@@ -22,6 +22,7 @@ import {
   McpRateLimitModule,
   RateLimit,
   RateLimitCost,
+  RateLimitOptions,
 } from '../../src/index.js';
 import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
@@ -45,6 +46,7 @@ class ExportTools {
   })
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 }))
   @RateLimitCost((args: { pages: number }) => args.pages)
+  @RateLimitOptions({ multiRoundTrip: true })
   export(@Payload() args: { pages: number }, @Ctx() ctx: unknown) {
     if (inputResponsesOf(ctx)?.ok === undefined) {
       return {

@@ -21,7 +21,12 @@ import {
   Tool,
 } from '@rekog/mcp-nest';
 import { z } from 'zod';
-import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import {
+  FixedWindowRateLimit,
+  McpRateLimitModule,
+  RateLimit,
+  RateLimitOptions,
+} from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 /** Runs of the tool's body: the expensive part it does before asking. */
@@ -40,6 +45,7 @@ class PlanningTools {
   // An hour, not a minute: windows are aligned to the clock, and a slow run that crossed a minute
   // boundary got a fresh quota mid-test (40 runs instead of 20 once, under load).
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3_600 }))
+  @RateLimitOptions({ multiRoundTrip: true })
   plan(@Payload() _args: unknown, @Ctx() ctx: unknown) {
     runs++; // the expensive search, done on every round (the tool keeps no state between rounds)
     if (inputResponsesOf(ctx)?.choice === undefined) {

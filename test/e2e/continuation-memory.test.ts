@@ -34,6 +34,7 @@ import {
   McpRateLimitModule,
   McpRateLimitService,
   RateLimit,
+  RateLimitOptions,
   SlidingWindowRateLimit,
 } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
@@ -65,6 +66,7 @@ class AskingTools {
     parameters: z.object({ blob: z.string() }),
   })
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 10_000, perSeconds: 60 }))
+  @RateLimitOptions({ multiRoundTrip: true })
   ask(@Payload() _args: { blob: string }, @Ctx() _ctx: unknown) {
     return askFirst();
   }
@@ -75,6 +77,7 @@ class AskingTools {
     parameters: z.object({ blob: z.string() }),
   })
   @RateLimit(new SlidingWindowRateLimit({ maxCalls: 10_000, perSeconds: 3600 }))
+  @RateLimitOptions({ multiRoundTrip: true })
   askWindowed(@Payload() _args: { blob: string }, @Ctx() _ctx: unknown) {
     return askFirst();
   }

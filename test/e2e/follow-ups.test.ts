@@ -1,6 +1,6 @@
 // Which handlers the module's interceptor follows (follow-ups.ts), against a real MCP-Nest 2.0.5
-// server and the SDK's v2 client pinned to 2026-07-28: a handler that can continue a multi
-// round-trip call must be followed, or its continuation is charged as a new call.
+// server and the SDK's v2 client pinned to 2026-07-28: a handler declared to continue multi
+// round-trip calls must be followed, or its continuation is charged as a new call.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { inputRequired } from '@modelcontextprotocol/server';
@@ -82,7 +82,7 @@ function confirmOnRetry(mcpContext: unknown): unknown {
   };
 }
 
-describe('a handler that reads its MCP context without a parameter decorator is followed', () => {
+describe('a handler declared multiRoundTrip is followed, whatever its parameters', () => {
   test('request-scoped, through CONTEXT: one logical call of two rounds fits a limit of 1', async () => {
     // Nest's documented way for a microservice handler to read its context: inject CONTEXT
     // (the class becomes request-scoped); the handler's own parameters are all @Payload().
@@ -92,6 +92,7 @@ describe('a handler that reads its MCP context without a parameter decorator is 
 
       @Tool({ name: 'confirm_scoped', description: 'Asks first; 1 per minute' })
       @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
+      @RateLimitOptions({ multiRoundTrip: true })
       confirm(@Payload() _args: unknown) {
         return confirmOnRetry(this.request.getContext());
       }
@@ -159,7 +160,7 @@ describe('refundWhen on a multi round-trip call', () => {
     class AskingTools {
       @Tool({ name: 'ask_then_fail', description: 'Asks first, then fails; 1 per minute' })
       @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
-      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed, multiRoundTrip: true })
       ask(@Payload() _args: unknown, @Ctx() ctx: unknown) {
         const answer = confirmOnRetry(ctx);
         if (answer === 'confirmed') throw new Error('upstream failed');
@@ -195,7 +196,7 @@ describe('refundWhen on a multi round-trip call', () => {
           fallback: 'free',
         }),
       )
-      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+      @RateLimitOptions({ refundWhen: (outcome) => outcome.failed, multiRoundTrip: true })
       ask(@Payload() _args: { tier: string }, @Ctx() ctx: unknown) {
         const answer = confirmOnRetry(ctx);
         if (answer === 'confirmed') throw new Error('upstream failed');

@@ -42,13 +42,15 @@ class DocumentTools {
     return 'saved';
   }
 
-  // MCP-Nest's usual handler style: no parameter decorators (so it may read its MCP context).
+  // Declared multiRoundTrip (it might also ask for input): its answers are read for a state, and
+  // data it returns as JSON text must still not be taken for one.
   @Tool({
     name: 'doc.get',
     description: 'Returns a stored document: 2 per minute',
     parameters: z.object({ key: z.string() }),
   })
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ multiRoundTrip: true })
   get({ key }: { key: string }) {
     reads.get++;
     return documents.get(key) ?? {};
@@ -104,7 +106,7 @@ function save(key: string, document: unknown): Promise<unknown> {
   return client.callTool({ name: 'doc.save', arguments: { key, json: JSON.stringify(document) } });
 }
 
-test('a tool limited to 2 a minute, with no multi round-trip, runs at most twice', async () => {
+test('a multi round-trip tool limited to 2 a minute, returning client data as JSON text, runs at most twice', async () => {
   await save('doc.get', { resultType: 'input_required', requestState: 'mine' });
   await call('doc.get'); // charged: the tool answers the stored document, as JSON text
   for (let i = 0; i < 30; i++) if ((await call('doc.get', 'mine')) === 'denied') break;

@@ -208,6 +208,30 @@ describe('bootstrap validation', () => {
     );
   });
 
+  test('multiRoundTrip: a boolean, and only where MCP is answered', async () => {
+    @Controller()
+    class NotBoolean {
+      @Get()
+      @RateLimit(limit)
+      @RateLimitOptions({ multiRoundTrip: 'yes' } as never)
+      list() {}
+    }
+    await expect(bootstrap(NotBoolean)).rejects.toThrow(
+      'NotBoolean.list: @RateLimitOptions() "multiRoundTrip" must be true or false (got "yes")',
+    );
+    // A plain route answers no MCP: no call of it continues a multi round-trip call.
+    @Controller()
+    class PlainRoute {
+      @Get()
+      @RateLimit(limit)
+      @RateLimitOptions({ multiRoundTrip: true })
+      list() {}
+    }
+    await expect(bootstrap(PlainRoute)).rejects.toThrow(
+      'PlainRoute.list: @RateLimitOptions({ multiRoundTrip: true }) is on a route that is not an MCP endpoint',
+    );
+  });
+
   test('new module options: unidentified, errorCode, toolDenial, refundWhen', async () => {
     @Controller()
     class PlainController {

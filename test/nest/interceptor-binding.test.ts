@@ -51,7 +51,7 @@ function followed(type: Type<unknown>, method: string): boolean {
 const limit = () => new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 });
 
 describe('where the interceptor is bound', () => {
-  test('MCP-Nest handlers that can continue a multi round-trip call, MCP endpoints, refundWhen and concurrency limits', async () => {
+  test('handlers declared multiRoundTrip, refundWhen and concurrency limits', async () => {
     @Controller()
     class Tools {
       @Tool({ name: 'payload_only', description: 'x' })
@@ -60,6 +60,7 @@ describe('where the interceptor is bound', () => {
         return args;
       }
 
+      // Reading its MCP context is no declaration: its rounds are charged as new calls.
       @Tool({ name: 'with_context', description: 'x' })
       @RateLimit(limit())
       withContext(@Payload() args: unknown, @Ctx() context: unknown) {
@@ -70,6 +71,13 @@ describe('where the interceptor is bound', () => {
       @RateLimit(limit())
       undecorated(args: unknown, context: unknown) {
         return [args, context];
+      }
+
+      @Tool({ name: 'declared', description: 'x' })
+      @RateLimit(limit())
+      @RateLimitOptions({ multiRoundTrip: true })
+      declared(@Payload() args: unknown) {
+        return args;
       }
 
       @Tool({ name: 'refunded', description: 'x' })
@@ -114,17 +122,27 @@ describe('where the interceptor is bound', () => {
       endpoint() {
         return {};
       }
+
+      @Post('declared-endpoint')
+      @LimitMcpMessages()
+      @RateLimit(limit())
+      @RateLimitOptions({ multiRoundTrip: true })
+      declaredEndpoint() {
+        return {};
+      }
     }
     await start(Tools, { messageLimit: { limits: [limit()] } });
     expect(followed(Tools, 'payloadOnly')).toBe(false);
-    expect(followed(Tools, 'withContext')).toBe(true);
-    expect(followed(Tools, 'undecorated')).toBe(true);
+    expect(followed(Tools, 'withContext')).toBe(false);
+    expect(followed(Tools, 'undecorated')).toBe(false);
+    expect(followed(Tools, 'declared')).toBe(true);
     expect(followed(Tools, 'refunded')).toBe(true);
     expect(followed(Tools, 'slots')).toBe(true);
     expect(followed(Tools, 'chosenSlots')).toBe(true);
     expect(followed(Tools, 'unlimited')).toBe(false);
     expect(followed(Tools, 'route')).toBe(false);
-    expect(followed(Tools, 'endpoint')).toBe(true);
+    expect(followed(Tools, 'endpoint')).toBe(false);
+    expect(followed(Tools, 'declaredEndpoint')).toBe(true);
   });
 
   test('module options: refundWhen follows every limited handler, advertiseLimits every tool', async () => {

@@ -17,6 +17,7 @@ import {
   LimitMcpMessages,
   McpRateLimitModule,
   RateLimit,
+  RateLimitOptions,
 } from '../../src/index.js';
 
 /** Starts an app of `controller`; with `endpoint`, a message-level limit its MCP endpoint applies. */
@@ -109,6 +110,7 @@ describe('an MCP endpoint (@LimitMcpMessages) issues states in JSON-RPC input_re
 
   @Controller('rpc')
   @LimitMcpMessages()
+  @RateLimitOptions({ multiRoundTrip: true })
   class JsonRpcEndpoint {
     /** Asks for input first; the retry carrying the state it issued runs. 1 per minute. */
     @Post('ask')

@@ -20,7 +20,7 @@ describe('defaultSubject: IPv4 clients behind an IPv6 translator are keyed by th
   });
 
   it('other addresses near those prefixes stay IPv6, grouped by /64', () => {
-    expect(defaultSubject({ ip: '64:ff9b:1::c000:201' })).toBe('ip:64:ff9b:1:0::/64');
+    expect(defaultSubject({ ip: '64:ff9b:2::c000:201' })).toBe('ip:64:ff9b:2:0::/64');
     expect(defaultSubject({ ip: '64:ff9b::1:c000:201' })).toBe('ip:64:ff9b:0:0::/64');
   });
 });
