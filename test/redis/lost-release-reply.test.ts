@@ -41,7 +41,7 @@ describeRedis('ResilientStore + RedisStore (node-redis): a release whose reply w
 
   test('is not run twice: a running call of the same subject keeps its slot', async () => {
     const client = await connectNodeRedis(proxy.url);
-    const store = new RedisStore({ client: client as never });
+    const store = new RedisStore({ client: client });
     const storeB = RedisStore.fromUrl(server.url);
     try {
       const limiter = createRateLimiter({
