@@ -90,8 +90,10 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         : undefined;
     if (state !== undefined) {
       // The charge goes on with the logical call, for refundWhen at its end; for a bounded number
-      // of rounds (the registry's), after which the retry is charged as a new call.
+      // of rounds (the registry's), after which the retry is charged as a new call. A round that
+      // asks for input is no end: refundWhen never judges it (it did nothing yet, by design).
       followUp.continuations.record(subject, plan.owner, state, carriedChargeOf(decided), round);
+      return false;
     }
     return this.ended(decided, { failed: false, result }, context, type);
   }
