@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
-import { FixedWindowRateLimit } from '../../src/core/limits.js';
+import { ConcurrencyLimit, FixedWindowRateLimit } from '../../src/core/limits.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
 import { redisDescribe } from './redis-available.js';
 import { TestRedisServer } from './redis-server.js';
@@ -29,7 +29,7 @@ async function keysMatching(client: Redis, pattern: string): Promise<string[]> {
   return found;
 }
 
-describeRedis('RedisStore: refund marks of answered refunds', () => {
+describeRedis('RedisStore: the marks that make a refund or release run once', () => {
   let server: TestRedisServer;
   beforeAll(async () => {
     server = await TestRedisServer.startOnFreePort();
@@ -69,4 +69,29 @@ describeRedis('RedisStore: refund marks of answered refunds', () => {
       client.disconnect();
     }
   }, 60_000);
+
+  // Attack review 9: the outage policy keeps a release whose reply was lost until the store answers
+  // again, however long that takes; with a mark gone after 2 minutes, one sent after a longer
+  // outage ran twice and freed another running call's lease of the same expiry.
+  test("a release's mark lives as long as its lease: sent again after a long outage, it runs once", async () => {
+    const client = new Redis(server.url);
+    client.on('error', () => undefined);
+    const store = new RedisStore({ client });
+    try {
+      const limiter = createRateLimiter({
+        name: 'long-lease',
+        limits: [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 600 })],
+        store,
+        logger: quiet,
+      });
+      const decision = await limiter.consume('user:alice');
+      expect(decision.allowed).toBe(true);
+      await decision.release();
+      const [mark] = await keysMatching(client, '*long-lease*!refund:*');
+      expect(await client.pttl(mark)).toBeGreaterThan(590_000);
+    } finally {
+      await store.close();
+      client.disconnect();
+    }
+  });
 });

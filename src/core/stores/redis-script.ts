@@ -103,9 +103,9 @@ local function run_call(op, count, ref, at, key_at, cost_at)
     -- A refund's argument per limit is \`cost@admittedAtMs\` (the time the refunded call was admitted
     -- at, which bounds what it still holds), or the cost alone for an admission taken as now.
     local marked = op == OP_REFUND_MARKED
-    -- Its last key, its mark, makes it give back once, even re-sent after a reconnect (ioredis, in
-    -- seconds). Kept 2 minutes at most: one mark per refund for a whole window (a day) would let a
-    -- client whose calls are all refunded fill Redis at its request rate.
+    -- Its last key, its mark, makes it give back once, even sent again (ioredis after a reconnect,
+    -- the outage policy after an outage). A release's ('r') lives its lease out; a rate limit's 2
+    -- minutes at most: kept a window (a day), refunded calls would fill Redis at their rate.
     local mark = KEYS[key_at + (marked and 2 or 1) * count]
     if redis.call('EXISTS', mark) == 1 then return '' end
     local horizon_ms = 0
@@ -128,7 +128,7 @@ local function run_call(op, count, ref, at, key_at, cost_at)
       local left_ms = refund_horizon_ms(CODES[ref], FIRSTS[ref], SECONDS[ref], cost + 0)
       horizon_ms = math.max(horizon_ms, admitted_at_ms + left_ms - now_ms)
     end
-    local px = px_of(math.min(horizon_ms, 120000))
+    local px = px_of(marked and math.min(horizon_ms, 120000) or horizon_ms)
     if px ~= nil then redis.call('SET', mark, '1', 'PX', px) end
     return ''
   end
