@@ -148,11 +148,11 @@ export class ResilientStore implements RateLimitStore {
 
   /**
    * Gives the units back to this instance's own record and, when it counted the call, to the store:
-   * a call the policy decided never reaches the store's rate limits, whenever its refund comes, nor
-   * does any refund while the store is down (the call may have been the policy's). Releases of
-   * `ConcurrencyLimit`s always go, without waiting (they free exactly the leases their call took),
-   * and once more when the store answers again if it failed to take them: a slot left held there
-   * would shut its subject out until the lease expires.
+   * never for a call the policy decided (it took nothing there; `lateSlots` frees what its late
+   * command took), nor a rate limit's refund while the store is down (it may be the policy's).
+   * `ConcurrencyLimit` releases always go, at once (they free exactly their call's leases), and
+   * again once the store answers if it failed to take them: a slot left held would shut its
+   * subject out until the lease expires.
    */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
     const own: RateLimitStore | undefined = this.insurance;
@@ -160,8 +160,7 @@ export class ResilientStore implements RateLimitStore {
     if (this.primary.refund === undefined) return;
     const degraded = this.degraded;
     const counted = checks.filter(
-      (check) =>
-        check.limit.algorithm === 'concurrency' || (!degraded && check.decidedByPolicy !== true),
+      (check) => check.decidedByPolicy !== true && (holdsSlot(check) || !degraded),
     );
     if (counted.length === 0) return;
     if (!degraded) return this.sendRefund(counted);
@@ -170,12 +169,13 @@ export class ResilientStore implements RateLimitStore {
 
   /** Sends a refund to the store; the releases it fails to take are sent again (`resend`). */
   private async sendRefund(checks: readonly LimitCheck[]): Promise<void> {
+    if (checks.length === 0) return;
     try {
       await this.primary.refund?.(checks);
     } catch (error) {
       if (error instanceof RateLimitConfigError) throw error;
       this.failed(error, this.clock());
-      const releases = checks.filter((check) => check.limit.algorithm === 'concurrency');
+      const releases = checks.filter(holdsSlot);
       if (releases.length === 0) return;
       // A command that timed out may still run: sent again only once known not to have run (a
       // second run could free another call's lease of the same instant).
@@ -253,16 +253,11 @@ export class ResilientStore implements RateLimitStore {
     // Asked again: a reset (learned now, or by another call of this instance) renews the record.
     const own = this.record(checks, outcomes);
     if (own.every((outcome) => outcome.allowed)) return outcomes;
-    // The store gives back exactly what it admitted: the refund names the admission's time.
-    const admitted = checks.map(({ key, limit, cost, space, subject }, index) => ({
-      key,
-      limit,
-      cost,
-      space,
-      subject,
-      admittedAtMs: outcomes[index].atMs,
-    }));
-    this.sendRefund(admitted).catch(() => undefined);
+    // The store gives back exactly what it admitted (the refund names the admission's time); the
+    // releases apart: sent again alone if lost, they keep the mark that makes them run once.
+    const admitted = checks.map((check, index) => admittedAt(check, outcomes[index].atMs));
+    this.sendRefund(admitted.filter(holdsSlot)).catch(() => undefined);
+    this.sendRefund(admitted.filter((check) => !holdsSlot(check))).catch(() => undefined);
     return own.map(({ allowed, retryAfterMs, remaining, resetAfterMs }) => ({
       allowed,
       retryAfterMs,
@@ -322,19 +317,15 @@ export class ResilientStore implements RateLimitStore {
     outcomes: readonly LimitOutcome[],
     timeout: StoreTimeoutError,
   ): readonly LimitOutcome[] {
-    const holdsSlot = (check: LimitCheck): boolean => check.limit.algorithm === 'concurrency';
     if (!checks.some(holdsSlot) || this.primary.refund === undefined) return outcomes;
     let ended!: () => void;
     const callEnded = new Promise<void>((resolve) => (ended = resolve));
     void Promise.all([timeout.late, callEnded]).then(([late]) => {
       // Denied late, never ran, or failed: nothing known to have been taken.
       if (late === undefined || !late.every((outcome) => outcome.allowed)) return;
-      const taken = checks.flatMap((check, index) => {
-        const { key, limit, cost, space, subject } = check;
-        return holdsSlot(check)
-          ? [{ key, limit, cost, space, subject, admittedAtMs: late[index].atMs }]
-          : [];
-      });
+      const taken = checks.flatMap((check, index) =>
+        holdsSlot(check) ? [admittedAt(check, late[index].atMs)] : [],
+      );
       this.sendRefund(taken).catch(() => undefined);
     });
     if (!outcomes.every((outcome) => outcome.allowed)) {
@@ -384,6 +375,16 @@ export class ResilientStore implements RateLimitStore {
     this.logger.warn('rate limit store answers again');
     for (const releases of this.unsentReleases.splice(0)) this.resend(releases);
   }
+}
+
+/** Whether the check is a `ConcurrencyLimit`'s: its refund is a release, of exactly its lease. */
+function holdsSlot(check: LimitCheck): boolean {
+  return check.limit.algorithm === 'concurrency';
+}
+
+/** `check` as the refund of the admission its store made at `atMs` (what it gives back names it). */
+function admittedAt({ key, limit, cost, space, subject }: LimitCheck, atMs?: number): LimitCheck {
+  return { key, limit, cost, space, subject, admittedAtMs: atMs };
 }
 
 /**
