@@ -24,7 +24,7 @@ import {
   RateLimitCost,
   RateLimitOptions,
 } from '../../src/index.js';
-import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
+import { client2026, type RoundAnswer, toolRound } from '../fixtures/mcp-2026-client.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 /** Pages actually exported (the expensive work, done once the user confirmed). */
@@ -87,25 +87,10 @@ afterAll(async () => {
 });
 
 /** One wire round of `export`: its result, or 'denied'. */
-function round(
-  pages: number,
-  requestState?: string,
-): Promise<{ requestState?: string } | 'denied'> {
-  const params = {
-    name: 'export',
-    arguments: { pages },
-    ...(requestState === undefined
-      ? {}
-      : { requestState, inputResponses: { ok: { action: 'accept', content: { ok: true } } } }),
-  };
-  return (
-    client.request({ method: 'tools/call', params } as never, anyResult, {
-      allowInputRequired: true,
-    } as never) as Promise<{ requestState?: string }>
-  ).then(
-    (result) => result,
-    () => 'denied' as const,
-  );
+function round(pages: number, requestState?: string): Promise<RoundAnswer> {
+  const inputResponses = { ok: { action: 'accept', content: { ok: true } } };
+  const answered = requestState === undefined ? {} : { requestState, inputResponses };
+  return toolRound(client, { name: 'export', arguments: { pages }, ...answered });
 }
 
 describe('the retry of a multi round-trip call changes its cost-bearing arguments', () => {

@@ -10,7 +10,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
-import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
+import { client2026, type RoundAnswer, toolRound } from '../fixtures/mcp-2026-client.js';
 import { inputRequired } from '@modelcontextprotocol/server';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
@@ -86,16 +86,8 @@ afterAll(async () => {
 });
 
 /** One wire round of `plan`: its result, or 'denied'. */
-function round(requestState?: string): Promise<{ requestState?: string } | 'denied'> {
-  const params = { name: 'plan', arguments: {}, ...(requestState ? { requestState } : {}) };
-  return (
-    client.request({ method: 'tools/call', params } as never, anyResult, {
-      allowInputRequired: true,
-    } as never) as Promise<{ requestState?: string }>
-  ).then(
-    (result) => result,
-    () => 'denied' as const,
-  );
+function round(requestState?: string): Promise<RoundAnswer> {
+  return toolRound(client, { name: 'plan', arguments: {}, requestState });
 }
 
 describe('a chain of continuations without the input asked for', () => {

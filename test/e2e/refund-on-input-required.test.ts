@@ -10,7 +10,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
-import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
+import { client2026, toolRound } from '../fixtures/mcp-2026-client.js';
 import { inputRequired } from '@modelcontextprotocol/server';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
@@ -90,22 +90,13 @@ afterAll(async () => {
 type Answer = { requestState?: string; content?: unknown } | 'denied';
 
 function round(requestState?: string, confirm = false): Promise<Answer> {
-  const params = {
+  const inputResponses = { confirm: { action: 'accept', content: { ok: true } } };
+  return toolRound(client, {
     name: 'deploy',
     arguments: {},
-    ...(requestState ? { requestState } : {}),
-    ...(confirm
-      ? { inputResponses: { confirm: { action: 'accept', content: { ok: true } } } }
-      : {}),
-  };
-  return (
-    client.request({ method: 'tools/call', params } as never, anyResult, {
-      allowInputRequired: true,
-    } as never) as Promise<{ requestState?: string }>
-  ).then(
-    (result) => result,
-    () => 'denied' as const,
-  );
+    requestState,
+    ...(confirm ? { inputResponses } : {}),
+  });
 }
 
 /** One logical call: ask, then confirm. */

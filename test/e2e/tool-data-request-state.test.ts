@@ -24,7 +24,7 @@ import {
   RateLimit,
   RateLimitOptions,
 } from '../../src/index.js';
-import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
+import { client2026, toolRound } from '../fixtures/mcp-2026-client.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 const documents = new Map<string, unknown>();
@@ -91,15 +91,8 @@ afterAll(async () => {
 });
 
 function call(name: string, requestState?: string): Promise<'ok' | 'denied'> {
-  const params = { name, arguments: { key: name }, ...(requestState ? { requestState } : {}) };
-  return client
-    .request({ method: 'tools/call', params } as never, anyResult, {
-      allowInputRequired: true,
-    } as never)
-    .then(
-      () => 'ok' as const,
-      () => 'denied' as const,
-    );
+  const round = toolRound(client, { name, arguments: { key: name }, requestState });
+  return round.then((answer) => (answer === 'denied' ? 'denied' : 'ok'));
 }
 
 function save(key: string, document: unknown): Promise<unknown> {

@@ -18,7 +18,7 @@ import {
 } from '@rekog/mcp-nest';
 import { z } from 'zod';
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
-import { anyResult, client2026 } from '../fixtures/mcp-2026-client.js';
+import { client2026, toolRound } from '../fixtures/mcp-2026-client.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
 const documents = new Map<string, unknown>();
@@ -70,19 +70,8 @@ afterAll(async () => {
 });
 
 function call(requestState?: string): Promise<'ok' | 'denied'> {
-  const params = {
-    name: 'doc.get',
-    arguments: { key: 'd' },
-    ...(requestState ? { requestState } : {}),
-  };
-  return client
-    .request({ method: 'tools/call', params } as never, anyResult, {
-      allowInputRequired: true,
-    } as never)
-    .then(
-      () => 'ok' as const,
-      () => 'denied' as const,
-    );
+  const round = toolRound(client, { name: 'doc.get', arguments: { key: 'd' }, requestState });
+  return round.then((answer) => (answer === 'denied' ? 'denied' : 'ok'));
 }
 
 describe('a tool not declared multiRoundTrip: every round is charged as a new call', () => {
