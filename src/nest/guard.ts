@@ -63,8 +63,9 @@ import { nodeResponseOf, responseOfRequest, SlotHold } from './slot-hold.js';
  * {@link McpRateLimitFilter}, which also turns a tool's denial into a tool result when its
  * `toolDenial` is `'result'`.
  *
- * Bound by `@RateLimit()` and `@LimitMcpMessages()` themselves; it may also be registered globally
- * or by `@UseMcpRateLimit()`: each call is decided once, by the first run (see admitted-calls.ts).
+ * Bound by `@RateLimit()` and `@LimitMcpMessages()` themselves; it may also be bound by
+ * `@UseMcpRateLimit()`: each call is decided once, by the first run (see admitted-calls.ts).
+ * `registerGlobally` registers global-guard.ts, which leaves these handlers to this bound run.
  *
  * A caller that cannot be identified is denied (or shares one bucket, option `unidentified`). A
  * multi round-trip retry carrying a `requestState` this server issued to the same subject for the
