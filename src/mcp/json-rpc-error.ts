@@ -11,14 +11,25 @@ export const RATE_LIMITED_CODE = -32005;
 export const PROPOSED_RATE_LIMITED_CODE = -32023;
 
 /**
+ * `-32002`, "Resource not found": MCP defines it outside its reserved range (the SDK's
+ * `ProtocolErrorCode.ResourceNotFound`), and clients still read it so.
+ */
+const RESOURCE_NOT_FOUND_CODE = -32002;
+
+/**
  * Why `code` cannot be a denial's code, or undefined when it can: an integer outside the codes
- * JSON-RPC defines (-32700, -32600..-32603) and outside the MCP-reserved -32020..-32099 (except
- * {@link PROPOSED_RATE_LIMITED_CODE}), so a client never mistakes a denial for another error.
+ * JSON-RPC defines (-32700, -32600..-32603), MCP's "Resource not found" (-32002) and the
+ * MCP-reserved -32020..-32099 (except {@link PROPOSED_RATE_LIMITED_CODE}), so a client never
+ * mistakes a denial for another error.
  */
 export function errorCodeProblem(code: unknown): string | undefined {
   if (typeof code !== 'number' || !Number.isSafeInteger(code)) return 'must be an integer';
   if (code === -32700 || (code <= -32600 && code >= -32603)) {
     return 'is a code JSON-RPC defines for another error';
+  }
+  if (code === RESOURCE_NOT_FOUND_CODE) {
+    // A denied resources/read would tell the client the resource does not exist: it would not retry.
+    return 'is the code MCP defines for "Resource not found"';
   }
   if (code <= -32020 && code >= -32099 && code !== PROPOSED_RATE_LIMITED_CODE) {
     return `is in -32020..-32099, reserved by the MCP specification for codes it defines (only ${PROPOSED_RATE_LIMITED_CODE}, proposed by SEP-3304 for rate limiting, may be chosen there)`;

@@ -46,20 +46,24 @@ export function reportDecision(
   });
 }
 
-/** A caller we cannot identify was denied: the metrics, the debug log and the hook hear of it. */
+/**
+ * A caller we cannot identify was denied, in `scope` (the limit that would have decided first):
+ * the metrics, the debug log and the hook hear of it.
+ */
 export function reportUnidentified(
   service: McpRateLimitService,
   plan: HandlerPlan,
+  scope: DecisionScope,
   call: McpCall,
 ): void {
-  plan.metrics?.handler?.record('denied', call.method);
+  plan.metrics?.[scope]?.record('denied', call.method);
   service.logger.debug(
-    `denied an unidentified caller ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (no user, no client address, no session)`,
+    `denied an unidentified caller ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (${scope}; no user, no client address, no session)`,
   );
   if (!service.hasDecisionHook) return;
   service.emit({
     type: 'denied',
-    scope: 'handler',
+    scope,
     handler: plan.owner,
     subject: UNIDENTIFIED_SUBJECT,
     method: call.method,

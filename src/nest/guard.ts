@@ -33,6 +33,7 @@ import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decisi
 import { RateLimitExceededException } from './exception.js';
 import type { HandlerPlan } from './handler-plan.js';
 import { rpcDenial } from './rpc-denial.js';
+import { isThenable, whenDecided } from './when-decided.js';
 import { rateLimitHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
 import type { McpRateLimitService } from './rate-limit.service.js';
 import { ServiceRef } from './service-ref.js';
@@ -62,8 +63,9 @@ import { nodeResponseOf, responseOfRequest, SlotHold } from './slot-hold.js';
  * {@link McpRateLimitFilter}, which also turns a tool's denial into a tool result when its
  * `toolDenial` is `'result'`.
  *
- * Bound by `@RateLimit()` and `@LimitMcpMessages()` themselves; it may also be registered globally
- * or by `@UseMcpRateLimit()`: each call is decided once, by the first run (see admitted-calls.ts).
+ * Bound by `@RateLimit()` and `@LimitMcpMessages()` themselves; it may also be bound by
+ * `@UseMcpRateLimit()`: each call is decided once, by the first run (see admitted-calls.ts).
+ * `registerGlobally` registers global-guard.ts, which leaves these handlers to this bound run.
  *
  * A caller that cannot be identified is denied (or shares one bucket, option `unidentified`). A
  * multi round-trip retry carrying a `requestState` this server issued to the same subject for the
@@ -137,23 +139,23 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
         ? callFromHttpRequest(request)
         : // switchToRpc()'s getContext() and getData(), without the two closures it makes per call.
           callFromMcpContext(context.getArgByIndex(1), context.getArgByIndex(0));
+    // The MCP messages of this request the message-level limit counts (0: it does not apply).
+    const messageCount =
+      type === 'http' && plan.messageLimited ? (service.messagePolicy?.count(request) ?? 0) : 0;
     const subject = subjectOf(call, service.resolveSubjectOption()) ?? service.unidentifiedSubject;
-    if (subject === undefined) throw this.unidentified(type, plan, call);
+    if (subject === undefined) throw this.unidentified(type, plan, call, messageCount);
     // Only an HTTP response with headers on reads the results: don't build them otherwise.
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
 
-    if (type === 'http' && plan.messageLimited && service.messagePolicy !== undefined) {
-      const count = service.messagePolicy.count(request);
-      if (count > 0) {
-        const messageContext = new CallContext(call, subject, count);
-        return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
-          reportDecision(service, plan, 'message', call, subject, decision, count);
-          if (!decision.allowed) throw this.denial(type, plan, call, decision, true);
-          evaluated?.push({ results: decision.results, messageLevel: true });
-          return this.checkHandler(context, key, type, plan, call, subject, evaluated);
-        });
-      }
+    if (messageCount > 0) {
+      const messageContext = new CallContext(call, subject, messageCount);
+      return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
+        reportDecision(service, plan, 'message', call, subject, decision, messageCount);
+        if (!decision.allowed) throw this.denial(type, plan, call, decision, true);
+        evaluated?.push({ results: decision.results, messageLevel: true });
+        return this.checkHandler(context, key, type, plan, call, subject, evaluated);
+      });
     }
     return this.checkHandler(context, key, type, plan, call, subject, evaluated);
   }
@@ -362,10 +364,20 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     return new RateLimitExceededException(data, call.requestId, results, messageLevel);
   }
 
-  /** A caller we cannot identify gets no quota of its own: denied (option `unidentified`). */
-  private unidentified(type: 'rpc' | 'http', plan: HandlerPlan, call: McpCall): Error {
-    reportUnidentified(this.service, plan, call);
-    return this.deny(type, plan, call, { retryAfter: 1, limit: UNIDENTIFIED_LIMIT }, [], false);
+  /**
+   * A caller we cannot identify gets no quota of its own: denied (option `unidentified`), by the
+   * message-level limit when it is the first that would decide (or the only one).
+   */
+  private unidentified(
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    messages: number,
+  ): Error {
+    const messageLevel = messages > 0 || !plan.limited;
+    reportUnidentified(this.service, plan, messageLevel ? 'message' : 'handler', call);
+    const data = { retryAfter: 1, limit: UNIDENTIFIED_LIMIT };
+    return this.deny(type, plan, call, data, [], messageLevel);
   }
 }
 
@@ -379,20 +391,4 @@ const NOTHING_CARRIED: ClaimedState<CarriedCharge> = Object.freeze({});
 function isContinuation(plan: HandlerPlan, { requestState, method }: McpCall): boolean {
   if (!plan.multiRoundTrip || requestState === undefined) return false;
   return MULTI_ROUND_TRIP_METHODS.has(method ?? '');
-}
-
-/** `then(decision)` now when the decision was made synchronously, else once it settles. */
-function whenDecided<T>(
-  decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
-  then: (decision: RateLimitDecision) => T | Promise<T>,
-): T | Promise<T> {
-  if (isThenable(decision)) return Promise.resolve(decision).then(then);
-  return then(decision);
-}
-
-/** Any thenable, not only this realm's Promise: a decision has no `then`. */
-function isThenable(
-  decision: RateLimitDecision | PromiseLike<RateLimitDecision>,
-): decision is PromiseLike<RateLimitDecision> {
-  return typeof (decision as Partial<PromiseLike<unknown>>).then === 'function';
 }

@@ -1,5 +1,6 @@
 import type { HttpServer } from '@nestjs/common';
 import type { LimitResult } from '../core/engine.js';
+import { holdsSlots } from '../core/limit-set.js';
 import { BuiltInRateLimit } from '../core/limits.js';
 
 /** One evaluated decision of a request: its results and whether it was the message-level one. */
@@ -12,7 +13,9 @@ export interface HeaderSource {
  * The `RateLimit-Policy` and `RateLimit` field values of draft-ietf-httpapi-ratelimit-headers-10
  * for the decisions of one request (message-level and handler-level): one list member per limit
  * that reports a quota, e.g. `"fw-5-10";q=5;w=10` and `"fw-5-10";r=3;t=7`. Undefined when no limit
- * reports one.
+ * reports one. A `ConcurrencyLimit` is left out: these fields say "q calls per w seconds", and a
+ * client pacing itself by them would wait a whole lease for a slot that came back when its call
+ * ended (as in tool results' `_meta`).
  */
 export function rateLimitHeaderValues(
   sources: readonly HeaderSource[],
@@ -21,7 +24,7 @@ export function rateLimitHeaderValues(
   const remaining: string[] = [];
   for (const { results, messageLevel } of sources) {
     results.forEach((result, index) => {
-      if (result.quota === undefined) return;
+      if (result.quota === undefined || holdsSlots(result.limiter)) return;
       const name = policyName(result, index, messageLevel);
       const quota = Math.max(0, Math.floor(result.quota));
       const limit = result.limiter;

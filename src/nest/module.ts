@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { McpRateLimitFilter } from './filter.js';
+import { McpRateLimitGlobalGuard } from './global-guard.js';
 import { McpRateLimitGuard } from './guard.js';
 import { McpRateLimitInterceptor } from './interceptor.js';
 import type { McpRateLimitModuleOptions } from './options.js';
@@ -19,7 +20,8 @@ export interface McpRateLimitModuleExtras {
   /**
    * Also register the guard and the filter as global enhancers (`APP_GUARD`, `APP_FILTER`). Not
    * needed for limits: `@RateLimit()` and `@LimitMcpMessages()` bind them where they are
-   * declared, and a call is decided once either way. Default `false`.
+   * declared, and a call is decided once either way, by the guard bound to its handler, after the
+   * app's global guards (auth) whatever the module order. Default `false`.
    */
   readonly registerGlobally?: boolean;
 }
@@ -39,7 +41,7 @@ const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<McpRateLimitMo
         ...(definition.providers ?? []),
         ...(extras.registerGlobally
           ? [
-              { provide: APP_GUARD, useExisting: McpRateLimitGuard },
+              { provide: APP_GUARD, useClass: McpRateLimitGlobalGuard },
               { provide: APP_FILTER, useExisting: McpRateLimitFilter },
             ]
           : []),

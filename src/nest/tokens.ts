@@ -22,3 +22,5 @@ export const NEST_ROUTE_PATH = 'path';
 export const NEST_MESSAGE_PATTERN = 'microservices:pattern';
 /** Nest's metadata key of a handler's interceptors. */
 export const NEST_INTERCEPTORS = '__interceptors__';
+/** Nest's metadata key of a class's or handler's guards (`@UseGuards()`). */
+export const NEST_GUARDS = '__guards__';

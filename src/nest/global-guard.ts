@@ -1,0 +1,30 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { McpRateLimitGuard } from './guard.js';
+import { NEST_GUARDS } from './tokens.js';
+
+/**
+ * The guard `registerGlobally` registers (`APP_GUARD`). Nest runs global guards in the order of
+ * their modules, so this one may run before the app's own global guards, e.g. an auth guard that
+ * sets `request.user`: deciding there would key every call by IP, and the users behind one address
+ * would share one quota. So a handler that binds {@link McpRateLimitGuard} itself (`@RateLimit()`,
+ * `@LimitMcpMessages()`, `@UseMcpRateLimit()`: every limited handler) is passed here and decided
+ * by that bound run, after every global guard; it is counted once, there. Any other handler goes
+ * to McpRateLimitGuard as before (no limits: passed; a context it cannot decide: refused when
+ * limits are declared; HTTP requests linked for MCP-Nest tools on other HTTP adapters).
+ */
+@Injectable()
+export class McpRateLimitGlobalGuard implements CanActivate {
+  constructor(private readonly guard: McpRateLimitGuard) {}
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (bindsGuard(context.getHandler()) || bindsGuard(context.getClass())) return true;
+    return this.guard.canActivate(context);
+  }
+}
+
+/** Whether Nest runs McpRateLimitGuard on this handler or class of its own (inherited included). */
+function bindsGuard(target: object): boolean {
+  const guards = Reflect.getMetadata(NEST_GUARDS, target) as readonly unknown[] | undefined;
+  if (guards === undefined) return false;
+  return guards.some((guard) => guard === McpRateLimitGuard || guard instanceof McpRateLimitGuard);
+}
