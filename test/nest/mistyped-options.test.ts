@@ -139,6 +139,6 @@ describe('store and limiter options outside the module are checked as well', () 
         limits: [new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 })],
         prefix: 5 as never,
       }),
-    ).toThrow(/createRateLimiter: "prefix" must be a non-empty string/);
+    ).toThrow(/createRateLimiter: "prefix" must be a string \(got 5\)/);
   });
 });
