@@ -54,6 +54,25 @@ export function checkCost(className: string, cost: unknown, integer: boolean): v
   }
 }
 
+/**
+ * Refuses a key `given` in options that is none of `known`: a mistyped option (`fallBack`,
+ * `onStoreErorr`) would otherwise be ignored, and its default (often the more generous choice)
+ * would apply without a word.
+ */
+export function refuseUnknownOptions(
+  owner: string,
+  given: readonly string[],
+  known: readonly string[],
+): void {
+  for (const key of given) {
+    if (!known.includes(key)) {
+      throw new RateLimitConfigError(
+        `${owner}: unknown option "${key}" (expected ${known.join(', ')})`,
+      );
+    }
+  }
+}
+
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';

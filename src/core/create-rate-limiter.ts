@@ -6,6 +6,7 @@ import {
   type Limiter,
   type RateLimitDecision,
 } from './engine.js';
+import { refuseUnknownOptions } from './config-checks.js';
 import { RateLimitConfigError } from './limits.js';
 import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
 import { MemoryStore } from './stores/memory-store.js';
@@ -28,6 +29,21 @@ export interface CreateRateLimiterOptions extends Omit<OutagePolicyOptions, 'pol
   /** Prefix of every storage key (default `mcprl:`). */
   readonly prefix?: string;
 }
+
+// A record over every key of the options: the compiler keeps the list whole.
+const OPTION_NAMES = Object.keys({
+  limits: true,
+  store: true,
+  onStoreError: true,
+  name: true,
+  prefix: true,
+  logger: true,
+  logIntervalMs: true,
+  retryIntervalMs: true,
+  denyRetryAfterMs: true,
+  reportStoreError: true,
+  clock: true,
+} satisfies Record<keyof CreateRateLimiterOptions, true>);
 
 /** What a call of `consume` (or `peek`) may say beyond its subject. */
 export interface ConsumeOptions {
@@ -84,7 +100,16 @@ export interface RateLimiter {
  * }
  */
 export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
+  if (options === null || typeof options !== 'object') {
+    throw new RateLimitConfigError('createRateLimiter: options must be an object ({ limits })');
+  }
+  refuseUnknownOptions('createRateLimiter', Object.keys(options), OPTION_NAMES);
   const { limits, store, onStoreError, name, prefix, ...outage } = options;
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new RateLimitConfigError(
+      `createRateLimiter: "prefix" must be a string (got ${describeValue(prefix)})`,
+    );
+  }
   if (store !== undefined && name === undefined) {
     // A default name would make every unnamed limiter on the store count against the others.
     throw new RateLimitConfigError(

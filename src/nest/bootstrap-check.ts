@@ -3,7 +3,7 @@ import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
-import { ContextualLimit } from './contextual-limit.js';
+import { checkedChoiceNames, ContextualLimit } from './contextual-limit.js';
 import {
   limitsThatApply,
   refuseSecondModule,
@@ -344,25 +344,7 @@ async function resolveContextual(
   resolveProvider: ProviderResolver,
 ): Promise<ContextualLimit> {
   const where = `limit #${index + 1} (limitByContext)`;
-  if (typeof spec.select !== 'function') {
-    throw new RateLimitConfigError(
-      `${owner}: ${where}: "select" must be a function (context) => name`,
-    );
-  }
-  if (spec.choices === null || typeof spec.choices !== 'object') {
-    throw new RateLimitConfigError(
-      `${owner}: ${where}: "limits" must be an object of named limits`,
-    );
-  }
-  const names = Object.keys(spec.choices);
-  if (names.length === 0) {
-    throw new RateLimitConfigError(`${owner}: ${where}: "limits" must name at least one choice`);
-  }
-  if (spec.fallback !== undefined && !names.includes(spec.fallback)) {
-    throw new RateLimitConfigError(
-      `${owner}: ${where}: "fallback" must be one of ${names.join(', ')} (got ${describeValue(spec.fallback)})`,
-    );
-  }
+  const names = checkedChoiceNames(spec, `${owner}: ${where}`);
   const resolved: Record<string, Limiter[]> = {};
   for (const name of names) {
     const value = spec.choices[name];

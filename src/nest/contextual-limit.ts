@@ -1,5 +1,7 @@
 import type { Type } from '@nestjs/common';
-import type { McpRateLimiter, RateLimitContext } from '../core/context.js';
+import { refuseUnknownOptions } from '../core/config-checks.js';
+import { describeValue, type McpRateLimiter, type RateLimitContext } from '../core/context.js';
+import { RateLimitConfigError } from '../core/limits.js';
 import type { Limiter } from '../core/engine.js';
 
 /** One choice of a {@link ContextualLimit}: limiters, or injectable limiter classes. */
@@ -16,7 +18,40 @@ export class ContextualLimit {
     readonly choices: Readonly<Record<string, ContextualChoice>>,
     readonly select: (context: RateLimitContext) => string,
     readonly fallback: string | undefined,
+    /** The keys of the options it was built from, checked at bootstrap. */
+    readonly optionNames: readonly string[] = [],
   ) {}
+}
+
+// A record over every key of the options: the compiler keeps the list whole.
+const OPTION_NAMES = Object.keys({
+  limits: true,
+  select: true,
+  fallback: true,
+} satisfies Record<keyof LimitByContextOptions, true>);
+
+/**
+ * The names of the choices of `spec`, its options checked (at bootstrap, where a bad one fails
+ * startup naming the handler: `where`).
+ */
+export function checkedChoiceNames(spec: ContextualLimit, where: string): string[] {
+  refuseUnknownOptions(where, spec.optionNames, OPTION_NAMES);
+  if (typeof spec.select !== 'function') {
+    throw new RateLimitConfigError(`${where}: "select" must be a function (context) => name`);
+  }
+  if (spec.choices === null || typeof spec.choices !== 'object') {
+    throw new RateLimitConfigError(`${where}: "limits" must be an object of named limits`);
+  }
+  const names = Object.keys(spec.choices);
+  if (names.length === 0) {
+    throw new RateLimitConfigError(`${where}: "limits" must name at least one choice`);
+  }
+  if (spec.fallback !== undefined && !names.includes(spec.fallback)) {
+    throw new RateLimitConfigError(
+      `${where}: "fallback" must be one of ${names.join(', ')} (got ${describeValue(spec.fallback)})`,
+    );
+  }
+  return names;
 }
 
 /** Options of {@link limitByContext}. */
@@ -50,5 +85,6 @@ export interface LimitByContextOptions {
  * ```
  */
 export function limitByContext(options: LimitByContextOptions): ContextualLimit {
-  return new ContextualLimit(options?.limits, options?.select, options?.fallback);
+  const optionNames = typeof options === 'object' && options !== null ? Object.keys(options) : [];
+  return new ContextualLimit(options?.limits, options?.select, options?.fallback, optionNames);
 }

@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { holdsSlots } from '../core/limit-set.js';
+import { refuseUnknownOptions } from '../core/config-checks.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import { POLICIES } from '../core/stores/insurance.js';
 import { errorCodeProblem } from '../mcp/json-rpc-error.js';
@@ -180,23 +181,30 @@ export interface McpRateLimitModuleOptions {
   readonly advertiseLimits?: boolean;
 }
 
-const OPTION_NAMES = new Set([
-  'store',
-  'onStoreError',
-  'enabled',
-  'headers',
-  'httpStatus',
-  'resolveSubject',
-  'unidentified',
-  'errorCode',
-  'toolDenial',
-  'refundWhen',
-  'messageLimit',
-  'onDecision',
-  'prefix',
-  'metrics',
-  'advertiseLimits',
-]);
+// Records over every key of the option types: the compiler keeps the lists whole.
+const OPTION_NAMES = Object.keys({
+  store: true,
+  onStoreError: true,
+  enabled: true,
+  headers: true,
+  httpStatus: true,
+  resolveSubject: true,
+  unidentified: true,
+  errorCode: true,
+  toolDenial: true,
+  refundWhen: true,
+  messageLimit: true,
+  onDecision: true,
+  prefix: true,
+  metrics: true,
+  advertiseLimits: true,
+} satisfies Record<keyof McpRateLimitModuleOptions, true>);
+
+const MESSAGE_LIMIT_OPTION_NAMES = Object.keys({
+  limits: true,
+  excludedMethods: true,
+  countedMethods: true,
+} satisfies Record<keyof McpMessageLimitOptions, true>);
 
 /** The module's options, validated once at bootstrap: a bad one fails startup, naming the option. */
 export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitModuleOptions {
@@ -204,11 +212,7 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
     throw new RateLimitConfigError(`McpRateLimitModule: ${message}`);
   };
   if (options === null || typeof options !== 'object') fail('options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.has(key)) {
-      fail(`unknown option "${key}" (expected ${[...OPTION_NAMES].join(', ')})`);
-    }
-  }
+  refuseUnknownOptions('McpRateLimitModule', Object.keys(options), OPTION_NAMES);
   const { enabled, headers, httpStatus, onStoreError, messageLimit, store, prefix } = options;
   if (enabled !== undefined && typeof enabled !== 'boolean') fail('"enabled" must be a boolean');
   if (headers !== undefined && typeof headers !== 'boolean') fail('"headers" must be a boolean');
@@ -260,6 +264,11 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
     if (messageLimit === null || typeof messageLimit !== 'object') {
       fail('"messageLimit" must be an object { limits, excludedMethods? }');
     }
+    refuseUnknownOptions(
+      'McpRateLimitModule: messageLimit',
+      Object.keys(messageLimit),
+      MESSAGE_LIMIT_OPTION_NAMES,
+    );
     if (!Array.isArray(messageLimit.limits) || messageLimit.limits.length === 0) {
       fail('"messageLimit.limits" must be a non-empty array of limits');
     }

@@ -3,7 +3,7 @@ import type { AlgorithmName } from '../algorithms/types.js';
 import type { Clock } from '../clock.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../limits.js';
 import { ScriptBatcher, type LimitArguments, type ScriptCall } from './redis-batch.js';
-import { createTransport, type RedisClientLike, type ScriptTransport } from './redis-client.js';
+import { createTransport, type ScriptTransport } from './redis-client.js';
 import {
   ALGORITHM_CODES,
   MAX_BATCH_LIMITS,
@@ -13,6 +13,7 @@ import {
   redisScript,
 } from './redis-script.js';
 import { partsBySlot, slotOfCall } from './redis-slot.js';
+import { refuseUnknownRedisStoreOptions, type RedisStoreOptions } from './redis-store-options.js';
 import {
   StoreUnavailableError,
   type LimitCheck,
@@ -27,39 +28,7 @@ export type {
   NodeRedisClusterLike,
   IoRedisLike,
 } from './redis-client.js';
-
-/** Options of `RedisStore`: give either `client` or `url`. */
-export interface RedisStoreOptions {
-  /**
-   * A node-redis v5 client or cluster (`createClient()` / `createCluster()` of `redis`), or an
-   * ioredis `Redis` / `Cluster`. The store does not close it. A client that is not connected yet
-   * is connected on first use.
-   */
-  readonly client?: RedisClientLike;
-  /** `redis://...` URL: the store creates, connects and owns its client (close it with `close()`). */
-  readonly url?: string;
-  /** The library that creates the client for `url` (default `redis`, i.e. node-redis). */
-  readonly library?: 'redis' | 'ioredis';
-  /**
-   * A call that Redis has not answered within this many ms is rejected with
-   * `StoreUnavailableError`, so the outage policy decides it (default 1000).
-   */
-  readonly commandTimeoutMs?: number;
-  /**
-   * Tests only: take the time from this clock instead of the Redis server's `TIME`. Production never
-   * sets it: server time keeps instances with skewed clocks in agreement.
-   */
-  readonly clock?: Clock;
-  /**
-   * Keep every key this many ms longer than its algorithm needs (default 0). A state kept past its
-   * TTL decides like no state, so this never changes a decision; tests that inject a `clock` use it
-   * so that Redis (which expires keys on its own clock) keeps keys until the injected time is done
-   * with them.
-   */
-  readonly extraTtlMs?: number;
-  /** How to (re)open a closed client, when something else owns the connection (`@keyv/redis`). */
-  readonly connect?: () => Promise<unknown>;
-}
+export type { RedisStoreOptions } from './redis-store-options.js';
 
 /** What a call sends for each limit that never changes: algorithm code and two parameters. */
 const limitArguments = new WeakMap<BuiltInRateLimit, LimitArguments>();
@@ -104,6 +73,7 @@ export class RedisStore implements RateLimitStore {
         'RedisStore: options must be an object ({ client } or { url })',
       );
     }
+    refuseUnknownRedisStoreOptions(options);
     const { client, url } = options;
     if ((client === undefined) === (url === undefined)) {
       throw new RateLimitConfigError('RedisStore: give exactly one of "client" and "url"');
