@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  type OnApplicationShutdown,
   type OnModuleDestroy,
   type OnModuleInit,
   type Type,
@@ -35,9 +36,14 @@ import { followUpDefaults } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
 import type { CarriedCharge } from './admitted-calls.js';
 import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
-import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
+import {
+  checkRefunds,
+  closeOwnedConnection,
+  describeStore,
+  findCacheManager,
+} from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
-import { RateLimitMetrics } from './telemetry.js';
+import { createModuleMetrics, type RateLimitMetrics } from './telemetry.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
@@ -54,7 +60,7 @@ interface EvaluationScope {
  * every decorated handler, all built once at bootstrap.
  */
 @Injectable()
-export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
+export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   readonly logger = new Logger('McpRateLimit');
   readonly enabled: boolean;
   readonly headersEnabled: boolean;
@@ -129,7 +135,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     try {
-      this.metrics = await this.createMetrics();
+      this.metrics = await createModuleMetrics(this.options.metrics, this.logger);
       const store = this.resolveStore();
       const prefix = this.options.prefix ?? 'mcprl:';
       this.engine = new RateLimitEngine(store, { prefix });
@@ -168,6 +174,11 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   /** Stops reporting metrics: a provider that outlives the app no longer asks this module. */
   onModuleDestroy(): void {
     this.metrics?.close();
+  }
+
+  /** After the app's servers have closed: the `store` option's own connection (see closeOwnedConnection). */
+  async onApplicationShutdown(): Promise<void> {
+    await closeOwnedConnection(this.options.store);
   }
 
   /**
@@ -300,19 +311,6 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
 
   get hasDecisionHook(): boolean {
     return this.options.onDecision !== undefined;
-  }
-
-  /** The metrics of the `metrics` option: default on when a meter provider is registered. */
-  private async createMetrics(): Promise<RateLimitMetrics | undefined> {
-    const option = this.options.metrics;
-    if (option === false) return undefined;
-    const metrics = await RateLimitMetrics.create(option === true ? {} : option);
-    if (metrics === undefined && option === true) {
-      this.logger.warn(
-        'metrics: true, but no OpenTelemetry meter provider is registered (or @opentelemetry/api is not installed): no metrics are recorded',
-      );
-    }
-    return metrics;
   }
 
   private resolveStore(): RateLimitStore {
