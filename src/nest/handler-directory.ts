@@ -1,5 +1,6 @@
 import { describeValue, type RateLimitContext } from '../core/context.js';
 import { RateLimitConfigError } from '../core/limits.js';
+import type { LimitSet } from '../core/limit-set.js';
 import type { HandlerPlans } from './bootstrap-check.js';
 import type { HandlerPlan } from './handler-plan.js';
 import {
@@ -117,11 +118,17 @@ function mcpOptions(handler: object, key: string): McpNestOptions | undefined {
   return { name: text(name), uri: text(uri), uriTemplate: text(uriTemplate) };
 }
 
+/** What an admin call may say of the call it stands for: the request and arguments keys read. */
+export interface AdminCall {
+  readonly request?: unknown;
+  readonly args?: unknown;
+}
+
 /** The context of an admin call (one call's worth, cost 1), after checking its subject. */
 export function adminContext(
   target: LimitTarget,
   subject: string,
-  call: { readonly request?: unknown; readonly args?: unknown },
+  call: AdminCall,
 ): RateLimitContext {
   if (typeof subject !== 'string' || subject.length === 0) {
     throw new TypeError(
@@ -136,4 +143,35 @@ export function adminContext(
     args: call.args,
     cost: 1,
   };
+}
+
+/**
+ * What the built-in limits of `sets` are keyed by for an admin call: the subject, or for a limit
+ * with its own `key`, what that returns for the call's `request` (and `args`). Without a request
+ * such a limit's counter is unknown: an error says how to name it, rather than reading or clearing
+ * another bucket (key() of no request) as the subject's.
+ */
+export function adminKeys(
+  action: 'peek' | 'reset',
+  owner: string,
+  sets: readonly LimitSet[],
+  context: RateLimitContext,
+): string[] {
+  const keys = new Set<string>();
+  for (const { limit } of sets.flatMap((set) => set.builtIns)) {
+    if (limit.key === undefined) {
+      keys.add(context.subject);
+    } else if (context.request === undefined) {
+      throw new TypeError(
+        `McpRateLimitService.${action}: ${owner}: ${limit.describe()} has its own key(context), which reads the call's request; pass the request it reads, ${action}(target, subject, { request }), to reach that key's counter`,
+      );
+    } else {
+      keys.add(String(limit.key(context)));
+    }
+  }
+  return [...keys];
+}
+
+export function notInitialized(): never {
+  throw new Error('McpRateLimitService: peek and reset work once the app is initialized');
 }

@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  type OnApplicationShutdown,
   type OnModuleDestroy,
   type OnModuleInit,
   type Type,
@@ -34,10 +35,22 @@ import { advertiseLimits, prepareLimitsMeta, type LimitsMetas } from './advertis
 import { followUpDefaults } from './follow-ups.js';
 import { bindFollowingInterceptor } from './interceptor.js';
 import type { CarriedCharge } from './admitted-calls.js';
-import { adminContext, HandlerDirectory, type LimitTarget } from './handler-directory.js';
-import { checkRefunds, describeStore, findCacheManager } from './store-checks.js';
+import {
+  adminContext,
+  adminKeys,
+  HandlerDirectory,
+  notInitialized,
+  type AdminCall,
+  type LimitTarget,
+} from './handler-directory.js';
+import {
+  checkRefunds,
+  closeOwnedConnection,
+  describeStore,
+  findCacheManager,
+} from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
-import { RateLimitMetrics } from './telemetry.js';
+import { createModuleMetrics, type RateLimitMetrics } from './telemetry.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
@@ -54,7 +67,7 @@ interface EvaluationScope {
  * every decorated handler, all built once at bootstrap.
  */
 @Injectable()
-export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
+export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   readonly logger = new Logger('McpRateLimit');
   readonly enabled: boolean;
   readonly headersEnabled: boolean;
@@ -129,7 +142,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     try {
-      this.metrics = await this.createMetrics();
+      this.metrics = await createModuleMetrics(this.options.metrics, this.logger);
       const store = this.resolveStore();
       const prefix = this.options.prefix ?? 'mcprl:';
       this.engine = new RateLimitEngine(store, { prefix });
@@ -168,6 +181,11 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
   /** Stops reporting metrics: a provider that outlives the app no longer asks this module. */
   onModuleDestroy(): void {
     this.metrics?.close();
+  }
+
+  /** After the app's servers have closed: the `store` option's own connection (see closeOwnedConnection). */
+  async onApplicationShutdown(): Promise<void> {
+    await closeOwnedConnection(this.options.store);
   }
 
   /**
@@ -238,38 +256,39 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
    * What a handler's limits (or the message-level limit) would decide for `subject`'s next call,
    * consuming nothing: `results` has each built-in limit's `remaining`, `quota` and
    * `resetAfterMs`. Custom limiters are not consulted (they cannot be asked without consuming).
-   * With `limitByContext` choices, `call.request` (and `call.args`) choose the limits as a call
-   * would; without them, each choice's fallback.
-   *
-   * @example
-   * ```ts
-   * const now = await limits.peek({ tool: 'search' }, 'user-42');
-   * now.results.map((result) => result.remaining);
-   * ```
+   * `call.request` (and `call.args`) choose `limitByContext` choices as a call would (else each
+   * choice's fallback), and name the counter of a limit with its own `key` (required then).
+   * @example `(await limits.peek({ tool: 'search' }, 'user-42')).results.map((r) => r.remaining)`
    */
   async peek(
     target: LimitTarget,
     subject: string,
-    call: { readonly request?: unknown; readonly args?: unknown } = {},
+    call: AdminCall = {},
   ): Promise<RateLimitDecision> {
     const context = adminContext(target, subject, call);
-    if (target === 'messages') return this.messageEngineFor().peek(this.messageSet!, context);
-    const plan = this.findPlan(target);
-    return this.engine.peek(plan.setFor(context), context);
+    const [engine, owner, set] =
+      target === 'messages'
+        ? [this.messageEngineFor(), 'messageLimit', this.messageSet!]
+        : [this.engine, this.findPlan(target).owner, this.findPlan(target).setFor(context)];
+    adminKeys('peek', owner, [set], context);
+    return engine.peek(set, context);
   }
 
   /**
    * `subject` starts afresh in every built-in limit of a handler (every `limitByContext` choice)
    * or of the message-level limit, e.g. after a plan upgrade. Limits shared by `namespace` are
-   * reset for every handler that shares them. Custom limiters keep their own state.
+   * reset for every handler that shares them. Custom limiters keep their own state. A limit with
+   * its own `key` is reset at what that returns for `call.request` (required then).
    */
-  async reset(target: LimitTarget, subject: string): Promise<void> {
-    adminContext(target, subject, {});
-    if (target === 'messages') {
-      await this.messageEngineFor().reset(this.messageSet!, subject);
-      return;
+  async reset(target: LimitTarget, subject: string, call: AdminCall = {}): Promise<void> {
+    const context = adminContext(target, subject, call);
+    const [engine, owner, sets] =
+      target === 'messages'
+        ? [this.messageEngineFor(), 'messageLimit', [this.messageSet!]]
+        : [this.engine, this.findPlan(target).owner, this.findPlan(target).allSets];
+    for (const set of sets) {
+      for (const key of adminKeys('reset', owner, [set], context)) await engine.reset(set, key);
     }
-    for (const set of this.findPlan(target).allSets) await this.engine.reset(set, subject);
   }
 
   private findPlan(target: Exclude<LimitTarget, 'messages'>): HandlerPlan {
@@ -300,19 +319,6 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
 
   get hasDecisionHook(): boolean {
     return this.options.onDecision !== undefined;
-  }
-
-  /** The metrics of the `metrics` option: default on when a meter provider is registered. */
-  private async createMetrics(): Promise<RateLimitMetrics | undefined> {
-    const option = this.options.metrics;
-    if (option === false) return undefined;
-    const metrics = await RateLimitMetrics.create(option === true ? {} : option);
-    if (metrics === undefined && option === true) {
-      this.logger.warn(
-        'metrics: true, but no OpenTelemetry meter provider is registered (or @opentelemetry/api is not installed): no metrics are recorded',
-      );
-    }
-    return metrics;
   }
 
   private resolveStore(): RateLimitStore {
@@ -388,8 +394,4 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy {
     seen.add(handler);
     return undefined;
   }
-}
-
-function notInitialized(): never {
-  throw new Error('McpRateLimitService: peek and reset work once the app is initialized');
 }

@@ -1,6 +1,7 @@
 import type { ModuleRef } from '@nestjs/core';
 import { RateLimitConfigError } from '../core/limits.js';
 import type { CacheLike } from '../core/stores/cache-manager-store.js';
+import { RedisStore } from '../core/stores/redis-store.js';
 import { CACHE_MANAGER_TOKEN } from './tokens.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { HandlerPlans } from './bootstrap-check.js';
@@ -50,4 +51,13 @@ export function findCacheManager(moduleRef: ModuleRef): CacheLike | undefined {
     // No CacheModule in this app.
   }
   return undefined;
+}
+
+/**
+ * Closes the `store` option's connection when the store opened it (`RedisStore.fromUrl`, often made
+ * in forRootAsync's factory, where the app keeps no reference to close it by): else the open socket
+ * keeps the process alive after `app.close()`. A client the app passed in is the app's to close.
+ */
+export async function closeOwnedConnection(store: RateLimitStore | undefined): Promise<void> {
+  if (store instanceof RedisStore && store.ownsConnection) await store.close();
 }

@@ -375,3 +375,18 @@ async function globalMeterProvider(): Promise<MeterProviderLike | undefined> {
   const meter = provider.getMeter(METER_NAME);
   return meter.constructor === noopMeter.constructor ? undefined : provider;
 }
+
+/** The metrics of the module's `metrics` option: default on when a meter provider is registered. */
+export async function createModuleMetrics(
+  option: boolean | RateLimitMetricsOptions | undefined,
+  logger: { warn(message: string): unknown },
+): Promise<RateLimitMetrics | undefined> {
+  if (option === false) return undefined;
+  const metrics = await RateLimitMetrics.create(option === true ? {} : option);
+  if (metrics === undefined && option === true) {
+    logger.warn(
+      'metrics: true, but no OpenTelemetry meter provider is registered (or @opentelemetry/api is not installed): no metrics are recorded',
+    );
+  }
+  return metrics;
+}

@@ -202,6 +202,11 @@ export class RedisStore implements RateLimitStore {
     return keys.map((key) => marks.get(key));
   }
 
+  /** Whether the store opened its connection itself (`url`), so that `close()` closes it. */
+  get ownsConnection(): boolean {
+    return this.owned;
+  }
+
   /** Stop the timeout watchdog and close the connection if the store opened it (`url`). */
   async close(): Promise<void> {
     this.closed = true;
