@@ -291,6 +291,7 @@ class Deadline {
   /** Rejects with a StoreUnavailableError once the time is up. */
   readonly reached: Promise<never>;
   private expired = false;
+  private cleared = false;
   private readonly timer: ReturnType<typeof setTimeout>;
 
   constructor(timeoutMs: number) {
@@ -298,11 +299,16 @@ class Deadline {
     this.reached = new Promise<never>((_, rejectReached) => (reject = rejectReached));
     // Raced by each wait of the call; between waits nobody listens, which is no failure.
     this.reached.catch(() => undefined);
+    // Decided in the check phase after the timer's: an answer that arrived while the process was
+    // busy is read in the poll phase between them and wins, never taken for a timeout.
     this.timer = setTimeout(() => {
-      this.expired = true;
-      reject(
-        new StoreUnavailableError(`cache-manager store did not answer within ${timeoutMs} ms`),
-      );
+      setImmediate(() => {
+        if (this.cleared) return;
+        this.expired = true;
+        reject(
+          new StoreUnavailableError(`cache-manager store did not answer within ${timeoutMs} ms`),
+        );
+      });
     }, timeoutMs);
   }
 
@@ -312,6 +318,7 @@ class Deadline {
   }
 
   clear(): void {
+    this.cleared = true;
     clearTimeout(this.timer);
   }
 }
