@@ -387,8 +387,11 @@ const SELF_LINKING_ADAPTERS: ReadonlySet<string | undefined> = new Set(['express
 /** A call the handler's limits pass by, with no charge carried from an earlier round. */
 const NOTHING_CARRIED: ClaimedState<CarriedCharge> = Object.freeze({});
 
-/** Whether the call retries a multi round-trip call, of a handler that declares it continues them. */
-function isContinuation(plan: HandlerPlan, { requestState, method }: McpCall): boolean {
-  if (!plan.multiRoundTrip || requestState === undefined) return false;
-  return MULTI_ROUND_TRIP_METHODS.has(method ?? '');
+/**
+ * Whether the call retries a multi round-trip call, of a handler that declares it continues them.
+ * The call's fields are getters that read the MCP request: an undeclared handler reads none.
+ */
+function isContinuation(plan: HandlerPlan, call: McpCall): boolean {
+  if (!plan.multiRoundTrip || call.requestState === undefined) return false;
+  return MULTI_ROUND_TRIP_METHODS.has(call.method ?? '');
 }
