@@ -1,8 +1,10 @@
 // Jest runs in native ESM mode (NODE_OPTIONS=--experimental-vm-modules, set by `npm test`)
 // because Nest 12 packages are ESM-only. TypeScript is transformed by @swc/jest.
-// `npm test` also gives Node an 8 GB heap: on a 2-core machine Jest runs every suite in one
-// process, and in ESM mode it keeps each suite's modules to the end: about 3.5 GB for 98 suites,
-// near Node's default limit (one CI run died of it).
+// In ESM mode Jest keeps each suite's modules until its process ends: run in one process (what it
+// does by default on 2 cores), 98 suites grew it to about 3.5 GB, where garbage collection took
+// seconds and slowed the heaviest tests past their timeouts (and one CI run died out of memory).
+// Workers that are replaced once they hold 1.5 GB keep every process small; `npm test` also gives
+// Node an 8 GB heap as a margin.
 import { readFileSync } from 'node:fs';
 
 const swcConfig = JSON.parse(readFileSync(new URL('./.swcrc.json', import.meta.url), 'utf8'));
@@ -24,4 +26,6 @@ export default {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testTimeout: 30000,
+  maxWorkers: 2,
+  workerIdleMemoryLimit: '1500MB',
 };
