@@ -1,5 +1,6 @@
 // A TCP proxy in front of a Redis that a test controls: cut every connection and refuse new ones
-// (an outage of one instance's network path), heal it, or hold replies (a slow path).
+// (an outage of one instance's network path), heal it, hold replies (a stalled path), or delay
+// every reply (a healthy cache that is far away).
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 export class TcpProxy {
@@ -13,6 +14,8 @@ export class TcpProxy {
   private holdTrigger: RegExp | undefined;
   /** While set, bytes from clients are dropped (commands never reach Redis). */
   private blackholing = false;
+  /** Every reply from Redis reaches its client this much later (in order: one delay for all). */
+  private replyDelayMs = 0;
   port = 0;
 
   constructor(
@@ -42,7 +45,9 @@ export class TcpProxy {
       });
       upstream.on('data', (chunk) => {
         if (this.holding) this.held.push({ to: client, chunk });
-        else client.write(chunk);
+        else if (this.replyDelayMs > 0) {
+          setTimeout(() => client.destroyed || client.write(chunk), this.replyDelayMs);
+        } else client.write(chunk);
       });
       const close = (): void => {
         client.destroy();
@@ -77,6 +82,11 @@ export class TcpProxy {
   /** Drop what clients send (their commands are lost on the way to Redis). */
   blackhole(): void {
     this.blackholing = true;
+  }
+
+  /** Deliver every reply `ms` later from now on: a slow but healthy path (0: at once again). */
+  delayReplies(ms: number): void {
+    this.replyDelayMs = ms;
   }
 
   /** Hold Redis's replies (commands still reach Redis and run). */
