@@ -23,6 +23,11 @@ export interface LimitResult {
   /** The quota; undefined when a custom limiter did not say. */
   readonly quota: number | undefined;
   readonly resetAfterMs: number | undefined;
+  /**
+   * What the call costs under this limit; undefined for a custom limiter. Above `quota`, no window
+   * ever admits the call: waiting does not help, a smaller call does.
+   */
+  readonly cost?: number;
 }
 
 /** The decision for one call, over all its limits. */
@@ -122,7 +127,7 @@ export function decisionOf(
   const results = new Array<LimitResult>(builtIns + customResults.length);
   for (let index = 0; index < builtIns; index++) {
     const { limit, cost } = checks[index];
-    results[index] = builtInResult(limit, outcomes[index], allowed && committed ? 0 : cost);
+    results[index] = builtInResult(limit, outcomes[index], cost, allowed && committed);
   }
   for (let index = 0; index < customResults.length; index++) {
     results[builtIns + index] = customResults[index];
@@ -142,18 +147,19 @@ function longestWait(results: readonly LimitResult[]): LimitResult {
 }
 
 /**
- * @param uncommittedCost when nothing was committed (the call was denied as a whole, or peeked), a
+ * @param committed whether the call was counted: when it was not (denied as a whole, or peeked), a
  *   limit that admitted it on its own reported `remaining` after this call's cost: give that back.
  */
 function builtInResult(
   limit: BuiltInRateLimit,
   outcome: LimitOutcome,
-  uncommittedCost: number,
+  cost: number,
+  committed: boolean,
 ): LimitResult {
   const quota = limit.policy.quota;
   const remaining =
-    outcome.allowed && uncommittedCost > 0
-      ? Math.min(quota, Math.floor(outcome.remaining + uncommittedCost))
+    outcome.allowed && !committed && cost > 0
+      ? Math.min(quota, Math.floor(outcome.remaining + cost))
       : outcome.remaining;
   return {
     limiter: limit,
@@ -162,6 +168,7 @@ function builtInResult(
     remaining,
     quota,
     resetAfterMs: outcome.resetAfterMs,
+    cost,
   };
 }
 

@@ -40,6 +40,17 @@ export function errorCodeProblem(code: unknown): string | undefined {
 /** The message of that error. */
 export const RATE_LIMITED_MESSAGE = 'Rate limit exceeded';
 
+/**
+ * JSON-RPC's "Invalid params": a call that costs more than a limit's whole quota is no rate-limit
+ * denial. No window ever admits it, so a `retryAfter` would send the client into retries that all
+ * fail; the call itself must change (fewer pages, a smaller batch).
+ */
+export const ABOVE_QUOTA_CODE = -32602;
+/** JSON-RPC's "Invalid Request": a batch of more counted messages than the message-level quota. */
+export const BATCH_ABOVE_QUOTA_CODE = -32600;
+/** The message of those errors. */
+export const ABOVE_QUOTA_MESSAGE = 'Call exceeds the rate limit quota';
+
 /** Longest string id echoed back; a longer one is answered with `id: null`. */
 const MAX_ECHOED_ID_LENGTH = 4096;
 
@@ -56,14 +67,32 @@ export interface RateLimitErrorData {
   readonly quota?: number;
   /** That limit's window in seconds, when known. */
   readonly windowSeconds?: number;
+  /**
+   * What the call costs under that limit, set only when it is above `quota`: the call is never
+   * admitted and goes on the wire as an "Invalid params" error, not as a denial (see
+   * {@link isAboveQuota}).
+   */
+  readonly cost?: number;
 }
 
-/** The JSON-RPC error object of a denial. */
+/** The JSON-RPC error object of a denial, or of a call above a limit's whole quota. */
 export interface RateLimitJsonRpcError {
-  /** -32005 unless the app chose another code (`errorCode`). */
+  /**
+   * -32005 unless the app chose another code (`errorCode`); -32602 (-32600 for a batch) for a
+   * call above the quota.
+   */
   readonly code: number;
-  readonly message: typeof RATE_LIMITED_MESSAGE;
-  readonly data: RateLimitErrorData;
+  readonly message: typeof RATE_LIMITED_MESSAGE | typeof ABOVE_QUOTA_MESSAGE;
+  /** Above the quota: `limit`, `quota`, `windowSeconds` and `cost`, and no `retryAfter`. */
+  readonly data: RateLimitErrorData | AboveQuotaErrorData;
+}
+
+/** `error.data` of a call above a limit's whole quota: no `retryAfter`, waiting does not help. */
+export type AboveQuotaErrorData = Omit<RateLimitErrorData, 'retryAfter'>;
+
+/** Whether `data` is of a call above its limit's whole quota (never admitted). */
+export function isAboveQuota(data: RateLimitErrorData): boolean {
+  return data.cost !== undefined && data.quota !== undefined && data.cost > data.quota;
 }
 
 /** The whole JSON-RPC response of a denial, echoing the request id. */
@@ -84,15 +113,27 @@ export function echoableId(id: unknown): JsonRpcId {
   return null;
 }
 
-/** The JSON-RPC error object of a denial. `retryAfter` is sanitized to whole seconds ≥ 1. */
+/**
+ * The JSON-RPC error object of a denial, `retryAfter` sanitized to whole seconds ≥ 1; for a call
+ * above its limit's whole quota, the "Invalid params" error (`batch`: "Invalid Request").
+ */
 export function rateLimitError(
   data: RateLimitErrorData,
   code: number = RATE_LIMITED_CODE,
+  batch = false,
 ): RateLimitJsonRpcError {
+  if (isAboveQuota(data)) {
+    const { retryAfter: _unsatisfiable, ...fields } = data;
+    return {
+      code: batch ? BATCH_ABOVE_QUOTA_CODE : ABOVE_QUOTA_CODE,
+      message: ABOVE_QUOTA_MESSAGE,
+      data: fields,
+    };
+  }
   return {
     code,
     message: RATE_LIMITED_MESSAGE,
-    data: { ...data, retryAfter: wireSeconds(data.retryAfter) },
+    data: { ...data, retryAfter: wireRetryAfter(data) },
   };
 }
 
@@ -101,15 +142,18 @@ export function rateLimitErrorResponse(
   id: unknown,
   data: RateLimitErrorData,
   code: number = RATE_LIMITED_CODE,
+  batch = false,
 ): RateLimitErrorResponse {
-  return { jsonrpc: '2.0', id: echoableId(id), error: rateLimitError(data, code) };
+  return { jsonrpc: '2.0', id: echoableId(id), error: rateLimitError(data, code, batch) };
 }
 
 /** A denied `tools/call` answered as a tool result (`toolDenial: 'result'`). */
 export interface RateLimitToolResult {
   readonly content: { readonly type: 'text'; readonly text: string }[];
   /** The same fields as the JSON-RPC error's `data`. */
-  readonly structuredContent: RateLimitErrorData & { readonly error: 'rate_limited' };
+  readonly structuredContent: (RateLimitErrorData | AboveQuotaErrorData) & {
+    readonly error: 'rate_limited' | 'above_quota';
+  };
   readonly isError: true;
 }
 
@@ -122,10 +166,23 @@ export function rateLimitToolResult(
   tool: string | undefined,
   data: RateLimitErrorData,
 ): RateLimitToolResult {
-  const fields = rateLimitError(data).data;
   const which = tool === undefined ? 'This tool' : `The tool "${tool}"`;
+  const limit = data.limit === undefined ? '' : ` (${data.limit})`;
+  if (isAboveQuota(data)) {
+    const { retryAfter: _unsatisfiable, ...fields } = data;
+    return {
+      content: [
+        {
+          type: 'text',
+          text: `${ABOVE_QUOTA_MESSAGE}: ${which} was not run. This call costs ${data.cost}, more than the ${data.quota} its limit${limit} ever allows; retrying will not help, a smaller call will.`,
+        },
+      ],
+      structuredContent: { error: 'above_quota', ...fields },
+      isError: true,
+    };
+  }
+  const fields = { ...data, retryAfter: wireRetryAfter(data) };
   const seconds = fields.retryAfter === 1 ? '1 second' : `${fields.retryAfter} seconds`;
-  const limit = fields.limit === undefined ? '' : ` (${fields.limit})`;
   return {
     content: [
       {
@@ -138,22 +195,35 @@ export function rateLimitToolResult(
   };
 }
 
+/** The denial's `retryAfter` as the wire says it (also in the `Retry-After` header). */
+export function wireRetryAfter(data: RateLimitErrorData): number {
+  return wireSeconds(data.retryAfter);
+}
+
 /** Whole seconds for the wire: rounded up, at least 1, and always a finite number. */
 function wireSeconds(seconds: number): number {
   if (!Number.isFinite(seconds)) return 1;
   return Math.max(1, Math.ceil(seconds));
 }
 
-/** The `data` of a denial: seconds to wait and, when a built-in limit denied, which and its quota. */
+/**
+ * The `data` of a denial: seconds to wait and, when a built-in limit denied, which and its quota;
+ * with the call's `cost` when a limit can never admit it (that limit's, whichever waits longest).
+ */
 export function errorDataOf(decision: RateLimitDecision): RateLimitErrorData {
-  const deniedBy = decision.deniedBy;
   const retryAfter = decision.retryAfter ?? 1;
+  const aboveQuota = decision.results.find(
+    (result) =>
+      result.cost !== undefined && result.quota !== undefined && result.cost > result.quota,
+  );
+  const deniedBy = aboveQuota?.limiter ?? decision.deniedBy;
   if (deniedBy instanceof BuiltInRateLimit) {
     return {
       retryAfter,
       limit: deniedBy.describe(),
       quota: deniedBy.policy.quota,
       windowSeconds: deniedBy.policy.windowSeconds,
+      ...(aboveQuota === undefined ? {} : { cost: aboveQuota.cost }),
     };
   }
   return { retryAfter };

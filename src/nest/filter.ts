@@ -10,10 +10,11 @@ import {
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { of, throwError, type Observable } from 'rxjs';
 import {
-  rateLimitError,
+  isAboveQuota,
   rateLimitErrorResponse,
   rateLimitToolResult,
   type RateLimitToolResult,
+  wireRetryAfter,
 } from '../mcp/json-rpc-error.js';
 import { RateLimitExceededException } from './exception.js';
 import type { McpRateLimitService } from './rate-limit.service.js';
@@ -71,7 +72,8 @@ export class McpRateLimitFilter implements ExceptionFilter, OnModuleInit {
     const adapter = this.adapterHost?.httpAdapter;
     const set = (name: string, value: string): void =>
       setResponseHeader(adapter, response, name, value);
-    set('Retry-After', String(rateLimitError(exception.data).data.retryAfter));
+    const aboveQuota = isAboveQuota(exception.data);
+    if (!aboveQuota) set('Retry-After', String(wireRetryAfter(exception.data)));
     if (this.service.headersEnabled) {
       const values = rateLimitHeaderValues([
         { results: exception.results, messageLevel: exception.messageLevel },
@@ -81,8 +83,14 @@ export class McpRateLimitFilter implements ExceptionFilter, OnModuleInit {
         set('RateLimit', values.remaining);
       }
     }
-    const body = rateLimitErrorResponse(exception.requestId, exception.data, code);
-    const status = this.service.httpStatus;
+    const body = rateLimitErrorResponse(
+      exception.requestId,
+      exception.data,
+      code,
+      exception.messageLevel,
+    );
+    // 429 would tell the client to retry a call no window ever admits.
+    const status = aboveQuota && this.service.httpStatus === 429 ? 400 : this.service.httpStatus;
     if (adapter !== undefined) {
       adapter.reply(response, body, status);
       return;

@@ -1,6 +1,5 @@
 import {
   RATE_LIMITED_CODE,
-  RATE_LIMITED_MESSAGE,
   rateLimitError,
   type RateLimitErrorData,
 } from '../mcp/json-rpc-error.js';
@@ -52,8 +51,8 @@ export function rpcDenial(data: RateLimitErrorData, code: number = RATE_LIMITED_
   const error = rateLimitError(data, code);
   const cause =
     protocolErrorClass === undefined
-      ? Object.assign(new Error(RATE_LIMITED_MESSAGE), { code, data: error.data })
-      : new protocolErrorClass(code, RATE_LIMITED_MESSAGE, error.data);
+      ? Object.assign(new Error(error.message), { code: error.code, data: error.data })
+      : new protocolErrorClass(error.code, error.message, error.data);
   // Without @nestjs/microservices there is no RPC context to answer in; the cause is all there is.
   return rpcExceptionClass === undefined ? cause : new rpcExceptionClass(cause);
 }
