@@ -136,11 +136,12 @@ async function retainedPerState(tool: string, blob: string, rounds: number): Pro
 describe('the continuations registry', () => {
   test('a recorded state does not keep the call arguments alive (retained heap per state < half of a 90 KB argument)', async () => {
     expect(await retainedPerState('ask', 'x'.repeat(90_000), 300)).toBeLessThan(45_000);
-  });
+  }, 120_000);
 
   test("a recorded state does not keep its subject's sliding window alive (< 4 KB per state)", async () => {
     // 2000 admissions in the window: a state keeping the window's timestamps would weigh ~8 KB on
     // average, growing with every call.
+    // 2000 MCP requests in turn: ~20 s alone, over 50 s beside a loaded suite.
     expect(await retainedPerState('askWindowed', 'x', 2000)).toBeLessThan(4_000);
-  });
+  }, 120_000);
 });
