@@ -48,7 +48,7 @@ describeRedis('RedisStore on a private redis-server', () => {
     return calls;
   }
 
-  test('the calls of one tick share script calls (up to 64 each); a lone call goes out alone at once', async () => {
+  test('the calls of one tick share script calls (up to 128 calls and 256 limits each); a lone call goes out alone at once', async () => {
     // Count what the store sends, too: nothing but the script call leaves the process.
     const sent: string[] = [];
     const counting = {
@@ -77,12 +77,12 @@ describeRedis('RedisStore on a private redis-server', () => {
     await client.configResetStat();
     sent.length = 0;
 
-    const calls = 120;
+    const calls = 150;
     const decisions = await Promise.all(
-      Array.from({ length: calls }, (_, index) => limiter.consume(`user:${index % 3}`)),
+      Array.from({ length: calls }, (_, index) => limiter.consume(`user:${index % 4}`)),
     );
     const stats = await commandCalls();
-    // 120 two-limit calls of one tick: two script calls of 64 and 56 calls.
+    // 150 two-limit calls of one tick: two script calls, of 128 calls (256 limits) and 22.
     expect(decisions.filter((decision) => decision.allowed)).toHaveLength(calls);
     expect(stats.evalsha).toBe(2);
     expect(stats.eval).toBeUndefined();

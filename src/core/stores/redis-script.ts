@@ -228,7 +228,8 @@ while at <= calls_length do
   key_at = key_at + keys
 end
 -- The batch's time first: the moment every call of it was decided at (a refund bounds itself by it).
-reply[1] = pack('<d', now_ms) .. table.concat(replies)
+replies[0] = pack('<d', now_ms) -- one concatenation: Redis's Lua hashes each string it makes whole
+reply[1] = table.concat(replies, '', 0, call)
 return reply`;
 
 /**

@@ -39,12 +39,12 @@ const limitArguments = new WeakMap<BuiltInRateLimit, LimitArguments>();
  * Every limit of a call is checked and committed in one atomic step of a script (EVALSHA; EVAL when
  * Redis does not know the script yet): all allow and all commit, or none does, atomically with
  * respect to every other call on the same Redis. The calls made in the same tick share one script
- * call (per Cluster slot, up to 64), which decides them one after the other with one reading of the
- * Redis server's clock; a lone call goes out at once. The script runs the Lua twins of the
- * TypeScript algorithms. Every key gets a TTL. The keys of a call share a hash tag (the subject), so
- * one call touches one Redis Cluster slot. Needs Redis 6.0 or later (the fixed window uses
- * `SET ... KEEPTTL`) with scripting; a server that refuses scripts fails every call with an error
- * that says so.
+ * call (per Cluster slot, up to 128 calls and 256 limits), which decides them one after the other
+ * with one reading of the Redis server's clock; a lone call goes out at once. The script runs the
+ * Lua twins of the TypeScript algorithms. Every key gets a TTL. The keys of a call share a hash tag
+ * (the subject), so one call touches one Redis Cluster slot. Needs Redis 6.0 or later (the fixed
+ * window uses `SET ... KEEPTTL`) with scripting; a server that refuses scripts fails every call with
+ * an error that says so.
  *
  * When Redis does not answer (down, reconnecting, slower than `commandTimeoutMs`) the call rejects
  * promptly with `StoreUnavailableError`; `createRateLimiter` and the Nest module wrap the store in
