@@ -95,7 +95,14 @@ beforeAll(async () => {
   })
   class AppModule {}
   let url: URL;
-  ({ app, url } = await serveMcpNest(AppModule, transport, 'asking'));
+  ({ app, url } = await serveMcpNest(AppModule, transport, 'asking', {
+    // The forced collections below stop client and server together for seconds on a loaded
+    // machine; with Node's 5 s keep-alive the server could close a socket the client was reusing
+    // (ECONNRESET, seen once in a full run).
+    configure: (nest) => {
+      (nest.getHttpServer() as { keepAliveTimeout: number }).keepAliveTimeout = 120_000;
+    },
+  }));
   client = await client2026('asking', false).connect(url);
 });
 afterAll(async () => {
