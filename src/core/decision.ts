@@ -46,22 +46,32 @@ export interface RateLimitDecision {
 }
 
 /**
- * Lets `context` stand for the one the admitted `decision` was made with, in what it keeps for a
- * refund: a lighter one (no request, no arguments) for a decision kept long after its call, e.g.
- * the charge a multi round-trip call carries between rounds, so that keeping it does not keep the
- * whole request.
+ * Where an engine keeps what an admitted decision holds (its `Receipt`, check.ts): a symbol, so
+ * that the decision's JSON and keys stay its public fields.
+ */
+export const RECEIPT = Symbol('rate-limit receipt');
+
+/** What a decision asks of its receipt. */
+export interface Releasable {
+  /** The context the call was admitted with: what `refund(decision)` gives custom limiters. */
+  context: RateLimitContext;
+  release(decision: RateLimitDecision): Promise<void>;
+}
+
+/**
+ * Lets `context` stand for the one the admitted `decision` was made with, in its receipt: a
+ * lighter one (no request, no arguments) for a decision kept long after its call, e.g. the charge a
+ * multi round-trip call carries between rounds, so that keeping it does not keep the whole request.
  */
 export function lightenReceipt(decision: RateLimitDecision, context: RateLimitContext): void {
-  if (decision instanceof Decision) decision.keepContext(context);
+  const receipt = (decision as { [RECEIPT]?: Releasable })[RECEIPT];
+  if (receipt !== undefined) receipt.context = context;
 }
 
 const RELEASED: Promise<void> = Promise.resolve();
 
-/**
- * A class, so that `release` is one function on the prototype, not a closure per decision. This
- * one holds nothing to give back (a denial, a peek); an engine's admissions are `AdmittedDecision`s.
- */
-export class Decision implements RateLimitDecision {
+/** A class, so that `release` is one function on the prototype, not a closure per decision. */
+class Decision implements RateLimitDecision {
   constructor(
     readonly allowed: boolean,
     readonly retryAfter: number | null,
@@ -71,12 +81,8 @@ export class Decision implements RateLimitDecision {
   ) {}
 
   release(): Promise<void> {
-    return RELEASED;
-  }
-
-  /** Lets `context` stand for the call's (see `lightenReceipt`): kept by admitted decisions only. */
-  keepContext(context: RateLimitContext): void {
-    void context;
+    const receipt = (this as { [RECEIPT]?: Releasable })[RECEIPT];
+    return receipt === undefined ? RELEASED : receipt.release(this);
   }
 }
 
@@ -96,28 +102,6 @@ export function decisionOf(
   customResults: readonly LimitResult[],
   committed: boolean,
 ): RateLimitDecision {
-  const results = resultsOf(checks, outcomes, customResults, committed);
-  return admitsAll(results) ? admission(results) : denial(results, longestWait(results));
-}
-
-/** Whether every limiter admitted the call. */
-export function admitsAll(results: readonly LimitResult[]): boolean {
-  for (let index = 0; index < results.length; index++) {
-    if (!results[index].allowed) return false;
-  }
-  return true;
-}
-
-/**
- * One result per limit from what the store answered for `checks`, then the custom limiters'.
- * @throws StoreUnavailableError when the store answered garbage (never read as an admission).
- */
-export function resultsOf(
-  checks: readonly LimitCheck[],
-  outcomes: readonly LimitOutcome[],
-  customResults: readonly LimitResult[],
-  committed: boolean,
-): LimitResult[] {
   if (outcomes.length !== checks.length) {
     throw new StoreUnavailableError(
       `the rate-limit store answered ${outcomes.length} outcome(s) for ${checks.length} limit(s)`,
@@ -143,11 +127,11 @@ export function resultsOf(
   for (let index = 0; index < customResults.length; index++) {
     results[builtIns + index] = customResults[index];
   }
-  return results;
+  return allowed ? admission(results) : denial(results, longestWait(results));
 }
 
 /** The denying result with the longest wait (the first of them on a tie). */
-export function longestWait(results: readonly LimitResult[]): LimitResult {
+function longestWait(results: readonly LimitResult[]): LimitResult {
   let longest = results[0];
   for (const result of results) {
     if (!result.allowed && (longest.allowed || result.retryAfterMs > longest.retryAfterMs)) {

@@ -1,10 +1,9 @@
 import type { McpRateLimiter, RateLimitContext } from './context.js';
 import {
-  admitsAll,
+  admission,
   decisionOf,
   denial,
-  longestWait,
-  resultsOf,
+  RECEIPT,
   toLimitResult,
   type LimitResult,
   type RateLimitDecision,
@@ -13,7 +12,7 @@ import { LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { checkKeyPrefix } from './config-checks.js';
 import type { LimitOutcome, RateLimitStore } from './stores/store.js';
-import { AdmittedDecision, Check } from './check.js';
+import { admissionReceipt, Check, holdings, type Receipt } from './check.js';
 
 export { toRetryAfterSeconds } from './decision.js';
 export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
@@ -22,9 +21,11 @@ export { LimitSet } from './limit-set.js';
 const NO_RESULTS: readonly LimitResult[] = [];
 const RELEASED: Promise<void> = Promise.resolve();
 
+type Receipted = RateLimitDecision & { [RECEIPT]?: Receipt };
+
 /** The context an admitted decision was made with (undefined: denied, or not from an engine). */
 export function admittedContext(decision: RateLimitDecision): RateLimitContext | undefined {
-  return decision instanceof AdmittedDecision ? decision.context : undefined;
+  return (decision as Receipted)[RECEIPT]?.context;
 }
 
 export interface RateLimitEngineOptions {
@@ -68,7 +69,9 @@ export class RateLimitEngine {
   decide(set: LimitSet, context: RateLimitContext): RateLimitDecision | Promise<RateLimitDecision> {
     if (set.customs.length === 0 && this.store.evaluateNow !== undefined) {
       const checks = this.checksOf(set, context.subject, context);
-      return this.decisionFor(set, context, checks, this.store.evaluateNow(checks), NO_RESULTS);
+      const outcomes = this.store.evaluateNow(checks);
+      const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
+      return this.receipted(set, context, checks, outcomes, decision);
     }
     const builtInsAlone = set.customs.length === 0 && set.builtIns.length > 0;
     return builtInsAlone ? this.decideBuiltIns(set, context) : this.decideWithCustoms(set, context);
@@ -89,9 +92,9 @@ export class RateLimitEngine {
   ): Promise<void> {
     const receipt = this.receiptOf(set, decision, 'refund');
     if (receipt === undefined || receipt.refunded) return;
-    const builtIns = receipt.resetSince(this.resets) ? [] : receipt.holdings(false);
+    const builtIns = receipt.resets === this.resets ? holdings(receipt, false) : [];
     if (builtIns.length !== 0 && this.store.refund === undefined) throw missing('refund');
-    receipt.markRefunded(); // before any await: two refunds at once give back once
+    receipt.refunded = true; // before any await: two refunds at once give back once
     if (builtIns.length !== 0) await this.store.refund?.(builtIns);
     await refundCustoms(set.customs, set.customs.length, context);
   }
@@ -109,24 +112,20 @@ export class RateLimitEngine {
       const receipt = this.receiptOf(set, decision, 'release');
       if (receipt === undefined || receipt.released) return RELEASED;
       if (this.store.refund === undefined) throw missing('refund');
-      // Marked before the store answers: two releases at once free once.
-      for (const told of receipt.markReleased()) told();
-      return this.store.refund(receipt.holdings(true));
+      receipt.released = true; // before the store answers: two releases at once free once
+      for (const told of receipt.releaseHooks) told();
+      return this.store.refund(holdings(receipt, true));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private receiptOf(
-    set: LimitSet,
-    decision: RateLimitDecision,
-    use: string,
-  ): AdmittedDecision | undefined {
-    if (!(decision instanceof AdmittedDecision)) return undefined;
-    if (!decision.admittedBy(this, set)) {
+  private receiptOf(set: LimitSet, decision: RateLimitDecision, use: string): Receipt | undefined {
+    const receipt = (decision as Receipted)[RECEIPT];
+    if (receipt !== undefined && (receipt.engine !== this || receipt.set !== set)) {
       throw new RateLimitConfigError(`${use}: this decision was made for another limit set`);
     }
-    return decision;
+    return receipt;
   }
 
   /**
@@ -161,7 +160,10 @@ export class RateLimitEngine {
     } catch (error) {
       return Promise.reject(error); // an asynchronous decision fails as a rejection, like evaluate()
     }
-    return answer.then((outcomes) => this.decisionFor(set, context, checks, outcomes, NO_RESULTS));
+    return answer.then((outcomes) => {
+      const decision = decisionOf(checks, outcomes, NO_RESULTS, true);
+      return this.receipted(set, context, checks, outcomes, decision);
+    });
   }
 
   private async decideWithCustoms(
@@ -184,30 +186,37 @@ export class RateLimitEngine {
       }
       if (admitted < set.customs.length) {
         decision = denial(customResults, customResults[customResults.length - 1]);
+      } else if (set.builtIns.length === 0) {
+        decision = admission(customResults);
       } else {
-        if (set.builtIns.length !== 0) outcomes = await this.store.evaluate(checks);
-        decision = this.decisionFor(set, context, checks, outcomes, customResults);
+        outcomes = await this.store.evaluate(checks);
+        decision = decisionOf(checks, outcomes, customResults, true);
       }
     } catch (error) {
       // Whatever failed, the call is not made: the custom limiters give back what they took.
       await refundCustoms(set.customs, admitted, context);
       throw error;
     }
-    if (!decision.allowed) await refundCustoms(set.customs, admitted, context);
-    return decision;
+    if (!decision.allowed) {
+      await refundCustoms(set.customs, admitted, context);
+      return decision;
+    }
+    return this.receipted(set, context, checks, outcomes, decision);
   }
 
-  /** The decision of a call the store answered `outcomes` for; admitted, one to refund it by. */
-  private decisionFor(
+  /** `decision`; when admitted, with a receipt to refund it by. */
+  private receipted(
     set: LimitSet,
     context: RateLimitContext,
     checks: readonly Check[],
     outcomes: readonly LimitOutcome[],
-    customResults: readonly LimitResult[],
+    decision: RateLimitDecision,
   ): RateLimitDecision {
-    const results = resultsOf(checks, outcomes, customResults, true);
-    if (!admitsAll(results)) return denial(results, longestWait(results));
-    return new AdmittedDecision(results, this, set, context, checks, outcomes, this.resets);
+    if (decision.allowed) {
+      const receipt = admissionReceipt(this, set, context, checks, outcomes, this.resets);
+      (decision as Receipted)[RECEIPT] = receipt;
+    }
+    return decision;
   }
 
   /**
