@@ -51,8 +51,8 @@ export interface RateLimitDecision {
 }
 
 /**
- * Where an engine keeps what an admitted decision holds (engine.ts): a symbol, so that the
- * decision's JSON and keys stay its public fields.
+ * Where an engine keeps what an admitted decision holds (its `Receipt`, check.ts): a symbol, so
+ * that the decision's JSON and keys stay its public fields.
  */
 export const RECEIPT = Symbol('rate-limit receipt');
 

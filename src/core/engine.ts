@@ -4,7 +4,6 @@ import {
   decisionOf,
   denial,
   RECEIPT,
-  type Releasable,
   toLimitResult,
   type LimitResult,
   type RateLimitDecision,
@@ -13,7 +12,7 @@ import { LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { checkKeyPrefix } from './config-checks.js';
 import type { LimitOutcome, RateLimitStore } from './stores/store.js';
-import { AdmittedChecks, Check } from './check.js';
+import { admissionReceipt, Check, holdings, type Receipt } from './check.js';
 
 export { toRetryAfterSeconds } from './decision.js';
 export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
@@ -21,32 +20,6 @@ export { LimitSet } from './limit-set.js';
 
 const NO_RESULTS: readonly LimitResult[] = [];
 const RELEASED: Promise<void> = Promise.resolve();
-
-/**
- * What an admitted decision took: enough to give it back once and release its slots once. Kept on
- * the decision under a symbol rather than in a WeakMap from decisions, which costs the garbage
- * collector dearly at a million decisions a second.
- */
-class Receipt extends AdmittedChecks implements Releasable {
-  refunded = false;
-  released = false;
-
-  constructor(
-    readonly engine: RateLimitEngine,
-    readonly set: LimitSet,
-    public context: RateLimitContext,
-    checks: readonly Check[],
-    outcomes: readonly LimitOutcome[],
-    /** The engine's count of resets when the call was admitted. */
-    readonly resets: number,
-  ) {
-    super(checks, outcomes);
-  }
-
-  release(decision: RateLimitDecision): Promise<void> {
-    return this.engine.release(this.set, decision);
-  }
-}
 
 type Receipted = RateLimitDecision & { [RECEIPT]?: Receipt };
 
@@ -119,7 +92,7 @@ export class RateLimitEngine {
   ): Promise<void> {
     const receipt = this.receiptOf(set, decision, 'refund');
     if (receipt === undefined || receipt.refunded) return;
-    const builtIns = receipt.resets === this.resets ? receipt.holdings(false) : [];
+    const builtIns = receipt.resets === this.resets ? holdings(receipt, false) : [];
     if (builtIns.length !== 0 && this.store.refund === undefined) throw missing('refund');
     receipt.refunded = true; // before any await: two refunds at once give back once
     if (builtIns.length !== 0) await this.store.refund?.(builtIns);
@@ -141,7 +114,7 @@ export class RateLimitEngine {
       if (this.store.refund === undefined) throw missing('refund');
       receipt.released = true; // before the store answers: two releases at once free once
       for (const told of receipt.releaseHooks) told();
-      return this.store.refund(receipt.holdings(true));
+      return this.store.refund(holdings(receipt, true));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -240,7 +213,7 @@ export class RateLimitEngine {
     decision: RateLimitDecision,
   ): RateLimitDecision {
     if (decision.allowed) {
-      const receipt = new Receipt(this, set, context, checks, outcomes, this.resets);
+      const receipt = admissionReceipt(this, set, context, checks, outcomes, this.resets);
       (decision as Receipted)[RECEIPT] = receipt;
     }
     return decision;
