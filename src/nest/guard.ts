@@ -143,8 +143,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const messageCount =
       type === 'http' && plan.messageLimited ? (service.messagePolicy?.count(request) ?? 0) : 0;
     const subject = subjectOf(call, service.resolveSubjectOption()) ?? service.unidentifiedSubject;
-    if (subject === undefined)
-      throw unidentifiedDenial(this.service, type, plan, call, messageCount);
+    if (subject === undefined) throw unidentifiedDenial(service, type, plan, call, messageCount);
     // Only an HTTP response with headers on reads the results: don't build them otherwise.
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
