@@ -58,6 +58,21 @@ const VARIANTS = [
   { variant: 'noop-guard', name: 'reference: a guard that admits every call' },
 ];
 
+/**
+ * BENCH_E2E_VARIANTS=memory,noop-guard measures only these variants beside 'no limiter' (every
+ * ratio is to it), e.g. to compare two builds of one limiter in less time. Default: all.
+ */
+const SELECTED = (process.env.BENCH_E2E_VARIANTS ?? '')
+  .split(',')
+  .map((variant) => variant.trim())
+  .filter((variant) => variant !== '');
+
+/** Whether a line of `skipped` names this variant (`<name>: not measured (...)`). */
+function isSkipped(entry, skipped) {
+  // The name and its colon: 'ours, in-memory store' is the start of the metrics variant's name.
+  return skipped.some((line) => line.startsWith(`${entry.name}:`));
+}
+
 const CALL = JSON.stringify({
   jsonrpc: '2.0',
   id: 1,
@@ -188,7 +203,7 @@ async function startServers(entries, pinned, skipped) {
       } catch (error) {
         // Only the Redis variant may be missing (no Redis); anything else is a real failure.
         if (entry.variant !== 'redis' || skipped === undefined) throw error;
-        if (!skipped.some((line) => line.startsWith(entry.name))) {
+        if (!isSkipped(entry, skipped)) {
           skipped.push(`${entry.name}: not measured (${error.message})`);
         }
       }
@@ -221,7 +236,7 @@ async function measureSequential(pinned, skipped, problems) {
   const redisPid = await redisProcessId();
   const epochOf = [];
   // A variant already known to be missing (no Redis) is not started at all.
-  let variants = VARIANTS.filter((entry) => !skipped.some((line) => line.startsWith(entry.name)));
+  let variants = VARIANTS.filter((entry) => !isSkipped(entry, skipped));
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     const order = rotate(variants, epoch % variants.length);
     const servers = await startServers(order, pinned, epoch === 0 ? skipped : undefined);
@@ -300,7 +315,7 @@ async function measureSimultaneous(pinned, problems) {
 async function measureFixedRate(pinned, rate, skipped, problems) {
   const perVariant = new Map();
   const redisPid = await redisProcessId();
-  const variants = VARIANTS.filter((entry) => !skipped.some((line) => line.startsWith(entry.name)));
+  const variants = VARIANTS.filter((entry) => !isSkipped(entry, skipped));
   for (let epoch = 0; epoch < FIXED_EPOCHS; epoch++) {
     const servers = await startServers(rotate(variants, epoch % variants.length), pinned);
     try {
@@ -384,13 +399,18 @@ export async function run() {
   log('e2e: compiling bench/e2e-app');
   compileApp();
   const pinned = pinning();
-  const skipped = [];
-  if (!(await redisAnswers())) {
+  const skipped = VARIANTS.filter(
+    (entry) => SELECTED.length > 0 && entry.variant !== 'none' && !SELECTED.includes(entry.variant),
+  ).map((entry) => `${entry.name}: not measured (BENCH_E2E_VARIANTS)`);
+  if (!isSkipped(VARIANTS[2], skipped) && !(await redisAnswers())) {
     skipped.push(`${VARIANTS[2].name}: not measured (no Redis answers at ${REDIS_URL})`);
   }
   const problems = [];
   const { rates, epochOf, cpu } = await measureSequential(pinned, skipped, problems);
-  const paired = PAIRED_EPOCHS > 0 ? await measureSimultaneous(pinned, problems) : [];
+  const paired =
+    PAIRED_EPOCHS > 0 && !isSkipped(VARIANTS[1], skipped)
+      ? await measureSimultaneous(pinned, problems)
+      : [];
   const fixedRate = Math.round(median(rates.get('no limiter')) * FIXED_SHARE);
   const fixed =
     FIXED_EPOCHS > 0 ? await measureFixedRate(pinned, fixedRate, skipped, problems) : new Map();

@@ -43,7 +43,7 @@ const frameworkRequests = new WeakMap<object, object>();
 
 /** Remember `request` as the framework request around its Node request, when it wraps one. */
 export function rememberFrameworkRequest(request: unknown): void {
-  const raw = safely(() => (request as { raw?: unknown }).raw);
+  const raw = property(request, 'raw');
   if (isObject(raw) && raw !== request) frameworkRequests.set(raw, request as object);
 }
 
@@ -176,7 +176,7 @@ export function cancelledByClient(
  * does not say. For a batch (an array), only the id is left out: it names no single request.
  */
 export function callFromHttpRequest(request: unknown): McpCall {
-  const body = safely(() => (request as { body?: unknown }).body);
+  const body = property(request, 'body');
   const message = isObject(body) && !Array.isArray(body) ? body : undefined;
   const params = field(message, 'params');
   return {
@@ -220,7 +220,7 @@ export function subjectOf(call: McpCall, resolve?: (call: McpCall) => unknown): 
 
 /** A header's value (first one when repeated), from Express, Fastify or a plain Node request. */
 export function header(request: unknown, lowerCaseName: string): string | undefined {
-  const headers = safely(() => (request as { headers?: unknown }).headers);
+  const headers = property(request, 'headers');
   const value = field(headers, lowerCaseName);
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
@@ -280,12 +280,4 @@ function invoke(value: unknown, key: string): unknown {
 
 function isObject(value: unknown): value is object {
   return value !== null && typeof value === 'object';
-}
-
-function safely<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
 }

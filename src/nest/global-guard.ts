@@ -22,8 +22,23 @@ export class McpRateLimitGlobalGuard implements CanActivate {
   }
 }
 
+/**
+ * Whether a handler or class binds McpRateLimitGuard, by handler or class: read once, as Nest reads
+ * a handler's guards once, when it builds the handler's route (a guard bound later never runs).
+ */
+const bindingGuard = new WeakMap<object, boolean>();
+
 /** Whether Nest runs McpRateLimitGuard on this handler or class of its own (inherited included). */
 function bindsGuard(target: object): boolean {
+  let binds = bindingGuard.get(target);
+  if (binds === undefined) {
+    binds = declaresGuard(target);
+    bindingGuard.set(target, binds);
+  }
+  return binds;
+}
+
+function declaresGuard(target: object): boolean {
   const guards = Reflect.getMetadata(NEST_GUARDS, target) as readonly unknown[] | undefined;
   if (guards === undefined) return false;
   return guards.some((guard) => guard === McpRateLimitGuard || guard instanceof McpRateLimitGuard);

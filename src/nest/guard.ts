@@ -18,7 +18,6 @@ import {
   type McpCall,
 } from '../mcp/call.js';
 import { MULTI_ROUND_TRIP_METHODS, nextRound, type ClaimedState } from '../mcp/continuations.js';
-import { errorDataOf, type RateLimitErrorData } from '../mcp/json-rpc-error.js';
 import { isTaskRequest } from '../mcp/message-policy.js';
 import { linkFrameworkRequests } from './framework-requests.js';
 import {
@@ -29,10 +28,9 @@ import {
   type CarriedCharge,
 } from './admitted-calls.js';
 import { passOtherContext } from './declarations.js';
-import { reportDecision, reportUnidentified, UNIDENTIFIED_LIMIT } from './decision-report.js';
-import { RateLimitExceededException } from './exception.js';
+import { reportDecision } from './decision-report.js';
+import { denialOf, unidentifiedDenial } from './denials.js';
 import type { HandlerPlan } from './handler-plan.js';
-import { rpcDenial } from './rpc-denial.js';
 import { isThenable, whenDecided } from './when-decided.js';
 import { rateLimitHeaderValues, setResponseHeader, type HeaderSource } from './headers.js';
 import type { McpRateLimitService } from './rate-limit.service.js';
@@ -103,7 +101,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const service = this.service;
     if (!service.enabled) return true;
-    if (!service.isReady) return service.whenReady().then(() => this.check(context));
+    // Bound, not an arrow: a closure here would make every call allocate a context for what it
+    // captures, waiting or not (likewise for the other callbacks of this guard).
+    if (!service.isReady) return service.whenReady().then(this.check.bind(this, context));
     return this.check(context);
   }
 
@@ -143,20 +143,45 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const messageCount =
       type === 'http' && plan.messageLimited ? (service.messagePolicy?.count(request) ?? 0) : 0;
     const subject = subjectOf(call, service.resolveSubjectOption()) ?? service.unidentifiedSubject;
-    if (subject === undefined) throw this.unidentified(type, plan, call, messageCount);
+    if (subject === undefined) throw unidentifiedDenial(service, type, plan, call, messageCount);
     // Only an HTTP response with headers on reads the results: don't build them otherwise.
     const evaluated: HeaderSource[] | undefined =
       request !== null && typeof request === 'object' && service.headersEnabled ? [] : undefined;
 
     if (messageCount > 0) {
       const messageContext = new CallContext(call, subject, messageCount);
-      return whenDecided(service.evaluateMessages(plan, messageContext, call), (decision) => {
-        reportDecision(service, plan, 'message', call, subject, decision, messageCount);
-        if (!decision.allowed) throw this.denial(type, plan, call, decision, true);
-        evaluated?.push({ results: decision.results, messageLevel: true });
-        return this.checkHandler(context, key, type, plan, call, subject, evaluated);
-      });
+      return whenDecided(
+        service.evaluateMessages(plan, messageContext, call),
+        this.afterMessageDecision.bind(
+          this,
+          context,
+          key,
+          type,
+          plan,
+          call,
+          messageContext,
+          evaluated,
+        ),
+      );
     }
+    return this.checkHandler(context, key, type, plan, call, subject, evaluated);
+  }
+
+  /** What follows the message-level decision: the handler's own limits, if it admitted. */
+  private afterMessageDecision(
+    context: ExecutionContext,
+    key: object | undefined,
+    type: 'rpc' | 'http',
+    plan: HandlerPlan,
+    call: McpCall,
+    messageContext: CallContext,
+    evaluated: HeaderSource[] | undefined,
+    decision: RateLimitDecision,
+  ): boolean | Promise<boolean> {
+    const { subject, cost } = messageContext;
+    reportDecision(this.service, plan, 'message', call, subject, decision, cost);
+    if (!decision.allowed) throw denialOf(this.service, type, plan, call, decision, true);
+    evaluated?.push({ results: decision.results, messageLevel: true });
     return this.checkHandler(context, key, type, plan, call, subject, evaluated);
   }
 
@@ -216,8 +241,17 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     const limitContext = new CallContext(call, subject, plan.costOf(call));
     const decision = this.service.evaluateHandler(plan, limitContext, call);
     if (isThenable(decision)) {
-      return Promise.resolve(decision).then((settled) =>
-        this.afterHandlerDecision(context, key, type, plan, call, limitContext, evaluated, settled),
+      return Promise.resolve(decision).then(
+        this.afterHandlerDecision.bind(
+          this,
+          context,
+          key,
+          type,
+          plan,
+          call,
+          limitContext,
+          evaluated,
+        ),
       );
     }
     return this.afterHandlerDecision(
@@ -262,7 +296,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
       if (!settled.allowed) {
         const { carried, round: issuedIn } = claimed;
         followUp.continuations.record(subject, plan.owner, call.requestState!, carried, issuedIn);
-        throw this.denial(type, plan, call, settled, false);
+        throw denialOf(this.service, type, plan, call, settled, false);
       }
       const hold = this.holdSlots(context, type, plan, call, settled);
       markDecided(key, { ...decided, slots: hold });
@@ -287,7 +321,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   ): boolean {
     const subject = limitContext.subject;
     reportDecision(this.service, plan, 'handler', call, subject, decision, 1);
-    if (!decision.allowed) throw this.denial(type, plan, call, decision, false);
+    if (!decision.allowed) throw denialOf(this.service, type, plan, call, decision, false);
     if (plan.followsCalls) {
       const followUp = this.service;
       markDecided(key, {
@@ -332,52 +366,6 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
       setResponseHeader(adapter, response, 'RateLimit', values.remaining);
     }
     return true;
-  }
-
-  private denial(
-    type: 'rpc' | 'http',
-    plan: HandlerPlan,
-    call: McpCall,
-    decision: RateLimitDecision,
-    messageLevel: boolean,
-  ): Error {
-    return this.deny(type, plan, call, errorDataOf(decision), decision.results, messageLevel);
-  }
-
-  private deny(
-    type: 'rpc' | 'http',
-    plan: HandlerPlan,
-    call: McpCall,
-    data: RateLimitErrorData,
-    results: RateLimitDecision['results'],
-    messageLevel: boolean,
-  ): Error {
-    if (type === 'rpc') {
-      // A tool whose denials are results: the filter (bound with the guard) answers the result.
-      if (plan.deniesAsResult && call.method === 'tools/call') {
-        return new RateLimitExceededException(data, call.requestId, results, false, {
-          tool: call.target,
-        });
-      }
-      return rpcDenial(data, this.service.errorCode);
-    }
-    return new RateLimitExceededException(data, call.requestId, results, messageLevel);
-  }
-
-  /**
-   * A caller we cannot identify gets no quota of its own: denied (option `unidentified`), by the
-   * message-level limit when it is the first that would decide (or the only one).
-   */
-  private unidentified(
-    type: 'rpc' | 'http',
-    plan: HandlerPlan,
-    call: McpCall,
-    messages: number,
-  ): Error {
-    const messageLevel = messages > 0 || !plan.limited;
-    reportUnidentified(this.service, plan, messageLevel ? 'message' : 'handler', call);
-    const data = { retryAfter: 1, limit: UNIDENTIFIED_LIMIT };
-    return this.deny(type, plan, call, data, [], messageLevel);
   }
 }
 

@@ -145,7 +145,14 @@ export class HandlerPlan {
 
   /** The limits of this call: with `limitByContext` choices, the set of the chosen ones. */
   setFor(context: RateLimitContext): LimitSet {
-    if (this.unconditionalSet !== undefined) return this.unconditionalSet;
+    return this.unconditionalSet ?? this.chosenSet(context);
+  }
+
+  /**
+   * The set of the `limitByContext` choices of this call. Apart from setFor: its closure would make
+   * every call of setFor allocate a context for `context`, choices or not.
+   */
+  private chosenSet(context: RateLimitContext): LimitSet {
     const names = this.contextual.map((choice) => chooseName(choice, context));
     return this.sets.get(names.join('\u0000'))!;
   }

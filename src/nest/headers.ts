@@ -23,8 +23,10 @@ export function rateLimitHeaderValues(
   const policy: string[] = [];
   const remaining: string[] = [];
   for (const { results, messageLevel } of sources) {
-    results.forEach((result, index) => {
-      if (result.quota === undefined || holdsSlots(result.limiter)) return;
+    // A loop, not forEach: its callback would make every admitted request allocate a context.
+    for (let index = 0; index < results.length; index++) {
+      const result = results[index];
+      if (result.quota === undefined || holdsSlots(result.limiter)) continue;
       const name = policyName(result, index, messageLevel);
       const quota = Math.max(0, Math.floor(result.quota));
       const limit = result.limiter;
@@ -39,7 +41,7 @@ export function rateLimitHeaderValues(
           ? ''
           : `;t=${Math.max(0, Math.ceil(result.resetAfterMs / 1000))}`;
       remaining.push(`${name};r=${left}${resetPart}`);
-    });
+    }
   }
   if (policy.length === 0) return undefined;
   return { policy: policy.join(', '), remaining: remaining.join(', ') };

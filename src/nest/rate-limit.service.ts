@@ -221,10 +221,9 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
     set = plan.setFor(context),
   ): RateLimitDecision | Promise<RateLimitDecision> {
     if (!this.scopeCalls) return this.engine.decide(set, context);
-    return this.evaluationScope.run(
-      { scope: 'handler', plan, subject: context.subject, call },
-      () => this.engine.decide(set, context),
-    );
+    // Bound, not an arrow: its closure would make every evaluation allocate a context, scoped or not.
+    const scope: EvaluationScope = { scope: 'handler', plan, subject: context.subject, call };
+    return this.evaluationScope.run(scope, this.engine.decide.bind(this.engine, set, context));
   }
 
   /** Decide `count` MCP messages against the message-level limit; see {@link evaluateHandler}. */
@@ -234,10 +233,9 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
     call: McpCall,
   ): RateLimitDecision | Promise<RateLimitDecision> {
     if (!this.scopeCalls) return this.messageEngine!.decide(this.messageSet!, context);
-    return this.evaluationScope.run(
-      { scope: 'message', plan, subject: context.subject, call },
-      () => this.messageEngine!.decide(this.messageSet!, context),
-    );
+    const engine = this.messageEngine!;
+    const scope: EvaluationScope = { scope: 'message', plan, subject: context.subject, call };
+    return this.evaluationScope.run(scope, engine.decide.bind(engine, this.messageSet!, context));
   }
 
   /**
