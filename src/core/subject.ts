@@ -83,11 +83,16 @@ function userIdOf(user: unknown): string | undefined {
     const id = idOf(record[field], `request.user.${field}`);
     if (id !== undefined) return id;
   }
-  if (USER_ID_FIELDS.some((field) => record[field] === '')) throw emptyUserId();
+  if (hasEmptyId(record)) throw emptyUserId();
   if (isEmptyPlainObject(record)) return undefined;
   throw new RateLimitConfigError(
     `request.user has no id (read ${USER_ID_FIELDS.join(', ')}): it cannot key a rate limit; give the user one of these ids, or choose the subject with the resolveSubject option`,
   );
+}
+
+// Apart from userIdOf: an arrow there would make V8 allocate its captured scope on every call.
+function hasEmptyId(record: Record<string, unknown>): boolean {
+  return USER_ID_FIELDS.some((field) => record[field] === '');
 }
 
 function emptyUserId(): RateLimitConfigError {
