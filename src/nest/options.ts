@@ -1,7 +1,7 @@
 import type { Type } from '@nestjs/common';
 import { holdsSlots } from '../core/limit-set.js';
 import { refuseUnknownOptions } from '../core/config-checks.js';
-import { RateLimitConfigError } from '../core/limits.js';
+import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { POLICIES } from '../core/stores/insurance.js';
 import { errorCodeProblem } from '../mcp/json-rpc-error.js';
 import type { McpRateLimiter } from '../core/context.js';
@@ -276,6 +276,17 @@ export function checkOptions(options: McpRateLimitModuleOptions): McpRateLimitMo
       // Nothing follows a message to its end to release a slot: limit the tools instead.
       fail(
         '"messageLimit.limits" cannot hold a ConcurrencyLimit (a message has no end to release its slot at); put it on the handlers with @RateLimit()',
+      );
+    }
+    if (
+      messageLimit.limits.some(
+        (limit) => limit instanceof BuiltInRateLimit && limit.cost !== undefined,
+      )
+    ) {
+      // A POST costs the requests it carries; a limit's own cost would replace that count (a batch
+      // of 50 counted as 1).
+      fail(
+        '"messageLimit.limits" cannot hold a limit with its own "cost": the message-level limit counts each request of a batch; remove "cost" (to charge by arguments, put the limit on the handlers with @RateLimit())',
       );
     }
     for (const name of ['excludedMethods', 'countedMethods'] as const) {

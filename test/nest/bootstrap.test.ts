@@ -285,6 +285,12 @@ describe('bootstrap validation', () => {
     ).rejects.toThrow(
       'McpRateLimitModule: "messageLimit.limits" cannot hold a ConcurrencyLimit (a message has no end to release its slot at); put it on the handlers with @RateLimit()',
     );
+    // Found by attack review 10: a limit's own cost replaced the count of a batch's requests, so
+    // five batches of 50 passed a limit of 10 per hour.
+    const costly = new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 3600, cost: 1 });
+    await expect(bootstrap(SlowController, { messageLimit: { limits: [costly] } })).rejects.toThrow(
+      'McpRateLimitModule: "messageLimit.limits" cannot hold a limit with its own "cost": the message-level limit counts each request of a batch; remove "cost" (to charge by arguments, put the limit on the handlers with @RateLimit())',
+    );
     const store: RateLimitStore = {
       evaluate: (checks) =>
         Promise.resolve(
