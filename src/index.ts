@@ -49,7 +49,7 @@ export type {
   StoreErrorPolicy,
   OutagePolicyOptions,
   RateLimitLogger,
-} from './core/stores/insurance.js';
+} from './core/stores/outage-policy.js';
 export { defaultSubject, normalizeIp, encodeKeyPart } from './core/subject.js';
 export type { Clock } from './core/clock.js';
 

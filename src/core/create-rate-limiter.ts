@@ -8,7 +8,8 @@ import {
 } from './engine.js';
 import { refuseUnknownOptions } from './config-checks.js';
 import { RateLimitConfigError } from './limits.js';
-import { withOutagePolicy, type OutagePolicyOptions } from './stores/insurance.js';
+import { withOutagePolicy } from './stores/insurance.js';
+import type { OutagePolicyOptions } from './stores/outage-policy.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { RateLimitStore } from './stores/store.js';
 

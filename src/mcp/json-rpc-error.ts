@@ -214,7 +214,10 @@ export function errorDataOf(decision: RateLimitDecision): RateLimitErrorData {
   const retryAfter = decision.retryAfter ?? 1;
   const aboveQuota = decision.results.find(
     (result) =>
-      result.cost !== undefined && result.quota !== undefined && result.cost > result.quota,
+      !result.allowed &&
+      result.cost !== undefined &&
+      result.quota !== undefined &&
+      result.cost > result.quota,
   );
   const deniedBy = aboveQuota?.limiter ?? decision.deniedBy;
   if (deniedBy instanceof BuiltInRateLimit) {

@@ -143,6 +143,14 @@ describe('ResilientStore (the onStoreError policy)', () => {
     ]);
   });
 
+  // Found by attack review 10: 'allow' admitted a call above a limit's whole quota, which no
+  // window of the store would ever admit: an outage made an always-refused call run.
+  it("allow admits no call above a limit's whole quota (2 per 10 s: a cost of 3)", async () => {
+    const allow = new ResilientStore(failing, { policy: 'allow', logger: quietLogger() });
+    const outcomes = await allow.evaluate([check('k', 2), check('big', 3)]);
+    expect(outcomes.map((outcome) => outcome.allowed)).toEqual([true, false]);
+  });
+
   it('rejects an unknown policy', () => {
     expect(() => new ResilientStore(failing, { policy: 'maybe' as never })).toThrow(
       'onStoreError must be one of',

@@ -9,40 +9,14 @@ import {
   type ResetMark,
 } from './store.js';
 
-/**
- * What to do while the store cannot answer:
- * - `insurance` (default): decide with an in-process MemoryStore holding the same limits, so each
- *   instance still enforces them on its own traffic until the store is back. It records every call
- *   this instance admits, outage or not, for as long as the limits' windows last: a store that
- *   flaps, or comes back empty, never gives anyone more than this instance has left;
- * - `allow`: admit every call (fail open);
- * - `deny`: deny every call (fail closed), with a retryAfter of `denyRetryAfterMs`.
- */
-export type StoreErrorPolicy = 'insurance' | 'allow' | 'deny';
-
-/** Minimal logger: Nest's `Logger` and `console` both fit. */
-export interface RateLimitLogger {
-  warn(message: string): void;
-}
-
-export interface OutagePolicyOptions {
-  readonly policy?: StoreErrorPolicy;
-  readonly logger?: RateLimitLogger;
-  /** The outage is logged at most once per this interval (default 60 s), not once per call. */
-  readonly logIntervalMs?: number;
-  /** After a failure, the store is tried again after this long (default 1 s); meanwhile the policy decides. */
-  readonly retryIntervalMs?: number;
-  /** retryAfter of calls denied under the `deny` policy (default 1 s). */
-  readonly denyRetryAfterMs?: number;
-  /** Told of every failed store call (the decision hook's store-error event). */
-  readonly reportStoreError?: (error: unknown) => void;
-  readonly clock?: Clock;
-}
+import {
+  POLICIES,
+  type OutagePolicyOptions,
+  type RateLimitLogger,
+  type StoreErrorPolicy,
+} from './outage-policy.js';
 
 const MAX_UNSENT_RELEASES = 10_000; // calls whose failed releases are kept to send again
-
-/** Every `onStoreError` policy, for validation. */
-export const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
 
 /**
  * Wraps a store with the outage policy. `evaluate`, `peek` and `refund` never reject because of the
@@ -344,12 +318,19 @@ export class ResilientStore implements RateLimitStore {
     return own.map((outcome) => ({ ...outcome, decidedByPolicy: true }));
   }
 
-  /** The `allow` or `deny` policy's answer. */
+  /** The `allow` or `deny` policy's answer; not even `allow` admits a cost above the quota. */
   private policyOutcomes(checks: readonly LimitCheck[]): readonly LimitOutcome[] {
-    const allowed = this.policy !== 'deny';
-    const retryAfterMs = allowed ? 0 : this.denyRetryAfterMs;
-    const outcome = { allowed, retryAfterMs, remaining: 0, resetAfterMs: retryAfterMs };
-    return checks.map(() => ({ ...outcome, decidedByPolicy: true }));
+    return checks.map(({ cost, limit }) => {
+      const allowed = this.policy !== 'deny' && cost <= limit.policy.quota;
+      const retryAfterMs = allowed ? 0 : this.denyRetryAfterMs;
+      return {
+        allowed,
+        retryAfterMs,
+        remaining: 0,
+        resetAfterMs: retryAfterMs,
+        decidedByPolicy: true,
+      };
+    });
   }
 
   private failed(error: unknown, nowMs: number): void {
