@@ -54,6 +54,12 @@ export class LimitSet {
     const seen = new Map<string, { limit: BuiltInRateLimit; count: number }>();
     limiters.forEach((limiter, index) => {
       if (limiter instanceof BuiltInRateLimit) {
+        if (typeof limiter.cost === 'number' && limiter.cost > limiter.policy.quota) {
+          // No window would ever admit a call of this limit: every call would be refused.
+          throw new RateLimitConfigError(
+            `${owner}: ${limiter.describe()} (limit #${index + 1}) has a cost of ${limiter.cost}, more than its whole quota of ${limiter.policy.quota}: it would refuse every call`,
+          );
+        }
         const where =
           limiter.namespace === undefined
             ? `h${encodeKeyPart(scope)}`

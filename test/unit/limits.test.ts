@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   ConcurrencyLimit,
+  createRateLimiter,
   FixedWindowRateLimit,
   GcraRateLimit,
   RateLimitConfigError,
@@ -95,6 +96,16 @@ describe('costs', () => {
   it('a cost function that returns garbage throws instead of letting the call through', () => {
     const limit = new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 1, cost: () => Number.NaN });
     expect(() => limit.costOf({ subject: 's', cost: 1 })).toThrow('FixedWindowRateLimit: "cost"');
+  });
+
+  // Found by attack review 10: such a limit refused every call, each answered "never admitted".
+  it('a fixed cost above the whole quota is refused where the limit is used', () => {
+    const limit = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60, cost: 3 });
+    expect(() => createRateLimiter({ limits: [limit] })).toThrow(
+      'createRateLimiter: FixedWindowRateLimit(2 per 60s) (limit #1) has a cost of 3, more than its whole quota of 2: it would refuse every call',
+    );
+    const fits = new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60, cost: 2 });
+    expect(() => createRateLimiter({ limits: [fits] })).not.toThrow();
   });
 
   it('0 is a valid cost (a free call), not "use the default"', () => {
