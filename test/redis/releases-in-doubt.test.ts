@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from '@jest/
 import { ConcurrencyLimit, FixedWindowRateLimit } from '../../src/core/limits.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
 import { ResilientStore } from '../../src/core/stores/insurance.js';
-import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
+import { createRateLimiter, type RateLimiter } from '../../src/core/create-rate-limiter.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { TestRedisServer } from './redis-server.js';
 import { connectNodeRedis } from './clients.js';
@@ -25,6 +25,47 @@ import { redisDescribe } from './redis-available.js';
 const describeRedis = await redisDescribe('releases in doubt', { ownServers: true });
 const quiet = { warn: () => undefined };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Other subjects' calls (named by `probe`) probe the store until it answers again; then the kept
+ * releases get `settleMs` to be sent.
+ */
+async function recovered(
+  limiter: RateLimiter,
+  probe: () => string,
+  withinMs: number,
+  settleMs: number,
+): Promise<void> {
+  const resilient = limiter.engine.store as ResilientStore;
+  const end = Date.now() + withinMs;
+  while (resilient.degraded) {
+    if (Date.now() > end) throw new Error('not recovered');
+    await (await limiter.consume(probe())).release();
+    await sleep(60);
+  }
+  await sleep(settleMs);
+}
+
+/**
+ * Whether another instance (its own record knows nothing of alice) gets a third and a fourth call
+ * of alice from Redis, under `name`'s 2 slots; both are released after.
+ */
+async function aliceCallsElsewhere(
+  store: RedisStore,
+  name: string,
+): Promise<{ third: boolean; fourth: boolean }> {
+  const other = createRateLimiter({
+    name,
+    limits: [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 600 })],
+    store,
+    logger: quiet,
+  });
+  const third = await other.consume('user:alice');
+  const fourth = await other.consume('user:alice');
+  await third.release();
+  await fourth.release();
+  return { third: third.allowed, fourth: fourth.allowed };
+}
 
 describeRedis('ResilientStore + RedisStore (node-redis): releases in doubt', () => {
   let server: TestRedisServer;
@@ -55,7 +96,6 @@ describeRedis('ResilientStore + RedisStore (node-redis): releases in doubt', () 
         logger: quiet,
         retryIntervalMs: 50,
       });
-      const resilient = limiter.engine.store as ResilientStore;
       await (await limiter.consume('user:warm-up')).release();
 
       // Two calls of alice in the same tick: one script call, one Redis time, one lease expiry.
@@ -75,31 +115,14 @@ describeRedis('ResilientStore + RedisStore (node-redis): releases in doubt', () 
       proxy.heal();
 
       // Recovery: other subjects' calls probe the store until it answers again.
-      const end = Date.now() + 10_000;
-      while (resilient.degraded) {
-        if (Date.now() > end) throw new Error('not recovered');
-        const probe = await limiter.consume('user:probe');
-        await probe.release();
-        await sleep(60);
-      }
-      await sleep(300); // the kept releases are sent again on recovery
+      await recovered(limiter, () => 'user:probe', 10_000, 300);
 
       // The second call still runs: alice holds one slot of two. Another instance (its own record
       // knows nothing of alice) asks Redis.
-      const other = createRateLimiter({
-        name: 'lost-release',
-        limits: [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 600 })],
-        store: storeB,
-        logger: quiet,
-      });
-      const third = await other.consume('user:alice');
-      const fourth = await other.consume('user:alice');
-      expect({ third: third.allowed, fourth: fourth.allowed }).toEqual({
+      expect(await aliceCallsElsewhere(storeB, 'lost-release')).toEqual({
         third: true,
         fourth: false,
       });
-      await third.release();
-      await fourth.release();
       await second.release();
     } finally {
       await store.close();
@@ -123,7 +146,6 @@ describeRedis('ResilientStore + RedisStore (node-redis): releases in doubt', () 
         logger: quiet,
         retryIntervalMs: 50,
       });
-      const resilient = limiter.engine.store as ResilientStore;
       await (await limiter.consume('user:warm-up')).release();
       // One earlier call of alice, ended: this instance's own record counts it.
       await (await limiter.consume('user:alice')).release();
@@ -145,30 +167,10 @@ describeRedis('ResilientStore + RedisStore (node-redis): releases in doubt', () 
       await sleep(100);
       proxy.heal();
 
-      const end = Date.now() + 10_000;
-      while (resilient.degraded) {
-        if (Date.now() > end) throw new Error('not recovered');
-        const probe = await limiter.consume(`user:probe-${Date.now()}`);
-        await probe.release();
-        await sleep(60);
-      }
-      await sleep(300); // kept releases are sent again on recovery
+      await recovered(limiter, () => `user:probe-${Date.now()}`, 10_000, 300);
 
       // `running` still runs: alice holds one slot of two. Another instance asks Redis.
-      const other = createRateLimiter({
-        name: 'mixed',
-        limits: [new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 600 })],
-        store: storeB,
-        logger: quiet,
-      });
-      const third = await other.consume('user:alice');
-      const fourth = await other.consume('user:alice');
-      expect({ third: third.allowed, fourth: fourth.allowed }).toEqual({
-        third: true,
-        fourth: false,
-      });
-      await third.release();
-      await fourth.release();
+      expect(await aliceCallsElsewhere(storeB, 'mixed')).toEqual({ third: true, fourth: false });
       await running.release();
     } finally {
       await store.close();
@@ -212,13 +214,7 @@ describeRedis('ResilientStore + RedisStore (node-redis): releases in doubt', () 
       proxy.heal();
       // Recovery: calls of other subjects probe the store until it answers again; the kept
       // releases are sent then.
-      const end = Date.now() + 15_000;
-      while (resilient.degraded) {
-        if (Date.now() > end) throw new Error('not recovered');
-        await (await limiter.consume('user:probe')).release();
-        await sleep(60);
-      }
-      await sleep(500);
+      await recovered(limiter, () => 'user:probe', 15_000, 500);
 
       // Another instance asks Redis: nothing of the victim's runs.
       const other = createRateLimiter({
