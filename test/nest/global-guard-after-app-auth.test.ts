@@ -19,8 +19,9 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import { serveHttp } from '../fixtures/http-app.js';
 
 @Injectable()
 class AuthGuard implements CanActivate {
@@ -58,9 +59,7 @@ class AppModule {}
 let app: INestApplication;
 let url: string;
 beforeAll(async () => {
-  app = await NestFactory.create(AppModule, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  url = `${await app.getUrl()}/reports`.replace('[::1]', '127.0.0.1');
+  ({ app, url } = await serveHttp(AppModule, 'reports'));
 });
 afterAll(async () => {
   await app?.close();

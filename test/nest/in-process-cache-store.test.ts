@@ -7,7 +7,6 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
 import { Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import {
   FixedWindowRateLimit,
   McpRateLimitModule,
@@ -15,6 +14,7 @@ import {
   MemoryStore,
   RateLimit,
 } from '../../src/index.js';
+import { serveHttp, subjectByApiKey } from '../fixtures/http-app.js';
 
 jest.setTimeout(60_000);
 
@@ -33,12 +33,7 @@ class RpcController {
     CacheModule.register({ isGlobal: true }),
     McpRateLimitModule.forRoot({
       // A subject per API key, as the README shows.
-      resolveSubject: (call) => {
-        const key = (call.request as { headers?: Record<string, unknown> } | undefined)?.headers?.[
-          'x-api-key'
-        ];
-        return typeof key === 'string' ? `key:${key}` : undefined;
-      },
+      resolveSubject: subjectByApiKey,
     }),
   ],
   controllers: [RpcController],
@@ -48,9 +43,7 @@ class AppModule {}
 let app: INestApplication;
 let url: string;
 beforeAll(async () => {
-  app = await NestFactory.create(AppModule, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  url = `${await app.getUrl()}/rpc`.replace('[::1]', '127.0.0.1');
+  ({ app, url } = await serveHttp(AppModule, 'rpc'));
 });
 afterAll(async () => {
   await app?.close();

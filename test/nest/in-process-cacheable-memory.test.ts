@@ -11,7 +11,6 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { CacheModule } from '@nestjs/cache-manager';
 import { Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { CacheableMemory } from 'cacheable';
 import { Keyv } from 'keyv';
 import {
@@ -21,6 +20,7 @@ import {
   MemoryStore,
   RateLimit,
 } from '../../src/index.js';
+import { serveHttp, subjectByApiKey } from '../fixtures/http-app.js';
 
 jest.setTimeout(60_000);
 
@@ -46,12 +46,7 @@ class RpcController {
       // Fail closed while the store is down (no outage record of this instance's own; the
       // default 'insurance' record happens to catch the eviction below, 'allow' does not either).
       onStoreError: 'deny',
-      resolveSubject: (call) => {
-        const key = (call.request as { headers?: Record<string, unknown> } | undefined)?.headers?.[
-          'x-api-key'
-        ];
-        return typeof key === 'string' ? `key:${key}` : undefined;
-      },
+      resolveSubject: subjectByApiKey,
     }),
   ],
   controllers: [RpcController],
@@ -61,9 +56,7 @@ class AppModule {}
 let app: INestApplication;
 let url: string;
 beforeAll(async () => {
-  app = await NestFactory.create(AppModule, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  url = `${await app.getUrl()}/rpc`.replace('[::1]', '127.0.0.1');
+  ({ app, url } = await serveHttp(AppModule, 'rpc'));
 });
 afterAll(async () => {
   await app?.close();
