@@ -8,34 +8,21 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
 import { inputRequired } from '@modelcontextprotocol/server';
-import { Controller, Module, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
-import {
-  McpController,
-  McpHttpControllerFor,
-  StreamableHttpTransport,
-  Tool,
-} from '@rekog/mcp-nest';
+import { McpController, Tool } from '@rekog/mcp-nest';
 import { z } from 'zod';
 import {
   FixedWindowRateLimit,
-  McpRateLimitModule,
   RateLimit,
   RateLimitCost,
   RateLimitOptions,
 } from '../../src/index.js';
-import { client2026, type RoundAnswer, toolRound } from '../fixtures/mcp-2026-client.js';
-import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { type RoundAnswer, toolRound } from '../fixtures/mcp-2026-client.js';
+import { serveToolsFor2026, inputResponsesOf } from '../fixtures/mcp-nest-server.js';
 
 /** Pages actually exported (the expensive work, done once the user confirmed). */
 let exported = 0;
-
-function inputResponsesOf(ctx: unknown): Record<string, unknown> | undefined {
-  const sdk = (ctx as { getArgByIndex(index: number): unknown }).getArgByIndex(4) as {
-    mcpReq?: { inputResponses?: Record<string, unknown> };
-  };
-  return sdk.mcpReq?.inputResponses;
-}
 
 @McpController()
 class ExportTools {
@@ -71,14 +58,7 @@ let app: INestApplication;
 let client: Client;
 
 beforeAll(async () => {
-  const transport = new StreamableHttpTransport();
-  @Controller('mcp')
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, ExportTools] })
-  class AppModule {}
-  let url: URL;
-  ({ app, url } = await serveMcpNest(AppModule, transport, 'export-cost'));
-  client = await client2026('export-cost', false).connect(url);
+  ({ app, client } = await serveToolsFor2026(ExportTools, 'export-cost'));
 });
 
 afterAll(async () => {

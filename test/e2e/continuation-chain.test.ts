@@ -10,34 +10,17 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
-import { client2026, type RoundAnswer, toolRound } from '../fixtures/mcp-2026-client.js';
+import { type RoundAnswer, toolRound } from '../fixtures/mcp-2026-client.js';
 import { inputRequired } from '@modelcontextprotocol/server';
-import { Controller, Module, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
-import {
-  McpController,
-  McpHttpControllerFor,
-  StreamableHttpTransport,
-  Tool,
-} from '@rekog/mcp-nest';
+import { McpController, Tool } from '@rekog/mcp-nest';
 import { z } from 'zod';
-import {
-  FixedWindowRateLimit,
-  McpRateLimitModule,
-  RateLimit,
-  RateLimitOptions,
-} from '../../src/index.js';
-import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { FixedWindowRateLimit, RateLimit, RateLimitOptions } from '../../src/index.js';
+import { serveToolsFor2026, inputResponsesOf } from '../fixtures/mcp-nest-server.js';
 
 /** Runs of the tool's body: the expensive part it does before asking. */
 let runs = 0;
-
-function inputResponsesOf(ctx: unknown): Record<string, unknown> | undefined {
-  const sdk = (ctx as { getArgByIndex(index: number): unknown }).getArgByIndex(4) as {
-    mcpReq?: { inputResponses?: Record<string, unknown> };
-  };
-  return sdk.mcpReq?.inputResponses;
-}
 
 @McpController()
 class PlanningTools {
@@ -70,14 +53,7 @@ let app: INestApplication;
 let client: Client;
 
 beforeAll(async () => {
-  const transport = new StreamableHttpTransport();
-  @Controller('mcp')
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, PlanningTools] })
-  class AppModule {}
-  let url: URL;
-  ({ app, url } = await serveMcpNest(AppModule, transport, 'planning'));
-  client = await client2026('planning', false).connect(url);
+  ({ app, client } = await serveToolsFor2026(PlanningTools, 'planning'));
 });
 
 afterAll(async () => {

@@ -10,22 +10,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
-import { Controller, Module, type INestApplication } from '@nestjs/common';
-import {
-  McpController,
-  McpHttpControllerFor,
-  StreamableHttpTransport,
-  Tool,
-} from '@rekog/mcp-nest';
+import type { INestApplication } from '@nestjs/common';
+import { McpController, Tool } from '@rekog/mcp-nest';
 import { z } from 'zod';
-import {
-  FixedWindowRateLimit,
-  McpRateLimitModule,
-  RateLimit,
-  RateLimitOptions,
-} from '../../src/index.js';
-import { client2026, toolRound } from '../fixtures/mcp-2026-client.js';
-import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { FixedWindowRateLimit, RateLimit, RateLimitOptions } from '../../src/index.js';
+import { toolRound } from '../fixtures/mcp-2026-client.js';
+import { serveToolsFor2026 } from '../fixtures/mcp-nest-server.js';
 
 const documents = new Map<string, unknown>();
 const reads = { get: 0, check: 0 };
@@ -75,14 +65,7 @@ let app: INestApplication;
 let client: Client;
 
 beforeAll(async () => {
-  const transport = new StreamableHttpTransport();
-  @Controller('mcp')
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, DocumentTools] })
-  class AppModule {}
-  let url: URL;
-  ({ app, url } = await serveMcpNest(AppModule, transport, 'documents'));
-  client = await client2026('documents', false).connect(url);
+  ({ app, client } = await serveToolsFor2026(DocumentTools, 'documents'));
 });
 
 afterAll(async () => {

@@ -9,17 +9,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/client';
-import { Controller, Module, type INestApplication } from '@nestjs/common';
-import {
-  McpController,
-  McpHttpControllerFor,
-  StreamableHttpTransport,
-  Tool,
-} from '@rekog/mcp-nest';
+import type { INestApplication } from '@nestjs/common';
+import { McpController, Tool } from '@rekog/mcp-nest';
 import { z } from 'zod';
-import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
-import { client2026, toolRound } from '../fixtures/mcp-2026-client.js';
-import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { FixedWindowRateLimit, RateLimit } from '../../src/index.js';
+import { toolRound } from '../fixtures/mcp-2026-client.js';
+import { serveToolsFor2026 } from '../fixtures/mcp-nest-server.js';
 
 const documents = new Map<string, unknown>();
 let reads = 0;
@@ -54,14 +49,7 @@ let app: INestApplication;
 let client: Client;
 
 beforeAll(async () => {
-  const transport = new StreamableHttpTransport();
-  @Controller('mcp')
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [McpEndpoint, DocumentTools] })
-  class AppModule {}
-  let url: URL;
-  ({ app, url } = await serveMcpNest(AppModule, transport, 'undeclared-multi-round-trip'));
-  client = await client2026('undeclared-multi-round-trip', false).connect(url);
+  ({ app, client } = await serveToolsFor2026(DocumentTools, 'undeclared-multi-round-trip'));
 });
 
 afterAll(async () => {
