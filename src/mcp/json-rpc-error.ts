@@ -169,7 +169,6 @@ export function rateLimitToolResult(
   const which = tool === undefined ? 'This tool' : `The tool "${tool}"`;
   const limit = data.limit === undefined ? '' : ` (${data.limit})`;
   if (isAboveQuota(data)) {
-    const { retryAfter: _unsatisfiable, ...fields } = data;
     return {
       content: [
         {
@@ -177,7 +176,8 @@ export function rateLimitToolResult(
           text: `${ABOVE_QUOTA_MESSAGE}: ${which} was not run. This call costs ${data.cost}, more than the ${data.quota} its limit${limit} ever allows; retrying will not help, a smaller call will.`,
         },
       ],
-      structuredContent: { error: 'above_quota', ...fields },
+      // The error's data: what rateLimitError leaves of a call above the quota (no retryAfter).
+      structuredContent: { error: 'above_quota', ...rateLimitError(data).data },
       isError: true,
     };
   }
