@@ -59,24 +59,32 @@ export const RECEIPT = Symbol('rate-limit receipt');
 /** What a decision asks of its receipt. */
 export interface Releasable {
   /** The context the call was admitted with: what `refund(decision)` gives custom limiters. */
-  context: RateLimitContext;
+  readonly context: RateLimitContext;
   release(decision: RateLimitDecision): Promise<void>;
+  /** Keep `context` instead, and only what a refund or a release will read. */
+  lighten(context: RateLimitContext): void;
 }
 
 /**
  * Lets `context` stand for the one the admitted `decision` was made with, in its receipt: a
  * lighter one (no request, no arguments) for a decision kept long after its call, e.g. the charge a
- * multi round-trip call carries between rounds, so that keeping it does not keep the whole request.
+ * multi round-trip call carries between rounds, so that keeping it does not keep the whole request
+ * (nor the store's answer).
  */
 export function lightenReceipt(decision: RateLimitDecision, context: RateLimitContext): void {
-  const receipt = (decision as { [RECEIPT]?: Releasable })[RECEIPT];
-  if (receipt !== undefined) receipt.context = context;
+  (decision as { [RECEIPT]?: Releasable })[RECEIPT]?.lighten(context);
 }
 
 const RELEASED: Promise<void> = Promise.resolve();
 
 /** A class, so that `release` is one function on the prototype, not a closure per decision. */
 class Decision implements RateLimitDecision {
+  /**
+   * What an engine's admission took (set by the engine). A field of every decision, so that setting
+   * it gives the decision no new shape.
+   */
+  [RECEIPT]: Releasable | undefined = undefined;
+
   constructor(
     readonly allowed: boolean,
     readonly retryAfter: number | null,
@@ -86,7 +94,7 @@ class Decision implements RateLimitDecision {
   ) {}
 
   release(): Promise<void> {
-    const receipt = (this as { [RECEIPT]?: Releasable })[RECEIPT];
+    const receipt = this[RECEIPT];
     return receipt === undefined ? RELEASED : receipt.release(this);
   }
 }
@@ -107,22 +115,17 @@ export function decisionOf(
   customResults: readonly LimitResult[],
   committed: boolean,
 ): RateLimitDecision {
-  if (outcomes.length !== checks.length) {
-    throw new StoreUnavailableError(
-      `the rate-limit store answered ${outcomes.length} outcome(s) for ${checks.length} limit(s)`,
-    );
-  }
-  let allowed = true;
-  for (const outcome of outcomes) {
-    // Garbage from a store must never read as an admission.
-    if (typeof outcome.allowed !== 'boolean') {
-      throw new StoreUnavailableError(
-        `the rate-limit store answered allowed: ${describeValue(outcome.allowed)} (not a boolean)`,
-      );
-    }
-    if (!outcome.allowed) allowed = false;
-  }
   const builtIns = outcomes.length;
+  if (builtIns !== checks.length) throw wrongCount(builtIns, checks.length);
+  let allowed = true;
+  for (let index = 0; index < builtIns; index++) {
+    const outcomeAllowed = outcomes[index].allowed;
+    // Garbage from a store must never read as an admission.
+    if (outcomeAllowed !== true) {
+      if (outcomeAllowed !== false) throw notBoolean(outcomeAllowed);
+      allowed = false;
+    }
+  }
   // Made at its length: a push would give it a spare capacity of 16 to collect on every call.
   const results = new Array<LimitResult>(builtIns + customResults.length);
   for (let index = 0; index < builtIns; index++) {
@@ -133,6 +136,20 @@ export function decisionOf(
     results[builtIns + index] = customResults[index];
   }
   return allowed ? admission(results) : denial(results, longestWait(results));
+}
+
+// The store's malformed answers, apart from decisionOf: a decision's code stays short enough for
+// V8 to inline it where it is made.
+function wrongCount(outcomes: number, checks: number): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `the rate-limit store answered ${outcomes} outcome(s) for ${checks} limit(s)`,
+  );
+}
+
+function notBoolean(allowed: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `the rate-limit store answered allowed: ${describeValue(allowed)} (not a boolean)`,
+  );
 }
 
 /** The denying result with the longest wait (the first of them on a tie). */

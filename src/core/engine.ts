@@ -12,7 +12,7 @@ import { LimitSet } from './limit-set.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
 import { checkKeyPrefix } from './config-checks.js';
 import type { LimitOutcome, RateLimitStore } from './stores/store.js';
-import { admissionReceipt, Check, holdings, type Receipt } from './check.js';
+import { Check, Receipt } from './check.js';
 
 export { toRetryAfterSeconds } from './decision.js';
 export type { Limiter, LimitResult, RateLimitDecision } from './decision.js';
@@ -92,7 +92,7 @@ export class RateLimitEngine {
   ): Promise<void> {
     const receipt = this.receiptOf(set, decision, 'refund');
     if (receipt === undefined || receipt.refunded) return;
-    const builtIns = receipt.resets === this.resets ? holdings(receipt, false) : [];
+    const builtIns = receipt.resets === this.resets ? receipt.holdings(false) : [];
     if (builtIns.length !== 0 && this.store.refund === undefined) throw missing('refund');
     receipt.refunded = true; // before any await: two refunds at once give back once
     if (builtIns.length !== 0) await this.store.refund?.(builtIns);
@@ -113,8 +113,8 @@ export class RateLimitEngine {
       if (receipt === undefined || receipt.released) return RELEASED;
       if (this.store.refund === undefined) throw missing('refund');
       receipt.released = true; // before the store answers: two releases at once free once
-      for (const told of receipt.releaseHooks) told();
-      return this.store.refund(holdings(receipt, true));
+      receipt.tellRelease();
+      return this.store.refund(receipt.holdings(true));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -213,7 +213,7 @@ export class RateLimitEngine {
     decision: RateLimitDecision,
   ): RateLimitDecision {
     if (decision.allowed) {
-      const receipt = admissionReceipt(this, set, context, checks, outcomes, this.resets);
+      const receipt = new Receipt(this, set, context, checks, outcomes, this.resets);
       (decision as Receipted)[RECEIPT] = receipt;
     }
     return decision;

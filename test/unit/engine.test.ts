@@ -1,4 +1,6 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
+import { lightenReceipt, RECEIPT } from '../../src/core/decision.js';
 import {
   createRateLimiter,
   FixedWindowRateLimit,
@@ -287,6 +289,27 @@ describe('engine.refund, peek and reset', () => {
     expect(custom.log).toEqual(['admit', 'deny', 'refund']);
     await engine.refund(set, context(), admitted); // once only
     expect(custom.log).toEqual(['admit', 'deny', 'refund']);
+    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+  });
+
+  it('a lightened receipt keeps neither the request nor the store state, and still refunds', async () => {
+    // A multi round-trip call's charge is kept for minutes: it must not keep a sliding window's
+    // list of admissions (the store's answer) nor the request alive.
+    const limit = new SlidingWindowRateLimit({ maxCalls: 2, perSeconds: 60 });
+    const engine = new RateLimitEngine(new MemoryStore());
+    const set = new LimitSet([limit], 'scope');
+    const heavy = { ...context(), request: { body: 'x'.repeat(64) } };
+    const admitted = await engine.evaluate(set, heavy);
+    // What the receipt holds (internal: the engine's, under a symbol of the decision).
+    const held = () => (admitted as unknown as Record<symbol, Record<string, unknown>>)[RECEIPT];
+    expect(inspect(held().context)).toContain('xxxx');
+    expect(inspect(held().outcomes)).toMatch(/state: \[/);
+    lightenReceipt(admitted, context());
+    expect(inspect(held().context)).not.toContain('xxxx');
+    expect(inspect(held().outcomes)).not.toMatch(/state/);
+    expect((await engine.evaluate(set, context())).allowed).toBe(true);
+    expect((await engine.evaluate(set, context())).allowed).toBe(false);
+    await engine.refund(set, context(), admitted);
     expect((await engine.evaluate(set, context())).allowed).toBe(true);
   });
 
