@@ -372,47 +372,54 @@ function cpuSeconds(pid) {
   }
 }
 
-/** The pid of the Redis at BENCH_REDIS_URL (INFO server), when it runs on this machine. */
-function redisProcessId() {
+/**
+ * Asks the Redis at BENCH_REDIS_URL for an INFO section and answers what `read` finds in the reply
+ * (called with the reply so far until it finds something), or `otherwise` when Redis does not say.
+ */
+function fromRedisInfo(section, read, otherwise) {
   const { hostname, port } = new URL(REDIS_URL);
   return new Promise((resolve) => {
     const socket = connect({ host: hostname, port: Number(port || 6379) });
     let answer = '';
-    const done = (pid) => {
+    const done = (value) => {
       socket.destroy();
-      resolve(pid);
+      resolve(value);
     };
-    socket.setTimeout(2_000, () => done(undefined));
-    socket.once('error', () => done(undefined));
-    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.setTimeout(2_000, () => done(otherwise));
+    socket.once('error', () => done(otherwise));
+    socket.once('connect', () => socket.write(`INFO ${section}\r\n`));
     socket.on('data', (data) => {
       answer += String(data);
-      const match = /process_id:(\d+)/.exec(answer);
-      if (match !== null) done(Number.isNaN(cpuSeconds(match[1])) ? undefined : Number(match[1]));
+      const found = read(answer);
+      if (found !== undefined) done(found);
     });
   });
 }
 
+/** The pid of the Redis at BENCH_REDIS_URL (INFO server), when it runs on this machine. */
+function redisProcessId() {
+  return fromRedisInfo(
+    'server',
+    (answer) => {
+      const match = /process_id:(\d+)/.exec(answer);
+      if (match === null) return undefined;
+      return Number.isNaN(cpuSeconds(match[1])) ? null : Number(match[1]);
+    },
+    undefined,
+  ).then((pid) => pid ?? undefined);
+}
+
 /** CPU seconds (user + system) the Redis at BENCH_REDIS_URL has used so far (INFO cpu). */
 function redisCpuSeconds() {
-  const { hostname, port } = new URL(REDIS_URL);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 6379) });
-    let answer = '';
-    const done = (seconds) => {
-      socket.destroy();
-      resolve(seconds);
-    };
-    socket.setTimeout(2_000, () => done(NaN));
-    socket.once('error', () => done(NaN));
-    socket.once('connect', () => socket.write('INFO cpu\r\n'));
-    socket.on('data', (data) => {
-      answer += String(data);
+  return fromRedisInfo(
+    'cpu',
+    (answer) => {
       const system = /used_cpu_sys:([\d.]+)/.exec(answer);
       const user = /used_cpu_user:([\d.]+)/.exec(answer);
-      if (system !== null && user !== null) done(Number(system[1]) + Number(user[1]));
-    });
-  });
+      return system === null || user === null ? undefined : Number(system[1]) + Number(user[1]);
+    },
+    NaN,
+  );
 }
 
 /**
