@@ -36,8 +36,9 @@ Or with curl:
     -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"demo.echo","arguments":{"text":"hi"}}}'
 
 Limits: demo.echo 5 per 10 s (fixed window) | demo.search bucket of 3, +1/s (token bucket)
+        demo.lookup 2 per 10 s (fixed window; a denial is a tool result the model can read)
         demo.slow: 2 in flight per user AND 30 per minute (concurrency + fixed window)
         invoices.create 3 per 10 s AND 20 per day | demo://status, greet: 3 per 10 s (sliding)
-        demo.free: none | every client: 100 messages per 60 s (initialize and ping excluded)
+        demo.free: none | every client: 100 messages per 60 s (housekeeping such as ping not counted)
 Press Ctrl+C to stop.
 `);
