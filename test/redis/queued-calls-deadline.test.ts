@@ -55,10 +55,13 @@ describeRedis('RedisStore: calls queued behind a frozen Redis', () => {
       );
       server.signal('SIGCONT');
       expect(decisions.every((decision) => !decision.allowed)).toBe(true);
-      const slowest = Math.max(...settledAfter);
-      // The deadline plus the watchdog's granularity (a quarter of it) and some slack for the
-      // shared machine; not ten deadlines one after the other.
-      expect(slowest).toBeLessThan(3 * TIMEOUT_MS);
+      // The last call is decided about when the first ones are: a deadline plus the watchdog's
+      // granularity (a quarter of it), not ten deadlines one after the other (the calls of 20
+      // batches, two in flight at a time). Measured from the first decision rather than from the
+      // start, so that a loaded machine's stall before the first one (seen: 1 s at load 10 on
+      // 2 cores) does not count.
+      const spread = Math.max(...settledAfter) - Math.min(...settledAfter);
+      expect(spread).toBeLessThan(2 * TIMEOUT_MS);
 
       // Only the two script calls that were in flight (256 calls) may still have run once Redis
       // woke up: the queued ones were failed, never sent later behind the policy's back.
