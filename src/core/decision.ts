@@ -80,10 +80,11 @@ const RELEASED: Promise<void> = Promise.resolve();
 /** A class, so that `release` is one function on the prototype, not a closure per decision. */
 class Decision implements RateLimitDecision {
   /**
-   * What an engine's admission took (set by the engine). A field of every decision, so that setting
-   * it gives the decision no new shape.
+   * What an engine's admission took, set by the engine on an admitted decision. Declared, not
+   * initialised: a field defined under a symbol in the constructor cost every decision about 3 %
+   * more instructions than the engine setting it on the admitted ones (callgrind).
    */
-  [RECEIPT]: Releasable | undefined = undefined;
+  declare [RECEIPT]?: Releasable;
 
   constructor(
     readonly allowed: boolean,
