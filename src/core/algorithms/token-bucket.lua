@@ -40,7 +40,8 @@ local function token_bucket_refund(key, now_ms, capacity, refill_per_second, cos
   local stored = redis.call('GET', key)
   if not stored then return end
   -- What the call still holds: its cost, less what the bucket has refilled since it was admitted.
-  local held = math.max(0, cost - ((now_ms - admitted_at_ms) * refill_per_second) / 1000)
+  -- Never more than the call took, also when the clock has stepped back since (elapsed < 0).
+  local held = math.max(0, cost - (math.max(0, now_ms - admitted_at_ms) * refill_per_second) / 1000)
   local stored_tokens, updated_at_ms = struct.unpack('<dd', stored)
   local elapsed_ms = math.max(0, now_ms - updated_at_ms)
   local tokens = math.min(capacity, math.min(capacity, stored_tokens + (elapsed_ms * refill_per_second) / 1000) + held)

@@ -66,7 +66,9 @@ export function refundTokenBucket(
 ): RefundStep<TokenBucketState> | undefined {
   if (state === undefined) return undefined;
   const { capacity, refillPerSecond } = params;
-  const held = Math.max(0, cost - ((nowMs - admittedAtMs) * refillPerSecond) / 1000);
+  // Never more than the call took, also when the clock has stepped back since (elapsed < 0).
+  const elapsedMs = Math.max(0, nowMs - admittedAtMs);
+  const held = Math.max(0, cost - (elapsedMs * refillPerSecond) / 1000);
   const tokens = Math.min(capacity, tokensAt(state, nowMs, params) + held);
   const resetAfterMs = ((capacity - tokens) * 1000) / refillPerSecond;
   return { state: { tokens, updatedAtMs: nowMs }, ttlMs: Math.ceil(resetAfterMs) };
