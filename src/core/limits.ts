@@ -157,11 +157,32 @@ export class TokenBucketRateLimit extends BuiltInRateLimit {
     const { capacity, refillPerSecond } = options;
     checkMs('TokenBucketRateLimit', 'refilling "capacity"', (capacity * 1000) / refillPerSecond);
     this.params = { capacity: options.capacity, refillPerSecond: options.refillPerSecond };
+    if (typeof options.cost === 'number') this.checkIncrement(options.cost);
     this.id = `tb:${options.capacity}:${options.refillPerSecond}`;
     this.policy = {
       quota: options.capacity,
       windowSeconds: options.capacity / options.refillPerSecond,
     };
+  }
+
+  override costOf(context: RateLimitContext): number {
+    const cost = super.costOf(context);
+    return cost === 1 ? cost : this.checkIncrement(cost);
+  }
+
+  /**
+   * A cost below 1 µs of refill is refused, as GCRA's: it is within the slack an early call is
+   * admitted by, and, below the precision of the tokens (a cost of 1e-300 off 3 tokens leaves 3),
+   * it would take nothing: calls without end.
+   */
+  private checkIncrement(cost: number): number {
+    const { refillPerSecond } = this.params;
+    if (cost > 0 && (cost * 1000) / refillPerSecond < EPSILON_MS) {
+      throw new RateLimitConfigError(
+        `TokenBucketRateLimit: "cost" ${cost} is too small to count at ${refillPerSecond}/s (it must take at least 1 µs of the refill, cost >= ${(EPSILON_MS * refillPerSecond) / 1000})`,
+      );
+    }
+    return cost;
   }
 
   evaluateState(state: unknown, nowMs: number, cost: number): AlgorithmStep<unknown> {

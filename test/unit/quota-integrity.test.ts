@@ -725,3 +725,29 @@ describe('attacks the core resisted from the start', () => {
     expect(await admitted(strict, 'u', 3)).toBe(1);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The token bucket had no such guard: a cost below the precision of its tokens (1e-300 off 3
+// tokens leaves 3) was admitted and took nothing, without end, and one within the 1 µs slack took
+// nothing from an empty bucket. A cost below 1 µs of refill is now refused, as GCRA's.
+// ---------------------------------------------------------------------------------------------
+describe('token bucket refuses costs too small to count', () => {
+  it('cost 1e-300 (lost in the tokens) is refused and takes nothing; 1 µs of refill counts', async () => {
+    const clock = manualClock(1_780_000_000_000);
+    const limiter = createRateLimiter({
+      limits: [new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1000 })],
+      store: new MemoryStore({ clock: clock.now }),
+      name: 'x',
+    });
+    await expect(limiter.consume('u', { cost: 1e-300 })).rejects.toThrow(
+      /"cost" 1e-300 is too small to count at 1000\/s/,
+    );
+    expect(
+      () => new TokenBucketRateLimit({ capacity: 3, refillPerSecond: 1000, cost: 1e-300 }),
+    ).toThrow(RateLimitConfigError);
+    // 0.001 (1 µs of refill) counts: 3000 such calls empty the bucket, then one early at most.
+    const admittedCount = await admitted(withCost(limiter, 0.001), 'u', 3100);
+    expect(admittedCount).toBeGreaterThanOrEqual(2999);
+    expect(admittedCount).toBeLessThanOrEqual(3001);
+  });
+});

@@ -11,6 +11,8 @@ local function fixed_window(key, now_ms, limit, period_ms, cost)
   local stored = redis.call('GET', key)
   if stored then
     local stored_start_ms, stored_count = struct.unpack('<dd', stored)
+    -- A state of a later window than the clock's (the clock stepped back) is still the current one.
+    window_start_ms = math.max(window_start_ms, stored_start_ms)
     if stored_start_ms == window_start_ms then
       count = stored_count
       same_window = true

@@ -19,7 +19,12 @@ export function fixedWindow(
   cost: number,
 ): AlgorithmStep<FixedWindowState | undefined> {
   const { limit, periodMs } = params;
-  const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
+  // A state of a later window than the clock's (the clock stepped back) is still the current one:
+  // read as the clock's own earlier window, its used-up count would be a fresh allowance.
+  const windowStartMs = Math.max(
+    Math.floor(nowMs / periodMs) * periodMs,
+    state?.windowStartMs ?? -Infinity,
+  );
   const count = state !== undefined && state.windowStartMs === windowStartMs ? state.count : 0;
   const resetAfterMs = windowStartMs + periodMs - nowMs;
 

@@ -24,14 +24,18 @@ export function tokenBucket(
   // The tokens 1 µs of refill brings: the slack of EPSILON_MS expressed in tokens.
   const slack = (EPSILON_MS * refillPerSecond) / 1000;
   if (tokens + slack >= cost) {
-    const left = Math.max(0, tokens - cost);
-    const resetAfterMs = ((capacity - left) * 1000) / refillPerSecond;
+    // Admitted up to 1 µs early (the slack): the call is complete once the refill has brought the
+    // rest, and the state is stamped then (ahead of now), so the next call owes it. Forgiven
+    // instead, an empty bucket admitted any number of calls costing at most the slack, for nothing.
+    const aheadMs = tokens < cost ? ((cost - tokens) * 1000) / refillPerSecond : 0;
+    const left = tokens < cost ? 0 : tokens - cost;
+    const resetAfterMs = aheadMs + ((capacity - left) * 1000) / refillPerSecond;
     return new AlgorithmStep(
       true,
       0, // retryAfterMs
-      Math.floor(left + slack), // remaining
+      Math.max(0, Math.floor(tokens - cost + slack)), // remaining
       resetAfterMs,
-      { tokens: left, updatedAtMs: nowMs }, // state
+      { tokens: left, updatedAtMs: nowMs + aheadMs }, // state
       Math.ceil(resetAfterMs), // ttlMs
       nowMs, // atMs
     );
@@ -43,7 +47,7 @@ export function tokenBucket(
   return new AlgorithmStep(
     false,
     (missing * 1000) / refillPerSecond, // retryAfterMs
-    Math.floor(tokens + slack), // remaining
+    Math.max(0, Math.floor(tokens + slack)), // remaining
     resetAfterMs,
     state,
     Math.ceil(resetAfterMs), // ttlMs
@@ -66,13 +70,19 @@ export function refundTokenBucket(
 ): RefundStep<TokenBucketState> | undefined {
   if (state === undefined) return undefined;
   const { capacity, refillPerSecond } = params;
-  const held = Math.max(0, cost - ((nowMs - admittedAtMs) * refillPerSecond) / 1000);
+  // Never more than the call took, also when the clock has stepped back since (elapsed < 0).
+  const elapsedMs = Math.max(0, nowMs - admittedAtMs);
+  const held = Math.max(0, cost - (elapsedMs * refillPerSecond) / 1000);
   const tokens = Math.min(capacity, tokensAt(state, nowMs, params) + held);
   const resetAfterMs = ((capacity - tokens) * 1000) / refillPerSecond;
   return { state: { tokens, updatedAtMs: nowMs }, ttlMs: Math.ceil(resetAfterMs) };
 }
 
-/** The tokens in the bucket at `nowMs`: the stored ones plus the refill since, up to capacity. */
+/**
+ * The tokens in the bucket at `nowMs`: the stored ones plus the refill since, up to capacity. A
+ * state stamped up to 1 µs ahead (a call admitted early) counts what it owes until then; a clock
+ * that stepped back further counts as no time passed.
+ */
 function tokensAt(
   state: TokenBucketState | undefined,
   nowMs: number,
@@ -80,6 +90,6 @@ function tokensAt(
 ): number {
   const { capacity, refillPerSecond } = params;
   if (state === undefined) return capacity;
-  const elapsedMs = Math.max(0, nowMs - state.updatedAtMs);
+  const elapsedMs = Math.max(-EPSILON_MS, nowMs - state.updatedAtMs);
   return Math.min(capacity, state.tokens + (elapsedMs * refillPerSecond) / 1000);
 }

@@ -68,6 +68,8 @@ function isInProcessMap(store: unknown): boolean {
 
 /** The key queues of each cache object, whichever store over it holds them. */
 const TAILS_BY_CACHE = new WeakMap<CacheLike, Map<string, Promise<void>>>();
+/** The keys of each cache whose write timed out but may still land (see `doubt`). */
+const IN_DOUBT_BY_CACHE = new WeakMap<CacheLike, Set<string>>();
 
 /**
  * Limit state in any cache-manager `Cache` (Keyv stores: in-memory, SQLite, Mongo, Memcache...).
@@ -86,6 +88,7 @@ export class CacheManagerStore implements RateLimitStore {
   private lastAnswerMs = -Infinity;
   /** The last promise of each key's queue of evaluations, shared by every store on this cache. */
   private readonly tails: Map<string, Promise<void>>;
+  private readonly inDoubt: Set<string>;
   /** Bumped on every error the cache or its stores report. */
   private errorCount = 0;
   private lastError: unknown;
@@ -100,6 +103,9 @@ export class CacheManagerStore implements RateLimitStore {
     let tails = TAILS_BY_CACHE.get(cache);
     if (tails === undefined) TAILS_BY_CACHE.set(cache, (tails = new Map()));
     this.tails = tails;
+    let inDoubt = IN_DOUBT_BY_CACHE.get(cache);
+    if (inDoubt === undefined) IN_DOUBT_BY_CACHE.set(cache, (inDoubt = new Set()));
+    this.inDoubt = inDoubt;
     const onError = (error: unknown): void => {
       this.errorCount++;
       this.lastError = error;
@@ -121,6 +127,7 @@ export class CacheManagerStore implements RateLimitStore {
         await this.guarded(writing, deadline);
       } catch (error) {
         if (!deadline.passed) throw error;
+        this.doubt(checks, writing);
         // The cache may still take the write, and with it the call's ConcurrencyLimit leases,
         // which the outage policy's answer does not name: it frees them once the write lands.
         const late = writing.then(
@@ -153,7 +160,13 @@ export class CacheManagerStore implements RateLimitStore {
         );
         if (refunded !== undefined) writes.push([check.key, refunded]);
       });
-      await this.guarded(this.write(writes), deadline);
+      const writing = this.write(writes);
+      try {
+        await this.guarded(writing, deadline);
+      } catch (error) {
+        if (deadline.passed) this.doubt(checks, writing);
+        throw error;
+      }
     });
   }
 
@@ -187,6 +200,12 @@ export class CacheManagerStore implements RateLimitStore {
     const release = await this.lock([...new Set(checks.map((check) => check.key))]);
     const deadline = new Deadline(this.operationTimeoutMs);
     try {
+      const doubtful = checks.find((check) => this.inDoubt.has(check.key));
+      if (doubtful !== undefined) {
+        throw new StoreUnavailableError(
+          `cache-manager store: a write of ${doubtful.key} timed out and may still land`,
+        );
+      }
       const errorsBefore = this.errorCount;
       const states = await this.guarded(
         Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
@@ -208,6 +227,21 @@ export class CacheManagerStore implements RateLimitStore {
       release();
       deadline.clear();
     }
+  }
+
+  /**
+   * A write of these keys timed out but may still land: until it settles, the keys are not read
+   * (their calls fail, and the outage policy decides them). A state read meanwhile misses that
+   * write, and the write, landing after the states decided from it, would put the key back to its
+   * own call's state, erasing every call admitted in between.
+   */
+  private doubt(checks: readonly LimitCheck[], writing: Promise<void>): void {
+    const keys = checks.map((check) => check.key);
+    for (const key of keys) this.inDoubt.add(key);
+    const settled = (): void => {
+      for (const key of keys) this.inDoubt.delete(key);
+    };
+    writing.then(settled, settled);
   }
 
   /**

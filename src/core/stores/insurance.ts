@@ -38,6 +38,8 @@ export class ResilientStore implements RateLimitStore {
   private lastLoggedAtMs = -Infinity;
   /** The store's time (`atMs`) of the admission being recorded, while `recorded` records it. */
   private recordingAtMs: number | undefined;
+  /** The store's clock less ours, as of its last answer: the record runs on the store's time. */
+  private skewMs = 0;
   private failuresSinceLog = 0;
   /** The releases the store failed to take, one entry per call: sent again once it answers. */
   private readonly unsentReleases: (readonly LimitCheck[])[] = [];
@@ -64,8 +66,10 @@ export class ResilientStore implements RateLimitStore {
     this.denyRetryAfterMs = options.denyRetryAfterMs ?? 1_000;
     this.reportStoreError = options.reportStoreError;
     this.clock = options.clock ?? monotonicClock;
-    // The record's clock is the store's time of the call it records (see `recorded`), else ours.
-    const recordClock = (): number => this.recordingAtMs ?? this.clock();
+    // The record's clock is the store's: the time of the call it records (see `recorded`), else
+    // ours moved by the skew last seen. On ours alone, a store clock behind would make the record
+    // refill and expire early, one ahead would put its fixed windows in the future.
+    const recordClock = (): number => this.recordingAtMs ?? this.clock() + this.skewMs;
     if (policy === 'insurance') this.insurance = new MemoryStore({ clock: recordClock });
   }
 
@@ -210,7 +214,9 @@ export class ResilientStore implements RateLimitStore {
   ): readonly LimitOutcome[] {
     // Recorded at the store's time of the call: a refund or a release names the call by that time
     // (its `atMs`), which must match what the record holds (a sliding window's entries, leases).
-    this.recordingAtMs = outcomes[0]?.atMs;
+    const atMs = outcomes[0]?.atMs;
+    if (atMs !== undefined) this.skewMs = atMs - this.clock();
+    this.recordingAtMs = atMs;
     try {
       return (this.insurance as MemoryStore).evaluateNow(checks);
     } finally {
