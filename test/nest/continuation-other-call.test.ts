@@ -1,0 +1,95 @@
+// The retry of a multi round-trip call is the request that was charged: the same method and the same
+// tool, prompt or resource, not only the same arguments. Found by attack review 11: on a JSON-RPC
+// MCP endpoint (@LimitMcpMessages, multiRoundTrip), one route serves every tool, and the retry was
+// bound to the subject, the route and the arguments only. A state issued by a cheap tool (cost 1)
+// was claimed by a tools/call of an expensive one (cost 10) with the same arguments: 10 exports ran
+// under a budget of 10 units, the cost of one.
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import {
+  FixedWindowRateLimit,
+  LimitMcpMessages,
+  McpRateLimitModule,
+  RateLimit,
+  RateLimitCost,
+  RateLimitOptions,
+  type McpCall,
+} from '../../src/index.js';
+import { serveHttp } from '../fixtures/http-app.js';
+
+interface JsonRpcRequest {
+  readonly id?: number;
+  readonly method?: string;
+  readonly params?: { readonly name?: string; readonly requestState?: string };
+}
+
+let exported = 0;
+
+@Controller('rpc')
+@LimitMcpMessages()
+@RateLimitOptions({ multiRoundTrip: true })
+class JsonRpcEndpoint {
+  /** `confirm` asks for input first (cost 1); `export` runs at once (cost 10). 10 units a minute. */
+  @Post()
+  @HttpCode(200)
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 10, perSeconds: 60 }))
+  @RateLimitCost((_args: unknown, call: McpCall) => (call.target === 'export' ? 10 : 1))
+  handle(@Body() body: JsonRpcRequest) {
+    const { name, requestState } = body.params ?? {};
+    if (name === 'export') {
+      exported++;
+      return { jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: 'ok' }] } };
+    }
+    const result =
+      requestState === undefined
+        ? { resultType: 'input_required', requestState: `s-${randomUUID()}`, inputRequests: {} }
+        : { content: [{ type: 'text', text: 'confirmed' }] };
+    return { jsonrpc: '2.0', id: body.id, result };
+  }
+}
+
+@Module({
+  imports: [
+    McpRateLimitModule.forRoot({
+      messageLimit: { limits: [new FixedWindowRateLimit({ maxCalls: 1000, perSeconds: 60 })] },
+    }),
+  ],
+  controllers: [JsonRpcEndpoint],
+})
+class AppModule {}
+
+let app: INestApplication;
+let url: string;
+
+beforeAll(async () => {
+  ({ app, url } = await serveHttp(AppModule, 'rpc'));
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+async function call(id: number, name: string, requestState?: string): Promise<unknown> {
+  const params = { name, arguments: {}, ...(requestState === undefined ? {} : { requestState }) };
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params }),
+  });
+  return response.json();
+}
+
+describe("a state issued for one tool's call, claimed by another tool's call on the same route", () => {
+  test('an export (cost 10) retried with the state of a confirm (cost 1) is charged as itself', async () => {
+    for (let id = 1; id <= 20; id += 2) {
+      const first = (await call(id, 'confirm')) as { result?: { requestState?: string } };
+      const state = first.result?.requestState;
+      if (state === undefined) break;
+      await call(id + 1, 'export', state);
+    }
+    // Observed before the fix: 10 exports for 10 units, each export worth 10.
+    expect(exported).toBeLessThanOrEqual(1);
+  });
+});
