@@ -201,9 +201,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     if (isContinuation(plan, call)) {
       const claimed = this.service.continuations.claim(subject, plan.owner, call.requestState!);
       // Used up either way; a retry of another request than the charged round's (another method,
-      // target or arguments) pays anew.
+      // target or arguments), or of none, pays anew.
       const digest = claimed?.carried?.callDigest;
-      return digest === undefined || digest === callDigestOf(call) ? claimed : undefined;
+      return digest !== undefined && digest === callDigestOf(call) ? claimed : undefined;
     }
     const poll = type === 'http' && plan.messageLimited && isTaskRequest(call.request);
     return poll ? NOTHING_CARRIED : undefined;

@@ -93,3 +93,73 @@ describe("a state issued for one tool's call, claimed by another tool's call on 
     expect(exported).toBeLessThanOrEqual(1);
   });
 });
+
+// Found by the same review: a tasks request to an MCP endpoint route is a poll, not charged to the
+// route's limits (its task's tools/call was), and the state of an input_required answer to it was
+// recorded all the same, carrying no charge and so no digest: a tools/call of any tool with any
+// arguments claimed it for free. Each free poll bought a free call: 5 runs under a limit of 1.
+describe('a state issued in the answer to an uncharged tasks poll', () => {
+  let runs = 0;
+
+  @Controller('tasks-rpc')
+  @LimitMcpMessages()
+  @RateLimitOptions({ multiRoundTrip: true })
+  class TaskEndpoint {
+    @Post()
+    @HttpCode(200)
+    @RateLimit(new FixedWindowRateLimit({ maxCalls: 1, perSeconds: 60 }))
+    handle(@Body() body: JsonRpcRequest) {
+      if (body.method === 'tasks/result') {
+        // The task's tools/call waits for input: its result asks for it.
+        const result = { resultType: 'input_required', requestState: `t-${randomUUID()}` };
+        return { jsonrpc: '2.0', id: body.id, result: { ...result, inputRequests: {} } };
+      }
+      runs++;
+      return { jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: 'ran' }] } };
+    }
+  }
+
+  @Module({
+    imports: [
+      McpRateLimitModule.forRoot({
+        messageLimit: { limits: [new FixedWindowRateLimit({ maxCalls: 1000, perSeconds: 60 })] },
+      }),
+    ],
+    controllers: [TaskEndpoint],
+  })
+  class TaskModule {}
+
+  let taskApp: INestApplication;
+  let taskUrl: string;
+  beforeAll(async () => {
+    ({ app: taskApp, url: taskUrl } = await serveHttp(TaskModule, 'tasks-rpc'));
+  });
+  afterAll(async () => {
+    await taskApp?.close();
+  });
+
+  const send = async (body: unknown): Promise<unknown> =>
+    (
+      await fetch(taskUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    ).json();
+
+  test('is no continuation: the tools/call carrying it is charged', async () => {
+    for (let id = 1; id <= 10; id += 2) {
+      const poll = (await send({
+        jsonrpc: '2.0',
+        id,
+        method: 'tasks/result',
+        params: { taskId: 'any' },
+      })) as { result?: { requestState?: string } };
+      const requestState = poll.result?.requestState;
+      const params = { name: 'work', arguments: { n: id }, requestState };
+      await send({ jsonrpc: '2.0', id: id + 1, method: 'tools/call', params });
+    }
+    // Observed before the fix: 5 runs under a limit of 1 a minute.
+    expect(runs).toBeLessThanOrEqual(1);
+  });
+});
