@@ -163,3 +163,70 @@ describe('a state issued in the answer to an uncharged tasks poll', () => {
     expect(runs).toBeLessThanOrEqual(1);
   });
 });
+
+// Found by the same review, the other way round: on a JSON-RPC route, a call without `arguments`
+// (resources/read) had its whole `params` as its arguments, the retry's `requestState` and
+// `inputResponses` included, so its retry never matched the charged round and paid again: a
+// logical read of a limit of 2 a minute cost 2, and the second read was denied.
+describe('the retry of a resources/read on a JSON-RPC route', () => {
+  let reads = 0;
+
+  @Controller('resources-rpc')
+  @LimitMcpMessages()
+  @RateLimitOptions({ multiRoundTrip: true })
+  class ResourceEndpoint {
+    @Post()
+    @HttpCode(200)
+    @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+    handle(@Body() body: JsonRpcRequest) {
+      if (body.params?.requestState === undefined) {
+        const result = { resultType: 'input_required', requestState: `r-${randomUUID()}` };
+        return { jsonrpc: '2.0', id: body.id, result: { ...result, inputRequests: {} } };
+      }
+      reads++;
+      const contents = [{ uri: 'demo://report', text: 'report' }];
+      return { jsonrpc: '2.0', id: body.id, result: { contents } };
+    }
+  }
+
+  @Module({
+    imports: [
+      McpRateLimitModule.forRoot({
+        messageLimit: { limits: [new FixedWindowRateLimit({ maxCalls: 1000, perSeconds: 60 })] },
+      }),
+    ],
+    controllers: [ResourceEndpoint],
+  })
+  class ResourceModule {}
+
+  let resourceApp: INestApplication;
+  let resourceUrl: string;
+  beforeAll(async () => {
+    ({ app: resourceApp, url: resourceUrl } = await serveHttp(ResourceModule, 'resources-rpc'));
+  });
+  afterAll(async () => {
+    await resourceApp?.close();
+  });
+
+  const read = async (id: number, params: Record<string, unknown>): Promise<unknown> =>
+    (
+      await fetch(resourceUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'resources/read', params }),
+      })
+    ).json();
+
+  test('is charged once: two logical reads under a limit of 2', async () => {
+    for (let id = 1; id <= 4; id += 2) {
+      const first = (await read(id, { uri: 'demo://report' })) as {
+        result?: { requestState?: string };
+      };
+      const requestState = first.result?.requestState;
+      if (requestState === undefined) break;
+      const inputResponses = { ok: { action: 'accept', content: { ok: true } } };
+      await read(id + 1, { uri: 'demo://report', requestState, inputResponses });
+    }
+    expect(reads).toBe(2);
+  });
+});
