@@ -38,8 +38,8 @@ export interface RequestLike {
  * The user is `request.user` (on Fastify, `request.raw.user` when a middleware set it there). Its id
  * is `.id`, else `.sub`, else `.userId`, else `._id` (a MongoDB document); a user that is itself a
  * non-empty string, a finite number or a bigint is its own id. An id is a non-empty string, a finite
- * number, a bigint, or an object with a string form of its own (`toHexString()`, as a MongoDB
- * `ObjectId`, or its own `toString()`). No user (`undefined`, `null`, `false`, an empty plain object
+ * number, a bigint, a Buffer (its bytes, in hex), or an object with a string form of its own
+ * (`toHexString()`, as a MongoDB `ObjectId`, or its own `toString()`). No user (`undefined`, `null`, `false`, an empty plain object
  * `{}`) means the IP. Anything else throws a `RateLimitConfigError`: an id without a string form, a
  * user whose only ids are empty strings, a user object with none of these ids, a user of another
  * kind (`true`): a user must never be silently keyed by an address instead.
@@ -131,6 +131,9 @@ function idOf(value: unknown, where: string): string | undefined {
   if (typeof value === 'string') return value.length > 0 ? value : undefined;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value === 'bigint') return String(value);
+  // Its bytes: Buffer's toString() decodes UTF-8 and turns every byte it cannot decode into one
+  // same character, so that different binary ids (a BINARY(16) UUID) would be one subject.
+  if (Buffer.isBuffer(value)) return value.length > 0 ? value.toString('hex') : undefined;
   if (typeof value === 'object' && !Array.isArray(value)) {
     const text = ownStringForm(value);
     if (text !== undefined) return text;

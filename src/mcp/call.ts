@@ -186,7 +186,7 @@ export function callFromHttpRequest(request: unknown): McpCall {
       name(field(params, 'uri')) ??
       name(header(request, 'mcp-name')),
     requestId: echoableId(field(message, 'id')),
-    args: field(params, 'arguments') ?? params,
+    args: argumentsOf(params),
     request,
     session: undefined,
     requestState: stringOrUndefined(field(params, 'requestState')),
@@ -234,6 +234,28 @@ function sessionOf(sessionInfo: unknown): string | undefined {
   // STDIO serves one client per process: the process's connection is the session.
   if (transport === 'stdio') return 'stdio';
   return undefined;
+}
+
+/** What a multi round-trip retry adds to its request's params: not the request's arguments. */
+const ROUND_FIELDS: readonly string[] = ['requestState', 'inputResponses'];
+
+/**
+ * A JSON-RPC request's arguments: `params.arguments`, else its params (a resources/read's `uri`)
+ * without what a multi round-trip retry adds, so that the retry has the arguments its charged
+ * round had.
+ */
+function argumentsOf(params: unknown): unknown {
+  const args = field(params, 'arguments');
+  if (args !== undefined || !isObject(params)) return args ?? params;
+  if (!ROUND_FIELDS.some((key) => field(params, key) !== undefined)) return params;
+  try {
+    // fromEntries defines each key, `__proto__` too, as an own field (an assignment would not).
+    return Object.fromEntries(
+      Object.entries(params).filter(([key]) => !ROUND_FIELDS.includes(key)),
+    );
+  } catch {
+    return params;
+  }
 }
 
 function stringOrUndefined(value: unknown): string | undefined {

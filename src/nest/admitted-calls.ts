@@ -17,17 +17,26 @@ export interface CarriedCharge {
   /** The limit set the charge was taken from (default: the one `charged` selects). */
   readonly set?: LimitSet;
   /**
-   * A digest of the arguments the charge was taken for: a retry with other arguments (a bigger
-   * cost, another `limitByContext` choice) is not the call that was charged, and pays as a new one.
+   * A digest of the request the charge was taken for (method, tool, prompt or resource, and
+   * arguments): a retry of another request (another tool of the same JSON-RPC route, other
+   * arguments: a bigger cost, another `limitByContext` choice) is not the call that was charged,
+   * and pays as a new one.
    */
-  readonly argsDigest?: string;
+  readonly callDigest?: string;
 }
 
-/** A digest of a call's arguments (a retry must send the same); unique when they cannot be read. */
-export function argsDigestOf(args: unknown): string {
+/** The parts of a call a retry must repeat to be the call that was charged. */
+interface DigestedCall {
+  readonly method?: string | undefined;
+  readonly target?: string | undefined;
+  readonly args?: unknown;
+}
+
+/** A digest of a call's method, target and arguments; unique when they cannot be read. */
+export function callDigestOf({ method, target, args }: DigestedCall): string {
   try {
     return createHash('sha256')
-      .update(JSON.stringify(args) ?? '')
+      .update(JSON.stringify([method ?? null, target ?? null, args ?? null]))
       .digest('base64url');
   } catch {
     return `unreadable:${randomUUID()}`; // matches nothing: such a retry is charged
@@ -52,7 +61,7 @@ export function carriedChargeOf(decided: DecidedCall): CarriedCharge | undefined
     charged: light,
     decision,
     set,
-    argsDigest: charge.argsDigest ?? argsDigestOf(charged.args),
+    callDigest: charge.callDigest ?? callDigestOf(charged),
   };
 }
 

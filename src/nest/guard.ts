@@ -21,7 +21,7 @@ import { MULTI_ROUND_TRIP_METHODS, nextRound, type ClaimedState } from '../mcp/c
 import { isTaskRequest } from '../mcp/message-policy.js';
 import { linkFrameworkRequests } from './framework-requests.js';
 import {
-  argsDigestOf,
+  callDigestOf,
   callKeyOf,
   isDecided,
   markDecided,
@@ -200,9 +200,10 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
   ): ClaimedState<CarriedCharge> | undefined {
     if (isContinuation(plan, call)) {
       const claimed = this.service.continuations.claim(subject, plan.owner, call.requestState!);
-      // Used up either way; a retry with other arguments than the charged round's pays anew.
-      const digest = claimed?.carried?.argsDigest;
-      return digest === undefined || digest === argsDigestOf(call.args) ? claimed : undefined;
+      // Used up either way; a retry of another request than the charged round's (another method,
+      // target or arguments), or of none, pays anew.
+      const digest = claimed?.carried?.callDigest;
+      return digest !== undefined && digest === callDigestOf(call) ? claimed : undefined;
     }
     const poll = type === 'http' && plan.messageLimited && isTaskRequest(call.request);
     return poll ? NOTHING_CARRIED : undefined;

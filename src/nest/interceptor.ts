@@ -88,11 +88,14 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       plan.multiRoundTrip && plan.answers !== undefined
         ? issuedRequestState(result, plan.answers)
         : undefined;
-    if (state !== undefined) {
+    // A call that carries no charge (a tasks poll, which the route's limits pass) continues
+    // nothing: its state would bind no request, and any retry claiming it would run for free.
+    const charge = state === undefined ? undefined : carriedChargeOf(decided);
+    if (state !== undefined && charge !== undefined) {
       // The charge goes on with the logical call, for refundWhen at its end; for a bounded number
       // of rounds (the registry's), after which the retry is charged as a new call. A round that
       // asks for input is no end: refundWhen never judges it (it did nothing yet, by design).
-      followUp.continuations.record(subject, plan.owner, state, carriedChargeOf(decided), round);
+      followUp.continuations.record(subject, plan.owner, state, charge, round);
       return false;
     }
     return this.ended(decided, { failed: false, result }, context, type);
