@@ -3,11 +3,13 @@ import {
   Module,
   type ConfigurableModuleAsyncOptions,
   type DynamicModule,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGlobalGuard } from './global-guard.js';
 import { McpRateLimitGuard } from './guard.js';
+import { guardOrderWarnings } from './guard-order.js';
 import { McpRateLimitInterceptor } from './interceptor.js';
 import type { McpRateLimitModuleOptions } from './options.js';
 import { McpRateLimitService } from './rate-limit.service.js';
@@ -97,9 +99,25 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
   providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
   exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
 })
-export class McpRateLimitModule extends ConfigurableModuleClass {
+export class McpRateLimitModule extends ConfigurableModuleClass implements OnModuleInit {
+  constructor(private readonly service: McpRateLimitService) {
+    super();
+  }
+
   /** The module with these options; every option has a default, so `forRoot()` is enough. */
   static override forRoot(options: McpRateLimitModuleForRootOptions = {}): DynamicModule {
     return super.forRoot(options);
+  }
+
+  /**
+   * Warns of limited handlers whose own guards run after the rate-limit guard. Here, not in the
+   * service: Nest runs a module's own hook after its providers' (the plans are built), and the
+   * check needs the guard class, which the service's imports must not reach.
+   */
+  onModuleInit(): void {
+    if (!this.service.enabled) return;
+    for (const warning of guardOrderWarnings(this.service.plans)) {
+      this.service.logger.warn(warning);
+    }
   }
 }

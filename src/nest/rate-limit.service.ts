@@ -94,7 +94,8 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
   private reportsStoreErrors = false;
   private messageEngine: RateLimitEngine | undefined;
   private messageSet: LimitSet | undefined;
-  private plans: HandlerPlans = new Map();
+  /** @internal Every handler's plan, once bootstrapped (the module checks their guards' order). */
+  plans: HandlerPlans = new Map();
   /** The `_meta` objects of this app's MCP-Nest declarations, for `advertiseLimits`. */
   private readonly limitsMetas: LimitsMetas;
   private directory: HandlerDirectory | undefined;
