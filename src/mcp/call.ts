@@ -173,18 +173,20 @@ export function cancelledByClient(
 /**
  * The call of an HTTP request to an endpoint that speaks MCP JSON-RPC: method, id and target from
  * the body (a single JSON-RPC message), or from the `Mcp-Method` / `Mcp-Name` headers when the body
- * does not say. For a batch (an array), only the id is left out: it names no single request.
+ * does not say. A batch (an array) names no single request: no method, target nor id. Not the
+ * headers' either: the SDK checks them against a single message's body, never against a batch's,
+ * so a client could name a cheap tool there for a batch of expensive calls.
  */
 export function callFromHttpRequest(request: unknown): McpCall {
   const body = property(request, 'body');
-  const message = isObject(body) && !Array.isArray(body) ? body : undefined;
+  const batch = Array.isArray(body);
+  const message = isObject(body) && !batch ? body : undefined;
   const params = field(message, 'params');
+  const named = batch ? undefined : request; // whose headers may name the call
   return {
-    method: name(field(message, 'method')) ?? name(header(request, 'mcp-method')),
+    method: name(field(message, 'method')) ?? name(header(named, 'mcp-method')),
     target:
-      name(field(params, 'name')) ??
-      name(field(params, 'uri')) ??
-      name(header(request, 'mcp-name')),
+      name(field(params, 'name')) ?? name(field(params, 'uri')) ?? name(header(named, 'mcp-name')),
     requestId: echoableId(field(message, 'id')),
     args: argumentsOf(params),
     request,
