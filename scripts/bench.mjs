@@ -54,7 +54,7 @@ const BENCHMARKS = [
     name: 'e2e',
     file: 'bench/e2e.bench.mjs',
     title: 'End to end: MCP tools/call over HTTP (issue 6)',
-    timeoutMs: 900_000,
+    timeoutMs: 1_500_000,
   },
 ];
 
