@@ -3,43 +3,24 @@
 // seen (a reply that took long makes it lag). A state written at a later time than the call that
 // reads it must never read as a fresh allowance, nor a refund give back more than its call took.
 // Both twins: the MemoryStore (TypeScript) and the RedisStore (Lua) with an injected clock.
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { createClient } from 'redis';
+import { expect, test } from '@jest/globals';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import {
   FixedWindowRateLimit,
   TokenBucketRateLimit,
   type BuiltInRateLimit,
 } from '../../src/core/limits.js';
-import { MemoryStore } from '../../src/core/stores/memory-store.js';
-import { RedisStore } from '../../src/core/stores/redis-store.js';
-import type { RateLimitStore } from '../../src/core/stores/store.js';
+import { clockedStores, type ClockedStore } from './clocked-stores.js';
 import { redisDescribe } from './redis-available.js';
-import { TestRedisServer } from './redis-server.js';
 
 const describeRedis = await redisDescribe('a store clock that steps back', { ownServers: true });
 const quiet = { warn: () => undefined };
 const BOUNDARY_MS = 1_800_000_000_000; // a multiple of 60 s
 
 describeRedis('a store clock that steps back gives no fresh allowance', () => {
-  let server: TestRedisServer;
-  let client: ReturnType<typeof createClient>;
-  beforeAll(async () => {
-    server = await TestRedisServer.startOnFreePort();
-    client = createClient({ url: server.url });
-    await client.connect();
-  });
-  afterAll(async () => {
-    await client?.quit();
-    await server?.stop();
-  });
+  const stores = clockedStores();
 
-  const stores: [string, (clock: () => number) => RateLimitStore & { close(): unknown }][] = [
-    ['MemoryStore', (clock) => new MemoryStore({ clock })],
-    ['RedisStore', (clock) => new RedisStore({ client, clock, extraTtlMs: 3_600_000 })],
-  ];
-
-  function limiterOf(store: RateLimitStore, limit: BuiltInRateLimit, name: string) {
+  function limiterOf(store: ClockedStore, limit: BuiltInRateLimit, name: string) {
     return createRateLimiter({ limits: [limit], store, name, logger: quiet });
   }
 

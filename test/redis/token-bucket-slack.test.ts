@@ -3,35 +3,16 @@
 // forgiven (`max(0, tokens - cost)`), so on an EMPTY bucket a call whose cost is at most the slack
 // was admitted and took nothing, without end: a bandwidth limit of 1 MB/s (refillPerSecond
 // 1_000_000, cost = bytes) let any number of 1-byte calls through at once. Both twins.
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { createClient } from 'redis';
+import { expect, test } from '@jest/globals';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import { TokenBucketRateLimit } from '../../src/core/limits.js';
-import { MemoryStore } from '../../src/core/stores/memory-store.js';
-import { RedisStore } from '../../src/core/stores/redis-store.js';
-import type { RateLimitStore } from '../../src/core/stores/store.js';
+import { clockedStores } from './clocked-stores.js';
 import { redisDescribe } from './redis-available.js';
-import { TestRedisServer } from './redis-server.js';
 
 const describeRedis = await redisDescribe('token bucket slack', { ownServers: true });
 
 describeRedis('a token bucket does not forgive the slack of its early calls', () => {
-  let server: TestRedisServer;
-  let client: ReturnType<typeof createClient>;
-  beforeAll(async () => {
-    server = await TestRedisServer.startOnFreePort();
-    client = createClient({ url: server.url });
-    await client.connect();
-  });
-  afterAll(async () => {
-    await client?.quit();
-    await server?.stop();
-  });
-
-  const stores: [string, (clock: () => number) => RateLimitStore & { close(): unknown }][] = [
-    ['MemoryStore', (clock) => new MemoryStore({ clock })],
-    ['RedisStore', (clock) => new RedisStore({ client, clock, extraTtlMs: 3_600_000 })],
-  ];
+  const stores = clockedStores();
 
   test.each(stores)(
     '%s: an empty bucket admits no run of calls that each cost at most its slack',
