@@ -30,7 +30,7 @@ export function reportDecision(
   const limit = describeLimiter(decision.deniedBy);
   if (!decision.allowed) {
     service.logger.debug(
-      `denied ${subject} ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (${scope}: ${limit}); retry after ${decision.retryAfter}s`,
+      `denied ${printable(subject)} ${printable(call.method ?? '?')} ${printable(call.target ?? '')} at ${plan.owner} (${scope}: ${limit}); retry after ${decision.retryAfter}s`,
     );
   }
   if (!service.hasDecisionHook) return;
@@ -58,7 +58,7 @@ export function reportUnidentified(
 ): void {
   plan.metrics?.[scope]?.record('denied', call.method);
   service.logger.debug(
-    `denied an unidentified caller ${call.method ?? '?'} ${call.target ?? ''} at ${plan.owner} (${scope}; no user, no client address, no session)`,
+    `denied an unidentified caller ${printable(call.method ?? '?')} ${printable(call.target ?? '')} at ${plan.owner} (${scope}; no user, no client address, no session)`,
   );
   if (!service.hasDecisionHook) return;
   service.emit({
@@ -71,6 +71,18 @@ export function reportUnidentified(
     limit: UNIDENTIFIED_LIMIT,
     retryAfter: 1,
   });
+}
+
+/**
+ * `text` with its control characters and line separators escaped (`\u000a`): the subject, method
+ * and target of a denial come from the client, and a newline there would forge a log line.
+ */
+function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function describeLimiter(limiter: unknown): string | undefined {
