@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { McpRateLimitGuard } from './guard.js';
-import { NEST_GUARDS } from './tokens.js';
+import { boundGuards, isRateLimitGuard } from './guard-order.js';
 
 /**
  * The guard `registerGlobally` registers (`APP_GUARD`). Nest runs global guards in the order of
@@ -39,7 +39,5 @@ function bindsGuard(target: object): boolean {
 }
 
 function declaresGuard(target: object): boolean {
-  const guards = Reflect.getMetadata(NEST_GUARDS, target) as readonly unknown[] | undefined;
-  if (guards === undefined) return false;
-  return guards.some((guard) => guard === McpRateLimitGuard || guard instanceof McpRateLimitGuard);
+  return boundGuards(target).some(isRateLimitGuard);
 }

@@ -27,21 +27,23 @@ export function guardOrderWarnings(plans: HandlerPlans): string[] {
 
 /** The names of the guards Nest runs after ours on this handler (none when ours is not bound). */
 function guardsAfterOurs(type: object, handler: object): string[] {
-  const guards = [...guardsOf(type), ...guardsOf(handler)];
-  const ours = guards.findIndex(isOurGuard);
+  const guards = [...boundGuards(type), ...boundGuards(handler)];
+  const ours = guards.findIndex(isRateLimitGuard);
   if (ours < 0) return [];
   return guards
     .slice(ours + 1)
-    .filter((guard) => !isOurGuard(guard))
+    .filter((guard) => !isRateLimitGuard(guard))
     .map(nameOf);
 }
 
-function guardsOf(target: object): readonly unknown[] {
+/** The guards `@UseGuards()` (and our decorators) bound to a class or handler, in Nest's order. */
+export function boundGuards(target: object): readonly unknown[] {
   const guards = Reflect.getMetadata(NEST_GUARDS, target) as readonly unknown[] | undefined;
   return guards ?? [];
 }
 
-function isOurGuard(guard: unknown): boolean {
+/** Whether a bound guard is McpRateLimitGuard (bound as its class or as an instance). */
+export function isRateLimitGuard(guard: unknown): boolean {
   return guard === McpRateLimitGuard || guard instanceof McpRateLimitGuard;
 }
 
