@@ -66,10 +66,14 @@ function isInProcessMap(store: unknown): boolean {
   return false;
 }
 
-/** The key queues of each cache object, whichever store over it holds them. */
-const TAILS_BY_CACHE = new WeakMap<CacheLike, Map<string, Promise<void>>>();
-/** The keys of each cache whose write timed out but may still land (see `doubt`). */
-const IN_DOUBT_BY_CACHE = new WeakMap<CacheLike, Set<string>>();
+/**
+ * What every store over one cache object shares, whichever store made it: the key queues, and the
+ * keys whose write timed out but may still land (see `doubt`).
+ */
+const SHARED_BY_CACHE = new WeakMap<
+  CacheLike,
+  { readonly tails: Map<string, Promise<void>>; readonly inDoubt: Set<string> }
+>();
 
 /**
  * Limit state in any cache-manager `Cache` (Keyv stores: in-memory, SQLite, Mongo, Memcache...).
@@ -100,12 +104,12 @@ export class CacheManagerStore implements RateLimitStore {
     this.clock = options.clock ?? monotonicClock;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
     // Two stores over one cache (two modules each making their own) must not race each other.
-    let tails = TAILS_BY_CACHE.get(cache);
-    if (tails === undefined) TAILS_BY_CACHE.set(cache, (tails = new Map()));
-    this.tails = tails;
-    let inDoubt = IN_DOUBT_BY_CACHE.get(cache);
-    if (inDoubt === undefined) IN_DOUBT_BY_CACHE.set(cache, (inDoubt = new Set()));
-    this.inDoubt = inDoubt;
+    let shared = SHARED_BY_CACHE.get(cache);
+    if (shared === undefined) {
+      SHARED_BY_CACHE.set(cache, (shared = { tails: new Map(), inDoubt: new Set() }));
+    }
+    this.tails = shared.tails;
+    this.inDoubt = shared.inDoubt;
     const onError = (error: unknown): void => {
       this.errorCount++;
       this.lastError = error;
