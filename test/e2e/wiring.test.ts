@@ -22,14 +22,16 @@ import {
   Tool,
 } from '@rekog/mcp-nest';
 import {
-  FixedWindowRateLimit,
+  SlidingWindowRateLimit,
   McpRateLimitModule,
   RateLimit,
   UseMcpRateLimit,
   type McpRateLimitModuleForRootOptions,
 } from '../../src/index.js';
 
-const twoPerMinute = () => new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 });
+// A sliding window: a fixed window's count starts afresh at each minute, so three calls that straddle
+// one (seen once in CI) were all admitted, however the module was wired.
+const twoPerMinute = () => new SlidingWindowRateLimit({ maxCalls: 2, perSeconds: 60 });
 
 @McpController()
 class LimitedByMethod {
