@@ -14,6 +14,10 @@ const TARGET_BYTES_PER_KEY = 150;
 const TARGET_STALL_MS = 10;
 // "Back near the baseline": what stays after the sweep, as a share of what the keys took.
 const RESIDUE_TOLERANCE = 0.02;
+// Fresh processes per kind. One expiry's longest stall is one draw of the collector's timing and
+// of the machine's other work (9.7 ms and 16.5 ms for the same code an hour apart): the median of
+// several says what a server feels as a rule, and every draw is printed beside it.
+const TRIALS = Number(process.env.BENCH_MEMORY_TRIALS ?? 3);
 const KINDS = [
   'ours: fixed window',
   'ours: sliding window',
@@ -38,8 +42,15 @@ const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 export async function run() {
   const measurements = [];
   for (const kind of KINDS) {
-    log(`memory: ${kind}`);
-    measurements.push(await measure(kind));
+    const trials = [];
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      log(`memory: ${kind} (${trial} of ${TRIALS})`);
+      trials.push(await measure(kind));
+    }
+    // The trial of median stall stands for the kind; the others' stalls are shown beside it.
+    const byStall = [...trials].sort((a, b) => a.stallMs - b.stallMs);
+    const typical = byStall[(byStall.length - 1) >> 1];
+    measurements.push({ ...typical, stallsMs: trials.map((m) => m.stallMs) });
   }
   const rows = measurements.map((m) => {
     const perKey = (m.live - m.baseline) / m.keys;
@@ -55,7 +66,7 @@ export async function run() {
         `${megabytes(m.after)} (${m.keysAfter.toLocaleString('en-US')} keys)`,
         `${m.after - m.baseline >= 0 ? '+' : ''}${megabytes(m.after - m.baseline)}`,
         `${m.insertMs.toLocaleString('en-US')} ms`,
-        `${m.stallMs.toFixed(1)} ms`,
+        `${m.stallMs.toFixed(1)} ms (${m.stallsMs.map((ms) => ms.toFixed(1)).join(', ')})`,
       ],
     };
   });
@@ -65,12 +76,13 @@ export async function run() {
   const fixed = byKind.get('ours: fixed window');
   const worstOurs = Math.max(...ours.map((m) => byKind.get(m.kind)));
   const worstStall = Math.max(...ours.map((m) => m.stallMs));
+  const worstDraw = Math.max(...ours.flatMap((m) => m.stallsMs));
   return {
     title: 'Memory (MemoryStore, issue 6)',
     intro: [
-      `${SUBJECT_COUNT.toLocaleString('en-US')} distinct subjects (\`user:<7 digits>\`, a fresh string per call as a guard builds it), one call each through one limit, each kind in its own process (\`node --expose-gc\`, heap measured after full collections).`,
+      `${SUBJECT_COUNT.toLocaleString('en-US')} distinct subjects (\`user:<7 digits>\`, a fresh string per call as a guard builds it), one call each through one limit, each kind in ${TRIALS} fresh processes one after the other (\`node --expose-gc\`, heap measured after full collections); a kind's row is its trial of median stall.`,
       'Bytes per key = (heap with every key held − baseline) / keys, the subject strings the store keeps included. Then every window ends (2 s windows; the token bucket and GCRA refill within 2 s), the store\u2019s own sweep (every 250 ms here) drops the keys (RateLimiterMemory deletes through its own per-key timers), and the heap is measured again.',
-      'The longest stall is the largest event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) from the end of the windows until the keys are gone and one more second has passed for the collector: what a server would feel while a million keys expire.',
+      'The longest stall is the largest event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) from the end of the windows until the keys are gone and one more second has passed for the collector: what a server would feel while a million keys expire. It is one draw of the collector\u2019s timing and of whatever else the machine runs, so each kind\u2019s is the median of its trials, every trial shown in brackets.',
     ],
     targets: [
       {
@@ -86,7 +98,7 @@ export async function run() {
         met: worstOurs <= TARGET_BYTES_PER_KEY,
       },
       {
-        name: 'longest event-loop stall while the keys expire, worst of our algorithms',
+        name: `longest event-loop stall while the keys expire, worst of our algorithms (median of ${TRIALS} processes each)`,
         value: `${worstStall.toFixed(1)} ms`,
         target: `≤ ${TARGET_STALL_MS} ms`,
         met: worstStall <= TARGET_STALL_MS,
@@ -116,6 +128,7 @@ export async function run() {
     ],
     notes: [
       `RateLimiterMemory / ours (fixed window): ${(byKind.get('RateLimiterMemory') / fixed).toFixed(2)}× the bytes per key; bare Map / ours: ${(byKind.get('bare Map of small objects') / fixed).toFixed(2)}×.`,
+      `Longest stall of any single trial of ours: ${worstDraw.toFixed(1)} ms.`,
       'The exact sliding window keeps one timestamp per admitted call in the window, so its per-key size grows with the calls a subject makes (bounded by maxCalls); one call each is measured here.',
     ],
   };

@@ -36,7 +36,7 @@ const BENCHMARKS = [
     name: 'memory',
     file: 'bench/memory.bench.mjs',
     title: 'Memory (MemoryStore, issue 6)',
-    timeoutMs: 180_000,
+    timeoutMs: 480_000,
   },
   {
     name: 'redis',
