@@ -50,7 +50,11 @@ const FIXED_SHARE = Number(process.env.BENCH_E2E_FIXED_SHARE ?? 0.7);
  */
 const LONE_RATE = Number(process.env.BENCH_E2E_LONE_RATE ?? 250);
 /** The variants measured at the one-connection fixed rate. */
-const LONE_VARIANTS = ['none', 'memory', 'redis'];
+const LONE_VARIANTS = ['none', 'memory', 'redis', 'redis-incr'];
+/** The reference guard that awaits one Redis INCR per call (one-connection view only). */
+const INCR_REFERENCE = 'reference: a guard that awaits one Redis INCR';
+/** The variants that wait on Redis: their CPU per request includes Redis's. */
+const REDIS_VARIANTS = ['redis', 'redis-incr'];
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const appDirectory = fileURLToPath(new URL('./e2e-app/', import.meta.url));
 
@@ -63,6 +67,13 @@ const VARIANTS = [
   // A reference, not a limiter: what Nest itself costs per call for any guard bound on the tool
   // (its guard pipeline, an execution context, an await), before a limiter does any work.
   { variant: 'noop-guard', name: 'reference: a guard that admits every call' },
+  // A reference for the Redis store's cost over one connection (only there): what the cheapest
+  // Redis round trip costs a request, whatever a limiter then does with it.
+  {
+    variant: 'redis-incr',
+    name: INCR_REFERENCE,
+    oneConnectionOnly: true,
+  },
 ];
 
 /**
@@ -243,7 +254,7 @@ async function measureSequential(pinned, skipped, problems) {
   const redisPid = await redisProcessId();
   const epochOf = [];
   // A variant already known to be missing (no Redis) is not started at all.
-  let variants = VARIANTS.filter((entry) => !isSkipped(entry, skipped));
+  let variants = VARIANTS.filter((entry) => !isSkipped(entry, skipped) && !entry.oneConnectionOnly);
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     const order = rotate(variants, epoch % variants.length);
     const servers = await startServers(order, pinned, epoch === 0 ? skipped : undefined);
@@ -256,7 +267,7 @@ async function measureSequential(pinned, skipped, problems) {
       }
       for (let round = 0; round < ROUNDS; round++) {
         for (const server of rotate(servers, round % servers.length)) {
-          const withRedis = server.variant === 'redis' && redisPid !== undefined;
+          const withRedis = REDIS_VARIANTS.includes(server.variant) && redisPid !== undefined;
           const cpuBefore = cpuSeconds(server.pid) + (withRedis ? cpuSeconds(redisPid) : 0);
           const result = await load(server.url, SECONDS);
           const cpuUsed =
@@ -324,7 +335,8 @@ async function measureFixedRate(pinned, rate, skipped, problems, connections = C
   const redisPid = await redisProcessId();
   const variants = VARIANTS.filter(
     (entry) =>
-      !isSkipped(entry, skipped) && (connections !== 1 || LONE_VARIANTS.includes(entry.variant)),
+      !isSkipped(entry, skipped) &&
+      (connections === 1 ? LONE_VARIANTS.includes(entry.variant) : !entry.oneConnectionOnly),
   );
   for (let epoch = 0; epoch < FIXED_EPOCHS; epoch++) {
     const servers = await startServers(rotate(variants, epoch % variants.length), pinned);
@@ -332,7 +344,7 @@ async function measureFixedRate(pinned, rate, skipped, problems, connections = C
       for (const server of servers) await load(server.url, WARMUP_SECONDS, connections, rate);
       for (let round = 0; round < FIXED_ROUNDS; round++) {
         for (const server of rotate(servers, round % servers.length)) {
-          const withRedis = server.variant === 'redis' && redisPid !== undefined;
+          const withRedis = REDIS_VARIANTS.includes(server.variant) && redisPid !== undefined;
           // Redis's own account (INFO cpu, microseconds): /proc's 10 ms ticks are too coarse for
           // the few milliseconds a round's calls cost it.
           const redisCpu = () => (withRedis ? redisCpuSeconds() : 0);
@@ -476,8 +488,13 @@ export async function run() {
   const skipped = VARIANTS.filter(
     (entry) => SELECTED.length > 0 && entry.variant !== 'none' && !SELECTED.includes(entry.variant),
   ).map((entry) => `${entry.name}: not measured (BENCH_E2E_VARIANTS)`);
-  if (!isSkipped(VARIANTS[2], skipped) && !(await redisAnswers())) {
-    skipped.push(`${VARIANTS[2].name}: not measured (no Redis answers at ${REDIS_URL})`);
+  const redisVariants = VARIANTS.filter((entry) => REDIS_VARIANTS.includes(entry.variant));
+  if (redisVariants.some((entry) => !isSkipped(entry, skipped)) && !(await redisAnswers())) {
+    for (const entry of redisVariants) {
+      if (!isSkipped(entry, skipped)) {
+        skipped.push(`${entry.name}: not measured (no Redis answers at ${REDIS_URL})`);
+      }
+    }
   }
   const problems = [];
   const { rates, epochOf, cpu } = await measureSequential(pinned, skipped, problems);
@@ -525,7 +542,7 @@ export async function run() {
       `autocannon, ${CONNECTIONS} connections, POST /mcp with a JSON-RPC \`tools/call\` of one tool (Streamable HTTP, stateless JSON answers) against a Nest 12 + MCP-Nest server set up like the sample app (bench/e2e-app), one process per variant, all on loopback. ${pinned === undefined ? 'The load generator and the servers share the cores (not pinned).' : `The servers run on CPU ${pinned.serverCpu} and the load generator on CPU ${pinned.generatorCpu} (taskset), so they never compete for one CPU; Redis is not pinned.`}`,
       `Sequential (the targets): ${EPOCHS} epochs of fresh server processes (one per variant, started in rotating order), each warmed up for ${WARMUP_SECONDS} s, then ${ROUNDS} rounds of ${SECONDS} s per variant, one variant loaded at a time, the order rotating every round. A ratio is computed within each round and the median over all ${EPOCHS * ROUNDS} rounds is reported: fresh processes every epoch, because one process of the same code can run a few per cent faster or slower than another for its whole life.`,
       `Simultaneous (a second view of the in-memory target): ours (in memory) and a 'no limiter' server on the same server CPU, loaded at the same moments with ${Math.max(1, CONNECTIONS >> 1)} connections each, ${PAIRED_EPOCHS} epochs of fresh processes × ${PAIRED_ROUNDS} rounds of ${PAIRED_SECONDS} s. The machine's moods then hit both alike; sharing one CPU's caches also makes a bigger program pay a little more than it would alone.`,
-      `Fixed rate, two views: every variant, fresh processes, loaded at ${Math.round(FIXED_SHARE * 100)} % of the no-limiter server's median saturated requests/s over ${CONNECTIONS} connections; and (the Redis store's target) no limiter, ours in memory and ours on Redis at ${LONE_RATE} requests/s over one connection, so that every request is alone in its event-loop turns (autocannon \`overallRate\`). CPU per request: the server's from /proc, plus the Redis server's from its INFO cpu for the Redis variant; autocannon's latency percentiles.`,
+      `Fixed rate, two views: every variant, fresh processes, loaded at ${Math.round(FIXED_SHARE * 100)} % of the no-limiter server's median saturated requests/s over ${CONNECTIONS} connections; and (the Redis store's target) no limiter, ours in memory, ours on Redis and a reference guard that awaits one Redis INCR at ${LONE_RATE} requests/s over one connection, so that every request is alone in its event-loop turns (autocannon \`overallRate\`). CPU per request: the server's from /proc, plus the Redis server's from its INFO cpu for the variants that call Redis; autocannon's latency percentiles.`,
       "Ours: `McpRateLimitModule.forRoot()` and `@RateLimit(new FixedWindowRateLimit(...))` on the tool (the decorator binds the guard) (anonymous calls, keyed by IP); with Redis, the app's cache is `@keyv/redis` and the module uses the Redis store. Throttler: `ThrottlerModule.forRoot([{ ttl: 60000, limit }])` with `ThrottlerGuard` on the MCP endpoint. Limits of 1,000,000,000 per 60 s: every call is checked and admitted.",
     ],
     targets: [
@@ -630,6 +647,17 @@ export async function run() {
             )
               .map((ratio) => ratio.toFixed(2))
               .join(', ')}.`,
+          ]
+        : []),
+      ...(lone.has(INCR_REFERENCE) && lone.has('ours, Redis store')
+        ? [
+            `The round trip alone, over one connection: a guard that awaits one Redis INCR per call (node-redis) costs ${formatRatio(median(loneRatios(INCR_REFERENCE)))} of no limiter (CPU per request, server + Redis; round by round: ${loneRatios(
+              INCR_REFERENCE,
+            )
+              .map((ratio) => ratio.toFixed(2))
+              .join(
+                ', ',
+              )}); ours on Redis costs ${formatRatio(median(lone.get('ours, Redis store').map((round, index) => lone.get(INCR_REFERENCE)[index].cpu / round.cpu)))} of that guard: what the Redis store adds beyond the cheapest round trip (its script, its outage policy, the engine).`,
           ]
         : []),
       ...skipped,

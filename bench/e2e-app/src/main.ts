@@ -8,7 +8,9 @@
 //              exporting to memory once a minute), so the module records its metrics;
 //   redis      the same limit, with the app's cache on @keyv/redis (BENCH_REDIS_URL): the module
 //              then uses the Redis store with its atomic scripts;
-//   throttler  @nestjs/throttler's ThrottlerGuard on the MCP endpoint, in-memory storage.
+//   throttler  @nestjs/throttler's ThrottlerGuard on the MCP endpoint, in-memory storage;
+//   redis-incr a guard that awaits one Redis INCR per call, bound on the tool (node-redis, one
+//              connection): the cheapest round trip any Redis-backed limiter must make.
 // Limits are high enough that every call is admitted: the benchmark measures the cost of checking.
 // Prints `listening <url>` once it accepts connections.
 import 'reflect-metadata';
@@ -40,9 +42,11 @@ import {
   Tool,
 } from '@rekog/mcp-nest';
 import { FixedWindowRateLimit, McpRateLimitModule, RateLimit } from 'nestjs-mcp-rate-limit';
+import { createClient } from 'redis';
 import { z } from 'zod';
 
-type Variant = 'none' | 'noop-guard' | 'memory' | 'memory-metrics' | 'redis' | 'throttler';
+type Variant =
+  'none' | 'noop-guard' | 'memory' | 'memory-metrics' | 'redis' | 'throttler' | 'redis-incr';
 const variant = (process.env.BENCH_VARIANT ?? 'none') as Variant;
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HIGH = 1_000_000_000;
@@ -91,6 +95,27 @@ class GuardedTools {
   }
 }
 
+/** A guard that awaits one INCR per call: a Redis round trip, with no limiter's logic. */
+const incrClient =
+  variant === 'redis-incr' ? await createClient({ url: redisUrl }).connect() : undefined;
+
+@Injectable()
+class IncrOnce implements CanActivate {
+  async canActivate(): Promise<boolean> {
+    await incrClient?.incr('bench:incr');
+    return true;
+  }
+}
+
+@McpController()
+class IncrGuardedTools {
+  @Tool(echoTool)
+  @UseGuards(IncrOnce)
+  echo(@Payload() { text }: { text: string }) {
+    return echo(text);
+  }
+}
+
 @Controller('mcp')
 class McpEndpoint extends McpHttpControllerFor(transport) {}
 
@@ -128,9 +153,11 @@ class BenchModule {
           imports: [ThrottlerModule.forRoot([{ ttl: 60_000, limit: HIGH }])],
           controllers: [ThrottledMcpEndpoint, PlainTools],
         };
+      case 'redis-incr':
+        return { module: BenchModule, controllers: [McpEndpoint, IncrGuardedTools] };
       default:
         throw new Error(
-          `BENCH_VARIANT must be none, noop-guard, memory, memory-metrics, redis or throttler (got ${which})`,
+          `BENCH_VARIANT must be none, noop-guard, memory, memory-metrics, redis, throttler or redis-incr (got ${which})`,
         );
     }
   }
