@@ -524,6 +524,7 @@ export async function run() {
   const baseline = rates.get('no limiter');
   const ratioTo = (name) => medianRatio(rates, name, 'no limiter');
   const memory = ratioTo('ours, in-memory store');
+  const withMetrics = ratioTo(VARIANTS[4].name);
   const redis = ratioTo('ours, Redis store');
   const throttler = ratioTo(VARIANTS[3].name);
   const pairedMemory = paired.length === 0 ? NaN : median(paired);
@@ -551,6 +552,12 @@ export async function run() {
         value: formatRatio(memory),
         target: '≥ 0.97×',
         met: memory >= 0.97,
+      },
+      {
+        name: 'in-memory store with OpenTelemetry metrics on vs no limiter (requests/s ratio, sequential)',
+        value: formatRatio(withMetrics),
+        target: '≥ 0.97×',
+        met: withMetrics >= 0.97,
       },
       {
         name: 'Redis store vs no limiter (CPU per request at a fixed rate, one connection, Redis included: no limiter / ours)',
