@@ -109,6 +109,31 @@ describe('routes of the JSON-RPC fixture', () => {
     await Promise.all(inFlight);
   });
 
+  test('every tasks method, 2026-07-28 and 2025-11-25, passes the message-level limit uncounted', async () => {
+    const started = await createJsonRpcApp({ messagesPerMinute: 2 });
+    apps.push(started.app);
+    const strict = `${started.url}/strict`;
+    const code = async (body: unknown): Promise<number | undefined> => {
+      const answer = (await (await post(strict, body)).json()) as { error?: { code: number } };
+      return answer.error?.code;
+    };
+    const methods = ['tasks/get', 'tasks/update', 'tasks/cancel', 'tasks/result', 'tasks/list'];
+    const polls: (number | undefined)[] = [];
+    for (const [index, method] of methods.entries()) {
+      for (const id of [2 * index, 2 * index + 1]) {
+        polls.push(await code({ jsonrpc: '2.0', id, method, params: { taskId: 't1' } }));
+      }
+    }
+    expect(polls).not.toContain(-32005);
+    // Both messages of the minute are still there for real work.
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: {} });
+    expect([await code(call(20)), await code(call(21)), await code(call(22))]).toEqual([
+      undefined,
+      undefined,
+      -32005,
+    ]);
+  });
+
   test('on a route declared an MCP endpoint, polls are not charged to its own limit; calls are', async () => {
     const started = await createJsonRpcApp({ messagesPerMinute: 1000 });
     apps.push(started.app);
