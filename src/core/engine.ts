@@ -28,6 +28,7 @@ export function admittedContext(decision: RateLimitDecision): RateLimitContext |
   return (decision as Receipted)[RECEIPT]?.context;
 }
 
+/** Options of a {@link RateLimitEngine}. */
 export interface RateLimitEngineOptions {
   /** Prefix of every storage key (default `mcprl:`). */
   readonly prefix?: string;

@@ -19,6 +19,7 @@ export interface CommonLimitOptions {
   readonly cost?: number | ((context: RateLimitContext) => number);
 }
 
+/** Options of a `FixedWindowRateLimit`: `maxCalls` units per clock-aligned `perSeconds` window. */
 export interface FixedWindowOptions extends CommonLimitOptions {
   /** Calls (cost units) admitted per window. A positive integer. */
   readonly maxCalls: number;
@@ -26,12 +27,14 @@ export interface FixedWindowOptions extends CommonLimitOptions {
   readonly perSeconds: number;
 }
 
+/** Options of a `SlidingWindowRateLimit`: `maxCalls` units in any rolling `perSeconds`. */
 export interface SlidingWindowOptions extends CommonLimitOptions {
   /** Calls (cost units) admitted in any rolling interval of `perSeconds`. A positive integer. */
   readonly maxCalls: number;
   readonly perSeconds: number;
 }
 
+/** Options of a `TokenBucketRateLimit`: a bucket of `capacity` units refilled continuously. */
 export interface TokenBucketOptions extends CommonLimitOptions {
   /** Tokens a full bucket holds: the largest burst. */
   readonly capacity: number;
@@ -39,6 +42,7 @@ export interface TokenBucketOptions extends CommonLimitOptions {
   readonly refillPerSecond: number;
 }
 
+/** Options of a `GcraRateLimit`: a steady rate with a burst allowance. */
 export interface GcraOptions extends CommonLimitOptions {
   /** Steady rate in calls per second (fractions allowed). */
   readonly ratePerSecond: number;
@@ -52,6 +56,7 @@ export interface LimitPolicy {
   readonly windowSeconds: number;
 }
 
+/** Options of a `ConcurrencyLimit`: how many calls of one subject may be in flight at once. */
 export interface ConcurrencyLimitOptions extends CommonLimitOptions {
   /** Calls of one subject in flight at once. A positive integer. */
   readonly maxConcurrent: number;

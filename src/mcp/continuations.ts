@@ -29,6 +29,7 @@ export interface ClaimedState<T = unknown> {
   readonly round?: number;
 }
 
+/** Options of the in-memory record of the `requestState`s this server issued. */
 export interface InMemoryContinuationsOptions {
   /** How long an issued state counts as a continuation, in ms (default 5 minutes). */
   readonly ttlMs?: number;

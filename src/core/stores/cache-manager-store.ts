@@ -21,6 +21,7 @@ export interface CacheLike {
   readonly stores?: readonly { on?(event: string, listener: (error: unknown) => void): unknown }[];
 }
 
+/** Options of a {@link CacheManagerStore}. */
 export interface CacheManagerStoreOptions {
   /**
    * Epoch milliseconds; monotonic by default. Inject one in tests: fake timers that replace

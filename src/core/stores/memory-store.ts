@@ -5,6 +5,7 @@ import { encodeKeyPart, MAX_PART_LENGTH } from '../subject.js';
 import { KeySpace } from './key-space.js';
 import type { LimitCheck, LimitOutcome, RateLimitStore } from './store.js';
 
+/** Options of a {@link MemoryStore}: its clock and how often it drops expired keys. */
 export interface MemoryStoreOptions {
   /**
    * Epoch milliseconds; monotonic by default. Inject one in tests: fake timers that replace

@@ -16,6 +16,7 @@ export interface RateLimitLogger {
   warn(message: string): void;
 }
 
+/** Options of `withOutagePolicy`: what decides calls while the store cannot answer. */
 export interface OutagePolicyOptions {
   readonly policy?: StoreErrorPolicy;
   readonly logger?: RateLimitLogger;
