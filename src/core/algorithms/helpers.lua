@@ -9,8 +9,11 @@ local function px_of(ttl_ms)
   if ttl <= 0 then return nil end
   ttl = ttl + extra_ttl_ms
   -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
-  if ttl >= 1e15 then return string.format('%d', ttl) end
-  return ttl
+  if ttl < 1e15 then return ttl end
+  -- A state that practically never expires (a bucket refilled once in ages) is kept 285,000
+  -- years: Redis takes no expiry past 2^63 ms from now, and %d of a larger double is garbage (a
+  -- negative PX), which failed every call of such a limit into the outage policy.
+  return string.format('%d', math.min(ttl, 9007199254740991))
 end
 local function store_state(key, state, ttl_ms)
   local px = px_of(ttl_ms)
