@@ -1,6 +1,6 @@
 -- Helpers shared by the Lua twins, put before them in every generated script (redis-script.ts),
--- after `extra_ttl_ms` and `EPSILON_MS`. A helper comes after those it calls (Lua locals must be
--- defined before use).
+-- after `extra_ttl_ms`, `EPSILON_MS` and `MAX_TTL_MS`. A helper comes after those it calls (Lua
+-- locals must be defined before use).
 
 -- The PX argument of a state kept for ttl_ms (the store's extra TTL added), or nil when ttl_ms is
 -- not positive: such a state is equivalent to no state, and its key is deleted instead.
@@ -10,10 +10,10 @@ local function px_of(ttl_ms)
   ttl = ttl + extra_ttl_ms
   -- Redis parses a plain number argument exactly below 1e15 (it is sent as %.17g).
   if ttl < 1e15 then return ttl end
-  -- A state that practically never expires (a bucket refilled once in ages) is kept 285,000
-  -- years: Redis takes no expiry past 2^63 ms from now, and %d of a larger double is garbage (a
-  -- negative PX), which failed every call of such a limit into the outage policy.
-  return string.format('%d', math.min(ttl, 9007199254740991))
+  -- A state that practically never expires (a bucket refilled once in ages) is kept MAX_TTL_MS
+  -- (285,000 years): Redis takes no expiry past 2^63 ms from now, and %d of a larger double is
+  -- garbage (a negative PX), which failed every call of such a limit into the outage policy.
+  return string.format('%d', math.min(ttl, MAX_TTL_MS))
 end
 local function store_state(key, state, ttl_ms)
   local px = px_of(ttl_ms)
