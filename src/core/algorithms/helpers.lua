@@ -26,7 +26,10 @@ end
 
 -- A list of times (a sliding window's entries, a concurrency limit's lease expiries), oldest
 -- first: drop the `first_live` expired ones at its head, append `cost` copies of time_ms, and keep
--- it for ttl_ms (a list whose TTL is not positive is equivalent to no list: deleted).
+-- it at least ttl_ms (twin of latestExpiresAfterMs in times.ts). Its TTL is never shortened: it
+-- was set to outlive every entry it holds, and after the clock stepped back the entries appended
+-- end before earlier ones, which still count (a list kept only until its new entries end lost them
+-- early, and their units came back). A list whose entries have all ended expires on its own.
 local function commit_times(key, first_live, time_ms, cost, ttl_ms)
   if first_live > 0 then redis.call('LTRIM', key, first_live, -1) end
   if cost > 0 then
@@ -44,9 +47,6 @@ local function commit_times(key, first_live, time_ms, cost, ttl_ms)
     end
   end
   local px = px_of(ttl_ms)
-  if px == nil then
-    redis.call('DEL', key)
-  else
-    redis.call('PEXPIRE', key, px)
-  end
+  -- PTTL is -1 for the list this call created, -2 for none left.
+  if px ~= nil and redis.call('PTTL', key) < px + 0 then redis.call('PEXPIRE', key, px) end
 end
