@@ -22,7 +22,7 @@ import type { RateLimitStore } from '../../src/core/stores/store.js';
 import { REDIS_URL, redisDescribe } from './redis-available.js';
 
 const describeRedis = await redisDescribe('a list kept until its latest entry ends');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const LIMITS: [string, () => BuiltInRateLimit][] = [
   ['ConcurrencyLimit', () => new ConcurrencyLimit({ maxConcurrent: 2, leaseSeconds: 1 })],
