@@ -3,6 +3,7 @@ import { MAX_TTL_MS, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
 import {
+  StoreKeyError,
   StoreTimeoutError,
   StoreUnavailableError,
   type LimitCheck,
@@ -206,7 +207,7 @@ export class CacheManagerStore implements RateLimitStore {
     try {
       const doubtful = checks.find((check) => this.inDoubt.has(check.key));
       if (doubtful !== undefined) {
-        throw new StoreUnavailableError(
+        throw new StoreKeyError(
           `cache-manager store: a write of ${doubtful.key} timed out and may still land`,
         );
       }
@@ -220,7 +221,7 @@ export class CacheManagerStore implements RateLimitStore {
       const read = states.map((state, index) => {
         if (state === null || state === undefined) return undefined;
         if (!isStateOf(checks[index].limit, state)) {
-          throw new StoreUnavailableError(
+          throw new StoreKeyError(
             `cache-manager store: the state of ${checks[index].key} is not a ${checks[index].limit.algorithm} state (does the cache store objects as they are?)`,
           );
         }
