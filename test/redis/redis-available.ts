@@ -2,9 +2,12 @@ import { describe, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 
-/** The shared Redis of dev and CI machines. */
-export const REDIS_HOST = '127.0.0.1';
-export const REDIS_PORT = 6379;
+/**
+ * The shared Redis of dev and CI machines; REDIS_HOST / REDIS_PORT point the suites at another one
+ * (a private server, so that parallel runs do not share keys or load).
+ */
+export const REDIS_HOST = process.env.REDIS_HOST ?? '127.0.0.1';
+export const REDIS_PORT = Number(process.env.REDIS_PORT ?? 6379);
 export const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}`;
 
 /** Whether a Redis answers PING on host:port within timeoutMs (a raw socket: no client needed). */

@@ -55,16 +55,11 @@ local function concurrency_commit(key, now_ms, cost, ttl_ms, expires_at_ms, firs
 end
 
 -- Release (twin of releaseConcurrency): up to `cost` leases of the call admitted at admitted_at_ms
--- (those expiring at admitted_at_ms + lease_ms) go, while they are live; then the list is kept
--- until its last lease expires.
+-- (those expiring at admitted_at_ms + lease_ms) go, while they are live. The list keeps its TTL,
+-- which outlives every lease left (see commit_times); Redis deletes a list left empty.
 local function concurrency_refund(key, now_ms, limit, lease_ms, cost, admitted_at_ms)
   local expires_at_ms = admitted_at_ms + lease_ms
   if cost <= 0 or expires_at_ms <= now_ms then return end
   -- LREM's count is a whole number (0 would mean every occurrence).
-  local removed = redis.call('LREM', key, math.ceil(cost), struct.pack('<d', expires_at_ms))
-  if removed == 0 then return end
-  if redis.call('LLEN', key) == 0 then return end
-  local last_ms = struct.unpack('<d', redis.call('LINDEX', key, -1))
-  local px = px_of(last_ms - now_ms)
-  if px == nil then redis.call('DEL', key) else redis.call('PEXPIRE', key, px) end
+  redis.call('LREM', key, math.ceil(cost), struct.pack('<d', expires_at_ms))
 end

@@ -1,4 +1,4 @@
-import { firstLiveIndex, lastExpiresAfterMs, withAppended } from './times.js';
+import { firstLiveIndex, lastExpiresAfterMs, latestExpiresAfterMs, withAppended } from './times.js';
 import { AlgorithmStep, type RefundStep } from './types.js';
 
 /** At most `limit` calls in flight at once; each admitted call holds a slot for at most `leaseMs`. */
@@ -38,7 +38,9 @@ export function concurrency(
   if (liveCount + cost <= limit) {
     const next = withAppended(leases, firstLive, nowMs + leaseMs, cost);
     const resetAfterMs = lastExpiresAfterMs(next, nowMs, 0);
-    return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, resetAfterMs, nowMs);
+    // Kept until its latest lease expires (not always its last: see latestExpiresAfterMs).
+    const ttlMs = latestExpiresAfterMs(next, nowMs, 0);
+    return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, ttlMs, nowMs);
   }
 
   const resetAfterMs = liveCount === 0 ? 0 : leases[leases.length - 1] - nowMs;
@@ -76,5 +78,5 @@ export function releaseConcurrency(
   let end = first;
   while (end < state.length && end - first < cost && state[end] === expiresAtMs) end++;
   const next = [...state.slice(0, first), ...state.slice(end)];
-  return { state: next, ttlMs: lastExpiresAfterMs(next, nowMs, 0) };
+  return { state: next, ttlMs: latestExpiresAfterMs(next, nowMs, 0) };
 }

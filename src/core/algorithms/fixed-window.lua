@@ -2,10 +2,19 @@
 -- the same outputs. State: struct.pack('<dd', windowStartMs, count), exact doubles. Helpers
 -- (extra_ttl_ms, px_of) come from the generated script.
 
+-- The start of the window now_ms is in: the one whose end (start + period, what a denial names)
+-- has not passed; the division alone can put a time at that end in the window before.
+local function window_start_of(now_ms, period_ms)
+  local index = math.floor(now_ms / period_ms)
+  local start_ms = index * period_ms
+  if now_ms < start_ms + period_ms then return start_ms end
+  return (index + 1) * period_ms
+end
+
 -- Returns allowed, retryAfterMs, remaining, resetAfterMs, ttlMs, state to store when committed, and
 -- whether the stored state is of this same window (then its key already has the right TTL).
 local function fixed_window(key, now_ms, limit, period_ms, cost)
-  local window_start_ms = math.floor(now_ms / period_ms) * period_ms
+  local window_start_ms = window_start_of(now_ms, period_ms)
   local count = 0
   local same_window = false
   local stored = redis.call('GET', key)
@@ -47,9 +56,9 @@ local function fixed_window_refund(key, now_ms, limit, period_ms, cost, admitted
   local stored = redis.call('GET', key)
   if not stored then return end
   local stored_start_ms, stored_count = struct.unpack('<dd', stored)
-  local window_start_ms = math.floor(now_ms / period_ms) * period_ms
+  local window_start_ms = window_start_of(now_ms, period_ms)
   if stored_start_ms ~= window_start_ms then return end
   -- A call of an earlier window holds nothing of this one.
-  if math.floor(admitted_at_ms / period_ms) * period_ms ~= window_start_ms then return end
+  if window_start_of(admitted_at_ms, period_ms) ~= window_start_ms then return end
   redis.call('SET', key, struct.pack('<dd', stored_start_ms, math.max(0, stored_count - cost)), 'KEEPTTL')
 end

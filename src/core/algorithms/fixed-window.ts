@@ -21,10 +21,7 @@ export function fixedWindow(
   const { limit, periodMs } = params;
   // A state of a later window than the clock's (the clock stepped back) is still the current one:
   // read as the clock's own earlier window, its used-up count would be a fresh allowance.
-  const windowStartMs = Math.max(
-    Math.floor(nowMs / periodMs) * periodMs,
-    state?.windowStartMs ?? -Infinity,
-  );
+  const windowStartMs = Math.max(windowStartOf(nowMs, periodMs), state?.windowStartMs ?? -Infinity);
   const count = state !== undefined && state.windowStartMs === windowStartMs ? state.count : 0;
   const resetAfterMs = windowStartMs + periodMs - nowMs;
 
@@ -67,9 +64,22 @@ export function refundFixedWindow(
   admittedAtMs: number,
 ): RefundStep<FixedWindowState> | undefined {
   const { periodMs } = params;
-  const windowStartMs = Math.floor(nowMs / periodMs) * periodMs;
+  const windowStartMs = windowStartOf(nowMs, periodMs);
   if (state === undefined || state.windowStartMs !== windowStartMs) return undefined;
-  if (Math.floor(admittedAtMs / periodMs) * periodMs !== windowStartMs) return undefined;
+  if (windowStartOf(admittedAtMs, periodMs) !== windowStartMs) return undefined;
   const count = Math.max(0, state.count - cost);
   return { state: { windowStartMs, count }, ttlMs: windowStartMs + periodMs - nowMs };
+}
+
+/**
+ * The start of the clock-aligned window `nowMs` is in: the one whose end (start + period, what a
+ * denial's retryAfterMs names) has not passed. The division alone can put a time at or after that
+ * end in the window before (with a period of a fraction of a millisecond), and a call made when
+ * its denial said was denied again, told to wait 0 ms. Each window keeps one start either way:
+ * `index × period`, as every call that falls in it computes it.
+ */
+function windowStartOf(nowMs: number, periodMs: number): number {
+  const index = Math.floor(nowMs / periodMs);
+  const startMs = index * periodMs;
+  return nowMs < startMs + periodMs ? startMs : (index + 1) * periodMs;
 }

@@ -55,19 +55,13 @@ local function sliding_window_commit(key, now_ms, cost, ttl_ms, first_live)
   commit_times(key, first_live, now_ms, cost, ttl_ms)
 end
 
--- Refund (twin of the TypeScript refund): the expired entries and the `cost` OLDEST live ones
--- leave (not below none). The refunded call's own entries may be newer, but dropping older ones
--- leaves entries that expire no sooner than the call's would have: the limit is never roomier than
--- if the call had not been made. Kept until its newest entry leaves the window.
+-- Refund (twin of the TypeScript refund): up to `cost` entries stamped with the refunded call's
+-- admission time leave, while they are in the window. The list keeps its TTL, which outlives every
+-- entry left (see commit_times); Redis deletes a list left empty.
 local function sliding_window_refund(key, now_ms, limit, period_ms, cost, admitted_at_ms)
   -- Only the refunded call's own entries (stamped with its admission time) go, and none once they
   -- have left the window: the units of other calls are never handed out again.
   if cost <= 0 or admitted_at_ms <= now_ms - period_ms then return end
   -- LREM's count is a whole number (0 would mean every occurrence).
-  local removed = redis.call('LREM', key, math.ceil(cost), struct.pack('<d', admitted_at_ms))
-  if removed == 0 then return end
-  if redis.call('LLEN', key) == 0 then return end
-  local newest_ms = struct.unpack('<d', redis.call('LINDEX', key, -1))
-  local px = px_of(newest_ms + period_ms - now_ms)
-  if px == nil then redis.call('DEL', key) else redis.call('PEXPIRE', key, px) end
+  redis.call('LREM', key, math.ceil(cost), struct.pack('<d', admitted_at_ms))
 end

@@ -1,4 +1,4 @@
-import { firstLiveIndex, lastExpiresAfterMs, withAppended } from './times.js';
+import { firstLiveIndex, lastExpiresAfterMs, latestExpiresAfterMs, withAppended } from './times.js';
 import { AlgorithmStep, type RefundStep } from './types.js';
 
 /** Exact rolling window: at most `limit` units in any interval of `periodMs`. */
@@ -34,7 +34,9 @@ export function slidingWindow(
   if (liveCount + cost <= limit) {
     const next = withAppended(entries, firstLive, nowMs, cost);
     const resetAfterMs = lastExpiresAfterMs(next, nowMs, periodMs);
-    return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, resetAfterMs, nowMs);
+    // Kept until its latest entry leaves the window (not always its last: see latestExpiresAfterMs).
+    const ttlMs = latestExpiresAfterMs(next, nowMs, periodMs);
+    return new AlgorithmStep(true, 0, limit - next.length, resetAfterMs, next, ttlMs, nowMs);
   }
 
   const resetAfterMs = liveCount === 0 ? 0 : entries[entries.length - 1] + periodMs - nowMs;
@@ -72,5 +74,5 @@ export function refundSlidingWindow(
   let end = first;
   while (end < state.length && end - first < cost && state[end] === admittedAtMs) end++;
   const next = [...state.slice(0, first), ...state.slice(end)];
-  return { state: next, ttlMs: lastExpiresAfterMs(next, nowMs, params.periodMs) };
+  return { state: next, ttlMs: latestExpiresAfterMs(next, nowMs, params.periodMs) };
 }

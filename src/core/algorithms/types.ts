@@ -45,3 +45,12 @@ export type AlgorithmName =
  * the slack is 1 µs: a call may be admitted at most 1 µs early. The Lua twins use the same value.
  */
 export const EPSILON_MS = 0.001;
+
+/**
+ * The longest a store keeps a state: 2^53 − 1 ms, about 285,000 years. A limit that practically
+ * never refills (a token bucket of 1e-17 tokens per second) is valid and has a finite TTL, but a
+ * store cannot always take it: Redis refuses an expiry past 2^63 ms from now, which failed every
+ * call of such a limit into the outage policy (`allow`: every call admitted). Kept this long
+ * instead, its state outlives anyone who could tell. The Lua twins use the same value.
+ */
+export const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;

@@ -1,8 +1,9 @@
 import { isStateOf } from '../algorithms/index.js';
-import type { AlgorithmStep } from '../algorithms/types.js';
+import { MAX_TTL_MS, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
 import {
+  StoreKeyError,
   StoreTimeoutError,
   StoreUnavailableError,
   type LimitCheck,
@@ -207,7 +208,7 @@ export class CacheManagerStore implements RateLimitStore {
     try {
       const doubtful = checks.find((check) => this.inDoubt.has(check.key));
       if (doubtful !== undefined) {
-        throw new StoreUnavailableError(
+        throw new StoreKeyError(
           `cache-manager store: a write of ${doubtful.key} timed out and may still land`,
         );
       }
@@ -221,7 +222,7 @@ export class CacheManagerStore implements RateLimitStore {
       const read = states.map((state, index) => {
         if (state === null || state === undefined) return undefined;
         if (!isStateOf(checks[index].limit, state)) {
-          throw new StoreUnavailableError(
+          throw new StoreKeyError(
             `cache-manager store: the state of ${checks[index].key} is not a ${checks[index].limit.algorithm} state (does the cache store objects as they are?)`,
           );
         }
@@ -250,8 +251,10 @@ export class CacheManagerStore implements RateLimitStore {
   }
 
   /**
-   * Stores each state with its TTL (at least 1 ms: 0 would mean "forever" to some stores). Settles
-   * when the cache has answered, however long it takes: the caller bounds its own wait.
+   * Stores each state with its TTL (at least 1 ms: 0 would mean "forever" to some stores; at most
+   * MAX_TTL_MS: a Redis-backed cache refuses a longer one, which failed every call of the limit
+   * into the outage policy). Settles when the cache has answered, however long it takes: the
+   * caller bounds its own wait.
    */
   private async write(
     entries: readonly (readonly [string, { readonly state: unknown; readonly ttlMs: number }])[],
@@ -260,7 +263,7 @@ export class CacheManagerStore implements RateLimitStore {
     const errorsBefore = this.errorCount;
     await Promise.all(
       entries.map(([key, { state, ttlMs }]) =>
-        this.cache.set(key, state, Math.max(1, Math.ceil(ttlMs))),
+        this.cache.set(key, state, Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(ttlMs)))),
       ),
     );
     this.throwIfErrored(errorsBefore);

@@ -2,6 +2,7 @@ import { RateLimitConfigError } from '../limits.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { MemoryStore } from './memory-store.js';
 import {
+  StoreKeyError,
   StoreTimeoutError,
   type LimitCheck,
   type LimitOutcome,
@@ -155,6 +156,11 @@ export class ResilientStore implements RateLimitStore {
       this.failed(error, this.clock());
       const releases = checks.filter(holdsSlot);
       if (releases.length === 0) return;
+      if (error instanceof StoreKeyError) {
+        // The store answered, and would fail them again at once: sent again after an outage.
+        this.keepRelease(releases);
+        return;
+      }
       // A command that timed out may still run: sent again only once known not to have run (a
       // second run could free another call's lease of the same instant).
       const late = error instanceof StoreTimeoutError ? error.late : Promise.resolve(undefined);
@@ -165,7 +171,11 @@ export class ResilientStore implements RateLimitStore {
   /** Releases the store did not take: sent now if it answers, else kept (the oldest go first). */
   private resend(releases: readonly LimitCheck[]): void {
     if (!this.degraded) this.sendRefund(releases).catch(() => undefined);
-    else if (this.unsentReleases.push(releases) > MAX_UNSENT_RELEASES) this.unsentReleases.shift();
+    else this.keepRelease(releases);
+  }
+
+  private keepRelease(releases: readonly LimitCheck[]): void {
+    if (this.unsentReleases.push(releases) > MAX_UNSENT_RELEASES) this.unsentReleases.shift();
   }
 
   /** Forgets these keys in the store and in this instance's own record. */
@@ -340,7 +350,9 @@ export class ResilientStore implements RateLimitStore {
   }
 
   private failed(error: unknown, nowMs: number): void {
-    this.downUntilMs = nowMs + this.retryIntervalMs;
+    // One call the store answered but could not decide (a broken key) is no outage: the calls of
+    // other keys are still the store's.
+    if (!(error instanceof StoreKeyError)) this.downUntilMs = nowMs + this.retryIntervalMs;
     this.failuresSinceLog++;
     try {
       this.reportStoreError?.(error);
@@ -349,8 +361,12 @@ export class ResilientStore implements RateLimitStore {
     }
     if (nowMs - this.lastLoggedAtMs >= this.logIntervalMs) {
       const reason = error instanceof Error ? error.message : String(error);
+      const deciding =
+        error instanceof StoreKeyError
+          ? `the "${this.policy}" policy decides the calls of that key`
+          : `deciding with the "${this.policy}" policy until it answers`;
       this.logger.warn(
-        `rate limit store unavailable (${reason}); ${this.failuresSinceLog} failure(s) since last report; deciding with the "${this.policy}" policy until it answers`,
+        `rate limit store unavailable (${reason}); ${this.failuresSinceLog} failure(s) since last report; ${deciding}`,
       );
       this.lastLoggedAtMs = nowMs;
       this.failuresSinceLog = 0;

@@ -1,4 +1,4 @@
-import { StoreUnavailableError, type LimitOutcome } from './store.js';
+import { StoreKeyError, StoreUnavailableError, type LimitOutcome } from './store.js';
 
 /** A call of a script call, as its reply answers it. */
 export interface AnsweredCall {
@@ -40,9 +40,8 @@ export function deliver(calls: readonly AnsweredCall[], reply: unknown): void {
   calls.forEach((call, index) => {
     const failure = failures.get(index + 1);
     if (failure !== undefined) {
-      call.reject(
-        new StoreUnavailableError(`RedisStore: the rate limit script failed: ${failure}`),
-      );
+      // Redis answered: this call alone failed (a foreign value at its key), no outage.
+      call.reject(new StoreKeyError(`RedisStore: the rate limit script failed: ${failure}`));
       return;
     }
     const outcomes = new Array<LimitOutcome>(call.outcomes);

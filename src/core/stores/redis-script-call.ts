@@ -50,6 +50,13 @@ export class Batch {
    * handed to the client.
    */
   startedAtMs = Infinity;
+  /**
+   * Whether it holds a reset: then it takes no further call. The calls of a script call share one
+   * Redis time, so a call admitted after a reset in it would take leases of the same expiry as one
+   * admitted before it, whose release (the reset dropped its own) would free the later call's.
+   * In the next script call, a later Redis time tells them apart.
+   */
+  private closedByReset = false;
   /** Whether it was handed to the client. */
   sent = false;
   settled = false;
@@ -67,6 +74,7 @@ export class Batch {
 
   accepts(call: ScriptCall, timeMs: number | undefined): boolean {
     return (
+      !this.closedByReset &&
       this.calls.length < MAX_CALLS &&
       this.limits + call.keys.length <= MAX_LIMITS &&
       this.refs.size + call.limits.length <= MAX_BATCH_LIMITS &&
@@ -76,6 +84,7 @@ export class Batch {
 
   add(call: ScriptCall): void {
     this.calls.push(call);
+    if (call.op === 'd') this.closedByReset = true;
     const keys = call.keys;
     for (const key of keys) this.keys.push(key);
     const costs = call.costs;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EPSILON_MS, type AlgorithmName } from '../algorithms/types.js';
+import { EPSILON_MS, MAX_TTL_MS, type AlgorithmName } from '../algorithms/types.js';
 
 /** The code of each algorithm in a script's name (its combination of algorithms). */
 export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
@@ -44,6 +44,7 @@ export function algorithmBit(code: string): number {
 // EPSILON_MS is the TypeScript constant itself (its decimal form reads back as the same double), so
 // the twins cannot drift from it; the helpers they share are in algorithms/helpers.lua.
 const EPSILON_LINE = `local EPSILON_MS = ${String(EPSILON_MS)}`;
+const MAX_TTL_LINE = `local MAX_TTL_MS = ${String(MAX_TTL_MS)}`;
 
 // The calls of one script call, one after the other. A call that fails (a key holding something
 // else than our state, a Redis error) is caught on its own: the others of the batch still get
@@ -328,6 +329,7 @@ function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): s
     'local byte, pack = string.byte, struct.pack',
     `local extra_ttl_ms = ${String(extraTtlMs)}`,
     EPSILON_LINE,
+    MAX_TTL_LINE,
     luaSource('helpers.lua'),
   ];
   const codes = (Object.keys(TWIN_FILES) as AlgorithmCode[]).filter(

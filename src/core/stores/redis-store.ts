@@ -150,7 +150,8 @@ export class RedisStore implements RateLimitStore {
    * by default) gives nothing back twice. A rate limit's refund also reads its key's reset marker:
    * a call admitted before a reset (made by any instance) gets nothing back. A release of
    * `ConcurrencyLimit` slots alone reads no marker: a reset dropped the leases, and a release of a
-   * dropped lease frees nothing.
+   * dropped lease frees nothing (the calls admitted since have later leases: a reset is the last
+   * call of its script call, see `Batch`).
    */
   async refund(checks: readonly LimitCheck[]): Promise<void> {
     const op = checks.every((check) => check.limit.algorithm === 'concurrency') ? 'r' : 'x';

@@ -114,6 +114,15 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
+ * Raised for one call the store answered but could not decide: a key of the call holds what the
+ * store cannot read (a foreign value), or is in doubt (a write that timed out may still land). The
+ * outage policy decides that call, but the store is not taken for down: the calls of other keys
+ * are still its own to decide (taken for down, one broken key handed every limit of the app to the
+ * policy, `allow` included, again after each of its calls).
+ */
+export class StoreKeyError extends StoreUnavailableError {}
+
+/**
  * A store call that did not answer in time but may still run (a slow or frozen store): `late`
  * resolves with what the store answers for it after all, or undefined when it never runs or fails.
  * The outage policy decides the call meanwhile, and frees the concurrency slots it took late.
