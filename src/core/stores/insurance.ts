@@ -156,11 +156,8 @@ export class ResilientStore implements RateLimitStore {
       this.failed(error, this.clock());
       const releases = checks.filter(holdsSlot);
       if (releases.length === 0) return;
-      if (error instanceof StoreKeyError) {
-        // The store answered, and would fail them again at once: sent again after an outage.
-        this.keepRelease(releases);
-        return;
-      }
+      // A broken key: the store answered, and would fail them again at once (kept for a recovery).
+      if (error instanceof StoreKeyError) return this.keepRelease(releases);
       // A command that timed out may still run: sent again only once known not to have run (a
       // second run could free another call's lease of the same instant).
       const late = error instanceof StoreTimeoutError ? error.late : Promise.resolve(undefined);

@@ -41,10 +41,9 @@ export function algorithmBit(code: string): number {
   return ALGORITHM_BITS[code as AlgorithmCode];
 }
 
-// EPSILON_MS is the TypeScript constant itself (its decimal form reads back as the same double), so
-// the twins cannot drift from it; the helpers they share are in algorithms/helpers.lua.
-const EPSILON_LINE = `local EPSILON_MS = ${String(EPSILON_MS)}`;
-const MAX_TTL_LINE = `local MAX_TTL_MS = ${String(MAX_TTL_MS)}`;
+// EPSILON_MS and MAX_TTL_MS are the TypeScript constants themselves (a decimal form reads back as
+// the same double), so the twins cannot drift from them; their shared helpers: helpers.lua.
+const CONSTANTS = `local EPSILON_MS, MAX_TTL_MS = ${String(EPSILON_MS)}, ${String(MAX_TTL_MS)}`;
 
 // The calls of one script call, one after the other. A call that fails (a key holding something
 // else than our state, a Redis error) is caught on its own: the others of the batch still get
@@ -328,8 +327,7 @@ function generate(givenTime: boolean, extraTtlMs: number, algorithms: number): s
     'local struct, math, string, table, redis, pcall, tostring, type, unpack = struct, math, string, table, redis, pcall, tostring, type, unpack',
     'local byte, pack = string.byte, struct.pack',
     `local extra_ttl_ms = ${String(extraTtlMs)}`,
-    EPSILON_LINE,
-    MAX_TTL_LINE,
+    CONSTANTS,
     luaSource('helpers.lua'),
   ];
   const codes = (Object.keys(TWIN_FILES) as AlgorithmCode[]).filter(
