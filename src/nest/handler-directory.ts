@@ -93,12 +93,12 @@ export class HandlerDirectory {
     if (named !== undefined) {
       // Picking one would peek at or reset the counters of a handler the caller did not mean.
       const owners = named.map((plan) => plan.owner).sort();
-      throw new Error(
+      throw new RateLimitConfigError(
         `McpRateLimitService: the ${kind} "${name}" is the name of several limited handlers (${owners.join(', ')}); name one by { handler: 'Class.method' }`,
       );
     }
     const known = [...this.byName[kind].keys()].sort();
-    throw new Error(
+    throw new RateLimitConfigError(
       `McpRateLimitService: no rate-limited ${kind} "${name}" (${known.length === 0 ? `no ${kind} is limited` : `limited: ${known.join(', ')}`})`,
     );
   }
@@ -173,5 +173,7 @@ export function adminKeys(
 }
 
 export function notInitialized(): never {
-  throw new Error('McpRateLimitService: peek and reset work once the app is initialized');
+  throw new RateLimitConfigError(
+    'McpRateLimitService: peek and reset work once the app is initialized',
+  );
 }

@@ -296,7 +296,9 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
 
   private messageEngineFor(): RateLimitEngine {
     if (this.messageSet === undefined) {
-      throw new Error('McpRateLimitService: no message-level limit (module option "messageLimit")');
+      throw new RateLimitConfigError(
+        'McpRateLimitService: no message-level limit (module option "messageLimit")',
+      );
     }
     return this.messageEngine ?? notInitialized();
   }

@@ -2,7 +2,12 @@
 // driven by the official MCP SDK client: in memory, and on Redis (the shared server).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { McpRateLimitService, RedisStore, type RateLimitStore } from '../../src/index.js';
+import {
+  McpRateLimitService,
+  RateLimitConfigError,
+  RedisStore,
+  type RateLimitStore,
+} from '../../src/index.js';
 import { createMcpApp, type McpApp } from '../fixtures/mcp-app.js';
 import { REDIS_URL, redisDescribe } from '../redis/redis-available.js';
 
@@ -135,6 +140,10 @@ function suite(
       );
       await expect(limits.reset({ tool: 'unlimited' }, 'user:x')).rejects.toThrow(
         /no rate-limited tool "unlimited"/,
+      );
+      // A configuration error like the others of the library, for an admin route to tell apart.
+      await expect(limits.peek({ tool: 'nope' }, 'user:x')).rejects.toBeInstanceOf(
+        RateLimitConfigError,
       );
       await expect(limits.peek({ widget: 'x' } as never, 'user:x')).rejects.toThrow(
         /a target is \{ tool \}/,
