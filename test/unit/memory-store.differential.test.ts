@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { refundAlgorithm, runAlgorithm } from '../../src/core/algorithms/index.js';
 import {
+  ConcurrencyLimit,
   encodeKeyPart,
   FixedWindowRateLimit,
   GcraRateLimit,
@@ -43,6 +44,12 @@ const limitArbitrary: fc.Arbitrary<BuiltInRateLimit> = fc.oneof(
       burst: fc.integer({ min: 1, max: 6 }),
     })
     .map((options) => new GcraRateLimit(options)),
+  fc
+    .record({
+      maxConcurrent: fc.integer({ min: 1, max: 4 }),
+      leaseSeconds: fc.integer({ min: 1, max: 20 }),
+    })
+    .map((options) => new ConcurrencyLimit(options)),
 );
 
 const operationArbitrary = fc.record({
@@ -57,7 +64,9 @@ const operationArbitrary = fc.record({
 });
 
 const integerCost = (limit: BuiltInRateLimit): boolean =>
-  limit.algorithm === 'fixed-window' || limit.algorithm === 'sliding-window';
+  limit.algorithm === 'fixed-window' ||
+  limit.algorithm === 'sliding-window' ||
+  limit.algorithm === 'concurrency';
 
 /** The checks of one call, keyed as the engine keys them (or by key alone, when `plainKeys`). */
 function checksOf(
@@ -65,10 +74,11 @@ function checksOf(
   subject: string,
   cost: number,
   plainKeys: boolean,
+  admittedAtMs?: number,
 ): LimitCheck[] {
   return limits.map((limit, index) => {
     const key = `p:{${encodeKeyPart(subject)}}L${index}`;
-    const check = { key, limit, cost: integerCost(limit) ? cost : cost * 0.75 };
+    const check = { key, limit, cost: integerCost(limit) ? cost : cost * 0.75, admittedAtMs };
     return plainKeys ? check : { ...check, space: `p:L${index}`, subject };
   });
 }
@@ -107,9 +117,13 @@ describe('MemoryStore vs the pure algorithms (differential, random call sequence
           let nowMs = 1_700_000_000_000;
           const store = new MemoryStore({ clock: () => nowMs });
           const states = new Map<string, unknown>();
+          // When each subject's last admitted call was made: a refund gives that call back (a
+          // ConcurrencyLimit's release finds the call's lease by it).
+          const admittedAt = new Map<string, number>();
           for (const [step, { action, advanceMs, subject, cost }] of operations.entries()) {
             nowMs += advanceMs;
-            const checks = checksOf(limits, subject, cost, plainKeys);
+            const admittedAtMs = action === 'refund' ? admittedAt.get(subject) : undefined;
+            const checks = checksOf(limits, subject, cost, plainKeys, admittedAtMs);
             const where = `operation ${step + 1}: ${action}`;
             if (action === 'sweep') {
               store.sweep();
@@ -124,6 +138,7 @@ describe('MemoryStore vs the pure algorithms (differential, random call sequence
                   states.get(check.key),
                   nowMs,
                   check.cost,
+                  check.admittedAtMs,
                 );
                 if (refunded !== undefined) states.set(check.key, refunded.state);
               }
@@ -133,6 +148,7 @@ describe('MemoryStore vs the pure algorithms (differential, random call sequence
               );
               if (action === 'consume' && expected.every((outcome) => outcome.allowed)) {
                 checks.forEach((check, index) => states.set(check.key, expected[index].state));
+                admittedAt.set(subject, nowMs);
               }
               const actual =
                 action === 'consume' ? store.evaluateNow(checks) : await store.peek(checks);
