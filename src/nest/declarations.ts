@@ -6,8 +6,64 @@ import {
   NEST_MESSAGE_PATTERN,
   NEST_ROUTE_PATH,
   RATE_LIMITS_METADATA,
+  RATE_LIMIT_COST_METADATA,
   SKIP_RATE_LIMIT_METADATA,
 } from './tokens.js';
+
+/**
+ * The methods our method decorators were applied to, by the prototype that held them then: the
+ * function each decorated, under each name. A decorator applied after ours (written above it) may
+ * replace the method with a wrapper (tracing, timing, transactions); one that keeps none of the
+ * method's metadata takes the declaration with it, while the route or tool decorator above declares
+ * the wrapper, which Nest then serves unlimited. Bootstrap compares (see
+ * {@link refuseLostDeclarations}).
+ */
+const decoratedMethods = new WeakMap<object, Map<string | symbol, object>>();
+
+/** The rate-limit metadata a method decorator of ours writes, with the decorator that writes it. */
+const METHOD_DECLARATIONS: readonly (readonly [key: string, decorator: string])[] = [
+  [RATE_LIMITS_METADATA, '@RateLimit()'],
+  [RATE_LIMIT_COST_METADATA, '@RateLimitCost()'],
+  [MCP_MESSAGE_LIMIT_METADATA, '@LimitMcpMessages()'],
+];
+
+/** Notes that a decorator of ours declared something on `prototype[key]`, the function `method`. */
+export function noteMethodDeclaration(
+  prototype: object,
+  key: string | symbol,
+  method: unknown,
+): void {
+  if (typeof method !== 'function') return;
+  let methods = decoratedMethods.get(prototype);
+  if (methods === undefined) decoratedMethods.set(prototype, (methods = new Map()));
+  methods.set(key, method);
+}
+
+/**
+ * Refuses a class of the app (or a class it extends) whose method was replaced, after a rate-limit
+ * decorator of ours was applied to it, by a function without that decorator's metadata: the limit,
+ * cost or message count declared there would never be enforced, silently. A wrapper that copies
+ * the method's metadata keeps the declaration, and passes.
+ */
+export function refuseLostDeclarations(types: Iterable<Named>): void {
+  for (const type of types) {
+    for (let at: unknown = type; typeof at === 'function'; at = Object.getPrototypeOf(at)) {
+      const prototype = (at as { prototype?: unknown }).prototype;
+      if (prototype === null || typeof prototype !== 'object') continue;
+      for (const [key, decorated] of decoratedMethods.get(prototype) ?? []) {
+        const current: unknown = Object.getOwnPropertyDescriptor(prototype, key)?.value;
+        if (current === decorated || typeof current !== 'function') continue;
+        for (const [metadata, decorator] of METHOD_DECLARATIONS) {
+          if (!Reflect.hasOwnMetadata(metadata, decorated)) continue;
+          if (Reflect.hasOwnMetadata(metadata, current)) continue;
+          throw new RateLimitConfigError(
+            `${(at as Named).name}.${String(key)}: ${decorator} was applied to a function that a decorator applied after it replaced without its metadata (a wrapper written above ${decorator}), so what it declares would never be enforced: Nest serves the wrapper. Fix: write ${decorator} above that decorator, so that it decorates the wrapper, or make that decorator copy the method's metadata (Reflect.getOwnMetadataKeys) to the function it returns`,
+          );
+        }
+      }
+    }
+  }
+}
 
 /** A class or a method, as Nest hands them to guards (`getClass()`, `getHandler()`). */
 type Named = object & { readonly name: string };

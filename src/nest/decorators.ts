@@ -1,4 +1,5 @@
 import { applyDecorators, SetMetadata, UseFilters, UseGuards } from '@nestjs/common';
+import { noteMethodDeclaration } from './declarations.js';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, RateLimitSpec } from './options.js';
@@ -49,6 +50,7 @@ export function RateLimit(...limiters: RateLimitSpec[]): ClassDecorator & Method
     // Decorators apply bottom-up; keep the order in which they are written.
     Reflect.defineMetadata(RATE_LIMITS_METADATA, [...limiters, ...existing], holder);
     if (existing.length === 0) bindOnce(target, key, descriptor, enforce());
+    if (descriptor !== undefined) noteMethodDeclaration(target, key!, holder);
   };
 }
 
@@ -69,6 +71,21 @@ export function RateLimitOptions(
   options: HandlerRateLimitOptions,
 ): ClassDecorator & MethodDecorator {
   return SetMetadata(RATE_LIMIT_OPTIONS_METADATA, options);
+}
+
+/**
+ * `decorator`, noting the method it declares something on, so that bootstrap refuses the app when a
+ * decorator applied later replaced that method without its metadata (declarations.ts).
+ */
+function noted(decorator: ClassDecorator & MethodDecorator): ClassDecorator & MethodDecorator {
+  return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor): void => {
+    if (descriptor === undefined) {
+      (decorator as ClassDecorator)(target as never);
+      return;
+    }
+    decorator(target, key!, descriptor);
+    noteMethodDeclaration(target, key!, descriptor.value);
+  };
 }
 
 /** Applies `decorator` to a class or method unless a rate-limit decorator already did. */
@@ -115,7 +132,7 @@ export function SkipRateLimit(): MethodDecorator & ClassDecorator {
  * ```
  */
 export function RateLimitCost(cost: RateLimitCostSpec): MethodDecorator & ClassDecorator {
-  return SetMetadata(RATE_LIMIT_COST_METADATA, { cost });
+  return noted(SetMetadata(RATE_LIMIT_COST_METADATA, { cost }));
 }
 
 /**
@@ -133,7 +150,7 @@ export function RateLimitCost(cost: RateLimitCostSpec): MethodDecorator & ClassD
  * ```
  */
 export function LimitMcpMessages(): MethodDecorator & ClassDecorator {
-  return applyDecorators(SetMetadata(MCP_MESSAGE_LIMIT_METADATA, true), enforce());
+  return noted(applyDecorators(SetMetadata(MCP_MESSAGE_LIMIT_METADATA, true), enforce()));
 }
 
 /**
