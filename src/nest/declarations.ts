@@ -18,7 +18,7 @@ import {
  * the wrapper, which Nest then serves unlimited. Bootstrap compares (see
  * {@link refuseLostDeclarations}).
  */
-const decoratedMethods = new WeakMap<object, Map<string | symbol, object>>();
+const decoratedMethods = new WeakMap<object, Map<string | symbol, Set<object>>>();
 
 /** The rate-limit metadata a method decorator of ours writes, with the decorator that writes it. */
 const METHOD_DECLARATIONS: readonly (readonly [key: string, decorator: string])[] = [
@@ -36,7 +36,23 @@ export function noteMethodDeclaration(
   if (typeof method !== 'function') return;
   let methods = decoratedMethods.get(prototype);
   if (methods === undefined) decoratedMethods.set(prototype, (methods = new Map()));
-  methods.set(key, method);
+  let functions = methods.get(key);
+  if (functions === undefined) methods.set(key, (functions = new Set()));
+  functions.add(method);
+}
+
+/**
+ * Whether `current` still carries what a decorator of ours declared (as `metadata`) on
+ * `decorated`: the same declaration, and every limit `@RateLimit()` put there (a second
+ * `@RateLimit()` written above the wrapper declares its own limits, not the lost ones).
+ */
+function keeps(metadata: string, decorated: object, current: object): boolean {
+  const declared: unknown = Reflect.getOwnMetadata(metadata, decorated);
+  if (declared === undefined) return true;
+  const kept: unknown = Reflect.getOwnMetadata(metadata, current);
+  if (kept === undefined) return false;
+  if (!Array.isArray(declared)) return true;
+  return Array.isArray(kept) && declared.every((spec: unknown) => kept.includes(spec));
 }
 
 /**
@@ -50,12 +66,16 @@ export function refuseLostDeclarations(types: Iterable<Named>): void {
     for (let at: unknown = type; typeof at === 'function'; at = Object.getPrototypeOf(at)) {
       const prototype = (at as { prototype?: unknown }).prototype;
       if (prototype === null || typeof prototype !== 'object') continue;
-      for (const [key, decorated] of decoratedMethods.get(prototype) ?? []) {
+      for (const [key, functions] of decoratedMethods.get(prototype) ?? []) {
         const current: unknown = Object.getOwnPropertyDescriptor(prototype, key)?.value;
-        if (current === decorated || typeof current !== 'function') continue;
-        for (const [metadata, decorator] of METHOD_DECLARATIONS) {
-          if (!Reflect.hasOwnMetadata(metadata, decorated)) continue;
-          if (Reflect.hasOwnMetadata(metadata, current)) continue;
+        if (typeof current !== 'function') continue;
+        for (const decorated of functions) {
+          if (decorated === current) continue;
+          const lost = METHOD_DECLARATIONS.find(
+            ([metadata]) => !keeps(metadata, decorated, current),
+          );
+          if (lost === undefined) continue;
+          const decorator = lost[1];
           throw new RateLimitConfigError(
             `${(at as Named).name}.${String(key)}: ${decorator} was applied to a function that a decorator applied after it replaced without its metadata (a wrapper written above ${decorator}), so what it declares would never be enforced: Nest serves the wrapper. Fix: write ${decorator} above that decorator, so that it decorates the wrapper, or make that decorator copy the method's metadata (Reflect.getOwnMetadataKeys) to the function it returns`,
           );

@@ -98,6 +98,18 @@ class WrappedRoute {
 }
 
 @McpController()
+class LimitAboveAndBelow {
+  @Tool({ name: 'lookup', description: '2 per minute, and 100 per day' })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 86_400 }))
+  @Timed()
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  lookup() {
+    runs++;
+    return 'found';
+  }
+}
+
+@McpController()
 class CarefullyWrappedTools {
   @Tool({ name: 'careful_search', description: '2 per minute' })
   @TimedKeepingMetadata()
@@ -159,6 +171,12 @@ describe('a rate-limit declaration on a method a later decorator replaced', () =
   test('@RateLimitCost() below such a wrapper: refused too (every call would cost 1)', async () => {
     const started = serve(WrappedCost).then((url) => callTimes(url, 'export', { pages: 10 }, 3));
     await expect(started).rejects.toThrow(/WrappedCost\.export: @RateLimitCost\(\) was applied/);
+    expect(runs).toBe(0);
+  });
+
+  test('a second @RateLimit() above the wrapper does not stand for the lost one', async () => {
+    const started = serve(LimitAboveAndBelow).then((url) => callTimes(url, 'lookup', {}, 4));
+    await expect(started).rejects.toThrow(/LimitAboveAndBelow\.lookup: @RateLimit\(\) was applied/);
     expect(runs).toBe(0);
   });
 
