@@ -97,17 +97,19 @@ interface Method {
 
 /**
  * Which of a handler's `@RateLimit()` declarations hold: the nearest declaration wins, as with
- * Nest's own method-over-class metadata. A method's `@SkipRateLimit()` exempts it from everything;
- * its own `@RateLimit()` holds whatever its class says. The class-level limits hold unless the
- * nearest class of the chain that declares `@RateLimit()` or `@SkipRateLimit()` declares the skip:
- * a subclass's own limit is not switched off by a base class made for unlimited endpoints.
+ * Nest's own method-over-class metadata. A method's own `@RateLimit()` always holds: a limit
+ * declared on the method is never dropped, not even by a `@SkipRateLimit()` beside it, which
+ * exempts the method from its class's limits (written together, they give the method a quota of
+ * its own instead of the class's). The class-level limits hold unless the method skips them or
+ * the nearest class of the chain that declares `@RateLimit()` or `@SkipRateLimit()` declares the
+ * skip: a subclass's own limit is not switched off by a base class made for unlimited endpoints.
  */
 export function limitsThatApply(
   type: Named,
   handler: Named,
 ): { readonly ofClass: boolean; readonly ofMethod: boolean } {
   if (Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true) {
-    return { ofClass: false, ofMethod: false };
+    return { ofClass: false, ofMethod: true };
   }
   return { ofClass: !classSkips(type), ofMethod: true };
 }

@@ -100,8 +100,9 @@ function bindOnce(
 }
 
 /**
- * Exempts a handler from every `@RateLimit()`, its class's included. On a class, exempts its
- * handlers from the class-level limits; a method's own `@RateLimit()` still holds. The nearest
+ * Exempts a handler from its class's `@RateLimit()` (on a method without limits of its own: from
+ * every limit). On a class, exempts its handlers from the class-level limits. Either way a
+ * method's own `@RateLimit()` still holds: a limit declared on a method is never dropped. The nearest
  * declaration wins: along a class chain, the nearest class that declares `@RateLimit()` or
  * `@SkipRateLimit()` decides. (The message-level limit of an HTTP endpoint is about the endpoint,
  * not the handler, and still applies.)
