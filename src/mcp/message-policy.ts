@@ -48,11 +48,10 @@ export function isTaskRequest(request: unknown): boolean {
 
 /**
  * Which MCP messages count against the message-level limit (the Elixir reference's rule):
- * only POST requests (and requests of other verbs that carry a body) count; JSON-RPC notifications
- * (no `id`) and responses never count; requests
- * whose method is housekeeping ({@link HOUSEKEEPING_METHODS}, unless in `countedMethods`) or in
- * `excludedMethods` are skipped.
- * A route that takes every verb (`@All()`) runs the messages of a PUT as well, hence the second.
+ * only POST requests count, and requests of other verbs that carry a parsed body (a route that
+ * takes every verb, `@All()`, runs the messages of a PUT as well); JSON-RPC notifications (no `id`)
+ * and responses never count; requests whose method is housekeeping ({@link HOUSEKEEPING_METHODS},
+ * unless in `countedMethods`) or in `excludedMethods` are skipped.
  *
  * The rule is read so that a malformed message can never slip past: a message is skipped only when
  * it is positively a notification, a response, or exactly an excluded method (on the body and, when
