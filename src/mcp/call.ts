@@ -79,8 +79,7 @@ class McpContextCall implements McpCall {
   }
 
   get target(): string | undefined {
-    const params = field(this.mcpRequest, 'params');
-    return name(field(params, 'name')) ?? name(field(params, 'uri'));
+    return targetOf(this.method, field(this.mcpRequest, 'params'));
   }
 
   get requestId(): JsonRpcId {
@@ -183,10 +182,10 @@ export function callFromHttpRequest(request: unknown): McpCall {
   const message = isObject(body) && !batch ? body : undefined;
   const params = field(message, 'params');
   const named = batch ? undefined : request; // whose headers may name the call
+  const method = name(field(message, 'method')) ?? name(header(named, 'mcp-method'));
   return {
-    method: name(field(message, 'method')) ?? name(header(named, 'mcp-method')),
-    target:
-      name(field(params, 'name')) ?? name(field(params, 'uri')) ?? name(header(named, 'mcp-name')),
+    method,
+    target: targetOf(method, params) ?? name(header(named, 'mcp-name')),
     requestId: echoableId(field(message, 'id')),
     args: argumentsOf(params),
     request,
@@ -236,6 +235,17 @@ function sessionOf(sessionInfo: unknown): string | undefined {
   // STDIO serves one client per process: the process's connection is the session.
   if (transport === 'stdio') return 'stdio';
   return undefined;
+}
+
+/**
+ * What a call is about, from its params: a resource method's URI (a resource is named by its URI;
+ * a `name` there is no field of the request, and the client could choose the target by adding one),
+ * any other method's tool or prompt name, else a URI.
+ */
+function targetOf(method: string | undefined, params: unknown): string | undefined {
+  const uri = name(field(params, 'uri'));
+  if (method?.startsWith('resources/') === true) return uri;
+  return name(field(params, 'name')) ?? uri;
 }
 
 /** What a multi round-trip retry adds to its request's params: not the request's arguments. */

@@ -48,9 +48,10 @@ export function isTaskRequest(request: unknown): boolean {
 
 /**
  * Which MCP messages count against the message-level limit (the Elixir reference's rule):
- * only POST requests count; JSON-RPC notifications (no `id`) and responses never count; requests
- * whose method is housekeeping ({@link HOUSEKEEPING_METHODS}, unless in `countedMethods`) or in
- * `excludedMethods` are skipped.
+ * only POST requests count, and requests of other verbs that carry a parsed body (a route that
+ * takes every verb, `@All()`, runs the messages of a PUT as well); JSON-RPC notifications (no `id`)
+ * and responses never count; requests whose method is housekeeping ({@link HOUSEKEEPING_METHODS},
+ * unless in `countedMethods`) or in `excludedMethods` are skipped.
  *
  * The rule is read so that a malformed message can never slip past: a message is skipped only when
  * it is positively a notification, a response, or exactly an excluded method (on the body and, when
@@ -78,9 +79,15 @@ export class MessagePolicy {
   count(request: unknown): number {
     try {
       const httpMethod = (request as { method?: unknown }).method;
-      if (typeof httpMethod !== 'string' || httpMethod.toUpperCase() !== 'POST') return 0;
-      const headerMethod = header(request, 'mcp-method');
+      if (typeof httpMethod !== 'string') return 0;
       const body = (request as { body?: unknown }).body;
+      // MCP POSTs its messages; a route that takes other verbs as well (`@All()`) runs what a PUT
+      // or PATCH carries just the same, so any request with a parsed body counts. A GET or DELETE
+      // without one (the MCP stream and session verbs) carries no message to run.
+      if (httpMethod.toUpperCase() !== 'POST' && (body === undefined || !carriesBody(request))) {
+        return 0;
+      }
+      const headerMethod = header(request, 'mcp-method');
       if (body === undefined && isUnparsedJson(request)) throw unparsedBody();
       if (Array.isArray(body)) {
         let counted = 0;
@@ -118,6 +125,12 @@ export class MessagePolicy {
     // A header that names another method makes the message ambiguous: count it.
     return headerMethod === undefined || this.excluded.has(headerMethod);
   }
+}
+
+/** Whether a request has a body (a length above zero, or chunks), whatever its verb. */
+function carriesBody(request: unknown): boolean {
+  if (header(request, 'transfer-encoding') !== undefined) return true;
+  return Number(header(request, 'content-length') ?? '0') > 0;
 }
 
 /**

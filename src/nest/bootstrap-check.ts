@@ -6,6 +6,7 @@ import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { checkedChoiceNames, ContextualLimit } from './contextual-limit.js';
 import {
   limitsThatApply,
+  refuseLostDeclarations,
   refuseSecondModule,
   refuseUnenforceableDeclarations,
 } from './declarations.js';
@@ -59,6 +60,7 @@ export async function buildHandlerPlans(
   defaults: PlanDefaults,
 ): Promise<HandlerPlans> {
   refuseSecondModule(discovery.getProviders());
+  refuseLostDeclarations(classesOf(discovery));
   const plans: HandlerPlans = new Map();
   const methods = [...appMethods(discovery, scanner)];
   for (const { type, methodName, handler } of methods) {

@@ -6,8 +6,84 @@ import {
   NEST_MESSAGE_PATTERN,
   NEST_ROUTE_PATH,
   RATE_LIMITS_METADATA,
+  RATE_LIMIT_COST_METADATA,
   SKIP_RATE_LIMIT_METADATA,
 } from './tokens.js';
+
+/**
+ * The methods our method decorators were applied to, by the prototype that held them then: the
+ * function each decorated, under each name. A decorator applied after ours (written above it) may
+ * replace the method with a wrapper (tracing, timing, transactions); one that keeps none of the
+ * method's metadata takes the declaration with it, while the route or tool decorator above declares
+ * the wrapper, which Nest then serves unlimited. Bootstrap compares (see
+ * {@link refuseLostDeclarations}).
+ */
+const decoratedMethods = new WeakMap<object, Map<string | symbol, Set<object>>>();
+
+/** The rate-limit metadata a method decorator of ours writes, with the decorator that writes it. */
+const METHOD_DECLARATIONS: readonly (readonly [key: string, decorator: string])[] = [
+  [RATE_LIMITS_METADATA, '@RateLimit()'],
+  [RATE_LIMIT_COST_METADATA, '@RateLimitCost()'],
+  [MCP_MESSAGE_LIMIT_METADATA, '@LimitMcpMessages()'],
+];
+
+/** Notes that a decorator of ours declared something on `prototype[key]`, the function `method`. */
+export function noteMethodDeclaration(
+  prototype: object,
+  key: string | symbol,
+  method: unknown,
+): void {
+  if (typeof method !== 'function') return;
+  let methods = decoratedMethods.get(prototype);
+  if (methods === undefined) decoratedMethods.set(prototype, (methods = new Map()));
+  let functions = methods.get(key);
+  if (functions === undefined) methods.set(key, (functions = new Set()));
+  functions.add(method);
+}
+
+/**
+ * Whether `current` still carries what a decorator of ours declared (as `metadata`) on
+ * `decorated`: the same declaration, and every limit `@RateLimit()` put there (a second
+ * `@RateLimit()` written above the wrapper declares its own limits, not the lost ones).
+ */
+function keeps(metadata: string, decorated: object, current: object): boolean {
+  const declared: unknown = Reflect.getOwnMetadata(metadata, decorated);
+  if (declared === undefined) return true;
+  const kept: unknown = Reflect.getOwnMetadata(metadata, current);
+  if (kept === undefined) return false;
+  if (!Array.isArray(declared)) return true;
+  return Array.isArray(kept) && declared.every((spec: unknown) => kept.includes(spec));
+}
+
+/**
+ * Refuses a class of the app (or a class it extends) whose method was replaced, after a rate-limit
+ * decorator of ours was applied to it, by a function without that decorator's metadata: the limit,
+ * cost or message count declared there would never be enforced, silently. A wrapper that copies
+ * the method's metadata keeps the declaration, and passes.
+ */
+export function refuseLostDeclarations(types: Iterable<Named>): void {
+  for (const type of types) {
+    for (let at: unknown = type; typeof at === 'function'; at = Object.getPrototypeOf(at)) {
+      const prototype = (at as { prototype?: unknown }).prototype;
+      if (prototype === null || typeof prototype !== 'object') continue;
+      for (const [key, functions] of decoratedMethods.get(prototype) ?? []) {
+        const current: unknown = Object.getOwnPropertyDescriptor(prototype, key)?.value;
+        if (typeof current !== 'function') continue;
+        for (const decorated of functions) {
+          if (decorated === current) continue;
+          const lost = METHOD_DECLARATIONS.find(
+            ([metadata]) => !keeps(metadata, decorated, current),
+          );
+          if (lost === undefined) continue;
+          const decorator = lost[1];
+          throw new RateLimitConfigError(
+            `${(at as Named).name}.${String(key)}: ${decorator} was applied to a function that a decorator applied after it replaced without its metadata (a wrapper written above ${decorator}), so what it declares would never be enforced: Nest serves the wrapper. Fix: write ${decorator} above that decorator, so that it decorates the wrapper, or make that decorator copy the method's metadata (Reflect.getOwnMetadataKeys) to the function it returns`,
+          );
+        }
+      }
+    }
+  }
+}
 
 /** A class or a method, as Nest hands them to guards (`getClass()`, `getHandler()`). */
 type Named = object & { readonly name: string };
@@ -21,17 +97,19 @@ interface Method {
 
 /**
  * Which of a handler's `@RateLimit()` declarations hold: the nearest declaration wins, as with
- * Nest's own method-over-class metadata. A method's `@SkipRateLimit()` exempts it from everything;
- * its own `@RateLimit()` holds whatever its class says. The class-level limits hold unless the
- * nearest class of the chain that declares `@RateLimit()` or `@SkipRateLimit()` declares the skip:
- * a subclass's own limit is not switched off by a base class made for unlimited endpoints.
+ * Nest's own method-over-class metadata. A method's own `@RateLimit()` always holds: a limit
+ * declared on the method is never dropped, not even by a `@SkipRateLimit()` beside it, which
+ * exempts the method from its class's limits (written together, they give the method a quota of
+ * its own instead of the class's). The class-level limits hold unless the method skips them or
+ * the nearest class of the chain that declares `@RateLimit()` or `@SkipRateLimit()` declares the
+ * skip: a subclass's own limit is not switched off by a base class made for unlimited endpoints.
  */
 export function limitsThatApply(
   type: Named,
   handler: Named,
 ): { readonly ofClass: boolean; readonly ofMethod: boolean } {
   if (Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true) {
-    return { ofClass: false, ofMethod: false };
+    return { ofClass: false, ofMethod: true };
   }
   return { ofClass: !classSkips(type), ofMethod: true };
 }

@@ -1,4 +1,5 @@
 import { applyDecorators, SetMetadata, UseFilters, UseGuards } from '@nestjs/common';
+import { noteMethodDeclaration } from './declarations.js';
 import { McpRateLimitFilter } from './filter.js';
 import { McpRateLimitGuard } from './guard.js';
 import type { HandlerRateLimitOptions, RateLimitCostSpec, RateLimitSpec } from './options.js';
@@ -49,6 +50,7 @@ export function RateLimit(...limiters: RateLimitSpec[]): ClassDecorator & Method
     // Decorators apply bottom-up; keep the order in which they are written.
     Reflect.defineMetadata(RATE_LIMITS_METADATA, [...limiters, ...existing], holder);
     if (existing.length === 0) bindOnce(target, key, descriptor, enforce());
+    if (descriptor !== undefined) noteMethodDeclaration(target, key!, holder);
   };
 }
 
@@ -71,6 +73,21 @@ export function RateLimitOptions(
   return SetMetadata(RATE_LIMIT_OPTIONS_METADATA, options);
 }
 
+/**
+ * `decorator`, noting the method it declares something on, so that bootstrap refuses the app when a
+ * decorator applied later replaced that method without its metadata (declarations.ts).
+ */
+function noted(decorator: ClassDecorator & MethodDecorator): ClassDecorator & MethodDecorator {
+  return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor): void => {
+    if (descriptor === undefined) {
+      (decorator as ClassDecorator)(target as never);
+      return;
+    }
+    decorator(target, key!, descriptor);
+    noteMethodDeclaration(target, key!, descriptor.value);
+  };
+}
+
 /** Applies `decorator` to a class or method unless a rate-limit decorator already did. */
 function bindOnce(
   target: object,
@@ -83,8 +100,9 @@ function bindOnce(
 }
 
 /**
- * Exempts a handler from every `@RateLimit()`, its class's included. On a class, exempts its
- * handlers from the class-level limits; a method's own `@RateLimit()` still holds. The nearest
+ * Exempts a handler from its class's `@RateLimit()` (on a method without limits of its own: from
+ * every limit). On a class, exempts its handlers from the class-level limits. Either way a
+ * method's own `@RateLimit()` still holds: a limit declared on a method is never dropped. The nearest
  * declaration wins: along a class chain, the nearest class that declares `@RateLimit()` or
  * `@SkipRateLimit()` decides. (The message-level limit of an HTTP endpoint is about the endpoint,
  * not the handler, and still applies.)
@@ -115,7 +133,7 @@ export function SkipRateLimit(): MethodDecorator & ClassDecorator {
  * ```
  */
 export function RateLimitCost(cost: RateLimitCostSpec): MethodDecorator & ClassDecorator {
-  return SetMetadata(RATE_LIMIT_COST_METADATA, { cost });
+  return noted(SetMetadata(RATE_LIMIT_COST_METADATA, { cost }));
 }
 
 /**
@@ -133,7 +151,7 @@ export function RateLimitCost(cost: RateLimitCostSpec): MethodDecorator & ClassD
  * ```
  */
 export function LimitMcpMessages(): MethodDecorator & ClassDecorator {
-  return applyDecorators(SetMetadata(MCP_MESSAGE_LIMIT_METADATA, true), enforce());
+  return noted(applyDecorators(SetMetadata(MCP_MESSAGE_LIMIT_METADATA, true), enforce()));
 }
 
 /**

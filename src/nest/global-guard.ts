@@ -17,9 +17,17 @@ export class McpRateLimitGlobalGuard implements CanActivate {
   constructor(private readonly guard: McpRateLimitGuard) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (bindsGuard(context.getHandler()) || bindsGuard(context.getClass())) return true;
+    if (bindsRateLimitGuard(context)) return true;
     return this.guard.canActivate(context);
   }
+}
+
+/**
+ * Whether the handler of `context` (or its class) binds McpRateLimitGuard itself: its calls are
+ * decided by that bound run, which Nest makes after every global guard (auth), not by a global one.
+ */
+export function bindsRateLimitGuard(context: ExecutionContext): boolean {
+  return bindsGuard(context.getHandler()) || bindsGuard(context.getClass());
 }
 
 /**

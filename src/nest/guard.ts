@@ -81,6 +81,23 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 
   private readonly serviceRef: ServiceRef;
 
+  /**
+   * Set when the app registered this instance as a global guard itself (`{ provide: APP_GUARD,
+   * useClass: McpRateLimitGuard }`, as @nestjs/throttler's guard is registered): whether a handler
+   * binds the guard, so that its calls are left to that bound run (see {@link runsGlobally}).
+   */
+  private leavesToBoundRun: ((context: ExecutionContext) => boolean) | undefined;
+
+  /**
+   * @internal This instance runs as a global guard: Nest runs global guards in module order, maybe
+   * before the app's auth guard, so a decision here would key every call by address and "count it
+   * once" before the user is known. Like `registerGlobally`'s guard, it leaves the handlers that
+   * bind McpRateLimitGuard (every limited one) to that bound run, after every global guard.
+   */
+  runsGlobally(boundRun: (context: ExecutionContext) => boolean): void {
+    this.leavesToBoundRun = boundRun;
+  }
+
   private get service(): McpRateLimitService {
     return this.serviceRef.get();
   }
@@ -99,6 +116,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
    * be measured. Custom limiters, other stores and calls during bootstrap get a promise.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (this.leavesToBoundRun?.(context) === true) return true;
     const service = this.service;
     if (!service.enabled) return true;
     // Bound, not an arrow: a closure here would make every call allocate a context for what it

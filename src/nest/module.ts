@@ -5,9 +5,9 @@ import {
   type DynamicModule,
   type OnModuleInit,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { McpRateLimitFilter } from './filter.js';
-import { McpRateLimitGlobalGuard } from './global-guard.js';
+import { bindsRateLimitGuard, McpRateLimitGlobalGuard } from './global-guard.js';
 import { McpRateLimitGuard } from './guard.js';
 import { guardOrderWarnings } from './guard-order.js';
 import { McpRateLimitInterceptor } from './interceptor.js';
@@ -100,7 +100,10 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
   exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
 })
 export class McpRateLimitModule extends ConfigurableModuleClass implements OnModuleInit {
-  constructor(private readonly service: McpRateLimitService) {
+  constructor(
+    private readonly service: McpRateLimitService,
+    private readonly discovery: DiscoveryService,
+  ) {
     super();
   }
 
@@ -110,14 +113,26 @@ export class McpRateLimitModule extends ConfigurableModuleClass implements OnMod
   }
 
   /**
-   * Warns of limited handlers whose own guards run after the rate-limit guard. Here, not in the
-   * service: Nest runs a module's own hook after its providers' (the plans are built), and the
-   * check needs the guard class, which the service's imports must not reach.
+   * Warns of limited handlers whose own guards run after the rate-limit guard, and makes an
+   * McpRateLimitGuard the app registered as a global guard itself leave limited handlers to the
+   * guard they bind. Here, not in the service: Nest runs a module's own hook after its providers'
+   * (the plans are built), and both need the guard class, which the service's imports must not
+   * reach. Every instance of the app exists by now (Nest creates them all before any init hook).
    */
   onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      if (isAppGuard(wrapper.token) && wrapper.instance instanceof McpRateLimitGuard) {
+        wrapper.instance.runsGlobally(bindsRateLimitGuard);
+      }
+    }
     if (!this.service.enabled) return;
     for (const warning of guardOrderWarnings(this.service.plans)) {
       this.service.logger.warn(warning);
     }
   }
+}
+
+/** Whether a provider's token is one Nest gave an `APP_GUARD` registration (`APP_GUARD (UUID: …)`). */
+function isAppGuard(token: unknown): boolean {
+  return typeof token === 'string' && token.startsWith(`${APP_GUARD} (`);
 }
