@@ -49,11 +49,9 @@ import { nodeResponseOf, responseOfRequest, SlotHold } from './slot-hold.js';
  * (draft-ietf-httpapi-ratelimit-headers-10), e.g. `RateLimit-Policy: "fw:120:60000";q=120;w=60`
  * and `RateLimit: "fw:120:60000";r=119;t=60`, set here before the handler runs, so they also reach
  * responses the handler writes itself (the MCP transport does), and a response that a later guard
- * rejects (the call was counted). The guard sets them rather than an interceptor: a Nest
- * interceptor wraps every call it applies to in an Observable and an AsyncResource, which measured
- * 9 % of the end-to-end throughput of an MCP-Nest server when registered globally. MCP-Nest tool
- * calls have no HTTP response of their own: their headers come from the endpoint's message-level
- * limit.
+ * rejects (the call was counted). The guard sets them, not an interceptor: an interceptor wraps
+ * every call it applies to in an Observable and an AsyncResource, which a server feels end to end.
+ * MCP-Nest tool calls have no HTTP response: their headers come from the endpoint's message limit.
  *
  * A denial raises the JSON-RPC error (-32005 unless `errorCode` says otherwise): in the `rpc`
  * context an `RpcException` around the MCP SDK's `ProtocolError` (what MCP-Nest passes to the
@@ -110,10 +108,9 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 
   /**
    * Synchronous when nothing is limited or every evaluation was (built-in limits on the in-memory
-   * store, after bootstrap): Nest then has no promise of this guard's to wait for. As an `async`
-   * method it gave Nest one for every call, limited or not: about 1.5 % of an MCP-Nest server's
-   * throughput when it limited nothing, where a synchronous do-nothing guard cost none that could
-   * be measured. Custom limiters, other stores and calls during bootstrap get a promise.
+   * store, after bootstrap): Nest then has no promise of this guard's to wait for, which an `async`
+   * method would give it for every call, limited or not, at a cost a server feels end to end.
+   * Custom limiters, other stores and calls during bootstrap get a promise.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.leavesToBoundRun?.(context) === true) return true;
@@ -325,8 +322,7 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 
   /**
    * What follows the handler's decision. Its own method rather than an optional `settled`
-   * parameter of checkHandler: folded into one, the guard measured about 0.4 µs more per call in a
-   * loaded server (bench/guard-time.mjs, three alternating pairs).
+   * parameter of checkHandler: folded into one, the guard was slower (bench/guard-time.mjs).
    */
   private afterHandlerDecision(
     context: ExecutionContext,
