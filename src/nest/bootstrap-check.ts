@@ -323,12 +323,12 @@ async function resolveLimiter(
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new RateLimitConfigError(
-        `${owner}: ${where} (${spec.name || 'anonymous class'}) could not be resolved through Nest DI: ${reason}`,
+        `${owner}: ${where} (${spec.name === '' ? 'anonymous class' : spec.name}) could not be resolved through Nest DI: ${reason}`,
       );
     }
     if (!isProtocolLimiter(instance)) {
       throw new RateLimitConfigError(
-        `${owner}: ${where} (${spec.name || 'anonymous class'}) must implement consume(context)`,
+        `${owner}: ${where} (${spec.name === '' ? 'anonymous class' : spec.name}) must implement consume(context)`,
       );
     }
     return instance;

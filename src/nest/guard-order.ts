@@ -48,7 +48,7 @@ export function isRateLimitGuard(guard: unknown): boolean {
 }
 
 function nameOf(guard: unknown): string {
-  if (typeof guard === 'function') return guard.name || 'a guard';
+  if (typeof guard === 'function') return guard.name === '' ? 'a guard' : guard.name;
   const type = (guard as { constructor?: { name?: unknown } } | null)?.constructor?.name;
   return typeof type === 'string' && type !== 'Object' ? type : 'a guard';
 }

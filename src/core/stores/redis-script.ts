@@ -378,7 +378,7 @@ function algorithmsDirectory(): string {
   }
   const files = Object.values(TWIN_FILES);
   throw new Error(
-    `RedisStore: cannot find its Lua scripts (${files.join(', ')}); looked in ${candidates.join(', ') || 'no directory'}`,
+    `RedisStore: cannot find its Lua scripts (${files.join(', ')}); looked in ${candidates.length === 0 ? 'no directory' : candidates.join(', ')}`,
   );
 }
 
