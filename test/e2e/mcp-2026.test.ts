@@ -100,6 +100,19 @@ describe('multi round-trip requests (input_required + requestState) are charged 
     expect(runs.get('confirm')).toBe(2);
   });
 
+  test('a resources/read and a prompts/get of two rounds are charged once too', async () => {
+    const client = await connect(await serve(), 'ursula');
+    for (let call = 0; call < 2; call++) {
+      const read = await client.readResource({ uri: 'mcp://docs/secret' });
+      expect(JSON.stringify(read.contents)).toContain('the secret');
+      const prompt = await client.getPrompt({ name: 'briefing' });
+      expect(JSON.stringify(prompt.messages)).toContain('the briefing');
+    }
+    expect(await codeOf(client.readResource({ uri: 'mcp://docs/secret' }))).toBe(-32005);
+    expect(await codeOf(client.getPrompt({ name: 'briefing' }))).toBe(-32005);
+    expect([runs.get('secret'), runs.get('briefing')]).toEqual([2, 2]);
+  });
+
   test('the retry of a call with a ConcurrencyLimit takes a slot; denied, its state stays good', async () => {
     const url = await serve();
     const client = await connect(url, 'rhea', false);
