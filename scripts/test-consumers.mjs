@@ -1,6 +1,7 @@
 // Consumer proof: pack the library as npm would publish it, install the tarball into small fixture
 // apps (test/consumers/*) copied to temp directories, compile each with TypeScript and run its smoke
-// test. Proves the published package works for a Nest 11 CommonJS app and a Nest 12 ESM app.
+// test. Proves the published package works for a Nest 11 CommonJS app and a Nest 12 ESM app, and
+// that a Nest 11 app on MCP-Nest 1.x, which no guard can limit, refuses to start (nest11-mcpnest1).
 // A fixture with TypeScript in its own devDependencies (nest11-cjs: the latest, 7) is compiled and
 // smoke-tested with that one too, and the README's CommonJS tsconfig must be the fixture's.
 //
