@@ -10,7 +10,7 @@ import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { createClient } from 'redis';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
-import { FixedWindowRateLimit } from '../../src/core/limits.js';
+import { ConcurrencyLimit, FixedWindowRateLimit } from '../../src/core/limits.js';
 import { CacheManagerStore } from '../../src/core/stores/cache-manager-store.js';
 import { RedisStore } from '../../src/core/stores/redis-store.js';
 import { encodeKeyPart } from '../../src/core/subject.js';
@@ -64,6 +64,37 @@ describeRedis('one broken key is not an outage', () => {
       }
     },
   );
+
+  test('a release whose other key is broken still frees the slot of its healthy key', async () => {
+    const store = RedisStore.fromUrl(REDIS_URL);
+    try {
+      const run = Math.random().toString(36).slice(2);
+      const slot = (namespace: string) =>
+        new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds: 30, namespace: namespace + run });
+      const options = { store, onStoreError: 'deny', logger: { warn: () => undefined } } as const;
+      const both = createRateLimiter({ ...options, name: 'both', limits: [slot('a'), slot('b')] });
+      const secondAlone = createRateLimiter({ ...options, name: 'alone', limits: [slot('b')] });
+      const subject = uniqueSubject('slots');
+      const running = await both.consume(subject);
+      expect(running.allowed).toBe(true);
+      // The first key of the release breaks: the script stops there, before the second's.
+      const [firstKey] = await client.keys(`*${subject}*a${run}*`);
+      await client.set(firstKey, 'not ours'); // its release fails: WRONGTYPE
+      await running.release();
+      // The second limit's slot is free again (before: its release was kept with the broken one,
+      // waiting for a recovery that never comes, and the slot held for the whole lease).
+      let admitted = false;
+      for (let attempt = 0; attempt < 5 && !admitted; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const decision = await secondAlone.consume(subject);
+        admitted = decision.allowed;
+        await decision.release();
+      }
+      expect(admitted).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
 
   test('CacheManagerStore, onStoreError allow: a foreign value at one key is not an outage', async () => {
     const cache = createCache({ stores: [new Keyv()] });

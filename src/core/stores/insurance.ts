@@ -11,6 +11,7 @@ import {
 } from './store.js';
 
 import {
+  OutageReport,
   POLICIES,
   type OutagePolicyOptions,
   type RateLimitLogger,
@@ -26,22 +27,19 @@ const MAX_UNSENT_RELEASES = 10_000; // calls whose failed releases are kept to s
 export class ResilientStore implements RateLimitStore {
   readonly policy: StoreErrorPolicy;
   private readonly logger: RateLimitLogger;
-  private readonly logIntervalMs: number;
   private readonly retryIntervalMs: number;
   private readonly denyRetryAfterMs: number;
-  private readonly reportStoreError: ((error: unknown) => void) | undefined;
+  private readonly report: OutageReport;
   private readonly clock: Clock;
   /** This instance's own record of its admissions (policy `insurance`), for the store's life. */
   private readonly insurance: MemoryStore | undefined;
   private downUntilMs = -Infinity;
   /** Whether a call is trying the store again after an outage. */
   private probing = false;
-  private lastLoggedAtMs = -Infinity;
   /** The store's time (`atMs`) of the admission being recorded, while `recorded` records it. */
   private recordingAtMs: number | undefined;
   /** The store's clock less ours, as of its last answer: the record runs on the store's time. */
   private skewMs = 0;
-  private failuresSinceLog = 0;
   /** The releases the store failed to take, one entry per call: sent again once it answers. */
   private readonly unsentReleases: (readonly LimitCheck[])[] = [];
   /**
@@ -62,10 +60,13 @@ export class ResilientStore implements RateLimitStore {
     }
     this.policy = policy;
     this.logger = options.logger ?? console;
-    this.logIntervalMs = options.logIntervalMs ?? 60_000;
     this.retryIntervalMs = options.retryIntervalMs ?? 1_000;
     this.denyRetryAfterMs = options.denyRetryAfterMs ?? 1_000;
-    this.reportStoreError = options.reportStoreError;
+    this.report = new OutageReport(
+      this.logger,
+      options.logIntervalMs ?? 60_000,
+      options.reportStoreError,
+    );
     this.clock = options.clock ?? monotonicClock;
     // The record's clock is the store's: the time of the call it records (see `recorded`), else
     // ours moved by the skew last seen. On ours alone, a store clock behind would make the record
@@ -97,6 +98,8 @@ export class ResilientStore implements RateLimitStore {
       if (error instanceof RateLimitConfigError) throw error;
       // Counted from when the failure is known: a call that timed out has already waited.
       this.failed(error, this.clock());
+      // A probe failed on a broken key: the store answered, so it is back for the other keys.
+      if (error instanceof StoreKeyError && this.degraded) this.recovered();
       const outcomes = this.fallback(checks);
       return error instanceof StoreTimeoutError
         ? this.lateSlots(checks, outcomes, error)
@@ -156,8 +159,13 @@ export class ResilientStore implements RateLimitStore {
       this.failed(error, this.clock());
       const releases = checks.filter(holdsSlot);
       if (releases.length === 0) return;
-      // A broken key: the store answered, and would fail them again at once (kept for a recovery).
-      if (error instanceof StoreKeyError) return this.keepRelease(releases);
+      // A broken key fails its whole refund: each release alone, so that the others still free
+      // their slots; a broken one is kept (its lease expires in the end).
+      if (error instanceof StoreKeyError) {
+        if (releases.length === 1) return this.keepRelease(releases);
+        for (const release of releases) this.sendRefund([release]).catch(() => undefined);
+        return;
+      }
       // A command that timed out may still run: sent again only once known not to have run (a
       // second run could free another call's lease of the same instant).
       const late = error instanceof StoreTimeoutError ? error.late : Promise.resolve(undefined);
@@ -349,25 +357,12 @@ export class ResilientStore implements RateLimitStore {
   private failed(error: unknown, nowMs: number): void {
     // One call the store answered but could not decide (a broken key) is no outage: the calls of
     // other keys are still the store's.
-    if (!(error instanceof StoreKeyError)) this.downUntilMs = nowMs + this.retryIntervalMs;
-    this.failuresSinceLog++;
-    try {
-      this.reportStoreError?.(error);
-    } catch {
-      // A failing hook must not turn an outage into a crash.
-    }
-    if (nowMs - this.lastLoggedAtMs >= this.logIntervalMs) {
-      const reason = error instanceof Error ? error.message : String(error);
-      const deciding =
-        error instanceof StoreKeyError
-          ? `the "${this.policy}" policy decides the calls of that key`
-          : `deciding with the "${this.policy}" policy until it answers`;
-      this.logger.warn(
-        `rate limit store unavailable (${reason}); ${this.failuresSinceLog} failure(s) since last report; ${deciding}`,
-      );
-      this.lastLoggedAtMs = nowMs;
-      this.failuresSinceLog = 0;
-    }
+    const keyOnly = error instanceof StoreKeyError;
+    if (!keyOnly) this.downUntilMs = nowMs + this.retryIntervalMs;
+    const deciding = keyOnly
+      ? `the "${this.policy}" policy decides the calls of that key`
+      : `deciding with the "${this.policy}" policy until it answers`;
+    this.report.failure(error, nowMs, deciding);
   }
 
   private recovered(): void {

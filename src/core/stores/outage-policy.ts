@@ -33,3 +33,35 @@ export interface OutagePolicyOptions {
 
 /** Every `onStoreError` policy, for validation. */
 export const POLICIES: readonly StoreErrorPolicy[] = ['insurance', 'allow', 'deny'];
+
+/**
+ * Tells of store failures: the hook of every one, and a warning at most once per interval (with
+ * the count since the last one), so that an outage is not a log line per call.
+ */
+export class OutageReport {
+  private lastLoggedAtMs = -Infinity;
+  private failuresSinceLog = 0;
+
+  constructor(
+    private readonly logger: RateLimitLogger,
+    private readonly logIntervalMs: number,
+    private readonly reportStoreError: ((error: unknown) => void) | undefined,
+  ) {}
+
+  /** One failure at `nowMs`; `deciding` says who decides meanwhile. */
+  failure(error: unknown, nowMs: number, deciding: string): void {
+    this.failuresSinceLog++;
+    try {
+      this.reportStoreError?.(error);
+    } catch {
+      // A failing hook must not turn an outage into a crash.
+    }
+    if (nowMs - this.lastLoggedAtMs < this.logIntervalMs) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.warn(
+      `rate limit store unavailable (${reason}); ${this.failuresSinceLog} failure(s) since last report; ${deciding}`,
+    );
+    this.lastLoggedAtMs = nowMs;
+    this.failuresSinceLog = 0;
+  }
+}

@@ -11,6 +11,10 @@ export interface AnsweredCall {
 // Per limit, the script answers four little-endian doubles.
 const BYTES_PER_OUTCOME = 32;
 
+// Refusals Redis gives every write of the moment, whatever the key (out of memory, a replica or a
+// demoted master, a failed snapshot, too few replicas, no master): an outage, not a broken key.
+const STORE_WIDE_REFUSAL = /^(?:OOM|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|LOADING)\b/;
+
 /** Hand each call of a script call its outcomes, or its own error. */
 export function deliver(calls: readonly AnsweredCall[], reply: unknown): void {
   const unexpected = 'RedisStore: unexpected reply from the rate limit script';
@@ -40,8 +44,11 @@ export function deliver(calls: readonly AnsweredCall[], reply: unknown): void {
   calls.forEach((call, index) => {
     const failure = failures.get(index + 1);
     if (failure !== undefined) {
-      // Redis answered: this call alone failed (a foreign value at its key), no outage.
-      call.reject(new StoreKeyError(`RedisStore: the rate limit script failed: ${failure}`));
+      // Redis answered: this call alone failed (a foreign value at its key), no outage; unless
+      // Redis refuses every write now, which fails every other call too.
+      const message = `RedisStore: the rate limit script failed: ${failure}`;
+      const storeWide = STORE_WIDE_REFUSAL.test(failure);
+      call.reject(storeWide ? new StoreUnavailableError(message) : new StoreKeyError(message));
       return;
     }
     const outcomes = new Array<LimitOutcome>(call.outcomes);

@@ -46,8 +46,8 @@ export function algorithmBit(code: string): number {
 const CONSTANTS = `local EPSILON_MS, MAX_TTL_MS = ${String(EPSILON_MS)}, ${String(MAX_TTL_MS)}`;
 
 // The calls of one script call, one after the other. A call that fails (a key holding something
-// else than our state, a Redis error) is caught on its own: the others of the batch still get
-// their answer.
+// else than our state, a write Redis refuses) is caught on its own: the others of the batch still
+// get their answer (redis-reply.ts tells a broken key from a refusal of every write).
 const DISPATCH = `-- The batch's distinct limits, at the end of ARGV: per limit its algorithm code and two parameters,
 -- then their number. A call names its limits by position in this table, so the parameters cross
 -- the protocol, and are parsed, once per batch instead of once per call.
