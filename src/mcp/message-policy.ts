@@ -84,9 +84,8 @@ export class MessagePolicy {
       // MCP POSTs its messages; a route that takes other verbs as well (`@All()`) runs what a PUT
       // or PATCH carries just the same, so any request with a parsed body counts. A GET or DELETE
       // without one (the MCP stream and session verbs) carries no message to run.
-      if (httpMethod.toUpperCase() !== 'POST' && (body === undefined || !carriesBody(request))) {
-        return 0;
-      }
+      const bodiless = body === undefined || isParserPlaceholder(body, request);
+      if (httpMethod.toUpperCase() !== 'POST' && bodiless) return 0;
       const headerMethod = header(request, 'mcp-method');
       if (body === undefined && isUnparsedJson(request)) throw unparsedBody();
       if (Array.isArray(body)) {
@@ -127,10 +126,19 @@ export class MessagePolicy {
   }
 }
 
-/** Whether a request has a body (a length above zero, or chunks), whatever its verb. */
+/** Whether a request says it has a body (chunks, or a length that is not 0), whatever its verb. */
 function carriesBody(request: unknown): boolean {
   if (header(request, 'transfer-encoding') !== undefined) return true;
-  return Number(header(request, 'content-length') ?? '0') > 0;
+  return Number(header(request, 'content-length') ?? '0') !== 0;
+}
+
+/**
+ * The `{}` that Express's body parser sets on a request without a body. Known by the headers, which
+ * say it had none; any other parsed body was sent (over HTTP/2 it may come with neither header).
+ */
+function isParserPlaceholder(body: unknown, request: unknown): boolean {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  return Object.keys(body).length === 0 && !carriesBody(request);
 }
 
 /**
@@ -140,9 +148,7 @@ function carriesBody(request: unknown): boolean {
  */
 function isUnparsedJson(request: unknown): boolean {
   const mediaType = header(request, 'content-type')?.split(';')[0].trim().toLowerCase();
-  if (mediaType !== 'application/json') return false;
-  if (header(request, 'transfer-encoding') !== undefined) return true;
-  return Number(header(request, 'content-length') ?? '0') !== 0;
+  return mediaType === 'application/json' && carriesBody(request);
 }
 
 function unparsedBody(): RateLimitConfigError {
