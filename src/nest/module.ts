@@ -121,7 +121,8 @@ export class McpRateLimitModule extends ConfigurableModuleClass implements OnMod
    */
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) {
-      if (isAppGuard(wrapper.token) && wrapper.instance instanceof McpRateLimitGuard) {
+      const appGuard = isAppGuard(wrapper.token) || wrapper.subtype === 'guard';
+      if (appGuard && wrapper.instance instanceof McpRateLimitGuard) {
         wrapper.instance.runsGlobally(bindsRateLimitGuard);
       }
     }
@@ -132,7 +133,11 @@ export class McpRateLimitModule extends ConfigurableModuleClass implements OnMod
   }
 }
 
-/** Whether a provider's token is one Nest gave an `APP_GUARD` registration (`APP_GUARD (UUID: …)`). */
+/**
+ * Whether a provider's token is one Nest gave an `APP_GUARD` registration (`APP_GUARD (UUID: …)`);
+ * its `subtype` 'guard' says so too: either is enough, so one of Nest's internals changing alone
+ * does not let such a guard decide before the app's auth guard again.
+ */
 function isAppGuard(token: unknown): boolean {
   return typeof token === 'string' && token.startsWith(`${APP_GUARD} (`);
 }
