@@ -60,9 +60,9 @@ let runs = 0;
 
 @McpController()
 class WrappedTools {
-  @Tool({ name: 'search', description: '2 per minute' })
+  @Tool({ name: 'search', description: '2 per hour' })
   @Timed()
-  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3600 }))
   search() {
     runs++;
     return 'found';
@@ -90,7 +90,7 @@ class WrappedRoute {
   @Post()
   @HttpCode(200)
   @Timed()
-  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3600 }))
   handle() {
     runs++;
     return { ok: true };
@@ -99,10 +99,10 @@ class WrappedRoute {
 
 @McpController()
 class LimitAboveAndBelow {
-  @Tool({ name: 'lookup', description: '2 per minute, and 100 per day' })
+  @Tool({ name: 'lookup', description: '2 per hour, and 100 per day' })
   @RateLimit(new FixedWindowRateLimit({ maxCalls: 100, perSeconds: 86_400 }))
   @Timed()
-  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3600 }))
   lookup() {
     runs++;
     return 'found';
@@ -111,9 +111,9 @@ class LimitAboveAndBelow {
 
 @McpController()
 class CarefullyWrappedTools {
-  @Tool({ name: 'careful_search', description: '2 per minute' })
+  @Tool({ name: 'careful_search', description: '2 per hour' })
   @TimedKeepingMetadata()
-  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3600 }))
   search() {
     runs++;
     return 'found';

@@ -24,11 +24,11 @@ const events: RateLimitEvent[] = [];
 class DocumentsEndpoint {
   @Post()
   @HttpCode(200)
-  // Each user may read each document twice a minute.
+  // Each user may read each document twice an hour.
   @RateLimit(
     new FixedWindowRateLimit({
       maxCalls: 2,
-      perSeconds: 60,
+      perSeconds: 3600,
       key: (context) => `${context.subject}|doc:${context.target ?? '?'}`,
     }),
   )
