@@ -8,8 +8,8 @@
 import { expect, test } from '@jest/globals';
 import { createRateLimiter } from '../../src/core/create-rate-limiter.js';
 import { ConcurrencyLimit } from '../../src/core/limits.js';
-import { RedisStore } from '../../src/core/stores/redis-store.js';
-import { uniqueSubject } from './clients.js';
+import { RedisStore, type RedisClientLike } from '../../src/core/stores/redis-store.js';
+import { connectNodeRedis, uniqueSubject } from './clients.js';
 import { REDIS_URL, redisDescribe } from './redis-available.js';
 
 const describeRedis = await redisDescribe('a release after a reset in the same script call');
@@ -18,7 +18,24 @@ describeRedis('a release after a reset in the same script call', () => {
   test.each(['deny', 'insurance'] as const)(
     'onStoreError %s: the release of a call admitted before the reset frees no later call',
     async (policy) => {
-      const store = RedisStore.fromUrl(REDIS_URL);
+      const client = await connectNodeRedis(REDIS_URL);
+      // The store's client, keeping the KEYS of every script call it sends.
+      const scriptKeys: string[][] = [];
+      const counting = new Proxy(client, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          const method = (value as (...args: unknown[]) => unknown).bind(target);
+          if (property !== 'sendCommand') return method;
+          return (args: string[], ...rest: unknown[]) => {
+            if (args[0] === 'EVALSHA' || args[0] === 'EVAL') {
+              scriptKeys.push(args.slice(3, 3 + Number(args[2])));
+            }
+            return method(args, ...rest);
+          };
+        },
+      }) as unknown as RedisClientLike;
+      const store = new RedisStore({ client: counting });
       try {
         const limiter = createRateLimiter({
           name: `release-after-reset-${Math.random().toString(36).slice(2)}`,
@@ -35,6 +52,14 @@ describeRedis('a release after a reset in the same script call', () => {
         for (let turn = 0; turn < 5; turn++) await Promise.resolve();
         const second = limiter.consume(subject);
         const [early, , late] = await Promise.all([first, reset, second]);
+        // The case this test is about: the first call and the reset shared a script call (its
+        // KEYS: the lease list evaluated, then reset with its marker), not one each.
+        const shared = scriptKeys.some(
+          (keys) =>
+            keys.filter((key) => key.includes(subject) && !key.endsWith('!reset')).length === 2 &&
+            keys.some((key) => key.includes(subject) && key.endsWith('!reset')),
+        );
+        expect(shared).toBe(true);
         expect(early.allowed).toBe(true);
         expect(late.allowed).toBe(true); // the reset gave a fresh slot
         await early.release(); // the first call's work ends; the second's still runs
@@ -43,6 +68,7 @@ describeRedis('a release after a reset in the same script call', () => {
         expect((await limiter.consume(subject)).allowed).toBe(true);
       } finally {
         await store.close();
+        await client.close();
       }
     },
   );
