@@ -9,6 +9,7 @@ import type { AlgorithmName, AlgorithmStep, RefundStep } from './algorithms/type
 import type { RateLimitContext } from './context.js';
 import { checkCost, checkNumber, RateLimitConfigError, type FieldCheck } from './config-checks.js';
 import type { CommonLimitOptions, LimitPolicy } from './limit-options.js';
+import { markCopy } from './package-copy.js';
 
 /**
  * The parameters of any built-in algorithm, in milliseconds. Each is a type alias, not an
@@ -118,3 +119,6 @@ export abstract class BuiltInRateLimit {
     admittedAtMs: number,
   ): RefundStep<unknown> | undefined;
 }
+
+// A limit of another loaded copy of the package is refused by name (package-copy.ts).
+markCopy(BuiltInRateLimit.prototype);

@@ -1,6 +1,7 @@
 import { describeValue, isProtocolLimiter, type McpRateLimiter } from './context.js';
 import type { Limiter } from './decision.js';
 import { BuiltInRateLimit, RateLimitConfigError } from './limits.js';
+import { otherCopyOf, THIS_COPY, twoCopiesError } from './package-copy.js';
 import { encodeKeyPart } from './subject.js';
 
 /**
@@ -81,6 +82,14 @@ export class LimitSet {
       } else if (isProtocolLimiter(limiter)) {
         customs.push(limiter);
       } else {
+        const other = otherCopyOf(limiter);
+        if (other !== undefined) {
+          throw twoCopiesError(
+            `${owner}: limit #${index + 1} (${describeValue(limiter)})`,
+            other,
+            THIS_COPY,
+          );
+        }
         throw new RateLimitConfigError(
           `${owner}: limit #${index + 1} is neither a built-in limit nor an object with consume(context) (got ${describeValue(limiter)})`,
         );

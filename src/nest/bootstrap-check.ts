@@ -3,9 +3,11 @@ import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { describeValue, isProtocolLimiter } from '../core/context.js';
 import { LimitSet, type Limiter } from '../core/engine.js';
 import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
+import { otherCopyOf, THIS_COPY, twoCopiesError } from '../core/package-copy.js';
 import { checkedChoiceNames, ContextualLimit } from './contextual-limit.js';
 import {
   limitsThatApply,
+  refuseGuardsOfOtherCopies,
   refuseLostDeclarations,
   refuseSecondModule,
   refuseUnenforceableDeclarations,
@@ -63,6 +65,7 @@ export async function buildHandlerPlans(
   refuseLostDeclarations(classesOf(discovery));
   const plans: HandlerPlans = new Map();
   const methods = [...appMethods(discovery, scanner)];
+  refuseGuardsOfOtherCopies(methods);
   for (const { type, methodName, handler } of methods) {
     const plan = await planHandler(type, methodName, handler, defaults);
     let byHandler = plans.get(type);
@@ -334,6 +337,10 @@ async function resolveLimiter(
     return instance;
   }
   if (isProtocolLimiter(spec)) return spec;
+  const other = otherCopyOf(spec);
+  if (other !== undefined) {
+    throw twoCopiesError(`${owner}: ${where} (${describeValue(spec)})`, other, THIS_COPY);
+  }
   throw new RateLimitConfigError(
     `${owner}: ${where} must be a built-in limit, an object with consume(context), or an injectable limiter class (got ${describeValue(spec)})`,
   );

@@ -3,6 +3,7 @@ import { refuseUnknownOptions } from '../core/config-checks.js';
 import { describeValue, type McpRateLimiter, type RateLimitContext } from '../core/context.js';
 import { RateLimitConfigError } from '../core/limits.js';
 import type { Limiter } from '../core/engine.js';
+import { markCopy } from '../core/package-copy.js';
 
 /** One choice of a {@link ContextualLimit}: limiters, or injectable limiter classes. */
 export type ContextualChoice =
@@ -22,6 +23,8 @@ export class ContextualLimit {
     readonly optionNames: readonly string[] = [],
   ) {}
 }
+
+markCopy(ContextualLimit.prototype);
 
 // A record over every key of the options: the compiler keeps the list whole.
 const OPTION_NAMES = Object.keys({

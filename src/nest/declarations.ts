@@ -1,8 +1,17 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { RateLimitConfigError } from '../core/limits.js';
 import {
+  copyOf,
+  otherCopyOf,
+  THIS_COPY,
+  twoCopiesError,
+  TWO_COPIES,
+  type PackageCopy,
+} from '../core/package-copy.js';
+import {
   MCP_MESSAGE_LIMIT_METADATA,
   MCP_RATE_LIMIT_OPTIONS,
+  NEST_GUARDS,
   NEST_MESSAGE_PATTERN,
   NEST_ROUTE_PATH,
   RATE_LIMITS_METADATA,
@@ -175,6 +184,46 @@ export function refuseUnenforceableDeclarations(methods: Iterable<Method>): void
   }
 }
 
+/**
+ * Refuses a handler whose rate-limit guard comes from another loaded copy of the package (its
+ * decorators were imported from the other copy, package-copy.ts): that guard finds no module of its
+ * own copy, and this copy's module does not decide for it.
+ */
+export function refuseGuardsOfOtherCopies(methods: Iterable<Method>): void {
+  for (const { type, methodName, handler } of methods) {
+    for (const guard of [...guardsOf(type), ...guardsOf(handler)]) {
+      const other = copyOfGuard(guard);
+      if (other === undefined || other === THIS_COPY) continue;
+      throw twoCopiesError(
+        `${type.name}.${methodName}: the McpRateLimitGuard its @RateLimit(), @LimitMcpMessages() or @UseMcpRateLimit() binds`,
+        other,
+        THIS_COPY,
+      );
+    }
+  }
+}
+
+/** `Class.method` of each handler that binds a guard of `copy` (on it or its class). */
+export function handlersBindingGuardsOf(methods: Iterable<Method>, copy: PackageCopy): string[] {
+  const owners: string[] = [];
+  for (const { type, methodName, handler } of methods) {
+    const guards = [...guardsOf(type), ...guardsOf(handler)];
+    if (guards.some((guard) => copyOfGuard(guard) === copy))
+      owners.push(`${type.name}.${methodName}`);
+  }
+  return owners;
+}
+
+/** The guards bound to a class or method (`@UseGuards()`, our decorators), inherited included. */
+function guardsOf(target: object): readonly unknown[] {
+  return (Reflect.getMetadata(NEST_GUARDS, target) as readonly unknown[] | undefined) ?? [];
+}
+
+/** The copy of the package a bound guard (its class, or an instance) comes from, if any. */
+function copyOfGuard(guard: unknown): PackageCopy | undefined {
+  return copyOf(typeof guard === 'object' && guard !== null ? guard.constructor : guard);
+}
+
 function notAnEndpoint(what: string): RateLimitConfigError {
   return new RateLimitConfigError(
     `${what}, so it would limit nothing: the message-level limit counts the MCP JSON-RPC requests POSTed to an HTTP endpoint. Fix: put @LimitMcpMessages() on the MCP endpoint's controller (e.g. the class that extends McpHttpControllerFor(transport)), and @RateLimit() on tools`,
@@ -226,6 +275,12 @@ export function refuseSecondModule(providers: readonly ProviderWrapper[]): void 
     if (wrapper.token === MCP_RATE_LIMIT_OPTIONS) instances.add(wrapper.host);
   }
   if (instances.size < 2) return;
+  const other = [...instances].map((instance) => otherCopyOf(instance.metatype)).find(Boolean);
+  if (other !== undefined) {
+    throw new RateLimitConfigError(
+      `McpRateLimitModule is imported from two copies of nestjs-mcp-rate-limit (${other.location} and ${THIS_COPY.location}). ${TWO_COPIES}`,
+    );
+  }
   const importers = [...instances].map((instance) => {
     const by = [...modules].filter((module) => module.imports.has(instance)).map(nameOf);
     return by.length === 0 ? 'by a module' : `by ${by.join(' and ')}`;

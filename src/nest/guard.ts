@@ -9,6 +9,7 @@ import {
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
+import { markCopy } from '../core/package-copy.js';
 import {
   CallContext,
   callFromHttpRequest,
@@ -383,6 +384,10 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     return true;
   }
 }
+
+// A handler bound to the guard of another loaded copy of the package is refused by name at
+// bootstrap (declarations.ts, refuseGuardsOfOtherCopies).
+markCopy(McpRateLimitGuard);
 
 /** HTTP adapters whose requests need no link made by the guard (see `linksFrameworkRequests`). */
 const SELF_LINKING_ADAPTERS: ReadonlySet<string | undefined> = new Set(['express', 'fastify']);

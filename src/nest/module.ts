@@ -6,6 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule, DiscoveryService } from '@nestjs/core';
+import { markCopy, MODULE_COPY, THIS_COPY } from '../core/package-copy.js';
 import { McpRateLimitFilter } from './filter.js';
 import { bindsRateLimitGuard, McpRateLimitGlobalGuard } from './global-guard.js';
 import { McpRateLimitGuard } from './guard.js';
@@ -96,7 +97,14 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
+  providers: [
+    McpRateLimitService,
+    McpRateLimitGuard,
+    McpRateLimitFilter,
+    McpRateLimitInterceptor,
+    // Which copy of the package this module is, for a guard of another copy (service-ref.ts).
+    { provide: MODULE_COPY, useValue: THIS_COPY },
+  ],
   exports: [McpRateLimitService, McpRateLimitGuard, McpRateLimitFilter, McpRateLimitInterceptor],
 })
 export class McpRateLimitModule extends ConfigurableModuleClass implements OnModuleInit {
@@ -141,3 +149,6 @@ export class McpRateLimitModule extends ConfigurableModuleClass implements OnMod
 function isAppGuard(token: unknown): boolean {
   return typeof token === 'string' && token.startsWith(`${APP_GUARD} (`);
 }
+
+// Two modules of two loaded copies of the package are refused by name (declarations.ts).
+markCopy(McpRateLimitModule);

@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { runCoreSmoke, runNestSmoke } from './nest-app.js';
+import { runTwoCopiesSmoke, type PackageCopy } from './two-copies.js';
 
 async function main(): Promise<void> {
   const resolved = require.resolve('nestjs-mcp-rate-limit');
@@ -10,6 +11,10 @@ async function main(): Promise<void> {
   await runCoreSmoke();
   console.log(`createRateLimiter via require(): ok (${resolved})`);
   for (const line of await runNestSmoke()) console.log(line);
+  // The ES module build too, in the same process: import() of the package from CommonJS. Its
+  // classes are others (TypeScript already types them apart: separate private declarations).
+  const esm = (await import('nestjs-mcp-rate-limit')) as unknown as PackageCopy;
+  for (const line of await runTwoCopiesSmoke(esm, 'ES module')) console.log(`two copies: ${line}`);
 }
 
 main().catch((error: unknown) => {

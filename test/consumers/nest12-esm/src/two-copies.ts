@@ -1,0 +1,1 @@
+../../shared/two-copies.ts
