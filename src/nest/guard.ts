@@ -9,7 +9,6 @@ import {
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { RateLimitContext } from '../core/context.js';
 import type { RateLimitDecision } from '../core/engine.js';
-import { markCopy } from '../core/package-copy.js';
 import {
   CallContext,
   callFromHttpRequest,
@@ -80,18 +79,15 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
 
   private readonly serviceRef: ServiceRef;
 
-  /**
-   * Set when the app registered this instance as a global guard itself (`{ provide: APP_GUARD,
-   * useClass: McpRateLimitGuard }`, as @nestjs/throttler's guard is registered): whether a handler
-   * binds the guard, so that its calls are left to that bound run (see {@link runsGlobally}).
-   */
+  /** Whether a handler binds the guard too, when this instance runs globally (runsGlobally). */
   private leavesToBoundRun: ((context: ExecutionContext) => boolean) | undefined;
 
   /**
-   * @internal This instance runs as a global guard: Nest runs global guards in module order, maybe
-   * before the app's auth guard, so a decision here would key every call by address and "count it
-   * once" before the user is known. Like `registerGlobally`'s guard, it leaves the handlers that
-   * bind McpRateLimitGuard (every limited one) to that bound run, after every global guard.
+   * @internal The app registered this instance as a global guard (`{ provide: APP_GUARD, useClass:
+   * McpRateLimitGuard }`, as @nestjs/throttler's is). Nest runs global guards in module order,
+   * maybe before the app's auth guard, so a decision here would key calls by address before the
+   * user is known. Like `registerGlobally`'s guard, it leaves the handlers that bind
+   * McpRateLimitGuard (every limited one) to that bound run, after every global guard.
    */
   runsGlobally(boundRun: (context: ExecutionContext) => boolean): void {
     this.leavesToBoundRun = boundRun;
@@ -384,10 +380,6 @@ export class McpRateLimitGuard implements CanActivate, OnModuleInit {
     return true;
   }
 }
-
-// A handler bound to the guard of another loaded copy of the package is refused by name at
-// bootstrap (declarations.ts, refuseGuardsOfOtherCopies).
-markCopy(McpRateLimitGuard);
 
 /** HTTP adapters whose requests need no link made by the guard (see `linksFrameworkRequests`). */
 const SELF_LINKING_ADAPTERS: ReadonlySet<string | undefined> = new Set(['express', 'fastify']);

@@ -150,5 +150,7 @@ function isAppGuard(token: unknown): boolean {
   return typeof token === 'string' && token.startsWith(`${APP_GUARD} (`);
 }
 
-// Two modules of two loaded copies of the package are refused by name (declarations.ts).
+// Two modules of two loaded copies of the package are refused by name, and so is a handler bound
+// to the guard of another copy (declarations.ts). Here, where the package's root loads both.
 markCopy(McpRateLimitModule);
+markCopy(McpRateLimitGuard);
