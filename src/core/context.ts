@@ -62,8 +62,9 @@ export function isProtocolLimiter(value: unknown): value is McpRateLimiter {
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'function')
+  if (typeof value === 'function') {
     return `function ${value.name === '' ? '(anonymous)' : value.name}`;
+  }
   if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'symbol') return value.toString();

@@ -6,7 +6,7 @@ import { BuiltInRateLimit, RateLimitConfigError } from '../core/limits.js';
 import { otherCopyOf, THIS_COPY, twoCopiesError } from '../core/package-copy.js';
 import { checkedChoiceNames, ContextualLimit } from './contextual-limit.js';
 import {
-  limitsThatApply,
+  classLimitsApply,
   refuseGuardsOfOtherCopies,
   refuseLostDeclarations,
   refuseSecondModule,
@@ -128,7 +128,7 @@ async function planHandler(
   const owner = `${type.name}.${methodName}`;
   const classSpecs = Reflect.getMetadata(RATE_LIMITS_METADATA, type) as unknown;
   const methodSpecs = Reflect.getMetadata(RATE_LIMITS_METADATA, handler) as unknown;
-  const applies = limitsThatApply(type, handler);
+  const classLimits = classLimitsApply(type, handler);
   const costHolder = (Reflect.getMetadata(RATE_LIMIT_COST_METADATA, handler) ??
     Reflect.getMetadata(RATE_LIMIT_COST_METADATA, type)) as { cost: unknown } | undefined;
   const messageLimited =
@@ -142,10 +142,7 @@ async function planHandler(
     Reflect.hasMetadata(NEST_MESSAGE_PATTERN, handler);
   if (!isRoute) {
     const limitedHere =
-      (kind !== 'route' &&
-        ((applies.ofClass && classSpecs !== undefined) ||
-          (applies.ofMethod && methodSpecs !== undefined))) ||
-      methodSpecs !== undefined;
+      (kind !== 'route' && classLimits && classSpecs !== undefined) || methodSpecs !== undefined;
     if (limitedHere) throw unenforceable(owner, kind);
     // Other methods of a decorated class inherit its class-level metadata but are never called
     // through Nest: nothing to enforce there.
@@ -166,10 +163,7 @@ async function planHandler(
     );
   }
   // Only the declarations that hold: a skipped one is neither resolved nor enforced.
-  const specs = [
-    ...(applies.ofClass ? asSpecList(classSpecs) : []),
-    ...(applies.ofMethod ? asSpecList(methodSpecs) : []),
-  ];
+  const specs = [...(classLimits ? asSpecList(classSpecs) : []), ...asSpecList(methodSpecs)];
   if (methodSpecs !== undefined && asSpecList(methodSpecs).length === 0) {
     throw new RateLimitConfigError(`${owner}: @RateLimit() needs at least one limit`);
   }

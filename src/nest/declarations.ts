@@ -105,22 +105,17 @@ interface Method {
 }
 
 /**
- * Which of a handler's `@RateLimit()` declarations hold: the nearest declaration wins, as with
- * Nest's own method-over-class metadata. A method's own `@RateLimit()` always holds: a limit
+ * Whether the class-level `@RateLimit()` declarations hold for this handler (its own always do):
+ * the nearest declaration wins, as with Nest's own method-over-class metadata. A limit
  * declared on the method is never dropped, not even by a `@SkipRateLimit()` beside it, which
  * exempts the method from its class's limits (written together, they give the method a quota of
  * its own instead of the class's). The class-level limits hold unless the method skips them or
  * the nearest class of the chain that declares `@RateLimit()` or `@SkipRateLimit()` declares the
  * skip: a subclass's own limit is not switched off by a base class made for unlimited endpoints.
  */
-export function limitsThatApply(
-  type: Named,
-  handler: Named,
-): { readonly ofClass: boolean; readonly ofMethod: boolean } {
-  if (Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true) {
-    return { ofClass: false, ofMethod: true };
-  }
-  return { ofClass: !classSkips(type), ofMethod: true };
+export function classLimitsApply(type: Named, handler: Named): boolean {
+  if (Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, handler) === true) return false;
+  return !classSkips(type);
 }
 
 function classSkips(type: Named): boolean {
@@ -133,10 +128,9 @@ function classSkips(type: Named): boolean {
 
 /** Whether a `@RateLimit()` applies to this method (on it or its class, and not skipped). */
 export function declaresLimits({ type, handler }: Pick<Method, 'type' | 'handler'>): boolean {
-  const applies = limitsThatApply(type, handler);
   return (
-    (applies.ofMethod && Reflect.hasMetadata(RATE_LIMITS_METADATA, handler)) ||
-    (applies.ofClass && Reflect.hasMetadata(RATE_LIMITS_METADATA, type))
+    Reflect.hasMetadata(RATE_LIMITS_METADATA, handler) ||
+    (classLimitsApply(type, handler) && Reflect.hasMetadata(RATE_LIMITS_METADATA, type))
   );
 }
 

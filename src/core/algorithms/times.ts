@@ -1,6 +1,6 @@
 // Lists of times, oldest first, as a sliding window (its entries' admission times) and a concurrency
-// limit (its leases' expiry times) keep them (in order unless the store's clock stepped back). The Lua side of the same list is `commit_times` in
-// helpers.lua.
+// limit (its leases' expiry times) keep them (in order unless the store's clock stepped back). The
+// Lua side of the same list is `commit_times` in helpers.lua.
 
 /** The index of the first of `times` later than `expiredUpToMs` (the first one still counted). */
 export function firstLiveIndex(times: readonly number[], expiredUpToMs: number): number {
