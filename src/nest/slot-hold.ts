@@ -31,6 +31,8 @@ export class SlotHold {
   private callOpen = true;
   private responseOpen = false;
   private released = false;
+  /** A run of the handler was let go of before it answered (see heldUntilEnded). */
+  private abandoned = false;
 
   /**
    * `response` is the call's Node response, if any; `waitsForResponse` whether the slots stay
@@ -55,13 +57,20 @@ export class SlotHold {
   }
 
   /**
-   * The interceptor starts following the handler. False when the call already ended: its client
-   * left before the handler ran, and its slots were freed; it must not run without them.
+   * The interceptor starts following the handler. False when the call already ended (its client
+   * left before the handler ran, and its slots were freed; it must not run without them), or when
+   * a run of it was let go of and may still be running: an interceptor that retries it
+   * (`timeout()` then `retry()`) would run it again beside itself, two handlers on one slot.
    */
   started(): boolean {
-    if (!this.callOpen) return false;
+    if (!this.callOpen || this.abandoned) return false;
     this.running = true;
     return true;
+  }
+
+  /** Nest stopped listening to the handler before it answered; it may still be running. */
+  letGo(): void {
+    this.abandoned = true;
   }
 
   /**
@@ -152,6 +161,7 @@ export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Obser
       }
       // Let go of before it answered: it may still be running.
       letGo = true;
+      hold.letGo();
       timer = setTimeout(() => {
         inner.unsubscribe();
         end();

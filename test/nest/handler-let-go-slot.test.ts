@@ -27,7 +27,7 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-import { interval, map, timeout, type Observable } from 'rxjs';
+import { interval, map, retry, timeout, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { ConcurrencyLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
@@ -130,56 +130,75 @@ describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it end
   });
 
   test('MCP-Nest tool behind a timeout() interceptor: a call after the timeout is denied while the first runs', async () => {
-    /** Nest's timeout recipe, on the tool's class: it gives up on the handler after 100 ms. */
-    @Injectable()
-    class Timeout implements NestInterceptor {
-      intercept(_context: unknown, next: CallHandler): Observable<unknown> {
-        return next.handle().pipe(timeout(100));
-      }
-    }
-
-    @McpController()
-    @UseInterceptors(Timeout)
-    class ReportTools {
-      @Tool({ name: 'report', description: 'A slow report', parameters: z.object({}) })
-      @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
-      async report(@Payload() _args: object) {
-        await slowWork();
-        return 'report';
-      }
-    }
-
-    const transport = new StreamableHttpTransport();
-    @Controller('mcp')
-    class McpEndpoint extends McpHttpControllerFor(transport) {}
-    @Module({
-      imports: [McpRateLimitModule.forRoot()],
-      controllers: [McpEndpoint, ReportTools],
-      providers: [Timeout],
-    })
-    class AppModule {}
-    const { app, url } = await serveMcpNest(AppModule, transport, 'reports');
-    apps.push(app);
-    const client = new Client({ name: 'attack13', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(url));
-    clients.push(client);
-
-    const outcome = () =>
-      client.callTool({ name: 'report', arguments: {} }).then(
-        (result) => JSON.stringify(result),
-        (error: { code?: number }) => `error ${error.code}`,
-      );
+    const client = await serveReports((handled) => handled.pipe(timeout(100)));
     // The first call times out for its client while its handler runs on.
-    expect(await outcome()).toContain('isError');
+    expect(await report(client)).toContain('isError');
     expect(running).toBe(1);
-    expect(await outcome()).toBe('error -32005');
+    expect(await report(client)).toBe('error -32005');
     expect(mostAtOnce).toBe(1);
 
     endAll();
     await until(() => running === 0, 'the handler to end');
-    const next = outcome();
+    const next = report(client);
     await until(() => running === 1, 'a handler in the freed slot');
     endAll();
     expect(await next).toContain('report');
   });
+
+  test('timeout() then retry(): the retry does not run the handler again beside the one let go of', async () => {
+    const client = await serveReports((handled) => handled.pipe(timeout(100), retry(2)));
+    expect(await report(client)).toContain('isError');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(running).toBe(1);
+    expect(mostAtOnce).toBe(1);
+    expect(await report(client)).toBe('error -32005');
+    expect(mostAtOnce).toBe(1);
+  });
 });
+
+/** Serves the slow `report` tool (1 in flight per caller) behind `around`, on its class. */
+async function serveReports(
+  around: (handled: Observable<unknown>) => Observable<unknown>,
+): Promise<Client> {
+  @Injectable()
+  class Around implements NestInterceptor {
+    intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+      return around(next.handle());
+    }
+  }
+
+  @McpController()
+  @UseInterceptors(Around)
+  class ReportTools {
+    @Tool({ name: 'report', description: 'A slow report', parameters: z.object({}) })
+    @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
+    async report(@Payload() _args: object) {
+      await slowWork();
+      return 'report';
+    }
+  }
+
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({
+    imports: [McpRateLimitModule.forRoot()],
+    controllers: [McpEndpoint, ReportTools],
+    providers: [Around],
+  })
+  class AppModule {}
+  const { app, url } = await serveMcpNest(AppModule, transport, 'reports');
+  apps.push(app);
+  const client = new Client({ name: 'attack13', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+  return client;
+}
+
+/** Calls `report`: its result as JSON, or `error <code>`. */
+function report(client: Client): Promise<string> {
+  return client.callTool({ name: 'report', arguments: {} }).then(
+    (result) => JSON.stringify(result),
+    (error: { code?: number }) => `error ${error.code}`,
+  );
+}

@@ -4,7 +4,7 @@
 // never while the handler runs.
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, jest } from '@jest/globals';
-import { Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import { ConcurrencyLimit } from '../../src/core/limits.js';
 import type { RateLimitDecision } from '../../src/core/engine.js';
 import { heldUntilEnded, nodeResponseOf, SlotHold } from '../../src/nest/slot-hold.js';
@@ -157,6 +157,39 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
     listening.unsubscribe(); // MCP-Nest takes the first value and unsubscribes
     expect(held.releases).toBe(1);
     expect(handler.observed).toBe(false);
+  });
+
+  it('refuses to run the handler again while a run let go of may still be running (a retry)', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    expect(hold.started()).toBe(true);
+    const handler = new Subject<string>();
+    heldUntilEnded(handler, hold)
+      .subscribe(() => undefined)
+      .unsubscribe();
+    expect(hold.started()).toBe(false);
+    handler.next('late');
+    expect(held.releases).toBe(1);
+  });
+
+  it('a second interceptor around the first (bound twice) runs the handler once and frees once', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    const handler = new Subject<string>();
+    expect(hold.started()).toBe(true);
+    const outer = heldUntilEnded(
+      new Observable<string>((subscriber) => {
+        expect(hold.started()).toBe(true);
+        return heldUntilEnded(handler, hold).subscribe(subscriber);
+      }),
+      hold,
+    );
+    const seen: string[] = [];
+    const listening = outer.subscribe((value) => seen.push(value));
+    handler.next('answer');
+    listening.unsubscribe();
+    expect(seen).toEqual(['answer']);
+    expect(held.releases).toBe(1);
   });
 
   it('stops following a handler that never answers once its lease is over', () => {
