@@ -15,7 +15,7 @@ import { declaresLimits } from './declarations.js';
 import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
 import { heldUntilEnded } from './slot-hold.js';
 import type { CallOutcome } from './options.js';
-import { NEST_INTERCEPTORS } from './tokens.js';
+import { NEST_INTERCEPTORS, NEST_SSE } from './tokens.js';
 
 /**
  * What happens after an admitted call of a limited handler (the guard decides before it):
@@ -58,7 +58,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       if (!slots.started()) {
         return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
       }
-      handled = heldUntilEnded(handled, slots);
+      handled = heldUntilEnded(handled, slots, mayRunOn(context, type));
     }
     return handled.pipe(
       map((result) => {
@@ -142,6 +142,21 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     return refund;
   }
 }
+
+/**
+ * Whether the handler may still be running when Nest stops listening to it before its first
+ * value. Not a synchronous `@Sse()` route: it returned its stream at once, and Nest stops that
+ * stream when its client leaves, so the slot comes back then instead of at the stream's next event.
+ * An async one may still be setting its stream up (a handler that returns a promise without being
+ * `async` cannot be told apart from a synchronous one).
+ */
+function mayRunOn(context: ExecutionContext, type: string): boolean {
+  const handler = context.getHandler();
+  return !(type === 'http' && Reflect.getMetadata(NEST_SSE, handler) === true) || isAsync(handler);
+}
+
+const AsyncFunction = (async () => undefined).constructor;
+const isAsync = (handler: unknown): boolean => handler instanceof AsyncFunction;
 
 /** Whether the client of this call gave it up (see `cancelledByClient`). */
 function cancelledOf(context: ExecutionContext, type: string): boolean {

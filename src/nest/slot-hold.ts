@@ -125,9 +125,15 @@ const DEFAULT_LEASE_MS = 60_000;
  * stays held: freed then, a client could disconnect and come back again and again, each time
  * leaving one more handler running under `maxConcurrent: 1`. Until it ends, the handler is followed
  * on (what it answers then goes nowhere), for at most the longest lease of its slots, past which the
- * store has freed them anyway; a handler that has already answered is let go of at once.
+ * store has freed them anyway; a handler that has already answered is let go of at once, and so
+ * is one known to have returned (`mayRunOn` false): what is left of it is its stream, which
+ * unsubscribing stops.
  */
-export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Observable<T> {
+export function heldUntilEnded<T>(
+  handled: Observable<T>,
+  hold: SlotHold,
+  mayRunOn = true,
+): Observable<T> {
   return new Observable<T>((subscriber) => {
     let answered = false;
     let letGo = false;
@@ -154,7 +160,7 @@ export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Obser
     });
     return () => {
       if (inner.closed) return; // it failed or completed: ended already
-      if (answered) {
+      if (answered || !mayRunOn) {
         inner.unsubscribe();
         end();
         return;

@@ -27,7 +27,7 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-import { interval, map, retry, timeout, type Observable } from 'rxjs';
+import { interval, map, NEVER, retry, timeout, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { ConcurrencyLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
@@ -83,6 +83,18 @@ class ProgressController {
   }
 }
 
+@Controller('news')
+class NewsController {
+  // A stream that is quiet for long stretches, returned at once by a synchronous handler.
+  @Sse()
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1, key: () => 'all' }))
+  follow(): Observable<{ data: string }> {
+    opened++;
+    return NEVER;
+  }
+}
+let opened = 0;
+
 /** Opens the event stream; resolves with the status and the first bytes of the body. */
 function open(url: string): { request: http.ClientRequest; first: Promise<string> } {
   let request!: http.ClientRequest;
@@ -127,6 +139,23 @@ describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it end
     endAll();
     expect(await last.first).toMatch(/^200 /);
     last.request.destroy();
+  });
+
+  test('@Sse(), synchronous handler: a client that leaves a quiet stream gets its slot back at once', async () => {
+    @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [NewsController] })
+    class AppModule {}
+    const app = await NestFactory.create(AppModule, { logger: false });
+    apps.push(app);
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as { port: number };
+    const url = `http://127.0.0.1:${port}/news`;
+    opened = 0;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const { request } = open(url);
+      await until(() => opened === attempt, `stream ${attempt} to open`);
+      request.destroy(); // nothing runs on: the handler returned its stream
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   test('MCP-Nest tool behind a timeout() interceptor: a call after the timeout is denied while the first runs', async () => {
