@@ -137,8 +137,12 @@ export function heldUntilEnded<T>(
   return new Observable<T>((subscriber) => {
     let answered = false;
     let letGo = false;
+    // Set as it fails or completes: the teardown that follows (RxJS runs it from inside those
+    // notifications) must not take it for a handler let go of, and keep a timer per failed call.
+    let finished = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
+      finished = true;
       if (timer !== undefined) clearTimeout(timer);
       hold.ended();
     };
@@ -159,7 +163,7 @@ export function heldUntilEnded<T>(
       },
     });
     return () => {
-      if (inner.closed) return; // it failed or completed: ended already
+      if (finished) return; // it failed or completed: ended already
       if (answered || !mayRunOn) {
         inner.unsubscribe();
         end();

@@ -192,6 +192,25 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
     expect(held.releases).toBe(1);
   });
 
+  it('a handler that failed or completed is not followed on: no timer is left behind', () => {
+    jest.useFakeTimers();
+    try {
+      for (const how of ['error', 'complete'] as const) {
+        const held = slotDecision(60);
+        const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+        hold.started();
+        const handler = new Subject<string>();
+        heldUntilEnded(handler, hold).subscribe({ error: () => undefined });
+        if (how === 'error') handler.error(new Error('failed'));
+        else handler.complete();
+        expect(held.releases).toBe(1);
+        expect(jest.getTimerCount()).toBe(0);
+      }
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('stops following a handler that never answers once its lease is over', () => {
     jest.useFakeTimers();
     try {
