@@ -5,7 +5,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { finalize, map, tap, throwError, type Observable } from 'rxjs';
+import { map, tap, throwError, type Observable } from 'rxjs';
 import { cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState, toolResultOf } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
@@ -13,8 +13,9 @@ import { callKeyOf, carriedChargeOf, decidedCall, type DecidedCall } from './adm
 import type { AppMethod } from './bootstrap-check.js';
 import { declaresLimits } from './declarations.js';
 import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
+import { heldUntilEnded } from './slot-hold.js';
 import type { CallOutcome } from './options.js';
-import { NEST_INTERCEPTORS } from './tokens.js';
+import { NEST_INTERCEPTORS, NEST_SSE } from './tokens.js';
 
 /**
  * What happens after an admitted call of a limited handler (the guard decides before it):
@@ -22,9 +23,9 @@ import { NEST_INTERCEPTORS } from './tokens.js';
  *   recorded for the subject and the handler, so that the retry carrying it is charged once
  *   (multi round-trip requests, MCP 2026-07-28), up to the registry's bound on rounds;
  * - with `refundWhen`, the quota the call took is given back when the call ended that way;
- * - the slots of its `ConcurrencyLimit`s are released when the call ends: answered, failed, or
- *   unsubscribed (MCP-Nest takes the first value and unsubscribes); on a plain HTTP route, once
- *   its response is done as well (slot-hold.ts). A call whose client left between the guard and
+ * - the slots of its `ConcurrencyLimit`s are released when the handler ends: answered (MCP-Nest
+ *   takes the first value), failed or completed, even when Nest stopped listening to it before
+ *   (heldUntilEnded); on a plain HTTP route, once its response is done as well (slot-hold.ts). A call whose client left between the guard and
  *   here has had its slots freed already, and does not run. A cancelled MCP request ends
  *   when its handler stops: the SDK aborts the request's signal (`notifications/cancelled`, a
  *   closed transport), and a handler that passes it to its work fails at once, freeing its slot; one
@@ -49,7 +50,17 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     // call whose charge was given back: what it took is the caller's again, so the quota the caller
     // last saw still holds, where the admission's would say one call less.
     const results = decided.plan.reportsQuota ? decided.charge?.decision.results : undefined;
-    const followed = next.handle().pipe(
+    const slots = decided.slots;
+    // Only a handler with concurrency limits pays for following its end.
+    let handled = next.handle();
+    if (slots !== undefined) {
+      // Its client left before the handler ran: its slots were freed then, it must not run without.
+      if (!slots.started()) {
+        return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
+      }
+      handled = heldUntilEnded(handled, slots, mayRunOn(context, type));
+    }
+    return handled.pipe(
       map((result) => {
         if (!settled) {
           settled = true;
@@ -65,14 +76,6 @@ export class McpRateLimitInterceptor implements NestInterceptor {
         },
       }),
     );
-    const slots = decided.slots;
-    // Only a handler with concurrency limits pays for the operator.
-    if (slots === undefined) return followed;
-    // Its client left before the handler ran: its slots were freed then, it must not run without.
-    if (!slots.started()) {
-      return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
-    }
-    return followed.pipe(finalize(() => slots.ended()));
   }
 
   /** Follows an answered call; whether its charge was given back. */
@@ -139,6 +142,21 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     return refund;
   }
 }
+
+/**
+ * Whether the handler may still be running when Nest stops listening to it before its first
+ * value. Not a synchronous `@Sse()` route: it returned its stream at once, and Nest stops that
+ * stream when its client leaves, so the slot comes back then instead of at the stream's next event.
+ * An async one may still be setting its stream up (a handler that returns a promise without being
+ * `async` cannot be told apart from a synchronous one).
+ */
+function mayRunOn(context: ExecutionContext, type: string): boolean {
+  const handler = context.getHandler();
+  return !(type === 'http' && Reflect.getMetadata(NEST_SSE, handler) === true) || isAsync(handler);
+}
+
+const AsyncFunction = (async () => undefined).constructor;
+const isAsync = (handler: unknown): boolean => handler instanceof AsyncFunction;
 
 /** Whether the client of this call gave it up (see `cancelledByClient`). */
 function cancelledOf(context: ExecutionContext, type: string): boolean {

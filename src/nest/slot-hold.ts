@@ -1,4 +1,7 @@
+import { Observable, type Subscription } from 'rxjs';
 import type { RateLimitDecision } from '../core/engine.js';
+import { holdsSlots } from '../core/limit-set.js';
+import type { ConcurrencyLimit } from '../core/limits.js';
 
 /** The part of a Node `ServerResponse` a slot hold listens to. */
 interface NodeResponse {
@@ -28,6 +31,8 @@ export class SlotHold {
   private callOpen = true;
   private responseOpen = false;
   private released = false;
+  /** A run of the handler was let go of before it answered (see heldUntilEnded). */
+  private abandoned = false;
 
   /**
    * `response` is the call's Node response, if any; `waitsForResponse` whether the slots stay
@@ -52,16 +57,37 @@ export class SlotHold {
   }
 
   /**
-   * The interceptor starts following the handler. False when the call already ended: its client
-   * left before the handler ran, and its slots were freed; it must not run without them.
+   * The interceptor starts following the handler. False when the call already ended (its client
+   * left before the handler ran, and its slots were freed; it must not run without them), or when
+   * a run of it was let go of and may still be running: an interceptor that retries it
+   * (`timeout()` then `retry()`) would run it again beside itself, two handlers on one slot.
    */
   started(): boolean {
-    if (!this.callOpen) return false;
+    if (!this.callOpen || this.abandoned) return false;
     this.running = true;
     return true;
   }
 
-  /** The handler ended (answered, failed, or unsubscribed). */
+  /** Nest stopped listening to the handler before it answered; it may still be running. */
+  letGo(): void {
+    this.abandoned = true;
+  }
+
+  /**
+   * The longest lease of the call's slots: past it, the store has freed them, so there is no
+   * handler left to wait for.
+   */
+  get longestLeaseMs(): number {
+    let longest = 0;
+    for (const { limiter } of this.decision.results) {
+      if (holdsSlots(limiter)) {
+        longest = Math.max(longest, (limiter as ConcurrencyLimit).params.leaseMs);
+      }
+    }
+    return longest === 0 ? DEFAULT_LEASE_MS : longest;
+  }
+
+  /** The handler ended (answered, failed or completed, or was let go of for good). */
   ended(): void {
     this.running = false;
     this.callOpen = false;
@@ -85,6 +111,74 @@ export class SlotHold {
       );
     });
   }
+}
+
+/** A lease when the decision names no ConcurrencyLimit (the limit's own default). */
+const DEFAULT_LEASE_MS = 60_000;
+
+/**
+ * `handled` (the handler's Observable, as the interceptor's `next.handle()` gives it), ending
+ * `hold` when the handler really ends: its first value (an answer; an SSE stream's first event),
+ * its error or its completion. Whoever listens may stop listening before that: Nest unsubscribes an
+ * `@Sse()` route when its client disconnects, an interceptor that gives up (Nest's `timeout()`
+ * recipe) unsubscribes the handler. An async handler's promise runs on all the same, so its slot
+ * stays held: freed then, a client could disconnect and come back again and again, each time
+ * leaving one more handler running under `maxConcurrent: 1`. Until it ends, the handler is followed
+ * on (what it answers then goes nowhere), for at most the longest lease of its slots, past which the
+ * store has freed them anyway; a handler that has already answered is let go of at once, and so
+ * is one known to have returned (`mayRunOn` false): what is left of it is its stream, which
+ * unsubscribing stops.
+ */
+export function heldUntilEnded<T>(
+  handled: Observable<T>,
+  hold: SlotHold,
+  mayRunOn = true,
+): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    let answered = false;
+    let letGo = false;
+    // Set as it fails or completes: the teardown that follows (RxJS runs it from inside those
+    // notifications) must not take it for a handler let go of, and keep a timer per failed call.
+    let finished = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = () => {
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      hold.ended();
+    };
+    const inner: Subscription = handled.subscribe({
+      next(value) {
+        answered = true;
+        if (!letGo) return subscriber.next(value);
+        inner.unsubscribe(); // a late answer, to no one: the handler ended
+        end();
+      },
+      error(error: unknown) {
+        end();
+        if (!letGo) subscriber.error(error);
+      },
+      complete() {
+        end();
+        if (!letGo) subscriber.complete();
+      },
+    });
+    return () => {
+      if (finished) return; // it failed or completed: ended already
+      if (answered || !mayRunOn) {
+        inner.unsubscribe();
+        end();
+        return;
+      }
+      // Let go of before it answered: it may still be running.
+      letGo = true;
+      hold.letGo();
+      timer = setTimeout(() => {
+        inner.unsubscribe();
+        end();
+      }, hold.longestLeaseMs);
+      timer.unref?.();
+    };
+  });
 }
 
 const HOLDS = Symbol('nestjs-mcp-rate-limit slot holds');

@@ -3,9 +3,11 @@
 // the interceptor started (a later guard refused the call, a cache answered, the client left);
 // never while the handler runs.
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+import { Observable, Subject } from 'rxjs';
+import { ConcurrencyLimit } from '../../src/core/limits.js';
 import type { RateLimitDecision } from '../../src/core/engine.js';
-import { nodeResponseOf, SlotHold } from '../../src/nest/slot-hold.js';
+import { heldUntilEnded, nodeResponseOf, SlotHold } from '../../src/nest/slot-hold.js';
 
 /** A decision counting its releases. */
 function decision(): RateLimitDecision & { releases: number } {
@@ -114,5 +116,118 @@ describe('nodeResponseOf', () => {
     expect(nodeResponseOf({ raw })).toBe(raw);
     expect(nodeResponseOf({ raw: {} })).toBeUndefined();
     expect(nodeResponseOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('heldUntilEnded: a handler let go of before it answered', () => {
+  /** A decision holding a slot of a ConcurrencyLimit leased `leaseSeconds`. */
+  function slotDecision(leaseSeconds: number) {
+    const held = decision();
+    const limiter = new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds });
+    return Object.assign(held, { results: [{ limiter, allowed: true }] });
+  }
+
+  it('keeps the slot until the handler answers, then frees it once; the late answer goes nowhere', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    hold.started();
+    const handler = new Subject<string>();
+    const seen: string[] = [];
+    const listening = heldUntilEnded(handler, hold).subscribe((value) => seen.push(value));
+    listening.unsubscribe(); // Nest gives up (a timeout, an SSE client gone)
+    expect(held.releases).toBe(0);
+    expect(handler.observed).toBe(true); // still followed
+    handler.next('late answer');
+    expect(seen).toEqual([]);
+    expect(held.releases).toBe(1);
+    expect(handler.observed).toBe(false);
+    handler.next('more');
+    handler.complete();
+    expect(held.releases).toBe(1);
+  });
+
+  it('frees at once a handler that answered before it was let go of', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    hold.started();
+    const handler = new Subject<string>();
+    const listening = heldUntilEnded(handler, hold).subscribe(() => undefined);
+    handler.next('answer');
+    expect(held.releases).toBe(0);
+    listening.unsubscribe(); // MCP-Nest takes the first value and unsubscribes
+    expect(held.releases).toBe(1);
+    expect(handler.observed).toBe(false);
+  });
+
+  it('refuses to run the handler again while a run let go of may still be running (a retry)', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    expect(hold.started()).toBe(true);
+    const handler = new Subject<string>();
+    heldUntilEnded(handler, hold)
+      .subscribe(() => undefined)
+      .unsubscribe();
+    expect(hold.started()).toBe(false);
+    handler.next('late');
+    expect(held.releases).toBe(1);
+  });
+
+  it('a second interceptor around the first (bound twice) runs the handler once and frees once', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    const handler = new Subject<string>();
+    expect(hold.started()).toBe(true);
+    const outer = heldUntilEnded(
+      new Observable<string>((subscriber) => {
+        expect(hold.started()).toBe(true);
+        return heldUntilEnded(handler, hold).subscribe(subscriber);
+      }),
+      hold,
+    );
+    const seen: string[] = [];
+    const listening = outer.subscribe((value) => seen.push(value));
+    handler.next('answer');
+    listening.unsubscribe();
+    expect(seen).toEqual(['answer']);
+    expect(held.releases).toBe(1);
+  });
+
+  it('a handler that failed or completed is not followed on: no timer is left behind', () => {
+    jest.useFakeTimers();
+    try {
+      for (const how of ['error', 'complete'] as const) {
+        const held = slotDecision(60);
+        const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+        hold.started();
+        const handler = new Subject<string>();
+        heldUntilEnded(handler, hold).subscribe({ error: () => undefined });
+        if (how === 'error') handler.error(new Error('failed'));
+        else handler.complete();
+        expect(held.releases).toBe(1);
+        expect(jest.getTimerCount()).toBe(0);
+      }
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('stops following a handler that never answers once its lease is over', () => {
+    jest.useFakeTimers();
+    try {
+      const held = slotDecision(2);
+      const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+      hold.started();
+      const handler = new Subject<string>();
+      heldUntilEnded(handler, hold)
+        .subscribe(() => undefined)
+        .unsubscribe();
+      jest.advanceTimersByTime(1_999);
+      expect(held.releases).toBe(0);
+      jest.advanceTimersByTime(1);
+      expect(held.releases).toBe(1);
+      expect(handler.observed).toBe(false);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -1,0 +1,233 @@
+// Found by attack review 13: a ConcurrencyLimit slot was freed as soon as Nest stopped listening
+// to a handler, although the handler itself still ran. Nest unsubscribes an @Sse() route when its
+// client disconnects, and an async handler's promise runs on after that; a client that connected,
+// waited for the handler to start and disconnected, again and again, had any number of handlers
+// running under ConcurrencyLimit({ maxConcurrent: 1 }). An interceptor that gives up on a handler
+// (Nest's timeout() recipe) did the same for an MCP-Nest tool. What must hold: a slot is held until
+// the handler really ends (answers, fails or completes), whoever stopped listening to it.
+import 'reflect-metadata';
+import http from 'node:http';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Controller,
+  Injectable,
+  Module,
+  Sse,
+  UseInterceptors,
+  type CallHandler,
+  type INestApplication,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Payload } from '@nestjs/microservices';
+import {
+  McpController,
+  McpHttpControllerFor,
+  StreamableHttpTransport,
+  Tool,
+} from '@rekog/mcp-nest';
+import { interval, map, NEVER, retry, timeout, type Observable } from 'rxjs';
+import { z } from 'zod';
+import { ConcurrencyLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+
+/** How many handlers run now, the most that ever ran at once, and how to end the running ones. */
+let running = 0;
+let mostAtOnce = 0;
+const gates: (() => void)[] = [];
+
+/** The handler's slow part (a job it starts, a model it asks): it ignores being let go of. */
+async function slowWork(): Promise<void> {
+  running++;
+  mostAtOnce = Math.max(mostAtOnce, running);
+  try {
+    await new Promise<void>((resolve) => gates.push(resolve));
+  } finally {
+    running--;
+  }
+}
+
+function endAll(): void {
+  for (const open of gates.splice(0)) open();
+}
+
+const apps: INestApplication[] = [];
+const clients: Client[] = [];
+const requests: http.ClientRequest[] = [];
+afterEach(async () => {
+  endAll();
+  for (const request of requests.splice(0)) request.destroy();
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+  running = 0;
+  mostAtOnce = 0;
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+@Controller('progress')
+class ProgressController {
+  // One job at a time for everyone (one slot pool: key 'all').
+  @Sse()
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1, key: () => 'all' }))
+  async follow(): Promise<Observable<{ data: string }>> {
+    await slowWork();
+    return interval(10).pipe(map((tick) => ({ data: String(tick) })));
+  }
+}
+
+@Controller('news')
+class NewsController {
+  // A stream that is quiet for long stretches, returned at once by a synchronous handler.
+  @Sse()
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1, key: () => 'all' }))
+  follow(): Observable<{ data: string }> {
+    opened++;
+    return NEVER;
+  }
+}
+let opened = 0;
+
+/** Opens the event stream; resolves with the status and the first bytes of the body. */
+function open(url: string): { request: http.ClientRequest; first: Promise<string> } {
+  let request!: http.ClientRequest;
+  const first = new Promise<string>((resolve, reject) => {
+    request = http.get(url, { agent: false }, (response) => {
+      response.once('data', (chunk: Buffer) => resolve(`${response.statusCode} ${String(chunk)}`));
+    });
+    request.on('error', reject);
+  });
+  requests.push(request);
+  first.catch(() => undefined);
+  return { request, first };
+}
+
+describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it ends', () => {
+  test('@Sse(): a client that disconnects while the handler runs, then reconnects, is denied', async () => {
+    @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [ProgressController] })
+    class AppModule {}
+    const app = await NestFactory.create(AppModule, { logger: false });
+    apps.push(app);
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as { port: number };
+    const url = `http://127.0.0.1:${port}/progress`;
+
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { request } = open(url);
+      await until(() => running >= 1, 'the handler to start');
+      request.destroy(); // Nest unsubscribes the route; its handler runs on
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const again = open(url);
+    expect(await again.first).toContain('-32005');
+    expect(mostAtOnce).toBe(1);
+
+    // Once the handler really ends (its stream's first event: Nest gave up on the stream), its
+    // slot comes back.
+    endAll();
+    await until(() => running === 0, 'the handler to end');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const last = open(url);
+    await until(() => running === 1, 'a handler in the freed slot');
+    endAll();
+    expect(await last.first).toMatch(/^200 /);
+    last.request.destroy();
+  });
+
+  test('@Sse(), synchronous handler: a client that leaves a quiet stream gets its slot back at once', async () => {
+    @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [NewsController] })
+    class AppModule {}
+    const app = await NestFactory.create(AppModule, { logger: false });
+    apps.push(app);
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as { port: number };
+    const url = `http://127.0.0.1:${port}/news`;
+    opened = 0;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const { request } = open(url);
+      await until(() => opened === attempt, `stream ${attempt} to open`);
+      request.destroy(); // nothing runs on: the handler returned its stream
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
+  test('MCP-Nest tool behind a timeout() interceptor: a call after the timeout is denied while the first runs', async () => {
+    const client = await serveReports((handled) => handled.pipe(timeout(100)));
+    // The first call times out for its client while its handler runs on.
+    expect(await report(client)).toContain('isError');
+    expect(running).toBe(1);
+    expect(await report(client)).toBe('error -32005');
+    expect(mostAtOnce).toBe(1);
+
+    endAll();
+    await until(() => running === 0, 'the handler to end');
+    const next = report(client);
+    await until(() => running === 1, 'a handler in the freed slot');
+    endAll();
+    expect(await next).toContain('report');
+  });
+
+  test('timeout() then retry(): the retry does not run the handler again beside the one let go of', async () => {
+    const client = await serveReports((handled) => handled.pipe(timeout(100), retry(2)));
+    expect(await report(client)).toContain('isError');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(running).toBe(1);
+    expect(mostAtOnce).toBe(1);
+    expect(await report(client)).toBe('error -32005');
+    expect(mostAtOnce).toBe(1);
+  });
+});
+
+/** Serves the slow `report` tool (1 in flight per caller) behind `around`, on its class. */
+async function serveReports(
+  around: (handled: Observable<unknown>) => Observable<unknown>,
+): Promise<Client> {
+  @Injectable()
+  class Around implements NestInterceptor {
+    intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+      return around(next.handle());
+    }
+  }
+
+  @McpController()
+  @UseInterceptors(Around)
+  class ReportTools {
+    @Tool({ name: 'report', description: 'A slow report', parameters: z.object({}) })
+    @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
+    async report(@Payload() _args: object) {
+      await slowWork();
+      return 'report';
+    }
+  }
+
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({
+    imports: [McpRateLimitModule.forRoot()],
+    controllers: [McpEndpoint, ReportTools],
+    providers: [Around],
+  })
+  class AppModule {}
+  const { app, url } = await serveMcpNest(AppModule, transport, 'reports');
+  apps.push(app);
+  const client = new Client({ name: 'attack13', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+  return client;
+}
+
+/** Calls `report`: its result as JSON, or `error <code>`. */
+function report(client: Client): Promise<string> {
+  return client.callTool({ name: 'report', arguments: {} }).then(
+    (result) => JSON.stringify(result),
+    (error: { code?: number }) => `error ${error.code}`,
+  );
+}
