@@ -18,4 +18,5 @@ export const CLIENT_REQUEST_METHODS: ReadonlySet<string> = new Set([
   'prompts/get',
   'completion/complete',
   'logging/setLevel',
+  'subscriptions/listen',
 ]);

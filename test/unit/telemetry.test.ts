@@ -140,15 +140,17 @@ describe('RateLimitMetrics: decisions', () => {
     const endpoint = recorder.forHandler('Rpc.handle', 'message');
     for (let index = 0; index < 50; index++) endpoint.record('allowed', `made/up/${index}`);
     endpoint.record('allowed', 'tools/call');
+    endpoint.record('allowed', 'subscriptions/listen'); // 2026-07-28's change-event stream
 
     const points = sumPoints((await collected()).get(DECISIONS_METRIC));
     expect(points.map((point) => [point.attributes['mcp.method.name'], point.value])).toEqual(
       expect.arrayContaining([
         ['_OTHER', 50],
         ['tools/call', 1],
+        ['subscriptions/listen', 1],
       ]),
     );
-    expect(points).toHaveLength(2);
+    expect(points).toHaveLength(3);
   });
 
   it('counts a batch of messages decided at once as that many decisions', async () => {
