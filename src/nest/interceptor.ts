@@ -186,8 +186,11 @@ export function bindFollowingInterceptor(
     if (!declaresLimits(method) || !followsCalls(type, handler, defaults)) continue;
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
     if (bound.includes(FOLLOWING_INTERCEPTOR)) continue;
-    // First of the method's own interceptors: one that answers without calling the handler (a
-    // cache hit) or throws before it still ends a call that the guard admitted and that holds slots.
-    Reflect.defineMetadata(NEST_INTERCEPTORS, [FOLLOWING_INTERCEPTOR, ...bound], handler);
+    // Last of the method's own interceptors, next to the handler, as every interceptor of its
+    // class and of the app already is: an interceptor of the app that gives up on the handler with
+    // an error (timeout()) must not be taken for the handler's end, which frees its slots while it
+    // runs. One that answers without calling the handler (a cache hit) or throws before it leaves
+    // the call's slots to its HTTP response (slot-hold.ts).
+    Reflect.defineMetadata(NEST_INTERCEPTORS, [...bound, FOLLOWING_INTERCEPTOR], handler);
   }
 }

@@ -158,36 +158,46 @@ describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it end
     }
   });
 
-  test('MCP-Nest tool behind a timeout() interceptor: a call after the timeout is denied while the first runs', async () => {
-    const client = await serveReports((handled) => handled.pipe(timeout(100)));
-    // The first call times out for its client while its handler runs on.
-    expect(await report(client)).toContain('isError');
-    expect(running).toBe(1);
-    expect(await report(client)).toBe('error -32005');
-    expect(mostAtOnce).toBe(1);
+  test.each(['class', 'method'] as const)(
+    'MCP-Nest tool behind a timeout() interceptor on its %s: a call after the timeout is denied while the first runs',
+    async (on) => {
+      const client = await serveReports((handled) => handled.pipe(timeout(100)), on);
+      // The first call times out for its client while its handler runs on.
+      expect(await report(client)).toContain('isError');
+      expect(running).toBe(1);
+      expect(await report(client)).toBe('error -32005');
+      expect(mostAtOnce).toBe(1);
 
-    endAll();
-    await until(() => running === 0, 'the handler to end');
-    const next = report(client);
-    await until(() => running === 1, 'a handler in the freed slot');
-    endAll();
-    expect(await next).toContain('report');
-  });
+      endAll();
+      await until(() => running === 0, 'the handler to end');
+      const next = report(client);
+      await until(() => running === 1, 'a handler in the freed slot');
+      endAll();
+      expect(await next).toContain('report');
+    },
+  );
 
-  test('timeout() then retry(): the retry does not run the handler again beside the one let go of', async () => {
-    const client = await serveReports((handled) => handled.pipe(timeout(100), retry(2)));
-    expect(await report(client)).toContain('isError');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(running).toBe(1);
-    expect(mostAtOnce).toBe(1);
-    expect(await report(client)).toBe('error -32005');
-    expect(mostAtOnce).toBe(1);
-  });
+  test.each(['class', 'method'] as const)(
+    'timeout() then retry() on its %s: the retry does not run the handler again beside the one let go of',
+    async (on) => {
+      const client = await serveReports((handled) => handled.pipe(timeout(100), retry(2)), on);
+      expect(await report(client)).toContain('isError');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(running).toBe(1);
+      expect(mostAtOnce).toBe(1);
+      expect(await report(client)).toBe('error -32005');
+      expect(mostAtOnce).toBe(1);
+    },
+  );
 });
 
-/** Serves the slow `report` tool (1 in flight per caller) behind `around`, on its class. */
+/**
+ * Serves the slow `report` tool (1 in flight per caller) behind `around`, bound on its class or on
+ * the method itself (then beside the module's own interceptor among the method's interceptors).
+ */
 async function serveReports(
   around: (handled: Observable<unknown>) => Observable<unknown>,
+  on: 'class' | 'method' = 'class',
 ): Promise<Client> {
   @Injectable()
   class Around implements NestInterceptor {
@@ -197,7 +207,6 @@ async function serveReports(
   }
 
   @McpController()
-  @UseInterceptors(Around)
   class ReportTools {
     @Tool({ name: 'report', description: 'A slow report', parameters: z.object({}) })
     @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
@@ -205,6 +214,11 @@ async function serveReports(
       await slowWork();
       return 'report';
     }
+  }
+  if (on === 'class') UseInterceptors(Around)(ReportTools);
+  else {
+    const method = Object.getOwnPropertyDescriptor(ReportTools.prototype, 'report')!;
+    UseInterceptors(Around)(ReportTools.prototype, 'report', method);
   }
 
   const transport = new StreamableHttpTransport();
