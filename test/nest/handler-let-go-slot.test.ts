@@ -27,7 +27,9 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-import { interval, map, NEVER, retry, timeout, type Observable } from 'rxjs';
+// Observable as a value, as Nest's docs import it: a synchronous @Sse() handler's declared return
+// type (design:returntype) is how the interceptor knows it returned its stream at once.
+import { interval, map, NEVER, Observable, retry, timeout } from 'rxjs';
 import { z } from 'zod';
 import { ConcurrencyLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
@@ -83,6 +85,34 @@ class ProgressController {
   }
 }
 
+/**
+ * What a tracing or logging decorator does: replaces the method with a plain function around it,
+ * copying its metadata. The handler Nest calls is then no native `async` function.
+ */
+function Traced(): MethodDecorator {
+  return (_target, _key, descriptor: PropertyDescriptor) => {
+    const original = descriptor.value as (...args: unknown[]) => unknown;
+    const wrapper = function (this: unknown, ...args: unknown[]) {
+      return original.apply(this, args);
+    };
+    for (const key of Reflect.getOwnMetadataKeys(original)) {
+      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
+    }
+    descriptor.value = wrapper;
+  };
+}
+
+@Controller('progress')
+class TracedProgressController {
+  @Sse()
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1, key: () => 'all' }))
+  @Traced()
+  async follow(): Promise<Observable<{ data: string }>> {
+    await slowWork();
+    return interval(10).pipe(map((tick) => ({ data: String(tick) })));
+  }
+}
+
 @Controller('news')
 class NewsController {
   // A stream that is quiet for long stretches, returned at once by a synchronous handler.
@@ -110,36 +140,42 @@ function open(url: string): { request: http.ClientRequest; first: Promise<string
 }
 
 describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it ends', () => {
-  test('@Sse(): a client that disconnects while the handler runs, then reconnects, is denied', async () => {
-    @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [ProgressController] })
-    class AppModule {}
-    const app = await NestFactory.create(AppModule, { logger: false });
-    apps.push(app);
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as { port: number };
-    const url = `http://127.0.0.1:${port}/progress`;
+  test.each([
+    ['an async handler', ProgressController],
+    ['an async handler a decorator wrapped', TracedProgressController],
+  ])(
+    '@Sse(), %s: a client that disconnects while it runs, then reconnects, is denied',
+    async (_name, controller) => {
+      @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [controller] })
+      class AppModule {}
+      const app = await NestFactory.create(AppModule, { logger: false });
+      apps.push(app);
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      const url = `http://127.0.0.1:${port}/progress`;
 
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const { request } = open(url);
-      await until(() => running >= 1, 'the handler to start');
-      request.destroy(); // Nest unsubscribes the route; its handler runs on
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const again = open(url);
-    expect(await again.first).toContain('-32005');
-    expect(mostAtOnce).toBe(1);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const { request } = open(url);
+        await until(() => running >= 1, 'the handler to start');
+        request.destroy(); // Nest unsubscribes the route; its handler runs on
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const again = open(url);
+      expect(await again.first).toContain('-32005');
+      expect(mostAtOnce).toBe(1);
 
-    // Once the handler really ends (its stream's first event: Nest gave up on the stream), its
-    // slot comes back.
-    endAll();
-    await until(() => running === 0, 'the handler to end');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const last = open(url);
-    await until(() => running === 1, 'a handler in the freed slot');
-    endAll();
-    expect(await last.first).toMatch(/^200 /);
-    last.request.destroy();
-  });
+      // Once the handler really ends (its stream's first event: Nest gave up on the stream), its
+      // slot comes back.
+      endAll();
+      await until(() => running === 0, 'the handler to end');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const last = open(url);
+      await until(() => running === 1, 'a handler in the freed slot');
+      endAll();
+      expect(await last.first).toMatch(/^200 /);
+      last.request.destroy();
+    },
+  );
 
   test('@Sse(), synchronous handler: a client that leaves a quiet stream gets its slot back at once', async () => {
     @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [NewsController] })
