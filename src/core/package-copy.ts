@@ -4,8 +4,8 @@
 // classes, so `instanceof` and class identity fail across them; a limit declared with one copy is
 // never decided by the other's module. Such an app fails bootstrap; this lets the error name
 // the handler, both copies and the fix.
-import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
+import { buildFile } from './build-file.js';
 import { RateLimitConfigError } from './config-checks.js';
 
 /** The brand's key: `Symbol.for`, so every copy reads the same property. */
@@ -80,23 +80,6 @@ export const TWO_COPIES =
 
 /** The directory of this copy's build (e.g. `…/nestjs-mcp-rate-limit/dist/cjs`). */
 function copyDirectory(): string {
-  const file = thisModuleFile();
+  const file = buildFile(); // in core/ of the build
   return file === undefined ? 'location unknown' : dirname(dirname(file));
-}
-
-/** The file of this module, from the raw V8 call site of this very function. */
-function thisModuleFile(): string | undefined {
-  if (typeof __filename === 'string') return __filename;
-  const original = Error.prepareStackTrace;
-  try {
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    const callSites = new Error().stack as unknown as NodeJS.CallSite[] | undefined;
-    const fileName = callSites?.[0]?.getFileName();
-    if (fileName === undefined || fileName === null) return undefined;
-    return fileName.startsWith('file:') ? fileURLToPath(fileName) : fileName;
-  } catch {
-    return undefined;
-  } finally {
-    Error.prepareStackTrace = original;
-  }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EPSILON_MS, MAX_TTL_MS, type AlgorithmName } from '../algorithms/types.js';
+import { buildFile } from '../build-file.js';
 
 /** The code of each algorithm in a script's name (its combination of algorithms). */
 export const ALGORITHM_CODES: Readonly<Record<AlgorithmName, string>> = {
@@ -365,14 +365,10 @@ function luaSource(file: string): string {
   return source;
 }
 
-/** Where the .lua files are: `../algorithms` relative to this module's own file. */
+/** Where the .lua files are: `algorithms/` beside the build's core files. */
 function algorithmsDirectory(): string {
-  const candidates: string[] = [];
-  // CommonJS defines __dirname; ES modules do not (and `import.meta` cannot be written in a file
-  // that is also compiled to CommonJS), so they find their own file from a stack frame.
-  if (typeof __dirname === 'string') candidates.push(join(__dirname, '..', 'algorithms'));
-  const ownFile = thisModuleFile();
-  if (ownFile !== undefined) candidates.push(join(dirname(ownFile), '..', 'algorithms'));
+  const file = buildFile();
+  const candidates = file === undefined ? [] : [join(dirname(file), 'algorithms')];
   for (const candidate of candidates) {
     if (existsSync(join(candidate, TWIN_FILES.f))) return candidate;
   }
@@ -380,21 +376,4 @@ function algorithmsDirectory(): string {
   throw new Error(
     `RedisStore: cannot find its Lua scripts (${files.join(', ')}); looked in ${candidates.length === 0 ? 'no directory' : candidates.join(', ')}`,
   );
-}
-
-/** The file of this module, from the raw V8 call site of this very function. */
-function thisModuleFile(): string | undefined {
-  const original = Error.prepareStackTrace;
-  try {
-    // Raw call sites name the file actually loaded, even when source maps rewrite stack strings.
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    const callSites = new Error().stack as unknown as NodeJS.CallSite[] | undefined;
-    const fileName = callSites?.[0]?.getFileName();
-    if (fileName === undefined || fileName === null) return undefined;
-    return fileName.startsWith('file:') ? fileURLToPath(fileName) : fileName;
-  } catch {
-    return undefined;
-  } finally {
-    Error.prepareStackTrace = original;
-  }
 }
