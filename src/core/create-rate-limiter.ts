@@ -6,7 +6,7 @@ import {
   type Limiter,
   type RateLimitDecision,
 } from './engine.js';
-import { refuseUnknownOptions } from './config-checks.js';
+import { checkCost, refuseUnknownOptions } from './config-checks.js';
 import { RateLimitConfigError } from './limits.js';
 import { withOutagePolicy } from './stores/insurance.js';
 import type { OutagePolicyOptions } from './stores/outage-policy.js';
@@ -126,17 +126,33 @@ export function createRateLimiter(options: CreateRateLimiterOptions): RateLimite
     policy: onStoreError,
   });
   const engine = new RateLimitEngine(resolvedStore, { prefix });
-  const contextOf = (subject: string, call: ConsumeOptions | undefined): RateLimitContext =>
-    call === undefined ? { subject, cost: 1 } : { ...call.context, subject, cost: call.cost ?? 1 };
+  const contextOf = (
+    method: string,
+    subject: string,
+    call: ConsumeOptions | undefined,
+  ): RateLimitContext => {
+    if (call === undefined) return { subject, cost: 1 };
+    // Checked here, not only by the built-in limits that read it: a custom limiter, or a limit
+    // with a cost of its own, would otherwise be handed a negative or NaN cost (credits given).
+    if (call.cost !== undefined) checkCost(method, call.cost, false);
+    return { ...call.context, subject, cost: call.cost ?? 1 };
+  };
   return {
     engine,
-    consume: (subject, call) =>
-      isSubject(subject)
-        ? engine.evaluate(set, contextOf(subject, call))
-        : Promise.reject(subjectError('consume', subject)),
+    consume: (subject, call) => {
+      // Not async: the usual call is one promise, the engine's.
+      if (!isSubject(subject)) return Promise.reject(subjectError('consume', subject));
+      let context: RateLimitContext;
+      try {
+        context = contextOf('consume', subject, call);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return engine.evaluate(set, context);
+    },
     peek: async (subject, call) => {
       if (!isSubject(subject)) throw subjectError('peek', subject);
-      return engine.peek(set, contextOf(subject, call));
+      return engine.peek(set, contextOf('peek', subject, call));
     },
     refund: async (decision) => {
       if (typeof decision !== 'object' || decision === null) {

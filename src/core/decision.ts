@@ -206,10 +206,23 @@ export function toLimitResult(limiter: McpRateLimiter, verdict: RateLimitVerdict
     limiter,
     allowed: retryAfter === null,
     retryAfterMs: retryAfter === null ? 0 : retryAfter * 1000,
-    remaining: rich?.remaining,
-    quota: rich?.limit,
-    resetAfterMs: rich?.resetAfter === undefined ? undefined : rich.resetAfter * 1000,
+    remaining: reported(rich?.remaining),
+    quota: reported(rich?.limit),
+    resetAfterMs: rich === undefined ? undefined : millisecondsOf(reported(rich.resetAfter)),
   };
+}
+
+/**
+ * A custom limiter's report field (for headers and `results`), or undefined when it is no finite
+ * non-negative number: NaN, Infinity or a string would make a header a client's parser rejects
+ * whole. Left out rather than failing a call the limiter has already admitted (and charged).
+ */
+function reported(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+function millisecondsOf(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
 }
 
 export function admission(results: readonly LimitResult[]): RateLimitDecision {

@@ -194,8 +194,9 @@ export class RateLimitEngine {
         decision = decisionOf(checks, outcomes, customResults, true);
       }
     } catch (error) {
-      // Whatever failed, the call is not made: the custom limiters give back what they took.
-      await refundCustoms(set.customs, admitted, context);
+      // Whatever failed, the call is not made: the custom limiters give back what they took. The
+      // caller sees what failed the call, not a refund that failed after it.
+      await refundCustoms(set.customs, admitted, context).catch(() => undefined);
       throw error;
     }
     if (!decision.allowed) {
@@ -252,10 +253,23 @@ function subjectOf(limit: BuiltInRateLimit, context: RateLimitContext): string {
   return subject;
 }
 
+/**
+ * `refund(context)` of the first `admittedCount` custom limiters, in declared order. Every one is
+ * asked even when an earlier one throws: one limiter's failing refund must not keep the quota the
+ * others took. Rejects with the first failure once all were asked.
+ */
 async function refundCustoms(
   customs: readonly McpRateLimiter[],
   admittedCount: number,
   context: RateLimitContext,
 ): Promise<void> {
-  for (let index = 0; index < admittedCount; index++) await customs[index].refund?.(context);
+  let failure: { readonly error: unknown } | undefined;
+  for (let index = 0; index < admittedCount; index++) {
+    try {
+      await customs[index].refund?.(context);
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
 }

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { createJsonRpcApp, slowCalls } from '../fixtures/json-rpc-app.js';
+import { FixedWindowRateLimit, type McpRateLimiter } from '../../src/index.js';
 
 const apps: INestApplication[] = [];
 afterEach(async () => {
@@ -191,4 +192,25 @@ describe('plain HTTP JSON-RPC endpoint', () => {
     slowCalls.shift()!.finish();
     expect(await (await after).json()).toMatchObject({ id: 5, result: {} });
   });
+});
+
+// Attack review 12: a custom limiter's report fields went to the headers unchecked. One answering
+// `{ retryAfter: null, limit: NaN, remaining: 'x' }` (a count read from a database row that was not
+// there) made `"msg-custom-1";q=NaN` and `r=NaN`: not a structured field, so a client's parser
+// rejects the whole header, the built-in limits' members with it.
+test('a custom limiter reporting a quota that is no finite number leaves it out of the headers', async () => {
+  const sloppy: McpRateLimiter = {
+    consume: () => ({ retryAfter: null, limit: NaN, remaining: 'x' as unknown as number }),
+  };
+  const infinite: McpRateLimiter = {
+    consume: () => ({ retryAfter: null, limit: Infinity, remaining: 3, resetAfter: -5 }),
+  };
+  const { url } = await start({
+    messagesPerMinute: 0,
+    messageLimits: [sloppy, infinite, new FixedWindowRateLimit({ maxCalls: 3, perSeconds: 60 })],
+  });
+  const response = await post(url, call(1));
+  expect(response.status).toBe(200);
+  expect(response.headers.get('ratelimit-policy')).toBe('"msg-fw:3:60000";q=3;w=60');
+  expect(response.headers.get('ratelimit')).toMatch(/^"msg-fw:3:60000";r=2;t=\d+$/);
 });

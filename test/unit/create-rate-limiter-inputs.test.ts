@@ -1,7 +1,12 @@
 // Attack review (attack3): bad inputs to the limiter outside Nest are clear errors, as they are on
 // McpRateLimitService ("the subject must be a non-empty string, e.g. a user id").
 import { expect, test } from '@jest/globals';
-import { createRateLimiter, FixedWindowRateLimit, RateLimitConfigError } from '../../src/index.js';
+import {
+  createRateLimiter,
+  FixedWindowRateLimit,
+  RateLimitConfigError,
+  type McpRateLimiter,
+} from '../../src/index.js';
 
 const badSubjects: unknown[] = [undefined, null, 42, {}, ['user:a']];
 
@@ -31,4 +36,29 @@ test('a key prefix with an empty hash tag is refused; named hash tags are fine',
   for (const prefix of ['{app}:', 'a{', 'a}{b}', 'mcprl:']) {
     expect(() => createRateLimiter({ limits, prefix })).not.toThrow();
   }
+});
+
+// Attack review 12: the cost given to consume() was checked only by the built-in limits that read
+// it. A limiter of custom limiters alone (or whose built-in limits have a cost of their own)
+// handed -3, NaN or '5' to them: a credits limiter doing `used += cost` gave credits instead.
+test('a cost that is not a non-negative finite number is an error, whatever the limits', async () => {
+  const costs: unknown[] = [];
+  const credits: McpRateLimiter = {
+    consume: (context) => {
+      costs.push(context.cost);
+      return null;
+    },
+  };
+  const fixedCost = new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60, cost: 1 });
+  for (const limits of [[credits], [credits, fixedCost]]) {
+    const limiter = createRateLimiter({ limits });
+    for (const cost of [-3, NaN, Infinity, '5', null]) {
+      await expect(limiter.consume('user:a', { cost: cost as number })).rejects.toThrow(
+        RateLimitConfigError,
+      );
+      await expect(limiter.peek('user:a', { cost: cost as number })).rejects.toThrow(/"cost"/);
+    }
+    expect((await limiter.consume('user:a', { cost: 2.5 })).allowed).toBe(true);
+  }
+  expect(costs).toEqual([2.5, 2.5]);
 });
