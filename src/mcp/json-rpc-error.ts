@@ -200,11 +200,17 @@ export function wireRetryAfter(data: RateLimitErrorData): number {
   return wireSeconds(data.retryAfter);
 }
 
-/** Whole seconds for the wire: rounded up, at least 1, and always a finite number. */
+/**
+ * Whole seconds for the wire: rounded up, at least 1, always a finite number, and at most 15 digits
+ * (a huge one printed as JavaScript's `1e+21` would be no `Retry-After` value a client can read).
+ */
 function wireSeconds(seconds: number): number {
   if (!Number.isFinite(seconds)) return 1;
-  return Math.max(1, Math.ceil(seconds));
+  return Math.min(MAX_WIRE_SECONDS, Math.max(1, Math.ceil(seconds)));
 }
+
+/** About 31.7 million years: the most a denial tells a client to wait. */
+const MAX_WIRE_SECONDS = 999_999_999_999_999;
 
 /**
  * The `data` of a denial: seconds to wait and, when a built-in limit denied, which and its quota;

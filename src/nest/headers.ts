@@ -28,24 +28,35 @@ export function rateLimitHeaderValues(
       const result = results[index];
       if (result.quota === undefined || holdsSlots(result.limiter)) continue;
       const name = policyName(result, index, messageLevel);
-      const quota = Math.max(0, Math.floor(result.quota));
+      const quota = sfInteger(Math.floor(result.quota));
       const limit = result.limiter;
       const windowPart =
         limit instanceof BuiltInRateLimit
-          ? `;w=${Math.max(1, Math.ceil(limit.policy.windowSeconds))}`
+          ? `;w=${sfInteger(Math.max(1, Math.ceil(limit.policy.windowSeconds)))}`
           : '';
       policy.push(`${name};q=${quota}${windowPart}`);
-      const left = Math.max(0, Math.floor(result.remaining ?? 0));
+      const left = sfInteger(Math.floor(result.remaining ?? 0));
       const resetPart =
         result.resetAfterMs === undefined || !Number.isFinite(result.resetAfterMs)
           ? ''
-          : `;t=${Math.max(0, Math.ceil(result.resetAfterMs / 1000))}`;
+          : `;t=${sfInteger(Math.ceil(result.resetAfterMs / 1000))}`;
       remaining.push(`${name};r=${left}${resetPart}`);
     }
   }
   if (policy.length === 0) return undefined;
   return { policy: policy.join(', '), remaining: remaining.join(', ') };
 }
+
+/**
+ * A structured-field integer (RFC 8941: at most 15 digits) from a count or seconds: never below 0,
+ * and a huge one (a limit that never refills, a custom limiter's "never") is the largest there is,
+ * not JavaScript's `1e+21`, which would make a client's parser reject the whole field.
+ */
+function sfInteger(value: number): number {
+  return Math.min(MAX_SF_INTEGER, Math.max(0, value));
+}
+
+const MAX_SF_INTEGER = 999_999_999_999_999;
 
 /** A structured-field string naming the limit: its namespace, else its settings. */
 function policyName(result: LimitResult, index: number, messageLevel: boolean): string {

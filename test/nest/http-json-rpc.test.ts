@@ -214,3 +214,24 @@ test('a custom limiter reporting a quota that is no finite number leaves it out 
   expect(response.headers.get('ratelimit-policy')).toBe('"msg-fw:3:60000";q=3;w=60');
   expect(response.headers.get('ratelimit')).toMatch(/^"msg-fw:3:60000";r=2;t=\d+$/);
 });
+
+// A structured-field integer has at most 15 digits, and `Retry-After` is digits: a huge finite
+// figure (a custom limiter's 1e21, "never") printed by JavaScript as `1e+21` was neither, and a
+// client's parser rejects the whole header.
+test('huge finite figures reach the headers as digits a client can parse', async () => {
+  const huge: McpRateLimiter = {
+    consume: () => ({ retryAfter: null, limit: 1e21, remaining: 1e21, resetAfter: 1e21 }),
+  };
+  const never: McpRateLimiter = { consume: () => 1e21 };
+  const admitted = await start({ messagesPerMinute: 0, messageLimits: [huge] });
+  const response = await post(admitted.url, call(1));
+  expect(response.headers.get('ratelimit-policy')).toBe('"msg-custom-1";q=999999999999999');
+  expect(response.headers.get('ratelimit')).toBe(
+    '"msg-custom-1";r=999999999999999;t=999999999999999',
+  );
+  const denied = await start({ messagesPerMinute: 0, messageLimits: [never] });
+  const denial = await post(denied.url, call(2));
+  expect(denial.headers.get('retry-after')).toMatch(/^\d{1,15}$/);
+  const body = (await denial.json()) as { error: { data: { retryAfter: number } } };
+  expect(String(body.error.data.retryAfter)).toMatch(/^\d{1,15}$/);
+});
