@@ -15,7 +15,7 @@ import { declaresLimits } from './declarations.js';
 import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
 import { heldUntilEnded } from './slot-hold.js';
 import type { CallOutcome } from './options.js';
-import { NEST_INTERCEPTORS, NEST_SSE } from './tokens.js';
+import { NEST_INTERCEPTORS } from './tokens.js';
 
 /**
  * What happens after an admitted call of a limited handler (the guard decides before it):
@@ -58,7 +58,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       if (!slots.started()) {
         return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
       }
-      handled = heldUntilEnded(handled, slots, mayRunOn(context, type));
+      handled = heldUntilEnded(handled, slots);
     }
     return handled.pipe(
       map((result) => {
@@ -143,36 +143,6 @@ export class McpRateLimitInterceptor implements NestInterceptor {
   }
 }
 
-/**
- * Whether the handler may still be running when Nest stops listening to it before its first
- * value. Not a synchronous `@Sse()` route: it returned its stream at once, and Nest stops that
- * stream when its client leaves, so the slot comes back then instead of at the stream's next event.
- */
-function mayRunOn(context: ExecutionContext, type: string): boolean {
-  return !(type === 'http' && STREAMS_RETURNED_AT_ONCE.has(context.getHandler()));
-}
-
-/** The synchronous `@Sse()` handlers of the app (see `returnsStreamAtOnce`). */
-const STREAMS_RETURNED_AT_ONCE = new WeakSet<object>();
-
-/**
- * Whether an `@Sse()` handler returns its stream at once: no native `async` function, and declared
- * to return an Observable (TypeScript's `design:returntype`). A decorator's wrapper, or a method
- * compiled below ES2017, is no native `async` function either, though it may run on: without that
- * declaration the handler is taken for one that may, and holds its slot until its stream's first
- * event (at most its lease) rather than free it while it runs.
- */
-function returnsStreamAtOnce({ type, methodName, handler }: AppMethod): boolean {
-  if (Reflect.getMetadata(NEST_SSE, handler) !== true || handler instanceof AsyncFunction) {
-    return false;
-  }
-  const prototype = (type as { prototype?: object }).prototype ?? {};
-  const declared: unknown = Reflect.getMetadata('design:returntype', prototype, methodName);
-  return typeof declared === 'function' && declared.name === 'Observable';
-}
-
-const AsyncFunction = (async () => undefined).constructor;
-
 /** Whether the client of this call gave it up (see `cancelledByClient`). */
 function cancelledOf(context: ExecutionContext, type: string): boolean {
   return type === 'rpc'
@@ -199,7 +169,6 @@ export function bindFollowingInterceptor(
   for (const method of methods) {
     const { type, handler } = method;
     if (!declaresLimits(method) || !followsCalls(type, handler, defaults)) continue;
-    if (returnsStreamAtOnce(method)) STREAMS_RETURNED_AT_ONCE.add(handler);
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
     if (bound.includes(FOLLOWING_INTERCEPTOR)) continue;
     // Last of the method's own interceptors, next to the handler, as every interceptor of its

@@ -125,15 +125,12 @@ const DEFAULT_LEASE_MS = 60_000;
  * stays held: freed then, a client could disconnect and come back again and again, each time
  * leaving one more handler running under `maxConcurrent: 1`. Until it ends, the handler is followed
  * on (what it answers then goes nowhere), for at most the longest lease of its slots, past which the
- * store has freed them anyway; a handler that has already answered is let go of at once, and so
- * is one known to have returned (`mayRunOn` false): what is left of it is its stream, which
- * unsubscribing stops.
+ * store has freed them anyway; a handler that has already answered is let go of at once. So is no
+ * handler that has not: not even one that returned its stream at once, since the work behind a
+ * stream (`from(promise)`) may run on when the stream is unsubscribed, and its declaration cannot
+ * tell. A quiet SSE stream whose client left keeps its slot until its first event or its lease.
  */
-export function heldUntilEnded<T>(
-  handled: Observable<T>,
-  hold: SlotHold,
-  mayRunOn = true,
-): Observable<T> {
+export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Observable<T> {
   return new Observable<T>((subscriber) => {
     let answered = false;
     let letGo = false;
@@ -164,7 +161,7 @@ export function heldUntilEnded<T>(
     });
     return () => {
       if (finished) return; // it failed or completed: ended already
-      if (answered || !mayRunOn) {
+      if (answered) {
         inner.unsubscribe();
         end();
         return;

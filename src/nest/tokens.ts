@@ -20,8 +20,6 @@ export const MCP_NEST_PROMPT = 'mcp:prompt';
 /** Nest's metadata keys of the handlers it routes to: HTTP routes and microservice patterns. */
 export const NEST_ROUTE_PATH = 'path';
 export const NEST_MESSAGE_PATTERN = 'microservices:pattern';
-/** Nest's metadata key of an `@Sse()` route. */
-export const NEST_SSE = '__sse__';
 /** Nest's metadata key of a handler's interceptors. */
 export const NEST_INTERCEPTORS = '__interceptors__';
 /** Nest's metadata key of a class's or handler's guards (`@UseGuards()`). */

@@ -27,9 +27,9 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-// Observable as a value, as Nest's docs import it: a synchronous @Sse() handler's declared return
-// type (design:returntype) is how the interceptor knows it returned its stream at once.
-import { interval, map, NEVER, Observable, retry, timeout } from 'rxjs';
+// Observable as a value, as Nest's docs import it: the handlers' declared return type is then
+// recorded (design:returntype), which must not be taken for proof that nothing runs on.
+import { from, interval, map, NEVER, Observable, retry, timeout } from 'rxjs';
 import { z } from 'zod';
 import { ConcurrencyLimit, McpRateLimitModule, RateLimit } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
@@ -113,17 +113,29 @@ class TracedProgressController {
   }
 }
 
-@Controller('news')
-class NewsController {
-  // A stream that is quiet for long stretches, returned at once by a synchronous handler.
+let opened = 0;
+
+@Controller('progress')
+class PromisedProgressController {
+  // Not async, and declared to return an Observable, but the work behind its stream is a promise
+  // it started: unsubscribing the stream does not stop that work.
   @Sse()
   @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1, key: () => 'all' }))
+  follow(): Observable<{ data: string }> {
+    return from(slowWork()).pipe(map(() => ({ data: 'done' })));
+  }
+}
+
+@Controller('news')
+class BrieflyLeasedNewsController {
+  // The quiet stream again, with a lease of 1 s.
+  @Sse()
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1, leaseSeconds: 1, key: () => 'all' }))
   follow(): Observable<{ data: string }> {
     opened++;
     return NEVER;
   }
 }
-let opened = 0;
 
 /** Opens the event stream; resolves with the status and the first bytes of the body. */
 function open(url: string): { request: http.ClientRequest; first: Promise<string> } {
@@ -143,6 +155,7 @@ describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it end
   test.each([
     ['an async handler', ProgressController],
     ['an async handler a decorator wrapped', TracedProgressController],
+    ['a handler that returns a stream of a promise it started', PromisedProgressController],
   ])(
     '@Sse(), %s: a client that disconnects while it runs, then reconnects, is denied',
     async (_name, controller) => {
@@ -177,8 +190,10 @@ describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it end
     },
   );
 
-  test('@Sse(), synchronous handler: a client that leaves a quiet stream gets its slot back at once', async () => {
-    @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [NewsController] })
+  test('@Sse(), a quiet stream whose client left keeps its slot until its lease ends', async () => {
+    // Whatever returned the stream, the work behind it may run on (a stream of a promise): a slot
+    // comes back at the stream's first event, or when its lease ends.
+    @Module({ imports: [McpRateLimitModule.forRoot()], controllers: [BrieflyLeasedNewsController] })
     class AppModule {}
     const app = await NestFactory.create(AppModule, { logger: false });
     apps.push(app);
@@ -186,12 +201,15 @@ describe('a handler Nest lets go of keeps its ConcurrencyLimit slot until it end
     const { port } = app.getHttpServer().address() as { port: number };
     const url = `http://127.0.0.1:${port}/news`;
     opened = 0;
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const { request } = open(url);
-      await until(() => opened === attempt, `stream ${attempt} to open`);
-      request.destroy(); // nothing runs on: the handler returned its stream
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const first = open(url);
+    await until(() => opened === 1, 'stream 1 to open');
+    first.request.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await open(url).first).toContain('-32005');
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the lease ends
+    const later = open(url);
+    await until(() => opened === 2, 'stream 2 to open');
+    later.request.destroy();
   });
 
   test.each(['class', 'method'] as const)(
