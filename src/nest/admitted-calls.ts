@@ -5,7 +5,7 @@ import type { RateLimitContext } from '../core/context.js';
 import { lightenReceipt } from '../core/decision.js';
 import type { ContinuationRegistry } from '../mcp/continuations.js';
 import type { HandlerPlan } from './handler-plan.js';
-import type { SlotHold } from './slot-hold.js';
+import type { PlainRuns, SlotHold } from './slot-hold.js';
 
 /**
  * What a multi round-trip call carries from its charged first round to its continuations, so
@@ -91,6 +91,24 @@ export interface DecidedCall {
    * round-trip call, the slots it took again; its charge is `decision`).
    */
   readonly slots?: SlotHold;
+  /** How far the module's interceptors have followed the call: theirs to set. */
+  progress?: CallProgress;
+}
+
+/**
+ * One call as the module's interceptors follow it. Nest may run the interceptor outside the
+ * method's own interceptors more than once for one call (a class-level or global interceptor that
+ * retries it): what it judges, it judges once per call.
+ */
+export interface CallProgress {
+  /** The outer interceptor follows the call now: a second binding of it passes the call through. */
+  following: boolean;
+  /** The call's end was judged (`refundWhen`, a continuation). */
+  judged: boolean;
+  /** Its charge was given back: it must not run again uncharged. */
+  refunded: boolean;
+  /** The runs of its handler, for a handler without slots (with slots, `slots` follows them). */
+  readonly runs: PlainRuns;
 }
 
 /**

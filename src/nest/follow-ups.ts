@@ -35,6 +35,17 @@ export function followsCalls(type: object, handler: object, defaults: FollowUpDe
   return own?.multiRoundTrip === true;
 }
 
+/**
+ * Whether the runs of a followed handler are followed too, next to it: its `ConcurrencyLimit`
+ * slots are held while a run is in flight, and with `refundWhen` a call whose run was let go of
+ * while it worked (its work may go on) is not given back.
+ */
+export function followsRuns(type: object, handler: object, defaults: FollowUpDefaults): boolean {
+  if (declaresSlots(type, handler)) return true;
+  const own = handlerOptionsOf(type, handler) as HandlerRateLimitOptions | undefined;
+  return (own?.refundWhen ?? defaults.refundWhen) !== undefined;
+}
+
 /** Whether a `ConcurrencyLimit` is among the handler's limits (its class's, its choices'). */
 function declaresSlots(type: object, handler: object): boolean {
   const specs = [

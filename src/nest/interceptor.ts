@@ -5,36 +5,45 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { map, tap, throwError, type Observable } from 'rxjs';
+import { finalize, map, tap, throwError, type Observable } from 'rxjs';
 import { cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState, toolResultOf } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
-import { callKeyOf, carriedChargeOf, decidedCall, type DecidedCall } from './admitted-calls.js';
+import {
+  callKeyOf,
+  carriedChargeOf,
+  decidedCall,
+  type CallProgress,
+  type DecidedCall,
+} from './admitted-calls.js';
 import type { AppMethod } from './bootstrap-check.js';
 import { declaresLimits } from './declarations.js';
-import { followsCalls, type FollowUpDefaults } from './follow-ups.js';
-import { heldUntilEnded } from './slot-hold.js';
+import { followsCalls, followsRuns, type FollowUpDefaults } from './follow-ups.js';
+import { heldUntilEnded, PlainRuns } from './slot-hold.js';
 import type { CallOutcome } from './options.js';
 import { NEST_INTERCEPTORS } from './tokens.js';
 
 /**
- * What happens after an admitted call of a limited handler (the guard decides before it):
+ * What happens after an admitted call of a limited handler (the guard decides before it), judged
+ * once per call, as its client sees it:
  * - on a handler declared `multiRoundTrip`, an `input_required` answer's `requestState` is
  *   recorded for the subject and the handler, so that the retry carrying it is charged once
  *   (multi round-trip requests, MCP 2026-07-28), up to the registry's bound on rounds;
- * - with `refundWhen`, the quota the call took is given back when the call ended that way;
- * - the slots of its `ConcurrencyLimit`s are released when the handler ends: answered (MCP-Nest
- *   takes the first value), failed or completed, even when Nest stopped listening to it before
- *   (heldUntilEnded); on a plain HTTP route, once its response is done as well (slot-hold.ts). A call whose client left between the guard and
- *   here has had its slots freed already, and does not run. A cancelled MCP request ends
- *   when its handler stops: the SDK aborts the request's signal (`notifications/cancelled`, a
- *   closed transport), and a handler that passes it to its work fails at once, freeing its slot; one
- *   that ignores it holds the slot until it ends, since it still runs.
+ * - with `refundWhen`, the quota the call took is given back when the call ended that way, unless
+ *   a run of its handler was let go of while it worked (it may still be working);
+ * - with `advertiseLimits`, an admitted tool result carries the caller's quota;
+ * - the call's `ConcurrencyLimit` slots are released once it has ended and no run of its handler
+ *   is in flight (slot-hold.ts; {@link HandlerRunsInterceptor} follows the runs). A call whose
+ *   client left between the guard and here has had its slots freed already, and does not run. A
+ *   cancelled MCP request ends when its handler stops: the SDK aborts the request's signal
+ *   (`notifications/cancelled`, a closed transport), and a handler that passes it to its work fails
+ *   at once, freeing its slot; one that ignores it holds the slot until it ends, since it still runs.
  *
  * McpRateLimitModule binds it, as Nest scans the app, to the limited handlers whose calls it must
- * follow (see follow-ups.ts for which, and why not all); a call the guard did not mark passes
- * straight through. It holds no state: each call carries its module (several apps may share a
- * process, and with it the handlers' metadata).
+ * follow (see follow-ups.ts for which, and why not all), first among the method's own
+ * interceptors: a method-level retry() or cache interceptor is inside the call it judges. A call
+ * the guard did not mark passes straight through. It holds no state: each call carries its module
+ * (several apps may share a process, and with it the handlers' metadata).
  */
 @Injectable()
 export class McpRateLimitInterceptor implements NestInterceptor {
@@ -43,37 +52,40 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const decided =
       type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
     if (decided === undefined) return next.handle();
-    // Once per call, even for a handler whose Observable emits several values.
-    let settled = false;
-    let refunded = false;
+    const progress = (decided.progress ??= newProgress());
+    // Bound twice (the app binds it as well): the outer binding follows the call.
+    if (progress.following) return next.handle();
+    // Tried again by an interceptor outside this one, after its charge was given back.
+    if (progress.refunded) return throwError(() => new HttpException(GIVEN_BACK, CONFLICT));
+    const slots = decided.slots;
+    // Its client left before it ran, or an earlier try ended: its slots were freed, it must not run
+    // without them.
+    if (slots !== undefined && !slots.started()) {
+      return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
+    }
+    progress.following = true;
     // With `advertiseLimits`, an admitted tool call's result tells the caller its quota; not a
     // call whose charge was given back: what it took is the caller's again, so the quota the caller
     // last saw still holds, where the admission's would say one call less.
     const results = decided.plan.reportsQuota ? decided.charge?.decision.results : undefined;
-    const slots = decided.slots;
-    // Only a handler with concurrency limits pays for following its end.
-    let handled = next.handle();
-    if (slots !== undefined) {
-      // Its client left before the handler ran: its slots were freed then, it must not run without.
-      if (!slots.started()) {
-        return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
-      }
-      handled = heldUntilEnded(handled, slots);
-    }
-    return handled.pipe(
+    return next.handle().pipe(
       map((result) => {
-        if (!settled) {
-          settled = true;
-          refunded = this.answered(decided, result, context, type);
+        if (!progress.judged) {
+          progress.judged = true;
+          progress.refunded = this.answered(decided, result, context, type);
         }
-        return results === undefined || refunded ? result : withQuota(result, results);
+        return results === undefined || progress.refunded ? result : withQuota(result, results);
       }),
       tap({
         error: (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          this.ended(decided, { failed: true, error }, context, type);
+          if (progress.judged) return;
+          progress.judged = true;
+          progress.refunded = this.ended(decided, { failed: true, error }, context, type);
         },
+      }),
+      finalize(() => {
+        progress.following = false;
+        slots?.ended();
       }),
     );
   }
@@ -119,6 +131,9 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const { followUp, plan, charge } = decided;
     if (charge === undefined || plan.refundWhen === undefined) return false;
     if (cancelledOf(context, type)) return false;
+    // A run of the handler was let go of before it answered (a method-level timeout()): its work
+    // may go on, so the call is not given back.
+    if ((decided.slots ?? decided.progress?.runs)?.wasLetGo === true) return false;
     const { charged } = charge;
     const outcome: CallOutcome = {
       handler: plan.owner,
@@ -150,15 +165,44 @@ function cancelledOf(context: ExecutionContext, type: string): boolean {
     : cancelledByClient(undefined, context.getArgByIndex(0));
 }
 
+/**
+ * Next to the handler, after the method's own interceptors: follows each run of the handler of a
+ * call with `ConcurrencyLimit` slots or a `refundWhen` (slot-hold.ts `heldUntilEnded`), so that its
+ * slots stay held while a run is in flight, and a call whose run was let go of while it worked is
+ * not given back. A run after one that was let go of holding slots is refused.
+ */
+class HandlerRunsInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const type = context.getType<string>();
+    const decided =
+      type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
+    if (decided === undefined) return next.handle();
+    const runs = decided.slots ?? (decided.progress ??= newProgress()).runs;
+    if (!runs.runStarted()) {
+      return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
+    }
+    return heldUntilEnded(next.handle(), runs);
+  }
+}
+
+function newProgress(): CallProgress {
+  return { following: false, judged: false, refunded: false, runs: new PlainRuns() };
+}
+
 /** What a call whose client left before it ran ends with (499, as nginx logs it): nobody reads it. */
 const CLIENT_LEFT = 'The client closed the request before the call ran';
 const CLIENT_LEFT_STATUS = 499;
+const CONFLICT = 409;
+const GIVEN_BACK =
+  "The call's rate-limit charge was given back (refundWhen): it does not run again";
+const STILL_RUNNING = 'An earlier run of this call may still be running in its concurrency slot';
 
-/** The interceptor McpRateLimitModule binds: one for the process, as it holds no state. */
-const FOLLOWING_INTERCEPTOR = new McpRateLimitInterceptor();
+/** The interceptors McpRateLimitModule binds: one each for the process, as they hold no state. */
+const CALL_INTERCEPTOR = new McpRateLimitInterceptor();
+const RUNS_INTERCEPTOR = new HandlerRunsInterceptor();
 
 /**
- * Binds the interceptor to every limited method whose calls must be followed (follow-ups.ts),
+ * Binds the interceptors to every limited method whose calls must be followed (follow-ups.ts),
  * once. Runs while Nest loads the app's providers, before it puts any handler's guards and
  * interceptors together (HTTP routes at `init()`, microservice patterns at `listen()`).
  */
@@ -170,12 +214,13 @@ export function bindFollowingInterceptor(
     const { type, handler } = method;
     if (!declaresLimits(method) || !followsCalls(type, handler, defaults)) continue;
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
-    if (bound.includes(FOLLOWING_INTERCEPTOR)) continue;
-    // Last of the method's own interceptors, next to the handler, as every interceptor of its
-    // class and of the app already is: an interceptor of the app that gives up on the handler with
-    // an error (timeout()) must not be taken for the handler's end, which frees its slots while it
-    // runs. One that answers without calling the handler (a cache hit) or throws before it leaves
-    // the call's slots to its HTTP response (slot-hold.ts).
-    Reflect.defineMetadata(NEST_INTERCEPTORS, [...bound, FOLLOWING_INTERCEPTOR], handler);
+    if (bound.includes(CALL_INTERCEPTOR)) continue;
+    // The call's follow-up first among the method's own interceptors, inside every interceptor of
+    // its class and of the app (Nest runs those first): it judges what the method's interceptors
+    // make of the call (a retry(), a cache hit). Its runs' follow-up last, next to the handler: an
+    // interceptor that gives up on the handler with an error (timeout()) must not be taken for the
+    // handler's end, which would free its slots while it runs.
+    const runs = followsRuns(type, handler, defaults) ? [RUNS_INTERCEPTOR] : [];
+    Reflect.defineMetadata(NEST_INTERCEPTORS, [CALL_INTERCEPTOR, ...bound, ...runs], handler);
   }
 }

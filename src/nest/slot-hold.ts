@@ -11,28 +11,73 @@ interface NodeResponse {
 }
 
 /**
+ * The runs of a call's handler, as the module's interceptor next to the handler follows them
+ * (heldUntilEnded). Nest may run a handler more than once for one call (an interceptor of the
+ * method that retries it) and may stop listening to a run that goes on (one that gives up on it).
+ */
+export interface HandlerRuns {
+  /** A run of the handler starts; false refuses it (it does not run). */
+  runStarted(): boolean;
+  /** The run ended: answered, failed or completed, or followed for as long as it is followed. */
+  runEnded(): void;
+  /** Nest stopped listening to a run before it answered; it may still be running. */
+  letGo(): void;
+  /** Whether a run was let go of before it answered: its work may go on. */
+  readonly wasLetGo: boolean;
+  /** How long a run let go of is followed to its end (0: not at all). */
+  readonly followLetGoMs: number;
+}
+
+/**
+ * The runs of a handler without `ConcurrencyLimit`s: only whether one was let go of, so that a
+ * call whose handler may still be working is not given back (`refundWhen`).
+ */
+export class PlainRuns implements HandlerRuns {
+  wasLetGo = false;
+  readonly followLetGoMs = 0;
+
+  runStarted(): boolean {
+    return true;
+  }
+
+  runEnded(): void {}
+
+  letGo(): void {
+    this.wasLetGo = true;
+  }
+}
+
+/**
  * The `ConcurrencyLimit` slots an admitted call holds, released exactly once (a slot freed twice
- * would free another call's slot):
- * - when the handler ends (the interceptor follows it), and, on a plain HTTP route, once its
- *   response is done too ('close', which Node emits after 'finish' and when the client leaves): a
- *   streamed answer (a `StreamableFile`, an SSE stream) keeps its slot until it is sent;
- * - when the call's HTTP response closes before the interceptor started: the call was stopped
- *   after the guard took its slots, by a later guard that refused it or by a class-level or global
- *   interceptor that answered without the handler (a cache hit). Without this, such a call held
- *   its slot until the lease expired, and callers refused anyway (unauthenticated) could hold a
- *   pool shared by everyone.
+ * would free another call's slot), once the call has ended and no run of its handler is in flight:
+ * - the call ends when the module's interceptor outside the method's own interceptors sees its
+ *   answer or failure, or is let go of; a run ends as the interceptor next to the handler follows
+ *   it (heldUntilEnded). A method-level retry() runs the handler again inside the same call and the
+ *   same slots; a method-level cache interceptor that answers without the handler ends the call
+ *   with no run in flight, freeing its slots at once;
+ * - on a plain HTTP route, once its response is done too ('close', which Node emits after 'finish'
+ *   and when the client leaves): a streamed answer (a `StreamableFile`, an SSE stream) keeps its
+ *   slot until it is sent;
+ * - when the call's HTTP response closes before the module's interceptor started: the call was
+ *   stopped after the guard took its slots, by a later guard that refused it or by a class-level
+ *   or global interceptor that answered without the handler (a cache hit). Without this, such a
+ *   call held its slot until the lease expired, and callers refused anyway (unauthenticated) could
+ *   hold a pool shared by everyone.
  *
  * A call with no HTTP response (STDIO, or an adapter whose response we cannot find) frees its slots
- * only through the interceptor, as it ends.
+ * only through the interceptors, as it ends.
  */
-export class SlotHold {
-  private running = false;
-  /** Until the handler ended, or it is known it never runs. */
+export class SlotHold implements HandlerRuns {
+  /** The module's interceptor has taken the call up. */
+  private callStarted = false;
+  /** Until the call ended, or it is known it never runs. */
   private callOpen = true;
+  /** Runs of the handler in flight. */
+  private runs = 0;
   private responseOpen = false;
   private released = false;
   /** A run of the handler was let go of before it answered (see heldUntilEnded). */
-  private abandoned = false;
+  wasLetGo = false;
 
   /**
    * `response` is the call's Node response, if any; `waitsForResponse` whether the slots stay
@@ -57,27 +102,41 @@ export class SlotHold {
   }
 
   /**
-   * The interceptor starts following the handler. False when the call already ended (its client
-   * left before the handler ran, and its slots were freed; it must not run without them), or when
-   * a run of it was let go of and may still be running: an interceptor that retries it
-   * (`timeout()` then `retry()`) would run it again beside itself, two handlers on one slot.
+   * The module's interceptor takes the call up. False when the call already ended: its client left
+   * before it ran, or an earlier try of it (an interceptor outside the module's that retries it)
+   * ended, and its slots were freed; it must not run without them.
    */
   started(): boolean {
-    if (!this.callOpen || this.abandoned) return false;
-    this.running = true;
+    if (!this.callOpen) return false;
+    this.callStarted = true;
     return true;
   }
 
-  /** Nest stopped listening to the handler before it answered; it may still be running. */
+  /**
+   * A run of the handler starts. Refused when a run was let go of and may still be running: an
+   * interceptor that retries it (`timeout()` then `retry()`) would run it again beside itself, two
+   * handlers on one slot.
+   */
+  runStarted(): boolean {
+    if (!this.callOpen || this.wasLetGo) return false;
+    this.runs++;
+    return true;
+  }
+
+  runEnded(): void {
+    this.runs--;
+    this.releaseWhenDone();
+  }
+
   letGo(): void {
-    this.abandoned = true;
+    this.wasLetGo = true;
   }
 
   /**
    * The longest lease of the call's slots: past it, the store has freed them, so there is no
    * handler left to wait for.
    */
-  get longestLeaseMs(): number {
+  get followLetGoMs(): number {
     let longest = 0;
     for (const { limiter } of this.decision.results) {
       if (holdsSlots(limiter)) {
@@ -87,9 +146,8 @@ export class SlotHold {
     return longest === 0 ? DEFAULT_LEASE_MS : longest;
   }
 
-  /** The handler ended (answered, failed or completed, or was let go of for good). */
+  /** The call ended (answered or failed as its client sees it, or let go of). */
   ended(): void {
-    this.running = false;
     this.callOpen = false;
     this.releaseWhenDone();
   }
@@ -97,13 +155,14 @@ export class SlotHold {
   /** The call's HTTP response closed (finished, or its client left). */
   responseClosed(): void {
     this.responseOpen = false;
-    // Closed before the handler started: it never runs in time for this response.
-    if (!this.running) this.callOpen = false;
+    // Closed before the call started: it never runs in time for this response.
+    if (!this.callStarted) this.callOpen = false;
     this.releaseWhenDone();
   }
 
   private releaseWhenDone(): void {
-    if (this.released || this.callOpen || (this.waitsForResponse && this.responseOpen)) return;
+    if (this.released || this.callOpen || this.runs > 0) return;
+    if (this.waitsForResponse && this.responseOpen) return;
     this.released = true;
     this.decision.release().catch((error: unknown) => {
       this.logger.warn(
@@ -117,20 +176,21 @@ export class SlotHold {
 const DEFAULT_LEASE_MS = 60_000;
 
 /**
- * `handled` (the handler's Observable, as the interceptor's `next.handle()` gives it), ending
- * `hold` when the handler really ends: its first value (an answer; an SSE stream's first event),
- * its error or its completion. Whoever listens may stop listening before that: Nest unsubscribes an
- * `@Sse()` route when its client disconnects, an interceptor that gives up (Nest's `timeout()`
- * recipe) unsubscribes the handler. An async handler's promise runs on all the same, so its slot
- * stays held: freed then, a client could disconnect and come back again and again, each time
- * leaving one more handler running under `maxConcurrent: 1`. Until it ends, the handler is followed
- * on (what it answers then goes nowhere), for at most the longest lease of its slots, past which the
- * store has freed them anyway; a handler that has already answered is let go of at once. So is no
- * handler that has not: not even one that returned its stream at once, since the work behind a
- * stream (`from(promise)`) may run on when the stream is unsubscribed, and its declaration cannot
- * tell. A quiet SSE stream whose client left keeps its slot until its first event or its lease.
+ * `handled` (a run of the handler, as the interceptor next to it gets it from `next.handle()`),
+ * ending the run for `runs` when the handler really ends: its first value (an answer; an SSE
+ * stream's first event), its error or its completion. Whoever listens may stop listening before
+ * that: Nest unsubscribes an `@Sse()` route when its client disconnects, an interceptor that gives
+ * up (Nest's `timeout()` recipe) unsubscribes the handler. An async handler's promise runs on all
+ * the same, so its slot stays held: freed then, a client could disconnect and come back again and
+ * again, each time leaving one more handler running under `maxConcurrent: 1`. Until it ends, the
+ * handler is followed on (what it answers then goes nowhere), for at most `runs.followLetGoMs`
+ * (the longest lease of its slots, past which the store has freed them anyway); a handler that has
+ * already answered is let go of at once. So is no handler that has not: not even one that returned
+ * its stream at once, since the work behind a stream (`from(promise)`) may run on when the stream
+ * is unsubscribed, and its declaration cannot tell. A quiet SSE stream whose client left keeps its
+ * slot until its first event or its lease.
  */
-export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Observable<T> {
+export function heldUntilEnded<T>(handled: Observable<T>, runs: HandlerRuns): Observable<T> {
   return new Observable<T>((subscriber) => {
     let answered = false;
     let letGo = false;
@@ -139,9 +199,10 @@ export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Obser
     let finished = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
+      if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
-      hold.ended();
+      runs.runEnded();
     };
     const inner: Subscription = handled.subscribe({
       next(value) {
@@ -168,11 +229,17 @@ export function heldUntilEnded<T>(handled: Observable<T>, hold: SlotHold): Obser
       }
       // Let go of before it answered: it may still be running.
       letGo = true;
-      hold.letGo();
+      runs.letGo();
+      const followMs = runs.followLetGoMs;
+      if (followMs === 0) {
+        inner.unsubscribe();
+        end();
+        return;
+      }
       timer = setTimeout(() => {
         inner.unsubscribe();
         end();
-      }, hold.longestLeaseMs);
+      }, followMs);
       timer.unref?.();
     };
   });

@@ -127,14 +127,21 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
     return Object.assign(held, { results: [{ limiter, allowed: true }] });
   }
 
+  /** A call taken up by the module's interceptor, and one run of its handler followed. */
+  function run(hold: SlotHold, handler: Observable<string>): Observable<string> {
+    expect(hold.runStarted()).toBe(true);
+    return heldUntilEnded(handler, hold);
+  }
+
   it('keeps the slot until the handler answers, then frees it once; the late answer goes nowhere', () => {
     const held = slotDecision(60);
     const hold = new SlotHold(held, logger, 'T.m', undefined, false);
     hold.started();
     const handler = new Subject<string>();
     const seen: string[] = [];
-    const listening = heldUntilEnded(handler, hold).subscribe((value) => seen.push(value));
+    const listening = run(hold, handler).subscribe((value) => seen.push(value));
     listening.unsubscribe(); // Nest gives up (a timeout, an SSE client gone)
+    hold.ended(); // and the call ends for its client
     expect(held.releases).toBe(0);
     expect(handler.observed).toBe(true); // still followed
     handler.next('late answer');
@@ -146,17 +153,19 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
     expect(held.releases).toBe(1);
   });
 
-  it('frees at once a handler that answered before it was let go of', () => {
+  it('frees, once the call ends, a handler that answered before it was let go of', () => {
     const held = slotDecision(60);
     const hold = new SlotHold(held, logger, 'T.m', undefined, false);
     hold.started();
     const handler = new Subject<string>();
-    const listening = heldUntilEnded(handler, hold).subscribe(() => undefined);
+    const listening = run(hold, handler).subscribe(() => undefined);
     handler.next('answer');
     expect(held.releases).toBe(0);
     listening.unsubscribe(); // MCP-Nest takes the first value and unsubscribes
-    expect(held.releases).toBe(1);
     expect(handler.observed).toBe(false);
+    expect(held.releases).toBe(0);
+    hold.ended();
+    expect(held.releases).toBe(1);
   });
 
   it('refuses to run the handler again while a run let go of may still be running (a retry)', () => {
@@ -164,32 +173,41 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
     const hold = new SlotHold(held, logger, 'T.m', undefined, false);
     expect(hold.started()).toBe(true);
     const handler = new Subject<string>();
-    heldUntilEnded(handler, hold)
+    run(hold, handler)
       .subscribe(() => undefined)
       .unsubscribe();
-    expect(hold.started()).toBe(false);
+    expect(hold.runStarted()).toBe(false);
+    hold.ended();
     handler.next('late');
     expect(held.releases).toBe(1);
   });
 
-  it('a second interceptor around the first (bound twice) runs the handler once and frees once', () => {
+  it('runs the handler again after a run that failed (a retry inside the call), in the same slots, freed once', () => {
     const held = slotDecision(60);
     const hold = new SlotHold(held, logger, 'T.m', undefined, false);
-    const handler = new Subject<string>();
     expect(hold.started()).toBe(true);
-    const outer = heldUntilEnded(
-      new Observable<string>((subscriber) => {
-        expect(hold.started()).toBe(true);
-        return heldUntilEnded(handler, hold).subscribe(subscriber);
-      }),
-      hold,
-    );
-    const seen: string[] = [];
-    const listening = outer.subscribe((value) => seen.push(value));
-    handler.next('answer');
+    const first = new Subject<string>();
+    run(hold, first).subscribe({ error: () => undefined });
+    first.error(new Error('hiccup'));
+    expect(held.releases).toBe(0); // the call goes on
+    const second = new Subject<string>();
+    const listening = run(hold, second).subscribe(() => undefined);
+    second.next('answer');
     listening.unsubscribe();
-    expect(seen).toEqual(['answer']);
+    expect(held.releases).toBe(0);
+    hold.ended();
+    hold.ended();
     expect(held.releases).toBe(1);
+  });
+
+  it('a call that ends with no run (a cache answered it) frees at once; it cannot run after', () => {
+    const held = slotDecision(60);
+    const hold = new SlotHold(held, logger, 'T.m', undefined, false);
+    expect(hold.started()).toBe(true);
+    hold.ended();
+    expect(held.releases).toBe(1);
+    expect(hold.runStarted()).toBe(false);
+    expect(hold.started()).toBe(false);
   });
 
   it('a handler that failed or completed is not followed on: no timer is left behind', () => {
@@ -200,9 +218,10 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
         const hold = new SlotHold(held, logger, 'T.m', undefined, false);
         hold.started();
         const handler = new Subject<string>();
-        heldUntilEnded(handler, hold).subscribe({ error: () => undefined });
+        run(hold, handler).subscribe({ error: () => undefined });
         if (how === 'error') handler.error(new Error('failed'));
         else handler.complete();
+        hold.ended();
         expect(held.releases).toBe(1);
         expect(jest.getTimerCount()).toBe(0);
       }
@@ -218,9 +237,10 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
       const hold = new SlotHold(held, logger, 'T.m', undefined, false);
       hold.started();
       const handler = new Subject<string>();
-      heldUntilEnded(handler, hold)
+      run(hold, handler)
         .subscribe(() => undefined)
         .unsubscribe();
+      hold.ended();
       jest.advanceTimersByTime(1_999);
       expect(held.releases).toBe(0);
       jest.advanceTimersByTime(1);

@@ -1,0 +1,252 @@
+// A limited handler's own interceptors (`@UseInterceptors` on the method) sit between the module's
+// follow-up and the handler. The module followed the handler from next to it, so it judged what
+// each run did, not what the call did: a method-level retry() had each failed attempt given back
+// under `refundWhen` (a call that failed once and then succeeded cost nothing), and refused the
+// retry of a handler with a ConcurrencyLimit (its slot had been freed by the failed attempt); a
+// method-level cache interceptor stored the caller's quota (`advertiseLimits`) with the result
+// and answered it, stale, to later callers; and a cache hit on STDIO, which answers without the
+// handler and has no HTTP response to close, held the call's slot until its lease ended.
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import {
+  Controller,
+  Injectable,
+  Module,
+  UseInterceptors,
+  type CallHandler,
+  type INestApplication,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import {
+  McpController,
+  McpHttpControllerFor,
+  StreamableHttpTransport,
+  Tool,
+} from '@rekog/mcp-nest';
+import { of, retry, tap, timeout, type Observable } from 'rxjs';
+import { z } from 'zod';
+import {
+  ConcurrencyLimit,
+  FixedWindowRateLimit,
+  McpRateLimitModule,
+  RateLimit,
+  RateLimitOptions,
+  type McpRateLimitModuleOptions,
+} from '../../src/index.js';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { transpileForNode } from '../fixtures/transpile.js';
+
+const apps: INestApplication[] = [];
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+/** Runs of the handler; every odd run fails (a flaky downstream API), the retry succeeds. */
+let runs = 0;
+
+@Injectable()
+class RetryOnce implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(retry(1));
+  }
+}
+
+/** Answers every call after the first from its cache, without the handler. */
+@Injectable()
+class CacheAll implements NestInterceptor {
+  private cached: unknown;
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    if (this.cached !== undefined) return of(this.cached);
+    return next.handle().pipe(tap((value) => (this.cached = value)));
+  }
+}
+
+@McpController()
+class FlakyTools {
+  @Tool({ name: 'flaky', description: 'Fails every other run', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  @UseInterceptors(RetryOnce)
+  flaky(@Payload() _args: object) {
+    runs++;
+    if (runs % 2 === 1) throw new Error('downstream hiccup');
+    return { content: [{ type: 'text', text: 'done' }] };
+  }
+
+  @Tool({ name: 'flakySlot', description: 'Fails every other run', parameters: z.object({}) })
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
+  @UseInterceptors(RetryOnce)
+  async flakySlot(@Payload() _args: object) {
+    runs++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (runs % 2 === 1) throw new Error('downstream hiccup');
+    return { content: [{ type: 'text', text: 'done' }] };
+  }
+
+  @Tool({ name: 'cached', description: 'Answered from a cache', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 5, perSeconds: 60 }))
+  @UseInterceptors(CacheAll)
+  cached(@Payload() _args: object) {
+    runs++;
+    return { content: [{ type: 'text', text: 'fresh' }] };
+  }
+}
+
+@Injectable()
+class GiveUpQuickly implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(timeout(50));
+  }
+}
+
+let released: (() => void)[] = [];
+
+@McpController()
+class SlowTools {
+  @Tool({ name: 'slow', description: 'Slower than its timeout', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  @UseInterceptors(GiveUpQuickly)
+  async slow(@Payload() _args: object) {
+    runs++;
+    await new Promise<void>((resolve) => released.push(resolve));
+    return { content: [{ type: 'text', text: 'late' }] };
+  }
+}
+
+@McpController()
+@UseInterceptors(RetryOnce)
+class RetriedTools {
+  @Tool({ name: 'retried', description: 'Fails every other run', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  retried(@Payload() _args: object) {
+    runs++;
+    if (runs % 2 === 1) throw new Error('downstream hiccup');
+    successes++;
+    return { content: [{ type: 'text', text: 'done' }] };
+  }
+}
+
+let successes = 0;
+
+afterEach(() => {
+  for (const release of released) release();
+  released = [];
+});
+
+async function serve(
+  options: McpRateLimitModuleOptions = {},
+  tools: unknown = FlakyTools,
+): Promise<Client> {
+  runs = 0;
+  successes = 0;
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({
+    imports: [McpRateLimitModule.forRoot(options)],
+    controllers: [McpEndpoint, tools as never],
+    providers: [RetryOnce, CacheAll, GiveUpQuickly],
+  })
+  class AppModule {}
+  const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptors');
+  apps.push(app);
+  const client = new Client({ name: 'method-interceptors', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+  return client;
+}
+
+/** Calls `name`: its result, or `error <code>`. */
+function call(client: Client, name: string): Promise<Record<string, unknown> | string> {
+  return client.callTool({ name, arguments: {} }).then(
+    (result) => result as Record<string, unknown>,
+    (error: { code?: number }) => `error ${error.code}`,
+  );
+}
+
+describe("a limited handler's method-level interceptors", () => {
+  test('retry(): refundWhen judges the call, not each attempt: a call that succeeded on its retry stays charged', async () => {
+    const client = await serve();
+    const answers = [];
+    for (let index = 0; index < 3; index++) answers.push(await call(client, 'flaky'));
+    expect(
+      answers.slice(0, 2).map((answer) => typeof answer === 'object' && !answer.isError),
+    ).toEqual([true, true]);
+    expect(answers[2]).toBe('error -32005');
+    expect(runs).toBe(4);
+  });
+
+  test('retry() of a handler with a ConcurrencyLimit: the retry runs in the call slot, freed when the call ends', async () => {
+    const client = await serve();
+    for (let index = 0; index < 3; index++) {
+      const answer = await call(client, 'flakySlot');
+      expect(answer).toMatchObject({ content: [{ type: 'text', text: 'done' }] });
+    }
+    expect(runs).toBe(6);
+  });
+
+  test("a cache interceptor's answers carry each caller's quota of now, not the first caller's", async () => {
+    const client = await serve({ advertiseLimits: true });
+    const quotas = [];
+    for (let index = 0; index < 3; index++) {
+      const answer = (await call(client, 'cached')) as { _meta?: Record<string, unknown> };
+      const quota = answer._meta?.['com.npmjs.nestjs-mcp-rate-limit/quota'] as
+        { remaining: number }[] | undefined;
+      quotas.push(quota?.[0]?.remaining);
+    }
+    expect(quotas).toEqual([4, 3, 2]);
+    expect(runs).toBe(1);
+  });
+
+  test('timeout(): a call given up on while its handler works is not given back (its work goes on)', async () => {
+    const client = await serve({}, SlowTools);
+    const answers = [];
+    for (let index = 0; index < 3; index++) answers.push(await call(client, 'slow'));
+    expect(
+      answers.slice(0, 2).map((answer) => typeof answer === 'object' && answer.isError),
+    ).toEqual([true, true]);
+    expect(answers[2]).toBe('error -32005');
+    expect(runs).toBe(2);
+  });
+});
+
+describe("a limited handler's class-level retry() (outside the module's follow-up)", () => {
+  test('a try after the charge was given back does not run: no call runs uncharged', async () => {
+    const client = await serve({}, RetriedTools);
+    for (let index = 0; index < 6; index++) await call(client, 'retried');
+    expect(successes).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('over STDIO (no HTTP response to close)', () => {
+  let client: Client | undefined;
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+  });
+
+  test("a cache interceptor's answer without the handler frees the call's slot at once", async () => {
+    const out = transpileForNode('stdio-cached');
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [join(out, 'test', 'fixtures', 'stdio-cached-server.js')],
+      env: getDefaultEnvironment(),
+      stderr: 'ignore',
+    });
+    client = new Client({ name: 'stdio-cached', version: '1.0.0' });
+    await client.connect(transport);
+    const answers = [];
+    for (let index = 0; index < 3; index++) answers.push(await call(client, 'cachedSlot'));
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ content: [{ type: 'text', text: 'report' }] });
+    }
+  }, 60_000);
+});
