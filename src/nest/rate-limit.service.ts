@@ -62,9 +62,8 @@ interface EvaluationScope {
 }
 
 /**
- * The module's engine room, shared by the guard and the filter: validated
- * options, the store, the engines (per-handler and message-level, with keys apart), and the plan of
- * every decorated handler, all built once at bootstrap.
+ * The module's engine room, shared by the guard and the filter: validated options, the store, the
+ * engines (per-handler and message-level, keys apart), every decorated handler's plan, built once.
  */
 @Injectable()
 export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
@@ -106,6 +105,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
   isReady = false;
   /** Handlers already looked up and found to need nothing. */
   private readonly unplanned = new WeakMap<NamedFunction, WeakSet<NamedFunction>>();
+  private readonly madeLimiters = new Map<Type<unknown>, Promise<unknown>>();
 
   constructor(
     @Inject(MCP_RATE_LIMIT_OPTIONS) options: McpRateLimitModuleOptions,
@@ -371,12 +371,14 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
     });
   }
 
-  private async resolveProvider(type: Type<unknown>): Promise<unknown> {
+  private resolveProvider(type: Type<unknown>): Promise<unknown> {
     try {
-      return this.moduleRef.get(type, { strict: false });
+      return Promise.resolve(this.moduleRef.get(type, { strict: false }));
     } catch {
-      // Not registered as a provider anywhere: instantiate it with its dependencies.
-      return this.moduleRef.create(type);
+      // No provider: made once, so that the handlers naming it share it as they would a provider.
+      let made = this.madeLimiters.get(type);
+      if (made === undefined) this.madeLimiters.set(type, (made = this.moduleRef.create(type)));
+      return made;
     }
   }
 
