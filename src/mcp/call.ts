@@ -172,9 +172,12 @@ export function cancelledByClient(
 /**
  * The call of an HTTP request to an endpoint that speaks MCP JSON-RPC: method, id and target from
  * the body (a single JSON-RPC message), or from the `Mcp-Method` / `Mcp-Name` headers when the body
- * does not say. A batch (an array) names no single request: no method, target nor id. Not the
- * headers' either: the SDK checks them against a single message's body, never against a batch's,
- * so a client could name a cheap tool there for a batch of expensive calls.
+ * has no such field. A body field the guard cannot read (a name that is no string) leaves the call
+ * unnamed, not named by the headers: a route's own dispatcher may still read it (`tools[name]`
+ * takes `["export"]` for `export`), and the client would choose what the route's cost, choice of
+ * limits and multi round-trip binding see. A batch (an array) names no single request: no method,
+ * target nor id. Not the headers' either: the SDK checks them against a single message's body, never
+ * against a batch's, so a client could name a cheap tool there for a batch of expensive calls.
  */
 export function callFromHttpRequest(request: unknown): McpCall {
   const body = property(request, 'body');
@@ -182,10 +185,13 @@ export function callFromHttpRequest(request: unknown): McpCall {
   const message = isObject(body) && !batch ? body : undefined;
   const params = field(message, 'params');
   const named = batch ? undefined : request; // whose headers may name the call
-  const method = name(field(message, 'method')) ?? name(header(named, 'mcp-method'));
+  const method = hasField(message, 'method')
+    ? name(field(message, 'method'))
+    : name(header(named, 'mcp-method'));
+  const targetNamed = hasField(params, 'name') || hasField(params, 'uri');
   return {
     method,
-    target: targetOf(method, params) ?? name(header(named, 'mcp-name')),
+    target: targetNamed ? targetOf(method, params) : name(header(named, 'mcp-name')),
     requestId: echoableId(field(message, 'id')),
     args: argumentsOf(params),
     request,
@@ -288,6 +294,19 @@ function field(value: unknown, key: string): unknown {
       : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whether an object has an own field `key`, whatever its value; one that cannot be asked (a proxy
+ * that throws) is taken to have it, so that the headers do not name what it holds.
+ */
+function hasField(value: unknown, key: string): boolean {
+  if (!isObject(value)) return false;
+  try {
+    return Object.prototype.hasOwnProperty.call(value, key);
+  } catch {
+    return true;
   }
 }
 

@@ -24,3 +24,11 @@ test('a batch names no single call: neither from its body nor from the headers',
   const batch = callFromHttpRequest({ headers, body: [call('export'), call('export')] });
   expect([batch.method, batch.target, batch.requestId]).toEqual([undefined, undefined, null]);
 });
+
+test('a body field the guard cannot read leaves the call unnamed: the headers do not fill it', () => {
+  const body = { jsonrpc: '2.0', id: 1, method: ['tools/call'], params: { name: ['export'] } };
+  const unreadable = callFromHttpRequest({ headers, body });
+  expect([unreadable.method, unreadable.target]).toEqual([undefined, undefined]);
+  const unnamed = callFromHttpRequest({ headers, body: { jsonrpc: '2.0', id: 2 } });
+  expect([unnamed.method, unnamed.target]).toEqual(['tools/call', 'cheap']);
+});
