@@ -7,10 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorCodeProblem } from '../../src/mcp/json-rpc-error.js';
-import type {
-  McpMessageLimitOptions,
-  McpRateLimitModuleForRootOptions,
-} from '../../src/index.js';
+import type { McpMessageLimitOptions, McpRateLimitModuleForRootOptions } from '../../src/index.js';
 
 const MODULE_OPTIONS = Object.keys({
   registerGlobally: true,
