@@ -72,8 +72,9 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  * line says what is enforced.
  *
  * The decorators bind the guard, filter and interceptor themselves, so limits hold however
- * MCP-Nest is connected (with or without `inheritAppConfig`). Import the module where the limited
- * controllers can reach it (`isGlobal: true` is simplest).
+ * MCP-Nest is connected (with or without `inheritAppConfig`), and limited handlers in feature
+ * modules need no import of their own. `isGlobal: true` only makes its providers (such as
+ * `McpRateLimitService`) injectable in every module.
  *
  * @example
  * ```ts
@@ -84,7 +85,7 @@ export type McpRateLimitModuleAsyncOptions = ConfigurableModuleAsyncOptions<
  *       // toolDenial: 'result', errorCode: -32005, unidentified: 'deny', refundWhen: ...
  *       messageLimit: {
  *         limits: [new FixedWindowRateLimit({ maxCalls: 50, perSeconds: 300 })],
- *         excludedMethods: ['initialize', 'ping'],
+ *         excludedMethods: ['tools/list'], // initialize, ping, ... are never counted anyway
  *       },
  *     }),
  *     // or: McpRateLimitModule.forRootAsync({ imports: [ConfigModule], inject: [ConfigService],

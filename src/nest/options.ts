@@ -146,9 +146,10 @@ export interface McpRateLimitModuleOptions {
    */
   readonly unidentified?: UnidentifiedCallers;
   /**
-   * The JSON-RPC error code of a denial (default -32005, the MCP community's convention). Codes
-   * in -32020..-32099 are reserved by the MCP specification (2026-07-28) for codes it defines and
-   * are refused, except -32023, the `RateLimited` code proposed by SEP-3304.
+   * The JSON-RPC error code of a denial (default -32005, the MCP community's convention), an
+   * integer. Refused at bootstrap: the codes JSON-RPC defines (-32700, -32600..-32603), -32002
+   * (MCP's "Resource not found"), and -32020..-32099, reserved by the MCP specification
+   * (2026-07-28) for codes it defines, except -32023, the `RateLimited` code proposed by SEP-3304.
    */
   readonly errorCode?: number;
   /** How a denied `tools/call` is answered (default `'error'`); see {@link ToolDenial}. */
