@@ -44,7 +44,7 @@ import {
   type LimitTarget,
 } from './handler-directory.js';
 import {
-  checkRefunds,
+  checkStore,
   closeOwnedConnection,
   describeStore,
   findCacheManager,
@@ -161,7 +161,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
         metrics: this.metrics,
       });
       if (this.options.advertiseLimits === true) advertiseLimits(this.plans, this.limitsMetas);
-      checkRefunds(this.plans, store);
+      await checkStore(this.plans, store, this.options.store);
       this.directory = new HandlerDirectory(this.plans);
       await loadRpcSupport();
       if (this.enabled) {

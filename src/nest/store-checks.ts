@@ -6,8 +6,21 @@ import { CACHE_MANAGER_TOKEN } from './tokens.js';
 import type { RateLimitStore } from '../core/stores/store.js';
 import type { HandlerPlans } from './bootstrap-check.js';
 
+/**
+ * What bootstrap checks of the store: refunds (below), and that the client package of the `store`
+ * option's own connection (`RedisStore.fromUrl`) is installed.
+ */
+export async function checkStore(
+  plans: HandlerPlans,
+  store: RateLimitStore,
+  option: RateLimitStore | undefined,
+): Promise<void> {
+  checkRefunds(plans, store);
+  if (option instanceof RedisStore) await option.loadClientLibrary();
+}
+
 /** `refundWhen` gives quota back through `store.refund`: a store without it is refused. */
-export function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
+function checkRefunds(plans: HandlerPlans, store: RateLimitStore): void {
   // An outage wrapper refunds through the store it wraps: that one must be able to.
   const primary = (store as { primary?: Partial<RateLimitStore> }).primary;
   if (typeof (primary ?? store).refund === 'function') return;

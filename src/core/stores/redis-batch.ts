@@ -1,4 +1,5 @@
 import { monotonicClock } from '../clock.js';
+import { RateLimitConfigError } from '../limits.js';
 import { serverRefusal, RedisNotReadyError, type ScriptTransport } from './redis-client.js';
 import type { RedisScript } from './redis-script.js';
 import { deliver } from './redis-reply.js';
@@ -271,7 +272,8 @@ export class ScriptBatcher {
 
 /** Any failure of a script call as the outage policy's input, naming a refusal of scripts. */
 export function unavailable(error: unknown): Error {
-  if (error instanceof StoreUnavailableError) return error;
+  // A setup mistake (a client package not installed) is no outage: the calls fail with it.
+  if (error instanceof StoreUnavailableError || error instanceof RateLimitConfigError) return error;
   const refusal = serverRefusal(error);
   if (refusal !== undefined) {
     return new StoreUnavailableError(`RedisStore: ${refusal}`, { cause: error });

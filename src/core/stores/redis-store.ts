@@ -298,10 +298,22 @@ export class RedisStore implements RateLimitStore {
     return this.opening;
   }
 
+  /**
+   * Loads the client package a store over a URL connects with (the Nest module does at bootstrap).
+   * One that is not installed is a setup mistake, not an outage: taken for one, every call would be
+   * decided by the outage policy, each instance on its own, for good.
+   * @throws RateLimitConfigError naming the package to install.
+   */
+  async loadClientLibrary(): Promise<void> {
+    if (!this.owned) return;
+    if (this.library === 'ioredis') await clientPackage('ioredis');
+    else await clientPackage('redis');
+  }
+
   private async createOwnedTransport(): Promise<ScriptTransport> {
     const url = this.url as string;
     if (this.library === 'ioredis') {
-      const { Redis } = await import('ioredis');
+      const { Redis } = await clientPackage('ioredis');
       // No offline queue: while Redis is down, calls fail at once and the outage policy decides.
       const client = new Redis(url, {
         lazyConnect: true,
@@ -311,13 +323,27 @@ export class RedisStore implements RateLimitStore {
       });
       return createTransport(client);
     }
-    const { createClient } = await import('redis');
+    const { createClient } = await clientPackage('redis');
     const client = createClient({
       url,
       disableOfflineQueue: true,
       socket: { connectTimeout: Math.max(this.commandTimeoutMs, 1000) },
     });
     return createTransport(client);
+  }
+}
+
+/** The client package `name`, or a configuration error saying how to install it. */
+async function clientPackage(name: 'redis'): Promise<typeof import('redis')>;
+async function clientPackage(name: 'ioredis'): Promise<typeof import('ioredis')>;
+async function clientPackage(name: 'redis' | 'ioredis'): Promise<unknown> {
+  try {
+    return name === 'redis' ? await import('redis') : await import('ioredis');
+  } catch (error) {
+    const other = name === 'redis' ? ", or pass library: 'ioredis' with ioredis installed" : '';
+    throw new RateLimitConfigError(
+      `RedisStore over a URL: the "${name}" package cannot be loaded (${error instanceof Error ? error.message : String(error)}). Fix: npm install ${name}${other}`,
+    );
   }
 }
 
