@@ -131,9 +131,10 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const { followUp, plan, charge } = decided;
     if (charge === undefined || plan.refundWhen === undefined) return false;
     if (cancelledOf(context, type)) return false;
-    // A run of the handler was let go of before it answered (a method-level timeout()): its work
-    // may go on, so the call is not given back.
-    if ((decided.slots ?? decided.progress?.runs)?.wasLetGo === true) return false;
+    // A run of the handler was let go of before it answered (a method-level timeout()), or still
+    // works (a method-level interceptor failed the call beside it): its work may go on, so the
+    // call is not given back.
+    if ((decided.slots ?? decided.progress?.runs)?.mayStillWork === true) return false;
     const { charged } = charge;
     const outcome: CallOutcome = {
       handler: plan.owner,

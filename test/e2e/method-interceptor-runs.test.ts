@@ -1,0 +1,160 @@
+// Found by the review of 6e2eae7 (the call and its handler's runs followed apart). What must hold:
+// a call is not given back while its handler may still be working, whatever the method's own
+// interceptors do around the handler.
+//
+// A method-level interceptor that fails the call while the handler works, without a timeout()
+// (a race with a hand-rolled deadline, a forkJoin beside an audit that fails), sends its error
+// down the chain before it unsubscribes the handler: the module judged the call first, saw no run
+// let go of yet and gave the charge back (refundWhen: failed), so every call ran for free
+// (a limit of 2 per minute: 4 calls admitted, 4 handlers working at once).
+import 'reflect-metadata';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Controller,
+  Injectable,
+  Module,
+  RequestTimeoutException,
+  UseInterceptors,
+  type CallHandler,
+  type INestApplication,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import {
+  McpController,
+  McpHttpControllerFor,
+  StreamableHttpTransport,
+  Tool,
+} from '@rekog/mcp-nest';
+import { forkJoin, map, race, timer, type Observable } from 'rxjs';
+import { z } from 'zod';
+import {
+  ConcurrencyLimit,
+  FixedWindowRateLimit,
+  McpRateLimitModule,
+  RateLimit,
+  RateLimitOptions,
+} from '../../src/index.js';
+import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+
+const apps: INestApplication[] = [];
+const clients: Client[] = [];
+/** Runs of the handlers, and how to end the ones still working. */
+let runs = 0;
+const working: (() => void)[] = [];
+afterEach(async () => {
+  for (const end of working.splice(0)) end();
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+/** Fails after `ms`. */
+function failAfter(ms: number, error: () => Error): Observable<never> {
+  return timer(ms).pipe(
+    map(() => {
+      throw error();
+    }),
+  );
+}
+
+/** A deadline of its own: the first to answer or fail wins. */
+@Injectable()
+class Deadline implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return race(
+      next.handle(),
+      failAfter(50, () => new RequestTimeoutException()),
+    );
+  }
+}
+
+/** Runs the handler beside an audit that fails. */
+@Injectable()
+class Audited implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    const audit = failAfter(50, () => new Error('audit log unavailable'));
+    return forkJoin([next.handle(), audit]).pipe(map(([result]) => result));
+  }
+}
+
+/** Work that takes long (a model it asks), ignoring that its caller gave up. */
+async function longWork() {
+  runs++;
+  await new Promise<void>((resolve) => working.push(resolve));
+  return { content: [{ type: 'text' as const, text: 'late' }] };
+}
+
+@McpController()
+class Tools {
+  @Tool({ name: 'deadline', description: 'Raced with a deadline', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  @UseInterceptors(Deadline)
+  deadline(@Payload() _args: object) {
+    return longWork();
+  }
+
+  @Tool({ name: 'audited', description: 'Run beside an audit', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  @UseInterceptors(Audited)
+  audited(@Payload() _args: object) {
+    return longWork();
+  }
+
+  @Tool({ name: 'deadlineSlot', description: 'Raced with a deadline', parameters: z.object({}) })
+  @RateLimit(
+    new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }),
+    new ConcurrencyLimit({ maxConcurrent: 5 }),
+  )
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  @UseInterceptors(Deadline)
+  deadlineSlot(@Payload() _args: object) {
+    return longWork();
+  }
+}
+
+async function serve(): Promise<Client> {
+  runs = 0;
+  const transport = new StreamableHttpTransport();
+  @Controller('mcp')
+  class McpEndpoint extends McpHttpControllerFor(transport) {}
+  @Module({
+    imports: [McpRateLimitModule.forRoot()],
+    controllers: [McpEndpoint, Tools],
+    providers: [Deadline, Audited],
+  })
+  class AppModule {}
+  const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptor-runs');
+  apps.push(app);
+  const client = new Client({ name: 'method-interceptor-runs', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+  return client;
+}
+
+/** Calls `name`: its result, or `error <code>`. */
+function call(client: Client, name: string): Promise<Record<string, unknown> | string> {
+  return client.callTool({ name, arguments: {} }).then(
+    (result) => result as Record<string, unknown>,
+    (error: { code?: number }) => `error ${error.code}`,
+  );
+}
+
+describe('a method-level interceptor that fails the call while its handler still works', () => {
+  test.each(['deadline', 'audited', 'deadlineSlot'])(
+    '%s: the call is not given back, the limit holds',
+    async (name) => {
+      const client = await serve();
+      const answers = [];
+      for (let index = 0; index < 4; index++) answers.push(await call(client, name));
+      expect(answers.slice(0, 2)).toEqual([
+        expect.objectContaining({ isError: true }),
+        expect.objectContaining({ isError: true }),
+      ]);
+      expect(answers.slice(2)).toEqual(['error -32005', 'error -32005']);
+      expect(runs).toBe(2);
+    },
+  );
+});
