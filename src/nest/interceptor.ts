@@ -5,7 +5,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { finalize, map, tap, throwError, type Observable } from 'rxjs';
+import { defer, finalize, map, tap, throwError, type Observable } from 'rxjs';
 import { cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState, toolResultOf } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
@@ -52,6 +52,19 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const decided =
       type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
     if (decided === undefined) return next.handle();
+    // Taken up as Nest subscribes, not as it asks: an interceptor outside may drop the call in
+    // between (a race with a cached answer), and a call taken up that never runs would keep its
+    // slots until their lease.
+    return defer(() => this.follow(decided, context, type, next));
+  }
+
+  /** Follows the call, once Nest subscribes to it. */
+  private follow(
+    decided: DecidedCall,
+    context: ExecutionContext,
+    type: string,
+    next: CallHandler,
+  ): Observable<unknown> {
     const progress = (decided.progress ??= newProgress());
     // Bound twice (the app binds it as well): the outer binding follows the call.
     if (progress.following) return next.handle();
@@ -178,11 +191,15 @@ class HandlerRunsInterceptor implements NestInterceptor {
     const decided =
       type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
     if (decided === undefined) return next.handle();
-    const runs = decided.slots ?? (decided.progress ??= newProgress()).runs;
-    if (!runs.runStarted()) {
-      return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
-    }
-    return heldUntilEnded(next.handle(), runs);
+    // A run starts as Nest subscribes to it: one asked for and dropped before (a method-level race
+    // with a cached answer) never runs, and must not keep the call's slots until their lease.
+    return defer(() => {
+      const runs = decided.slots ?? (decided.progress ??= newProgress()).runs;
+      if (!runs.runStarted()) {
+        return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
+      }
+      return heldUntilEnded(next.handle(), runs);
+    });
   }
 }
 

@@ -7,6 +7,11 @@
 // down the chain before it unsubscribes the handler: the module judged the call first, saw no run
 // let go of yet and gave the charge back (refundWhen: failed), so every call ran for free
 // (a limit of 2 per minute: 4 calls admitted, 4 handlers working at once).
+//
+// An interceptor that asks for the call (or for a run of the handler) and drops it before Nest
+// subscribes to it, as a race with a cached answer does, had the call or the run counted as started
+// though it never ran: its ConcurrencyLimit slot was held until its lease (maxConcurrent 1: every
+// call after the first got -32005, the handler never having run).
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -27,7 +32,7 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-import { forkJoin, map, race, timer, type Observable } from 'rxjs';
+import { forkJoin, map, of, race, timer, type Observable } from 'rxjs';
 import { z } from 'zod';
 import {
   ConcurrencyLimit,
@@ -78,6 +83,14 @@ class Audited implements NestInterceptor {
   }
 }
 
+/** Answers from its cache when it has the answer, racing the handler. */
+@Injectable()
+class RacedWithCache implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return race(next.handle(), of({ content: [{ type: 'text', text: 'cached' }] }));
+  }
+}
+
 /** Work that takes long (a model it asks), ignoring that its caller gave up. */
 async function longWork() {
   runs++;
@@ -115,15 +128,37 @@ class Tools {
   }
 }
 
-async function serve(): Promise<Client> {
+@McpController()
+class CachedTools {
+  @Tool({ name: 'cachedSlot', description: 'Answered from a cache', parameters: z.object({}) })
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
+  @UseInterceptors(RacedWithCache)
+  cachedSlot(@Payload() _args: object) {
+    runs++;
+    return { content: [{ type: 'text', text: 'fresh' }] };
+  }
+}
+
+@McpController()
+@UseInterceptors(RacedWithCache)
+class CachedClass {
+  @Tool({ name: 'cachedByClass', description: 'Answered from a cache', parameters: z.object({}) })
+  @RateLimit(new ConcurrencyLimit({ maxConcurrent: 1 }))
+  cachedByClass(@Payload() _args: object) {
+    runs++;
+    return { content: [{ type: 'text', text: 'fresh' }] };
+  }
+}
+
+async function serve(tools: unknown = Tools): Promise<Client> {
   runs = 0;
   const transport = new StreamableHttpTransport();
   @Controller('mcp')
   class McpEndpoint extends McpHttpControllerFor(transport) {}
   @Module({
     imports: [McpRateLimitModule.forRoot()],
-    controllers: [McpEndpoint, Tools],
-    providers: [Deadline, Audited],
+    controllers: [McpEndpoint, tools as never],
+    providers: [Deadline, Audited, RacedWithCache],
   })
   class AppModule {}
   const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptor-runs');
@@ -157,4 +192,19 @@ describe('a method-level interceptor that fails the call while its handler still
       expect(runs).toBe(2);
     },
   );
+});
+
+describe('an interceptor that asks for the call or a run and drops it before it runs', () => {
+  test.each([
+    ['on the method (a run asked for)', 'cachedSlot', CachedTools],
+    ['on the class (the call asked for)', 'cachedByClass', CachedClass],
+  ])('%s: the slot comes back, the next call is answered', async (_where, name, tools) => {
+    const client = await serve(tools);
+    const answers = [];
+    for (let index = 0; index < 3; index++) answers.push(await call(client, name));
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ content: [{ type: 'text', text: 'cached' }] });
+    }
+    expect(runs).toBe(0);
+  });
 });
