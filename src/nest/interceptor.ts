@@ -183,7 +183,8 @@ function cancelledOf(context: ExecutionContext, type: string): boolean {
  * Next to the handler, after the method's own interceptors: follows each run of the handler of a
  * call with `ConcurrencyLimit` slots or a `refundWhen` (slot-hold.ts `heldUntilEnded`), so that its
  * slots stay held while a run is in flight, and a call whose run was let go of while it worked is
- * not given back. A run after one that was let go of holding slots is refused.
+ * not given back. A run after one that was let go of holding slots is refused, and so is one after
+ * the call was given back.
  */
 class HandlerRunsInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -194,7 +195,11 @@ class HandlerRunsInterceptor implements NestInterceptor {
     // A run starts as Nest subscribes to it: one asked for and dropped before (a method-level race
     // with a cached answer) never runs, and must not keep the call's slots until their lease.
     return defer(() => {
-      const runs = decided.slots ?? (decided.progress ??= newProgress()).runs;
+      const progress = (decided.progress ??= newProgress());
+      // Started by an interceptor of the method after the call's charge was given back (a retry
+      // it runs in the background once the call has answered): nobody would pay for it.
+      if (progress.refunded) return throwError(() => new HttpException(GIVEN_BACK, CONFLICT));
+      const runs = decided.slots ?? progress.runs;
       if (!runs.runStarted()) {
         return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
       }

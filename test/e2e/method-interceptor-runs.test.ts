@@ -12,11 +12,16 @@
 // subscribes to it, as a race with a cached answer does, had the call or the run counted as started
 // though it never ran: its ConcurrencyLimit slot was held until its lease (maxConcurrent 1: every
 // call after the first got -32005, the handler never having run).
+//
+// A method-level interceptor that answers a failure and tries the work again in the background
+// (a queue of retries) ran the handler after refundWhen had given the call back: a run nobody paid
+// for (a limit of 2 per minute, 4 calls: 8 runs).
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   Controller,
+  HttpException,
   Injectable,
   Module,
   RequestTimeoutException,
@@ -32,7 +37,7 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-import { forkJoin, map, of, race, timer, type Observable } from 'rxjs';
+import { catchError, forkJoin, map, of, race, throwError, timer, type Observable } from 'rxjs';
 import { z } from 'zod';
 import {
   ConcurrencyLimit,
@@ -90,6 +95,27 @@ class RacedWithCache implements NestInterceptor {
     return race(next.handle(), of({ content: [{ type: 'text', text: 'cached' }] }));
   }
 }
+
+/** Answers a failure at once and tries the work again in the background, later. */
+@Injectable()
+class RetriedLater implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(
+      catchError((error: unknown) => {
+        setTimeout(() => {
+          next.handle().subscribe({
+            error: (failure: unknown) =>
+              background.push(failure instanceof HttpException ? failure.getStatus() : 'ran'),
+          });
+        }, 10);
+        return throwError(() => error);
+      }),
+    );
+  }
+}
+
+/** How each background retry ended: the HTTP status it was refused with, or 'ran'. */
+let background: (number | string)[] = [];
 
 /** Work that takes long (a model it asks), ignoring that its caller gave up. */
 async function longWork() {
@@ -150,15 +176,28 @@ class CachedClass {
   }
 }
 
+@McpController()
+class QueuedTools {
+  @Tool({ name: 'queued', description: 'Retried in the background', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @RateLimitOptions({ refundWhen: (outcome) => outcome.failed })
+  @UseInterceptors(RetriedLater)
+  queued(@Payload() _args: object) {
+    runs++;
+    throw new Error('downstream unavailable');
+  }
+}
+
 async function serve(tools: unknown = Tools): Promise<Client> {
   runs = 0;
+  background = [];
   const transport = new StreamableHttpTransport();
   @Controller('mcp')
   class McpEndpoint extends McpHttpControllerFor(transport) {}
   @Module({
     imports: [McpRateLimitModule.forRoot()],
     controllers: [McpEndpoint, tools as never],
-    providers: [Deadline, Audited, RacedWithCache],
+    providers: [Deadline, Audited, RacedWithCache, RetriedLater],
   })
   class AppModule {}
   const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptor-runs');
@@ -206,5 +245,20 @@ describe('an interceptor that asks for the call or a run and drops it before it 
       expect(answer).toMatchObject({ content: [{ type: 'text', text: 'cached' }] });
     }
     expect(runs).toBe(0);
+  });
+});
+
+describe('a method-level interceptor that runs the handler again after the call was given back', () => {
+  test('the run is refused: no run nobody paid for', async () => {
+    const client = await serve(QueuedTools);
+    for (let index = 0; index < 4; index++) {
+      expect(await call(client, 'queued')).toMatchObject({ isError: true });
+    }
+    const deadline = Date.now() + 2_000;
+    while (background.length < 4 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(background).toEqual([409, 409, 409, 409]);
+    expect(runs).toBe(4);
   });
 });
