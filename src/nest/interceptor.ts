@@ -237,13 +237,19 @@ export function bindFollowingInterceptor(
     const { type, handler } = method;
     if (!declaresLimits(method) || !followsCalls(type, handler, defaults)) continue;
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
-    if (bound.includes(CALL_INTERCEPTOR)) continue;
+    const followed = followsRuns(type, handler, defaults) && !bound.includes(RUNS_INTERCEPTOR);
+    const runs = followed ? [RUNS_INTERCEPTOR] : [];
+    if (bound.includes(CALL_INTERCEPTOR)) {
+      // Bound for another app of the process, or another class sharing the method (a subclass),
+      // that had no runs to follow; this one may have (its refundWhen, its class's slots).
+      if (followed) Reflect.defineMetadata(NEST_INTERCEPTORS, [...bound, ...runs], handler);
+      continue;
+    }
     // The call's follow-up first among the method's own interceptors, inside every interceptor of
     // its class and of the app (Nest runs those first): it judges what the method's interceptors
     // make of the call (a retry(), a cache hit). Its runs' follow-up last, next to the handler: an
     // interceptor that gives up on the handler with an error (timeout()) must not be taken for the
     // handler's end, which would free its slots while it runs.
-    const runs = followsRuns(type, handler, defaults) ? [RUNS_INTERCEPTOR] : [];
     Reflect.defineMetadata(NEST_INTERCEPTORS, [CALL_INTERCEPTOR, ...bound, ...runs], handler);
   }
 }

@@ -16,6 +16,11 @@
 // A method-level interceptor that answers a failure and tries the work again in the background
 // (a queue of retries) ran the handler after refundWhen had given the call back: a run nobody paid
 // for (a limit of 2 per minute, 4 calls: 8 runs).
+//
+// The handlers' interceptors are metadata of the method, shared by every app of the process (and
+// every subclass): the first app to bind the call's follow-up decided for all whether the runs
+// were followed. An app whose options had none to follow (advertiseLimits) left a later one with
+// refundWhen without it, so a call its timeout() gave up on was given back while it worked.
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -37,7 +42,17 @@ import {
   StreamableHttpTransport,
   Tool,
 } from '@rekog/mcp-nest';
-import { catchError, forkJoin, map, of, race, throwError, timer, type Observable } from 'rxjs';
+import {
+  catchError,
+  forkJoin,
+  map,
+  of,
+  race,
+  throwError,
+  timeout,
+  timer,
+  type Observable,
+} from 'rxjs';
 import { z } from 'zod';
 import {
   ConcurrencyLimit,
@@ -45,6 +60,7 @@ import {
   McpRateLimitModule,
   RateLimit,
   RateLimitOptions,
+  type McpRateLimitModuleOptions,
 } from '../../src/index.js';
 import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
 
@@ -188,16 +204,38 @@ class QueuedTools {
   }
 }
 
-async function serve(tools: unknown = Tools): Promise<Client> {
+/** Gives up on the handler after 50 ms (Nest's timeout() recipe). */
+@Injectable()
+class GiveUpQuickly implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(timeout(50));
+  }
+}
+
+/** Served by two apps of one process: one advertises limits, the other gives failed calls back. */
+@McpController()
+class SharedTools {
+  @Tool({ name: 'shared', description: 'Slower than its timeout', parameters: z.object({}) })
+  @RateLimit(new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 60 }))
+  @UseInterceptors(GiveUpQuickly)
+  shared(@Payload() _args: object) {
+    return longWork();
+  }
+}
+
+async function serve(
+  tools: unknown = Tools,
+  options: McpRateLimitModuleOptions = {},
+): Promise<Client> {
   runs = 0;
   background = [];
   const transport = new StreamableHttpTransport();
   @Controller('mcp')
   class McpEndpoint extends McpHttpControllerFor(transport) {}
   @Module({
-    imports: [McpRateLimitModule.forRoot()],
+    imports: [McpRateLimitModule.forRoot(options)],
     controllers: [McpEndpoint, tools as never],
-    providers: [Deadline, Audited, RacedWithCache, RetriedLater],
+    providers: [Deadline, Audited, RacedWithCache, RetriedLater, GiveUpQuickly],
   })
   class AppModule {}
   const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptor-runs');
@@ -260,5 +298,20 @@ describe('a method-level interceptor that runs the handler again after the call 
     }
     expect(background).toEqual([409, 409, 409, 409]);
     expect(runs).toBe(4);
+  });
+});
+
+describe('handlers shared by two apps of one process, with different module options', () => {
+  test('the app with refundWhen follows the runs too: a call given up on is not given back', async () => {
+    await serve(SharedTools, { advertiseLimits: true });
+    const client = await serve(SharedTools, { refundWhen: (outcome) => outcome.failed });
+    const answers = [];
+    for (let index = 0; index < 3; index++) answers.push(await call(client, 'shared'));
+    expect(answers.slice(0, 2)).toEqual([
+      expect.objectContaining({ isError: true }),
+      expect.objectContaining({ isError: true }),
+    ]);
+    expect(answers[2]).toBe('error -32005');
+    expect(runs).toBe(2);
   });
 });
