@@ -92,8 +92,11 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       tap({
         error: (error: unknown) => {
           if (progress.judged) return;
-          progress.judged = true;
           progress.refunded = this.ended(decided, { failed: true, error }, context, type);
+          // A failed try that was not given back may be tried again by an interceptor outside (a
+          // class-level retry()): the call's answer is then that try's, judged in its turn (its
+          // input_required requestState recorded), unless a run may still be working.
+          progress.judged = progress.refunded || mayStillWork(decided);
         },
       }),
       finalize(() => {
@@ -147,7 +150,7 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     // A run of the handler was let go of before it answered (a method-level timeout()), or still
     // works (a method-level interceptor failed the call beside it): its work may go on, so the
     // call is not given back.
-    if ((decided.slots ?? decided.progress?.runs)?.mayStillWork === true) return false;
+    if (mayStillWork(decided)) return false;
     const { charged } = charge;
     const outcome: CallOutcome = {
       handler: plan.owner,
@@ -206,6 +209,11 @@ class HandlerRunsInterceptor implements NestInterceptor {
       return heldUntilEnded(next.handle(), runs);
     });
   }
+}
+
+/** Whether a run of the call's handler may still be working (see `HandlerRuns.mayStillWork`). */
+function mayStillWork(decided: DecidedCall): boolean {
+  return (decided.slots ?? decided.progress?.runs)?.mayStillWork === true;
 }
 
 function newProgress(): CallProgress {
