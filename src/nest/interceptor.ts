@@ -5,7 +5,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { finalize, map, tap, throwError, type Observable } from 'rxjs';
+import { defer, finalize, map, tap, throwError, type Observable } from 'rxjs';
 import { cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState, toolResultOf } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
@@ -52,6 +52,19 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const decided =
       type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
     if (decided === undefined) return next.handle();
+    // Taken up as Nest subscribes, not as it asks: an interceptor outside may drop the call in
+    // between (a race with a cached answer), and a call taken up that never runs would keep its
+    // slots until their lease.
+    return defer(() => this.follow(decided, context, type, next));
+  }
+
+  /** Follows the call, once Nest subscribes to it. */
+  private follow(
+    decided: DecidedCall,
+    context: ExecutionContext,
+    type: string,
+    next: CallHandler,
+  ): Observable<unknown> {
     const progress = (decided.progress ??= newProgress());
     // Bound twice (the app binds it as well): the outer binding follows the call.
     if (progress.following) return next.handle();
@@ -79,8 +92,11 @@ export class McpRateLimitInterceptor implements NestInterceptor {
       tap({
         error: (error: unknown) => {
           if (progress.judged) return;
-          progress.judged = true;
           progress.refunded = this.ended(decided, { failed: true, error }, context, type);
+          // A failed try that was not given back may be tried again by an interceptor outside (a
+          // class-level retry()): the call's answer is then that try's, judged in its turn (its
+          // input_required requestState recorded), unless a run may still be working.
+          progress.judged = progress.refunded || mayStillWork(decided);
         },
       }),
       finalize(() => {
@@ -131,9 +147,10 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     const { followUp, plan, charge } = decided;
     if (charge === undefined || plan.refundWhen === undefined) return false;
     if (cancelledOf(context, type)) return false;
-    // A run of the handler was let go of before it answered (a method-level timeout()): its work
-    // may go on, so the call is not given back.
-    if ((decided.slots ?? decided.progress?.runs)?.wasLetGo === true) return false;
+    // A run of the handler was let go of before it answered (a method-level timeout()), or still
+    // works (a method-level interceptor failed the call beside it): its work may go on, so the
+    // call is not given back.
+    if (mayStillWork(decided)) return false;
     const { charged } = charge;
     const outcome: CallOutcome = {
       handler: plan.owner,
@@ -169,7 +186,8 @@ function cancelledOf(context: ExecutionContext, type: string): boolean {
  * Next to the handler, after the method's own interceptors: follows each run of the handler of a
  * call with `ConcurrencyLimit` slots or a `refundWhen` (slot-hold.ts `heldUntilEnded`), so that its
  * slots stay held while a run is in flight, and a call whose run was let go of while it worked is
- * not given back. A run after one that was let go of holding slots is refused.
+ * not given back. A run after one that was let go of holding slots is refused, and so is one after
+ * the call was given back.
  */
 class HandlerRunsInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -177,12 +195,25 @@ class HandlerRunsInterceptor implements NestInterceptor {
     const decided =
       type === 'rpc' || type === 'http' ? decidedCall(callKeyOf(context, type)) : undefined;
     if (decided === undefined) return next.handle();
-    const runs = decided.slots ?? (decided.progress ??= newProgress()).runs;
-    if (!runs.runStarted()) {
-      return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
-    }
-    return heldUntilEnded(next.handle(), runs);
+    // A run starts as Nest subscribes to it: one asked for and dropped before (a method-level race
+    // with a cached answer) never runs, and must not keep the call's slots until their lease.
+    return defer(() => {
+      const progress = (decided.progress ??= newProgress());
+      // Started by an interceptor of the method after the call's charge was given back (a retry
+      // it runs in the background once the call has answered): nobody would pay for it.
+      if (progress.refunded) return throwError(() => new HttpException(GIVEN_BACK, CONFLICT));
+      const runs = decided.slots ?? progress.runs;
+      if (!runs.runStarted()) {
+        return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
+      }
+      return heldUntilEnded(next.handle(), runs);
+    });
   }
+}
+
+/** Whether a run of the call's handler may still be working (see `HandlerRuns.mayStillWork`). */
+function mayStillWork(decided: DecidedCall): boolean {
+  return (decided.slots ?? decided.progress?.runs)?.mayStillWork === true;
 }
 
 function newProgress(): CallProgress {
@@ -214,13 +245,19 @@ export function bindFollowingInterceptor(
     const { type, handler } = method;
     if (!declaresLimits(method) || !followsCalls(type, handler, defaults)) continue;
     const bound = (Reflect.getMetadata(NEST_INTERCEPTORS, handler) as unknown[] | undefined) ?? [];
-    if (bound.includes(CALL_INTERCEPTOR)) continue;
+    const followed = followsRuns(type, handler, defaults) && !bound.includes(RUNS_INTERCEPTOR);
+    const runs = followed ? [RUNS_INTERCEPTOR] : [];
+    if (bound.includes(CALL_INTERCEPTOR)) {
+      // Bound for another app of the process, or another class sharing the method (a subclass),
+      // that had no runs to follow; this one may have (its refundWhen, its class's slots).
+      if (followed) Reflect.defineMetadata(NEST_INTERCEPTORS, [...bound, ...runs], handler);
+      continue;
+    }
     // The call's follow-up first among the method's own interceptors, inside every interceptor of
     // its class and of the app (Nest runs those first): it judges what the method's interceptors
     // make of the call (a retry(), a cache hit). Its runs' follow-up last, next to the handler: an
     // interceptor that gives up on the handler with an error (timeout()) must not be taken for the
     // handler's end, which would free its slots while it runs.
-    const runs = followsRuns(type, handler, defaults) ? [RUNS_INTERCEPTOR] : [];
     Reflect.defineMetadata(NEST_INTERCEPTORS, [CALL_INTERCEPTOR, ...bound, ...runs], handler);
   }
 }

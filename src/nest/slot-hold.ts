@@ -13,31 +13,54 @@ interface NodeResponse {
 /**
  * The runs of a call's handler, as the module's interceptor next to the handler follows them
  * (heldUntilEnded). Nest may run a handler more than once for one call (an interceptor of the
- * method that retries it) and may stop listening to a run that goes on (one that gives up on it).
+ * method that retries it, or runs it beside something else) and may stop listening to a run that
+ * goes on (one that gives up on it).
  */
 export interface HandlerRuns {
   /** A run of the handler starts; false refuses it (it does not run). */
   runStarted(): boolean;
+  /** The run answered (its first value), failed or completed, or was let go of; once per run. */
+  runSettled(): void;
   /** The run ended: answered, failed or completed, or followed for as long as it is followed. */
   runEnded(): void;
   /** Nest stopped listening to a run before it answered; it may still be running. */
   letGo(): void;
-  /** Whether a run was let go of before it answered: its work may go on. */
-  readonly wasLetGo: boolean;
+  /**
+   * Whether the handler may still be working for the call: a run was let go of before it
+   * answered, or one has neither answered nor ended yet (an interceptor of the method that fails
+   * the call beside a working handler, as a race with a deadline of its own does, sends its error
+   * on before it lets go of the handler).
+   */
+  readonly mayStillWork: boolean;
   /** How long a run let go of is followed to its end (0: not at all). */
   readonly followLetGoMs: number;
 }
 
 /**
- * The runs of a handler without `ConcurrencyLimit`s: only whether one was let go of, so that a
- * call whose handler may still be working is not given back (`refundWhen`).
+ * The runs of a handler without `ConcurrencyLimit`s: only whether one may still be working, so
+ * that a call whose handler may still be working is not given back (`refundWhen`).
  */
 export class PlainRuns implements HandlerRuns {
+  /** A run was let go of before it answered (see heldUntilEnded). */
   wasLetGo = false;
-  readonly followLetGoMs = 0;
+  /** Runs started that have not answered, failed, completed nor been let go of. */
+  private unsettled = 0;
+
+  get mayStillWork(): boolean {
+    return this.wasLetGo || this.unsettled > 0;
+  }
+
+  get followLetGoMs(): number {
+    return 0;
+  }
 
   runStarted(): boolean {
+    this.unsettled++;
     return true;
+  }
+
+  runSettled(): void {
+    this.unsettled--;
   }
 
   runEnded(): void {}
@@ -67,7 +90,7 @@ export class PlainRuns implements HandlerRuns {
  * A call with no HTTP response (STDIO, or an adapter whose response we cannot find) frees its slots
  * only through the interceptors, as it ends.
  */
-export class SlotHold implements HandlerRuns {
+export class SlotHold extends PlainRuns {
   /** The module's interceptor has taken the call up. */
   private callStarted = false;
   /** Until the call ended, or it is known it never runs. */
@@ -76,8 +99,6 @@ export class SlotHold implements HandlerRuns {
   private runs = 0;
   private responseOpen = false;
   private released = false;
-  /** A run of the handler was let go of before it answered (see heldUntilEnded). */
-  wasLetGo = false;
 
   /**
    * `response` is the call's Node response, if any; `waitsForResponse` whether the slots stay
@@ -91,6 +112,7 @@ export class SlotHold implements HandlerRuns {
     response: NodeResponse | undefined,
     private readonly waitsForResponse: boolean,
   ) {
+    super();
     if (response === undefined) return;
     if (response.closed === true) {
       // The client left while the call was being decided.
@@ -117,26 +139,22 @@ export class SlotHold implements HandlerRuns {
    * interceptor that retries it (`timeout()` then `retry()`) would run it again beside itself, two
    * handlers on one slot.
    */
-  runStarted(): boolean {
+  override runStarted(): boolean {
     if (!this.callOpen || this.wasLetGo) return false;
     this.runs++;
-    return true;
+    return super.runStarted();
   }
 
-  runEnded(): void {
+  override runEnded(): void {
     this.runs--;
     this.releaseWhenDone();
-  }
-
-  letGo(): void {
-    this.wasLetGo = true;
   }
 
   /**
    * The longest lease of the call's slots: past it, the store has freed them, so there is no
    * handler left to wait for.
    */
-  get followLetGoMs(): number {
+  override get followLetGoMs(): number {
     let longest = 0;
     for (const { limiter } of this.decision.results) {
       if (holdsSlots(limiter)) {
@@ -198,15 +216,23 @@ export function heldUntilEnded<T>(handled: Observable<T>, runs: HandlerRuns): Ob
     // notifications) must not take it for a handler let go of, and keep a timer per failed call.
     let finished = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      runs.runSettled();
+    };
     const end = () => {
       if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
+      settle();
       runs.runEnded();
     };
     const inner: Subscription = handled.subscribe({
       next(value) {
         answered = true;
+        settle();
         if (!letGo) return subscriber.next(value);
         inner.unsubscribe(); // a late answer, to no one: the handler ended
         end();
@@ -230,6 +256,7 @@ export function heldUntilEnded<T>(handled: Observable<T>, runs: HandlerRuns): Ob
       // Let go of before it answered: it may still be running.
       letGo = true;
       runs.letGo();
+      settle();
       const followMs = runs.followLetGoMs;
       if (followMs === 0) {
         inner.unsubscribe();

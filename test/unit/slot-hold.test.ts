@@ -7,7 +7,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { Observable, Subject } from 'rxjs';
 import { ConcurrencyLimit } from '../../src/core/limits.js';
 import type { RateLimitDecision } from '../../src/core/engine.js';
-import { heldUntilEnded, nodeResponseOf, SlotHold } from '../../src/nest/slot-hold.js';
+import { heldUntilEnded, nodeResponseOf, PlainRuns, SlotHold } from '../../src/nest/slot-hold.js';
 
 /** A decision counting its releases. */
 function decision(): RateLimitDecision & { releases: number } {
@@ -249,5 +249,31 @@ describe('heldUntilEnded: a handler let go of before it answered', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe('HandlerRuns.mayStillWork: whether a call may be given back (refundWhen)', () => {
+  it('is true while a run has neither answered, failed, completed nor been let go of', () => {
+    const runs = new PlainRuns();
+    const working = new Subject<string>();
+    expect(runs.runStarted()).toBe(true);
+    heldUntilEnded(working, runs).subscribe({ error: () => undefined });
+    expect(runs.mayStillWork).toBe(true); // an interceptor beside it may fail the call now
+    working.next('answer');
+    expect(runs.mayStillWork).toBe(false);
+    const failing = new Subject<string>();
+    runs.runStarted();
+    heldUntilEnded(failing, runs).subscribe({ error: () => undefined });
+    failing.error(new Error('down'));
+    expect(runs.mayStillWork).toBe(false);
+  });
+
+  it('stays true once a run was let go of before it answered', () => {
+    const runs = new PlainRuns();
+    runs.runStarted();
+    heldUntilEnded(new Subject<string>(), runs)
+      .subscribe(() => undefined)
+      .unsubscribe();
+    expect(runs.mayStillWork).toBe(true);
   });
 });
