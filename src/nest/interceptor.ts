@@ -5,7 +5,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { defer, finalize, map, tap, throwError, type Observable } from 'rxjs';
+import { defer, finalize, map, Observable, tap } from 'rxjs';
 import { cancelledByClient } from '../mcp/call.js';
 import { issuedRequestState, toolResultOf } from '../mcp/continuations.js';
 import { withQuota } from './advertised-limits.js';
@@ -69,12 +69,12 @@ export class McpRateLimitInterceptor implements NestInterceptor {
     // Bound twice (the app binds it as well): the outer binding follows the call.
     if (progress.following) return next.handle();
     // Tried again by an interceptor outside this one, after its charge was given back.
-    if (progress.refunded) return throwError(() => new HttpException(GIVEN_BACK, CONFLICT));
+    if (progress.refunded) return refusal(GIVEN_BACK, CONFLICT);
     const slots = decided.slots;
     // Its client left before it ran, or an earlier try ended: its slots were freed, it must not run
     // without them.
     if (slots !== undefined && !slots.started()) {
-      return throwError(() => new HttpException(CLIENT_LEFT, CLIENT_LEFT_STATUS));
+      return refusal(CLIENT_LEFT, CLIENT_LEFT_STATUS);
     }
     progress.following = true;
     // With `advertiseLimits`, an admitted tool call's result tells the caller its quota; not a
@@ -201,10 +201,10 @@ class HandlerRunsInterceptor implements NestInterceptor {
       const progress = (decided.progress ??= newProgress());
       // Started by an interceptor of the method after the call's charge was given back (a retry
       // it runs in the background once the call has answered): nobody would pay for it.
-      if (progress.refunded) return throwError(() => new HttpException(GIVEN_BACK, CONFLICT));
+      if (progress.refunded) return refusal(GIVEN_BACK, CONFLICT);
       const runs = decided.slots ?? progress.runs;
       if (!runs.runStarted()) {
-        return throwError(() => new HttpException(STILL_RUNNING, CONFLICT));
+        return refusal(STILL_RUNNING, CONFLICT);
       }
       return heldUntilEnded(next.handle(), runs);
     });
@@ -214,6 +214,18 @@ class HandlerRunsInterceptor implements NestInterceptor {
 /** Whether a run of the call's handler may still be working (see `HandlerRuns.mayStillWork`). */
 function mayStillWork(decided: DecidedCall): boolean {
   return (decided.slots ?? decided.progress?.runs)?.mayStillWork === true;
+}
+
+/**
+ * A try the module does not let run, failing on a later turn of the event loop: an interceptor of
+ * the app that retries without end (`retry()`) meets it again and again, and refused at once it
+ * would do so within one turn, holding the event loop: the whole server would stop answering.
+ */
+function refusal(message: string, status: number): Observable<never> {
+  return new Observable<never>((subscriber) => {
+    const later = setImmediate(() => subscriber.error(new HttpException(message, status)));
+    return () => clearImmediate(later);
+  });
 }
 
 function newProgress(): CallProgress {
