@@ -2,6 +2,7 @@ import { isStateOf } from '../algorithms/index.js';
 import { MAX_TTL_MS, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
+import { cacheAccess, type CacheAccess } from './cache-tiers.js';
 import {
   StoreKeyError,
   StoreTimeoutError,
@@ -86,10 +87,14 @@ const SHARED_BY_CACHE = new WeakMap<
  *
  * Failures are detected, not swallowed: cache-manager and Keyv report errors as events and return
  * `undefined`; this store listens for them and rejects the evaluation, so the outage policy applies.
+ * Those Keyv reports as a mere miss or `false` (see `cacheAccess`) are found by reading and writing
+ * its stores directly.
  */
 export class CacheManagerStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly operationTimeoutMs: number;
+  /** Reads and writes that fail where the cache's own would report a failure as a miss. */
+  private readonly access: CacheAccess;
   /** When the cache last answered a call of this store (monotonic ms). */
   private lastAnswerMs = -Infinity;
   /** The last promise of each key's queue of evaluations, shared by every store on this cache. */
@@ -105,6 +110,7 @@ export class CacheManagerStore implements RateLimitStore {
   ) {
     this.clock = options.clock ?? monotonicClock;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
+    this.access = cacheAccess(cache);
     // Two stores over one cache (two modules each making their own) must not race each other.
     let shared = SHARED_BY_CACHE.get(cache);
     if (shared === undefined) {
@@ -214,7 +220,7 @@ export class CacheManagerStore implements RateLimitStore {
       }
       const errorsBefore = this.errorCount;
       const states = await this.guarded(
-        Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
+        Promise.all(checks.map((check) => this.access.get(check.key))),
         deadline,
       );
       this.throwIfErrored(errorsBefore);
@@ -263,7 +269,7 @@ export class CacheManagerStore implements RateLimitStore {
     const errorsBefore = this.errorCount;
     await Promise.all(
       entries.map(([key, { state, ttlMs }]) =>
-        this.cache.set(key, state, Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(ttlMs)))),
+        this.access.set(key, state, Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(ttlMs)))),
       ),
     );
     this.throwIfErrored(errorsBefore);

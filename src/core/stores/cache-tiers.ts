@@ -1,0 +1,68 @@
+import { StoreUnavailableError } from './store.js';
+
+/** The part of a Keyv store (one tier of a cache-manager `Cache`) read and written directly. */
+interface KeyvTier {
+  /** Like `get`, but a failed read of the storage adapter rejects instead of answering a miss. */
+  getRaw(key: string): Promise<{ readonly value?: unknown } | undefined | null>;
+  /** Answers `false` when the adapter refused the write (Keyv catches the error). */
+  set(key: string, value: unknown, ttl?: number): Promise<unknown>;
+}
+
+/** How the CacheManagerStore reads and writes one state. */
+export interface CacheAccess {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown, ttlMs: number): Promise<void>;
+}
+
+/**
+ * Reads and writes that tell a failure from a miss. Keyv's `get` catches a failed read of its
+ * storage adapter and answers a miss without an 'error' event, and with `emitErrors: false` its
+ * `set` answers `false` for a refused write, silently too; cache-manager passes on neither. Taken
+ * at their word, a failed read was a fresh allowance (and its call wrote a fresh state over the
+ * used-up one), a refused write an admission that counted nothing, and no outage policy was told.
+ * So over Keyv stores the tiers are read and written here, as cache-manager would (the first tier
+ * that holds the key answers; every tier takes the write), except that a tier that failed fails
+ * the call: a miss in the next tier after it is doubt, not an empty count. Any other cache is
+ * used through its own `get` and `set`.
+ */
+export function cacheAccess(cache: {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown, ttl?: number): Promise<unknown>;
+  readonly stores?: readonly unknown[];
+}): CacheAccess {
+  const stores = cache.stores;
+  if (!Array.isArray(stores) || stores.length === 0 || !stores.every(isKeyvTier)) {
+    return {
+      get: (key) => cache.get(key),
+      set: async (key, value, ttlMs) => {
+        await cache.set(key, value, ttlMs);
+      },
+    };
+  }
+  const tiers = stores as readonly KeyvTier[];
+  return {
+    async get(key) {
+      for (const tier of tiers) {
+        const raw = await tier.getRaw(key);
+        if (raw !== undefined && raw !== null && raw.value !== undefined) return raw.value;
+      }
+      return undefined;
+    },
+    async set(key, value, ttlMs) {
+      const answers = await Promise.all(tiers.map((tier) => tier.set(key, value, ttlMs)));
+      if (answers.includes(false)) {
+        throw new StoreUnavailableError(`cache-manager store: the cache did not store ${key}`);
+      }
+    },
+  };
+}
+
+function isKeyvTier(store: unknown): store is KeyvTier {
+  const candidate = store as Partial<KeyvTier> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.getRaw === 'function' &&
+    typeof candidate.set === 'function'
+  );
+}
