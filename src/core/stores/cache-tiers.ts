@@ -22,8 +22,10 @@ export interface CacheAccess {
  * used-up one), a refused write an admission that counted nothing, and no outage policy was told.
  * So over Keyv stores the tiers are read and written here, as cache-manager would (the first tier
  * that holds the key answers; every tier takes the write), except that a tier that failed fails
- * the call: a miss in the next tier after it is doubt, not an empty count. Any other cache is
- * used through its own `get` and `set`.
+ * the call: a miss in the next tier after it is doubt, not an empty count. A cache made with
+ * `nonBlocking: true` is read and written the same way: its own `set` answers before the stores
+ * have the write, and the next call of the subject, let in at once, would decide on the state from
+ * before it. Any other cache is used through its own `get` and `set`.
  */
 export function cacheAccess(cache: {
   get(key: string): Promise<unknown>;
