@@ -2,7 +2,7 @@ import { isStateOf } from '../algorithms/index.js';
 import { MAX_TTL_MS, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
-import { cacheAccess, type CacheAccess } from './cache-tiers.js';
+import { backendOf, cacheAccess, type CacheAccess } from './cache-tiers.js';
 import {
   StoreKeyError,
   StoreTimeoutError,
@@ -70,11 +70,12 @@ function isInProcessMap(store: unknown): boolean {
 }
 
 /**
- * What every store over one cache object shares, whichever store made it: the key queues, and the
- * keys whose write timed out but may still land (see `doubt`).
+ * What every store over one cache backend shares (see `backendOf`), whichever store made it and
+ * through whichever cache object: the key queues, and the keys whose write timed out but may still
+ * land (see `doubt`).
  */
 const SHARED_BY_CACHE = new WeakMap<
-  CacheLike,
+  object,
   { readonly tails: Map<string, Promise<void>>; readonly inDoubt: Set<string> }
 >();
 
@@ -112,9 +113,10 @@ export class CacheManagerStore implements RateLimitStore {
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
     this.access = cacheAccess(cache);
     // Two stores over one cache (two modules each making their own) must not race each other.
-    let shared = SHARED_BY_CACHE.get(cache);
+    const backend = backendOf(cache);
+    let shared = SHARED_BY_CACHE.get(backend);
     if (shared === undefined) {
-      SHARED_BY_CACHE.set(cache, (shared = { tails: new Map(), inDoubt: new Set() }));
+      SHARED_BY_CACHE.set(backend, (shared = { tails: new Map(), inDoubt: new Set() }));
     }
     this.tails = shared.tails;
     this.inDoubt = shared.inDoubt;

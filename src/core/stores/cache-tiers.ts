@@ -68,3 +68,17 @@ function isKeyvTier(store: unknown): store is KeyvTier {
     typeof candidate.set === 'function'
   );
 }
+
+/**
+ * The object that holds a cache's entries, as far as can be told: the storage adapter of its first
+ * Keyv store, else that store, else the cache. Two caches made over one Keyv store, or two Keyv
+ * stores over one adapter, hold the same keys, so their calls of one subject must queue behind
+ * each other as the calls through one cache do.
+ */
+export function backendOf(cache: object): object {
+  const stores = (cache as { readonly stores?: unknown }).stores;
+  const first: unknown = Array.isArray(stores) ? stores[0] : undefined;
+  if (typeof first !== 'object' || first === null) return cache;
+  const adapter = (first as { readonly store?: unknown }).store;
+  return typeof adapter === 'object' && adapter !== null ? adapter : first;
+}
