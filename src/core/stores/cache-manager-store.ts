@@ -105,10 +105,7 @@ export class CacheManagerStore implements RateLimitStore {
   private errorCount = 0;
   private lastError: unknown;
 
-  constructor(
-    private readonly cache: CacheLike,
-    options: CacheManagerStoreOptions = {},
-  ) {
+  constructor(cache: CacheLike, options: CacheManagerStoreOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
     this.access = cacheAccess(cache);
@@ -185,8 +182,7 @@ export class CacheManagerStore implements RateLimitStore {
   }
 
   async reset(keys: readonly string[]): Promise<void> {
-    const cache = this.cache;
-    const del = cache.del;
+    const del = this.access.del;
     if (del === undefined) {
       throw new RateLimitConfigError('CacheManagerStore: reset needs a cache with del(key)');
     }
@@ -194,7 +190,7 @@ export class CacheManagerStore implements RateLimitStore {
     const deadline = new Deadline(this.operationTimeoutMs);
     try {
       const errorsBefore = this.errorCount;
-      await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))), deadline);
+      await this.guarded(Promise.all(keys.map((key) => del(key))), deadline);
       this.throwIfErrored(errorsBefore);
     } finally {
       release();

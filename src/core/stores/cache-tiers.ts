@@ -6,12 +6,15 @@ interface KeyvTier {
   getRaw(key: string): Promise<{ readonly value?: unknown } | undefined | null>;
   /** Answers `false` when the adapter refused the write (Keyv catches the error). */
   set(key: string, value: unknown, ttl?: number): Promise<unknown>;
+  delete(key: string): Promise<unknown>;
 }
 
 /** How the CacheManagerStore reads and writes one state. */
 export interface CacheAccess {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
+  /** Undefined for a cache without `del`, which cannot reset. */
+  readonly del: ((key: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -23,22 +26,31 @@ export interface CacheAccess {
  * So over Keyv stores the tiers are read and written here, as cache-manager would (the first tier
  * that holds the key answers; every tier takes the write), except that a tier that failed fails
  * the call: a miss in the next tier after it is doubt, not an empty count. A cache made with
- * `nonBlocking: true` is read and written the same way: its own `set` answers before the stores
- * have the write, and the next call of the subject, let in at once, would decide on the state from
- * before it. Any other cache is used through its own `get` and `set`.
+ * `nonBlocking: true` is read and written the same way: its own `set` and `del` answer before the
+ * stores have acted, and the next call of the subject, let in at once, would decide on the state
+ * from before (a delete landing after that call's write erases its admission). Any other cache is
+ * used through its own `get`, `set` and `del`.
  */
 export function cacheAccess(cache: {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown, ttl?: number): Promise<unknown>;
+  del?(key: string): Promise<unknown>;
   readonly stores?: readonly unknown[];
 }): CacheAccess {
   const stores = cache.stores;
   if (!Array.isArray(stores) || stores.length === 0 || !stores.every(isKeyvTier)) {
+    const del = cache.del;
     return {
       get: (key) => cache.get(key),
       set: async (key, value, ttlMs) => {
         await cache.set(key, value, ttlMs);
       },
+      del:
+        del === undefined
+          ? undefined
+          : async (key) => {
+              await del.call(cache, key);
+            },
     };
   }
   const tiers = stores as readonly KeyvTier[];
@@ -56,6 +68,11 @@ export function cacheAccess(cache: {
         throw new StoreUnavailableError(`cache-manager store: the cache did not store ${key}`);
       }
     },
+    // Keyv answers false both for a key it did not have and for a failed delete (which it reports
+    // as an 'error' event): only the event tells them apart.
+    del: async (key) => {
+      await Promise.all(tiers.map((tier) => tier.delete(key)));
+    },
   };
 }
 
@@ -65,7 +82,8 @@ function isKeyvTier(store: unknown): store is KeyvTier {
     typeof candidate === 'object' &&
     candidate !== null &&
     typeof candidate.getRaw === 'function' &&
-    typeof candidate.set === 'function'
+    typeof candidate.set === 'function' &&
+    typeof candidate.delete === 'function'
   );
 }
 
