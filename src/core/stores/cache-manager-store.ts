@@ -105,7 +105,14 @@ export class CacheManagerStore implements RateLimitStore {
   private errorCount = 0;
   private lastError: unknown;
 
+  /**
+   * Whether the cache keeps its entries in this process (see `isInProcessCache`): a store over it
+   * shares nothing with other instances, and over an LRU a client's own calls evict its state.
+   */
+  readonly inProcess: boolean;
+
   constructor(cache: CacheLike, options: CacheManagerStoreOptions = {}) {
+    this.inProcess = isInProcessCache(cache);
     this.clock = options.clock ?? monotonicClock;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
     this.access = cacheAccess(cache);
