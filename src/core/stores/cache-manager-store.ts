@@ -2,7 +2,7 @@ import { isStateOf } from '../algorithms/index.js';
 import { MAX_TTL_MS, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
-import { backendOf, cacheAccess, type CacheAccess } from './cache-tiers.js';
+import { backendOf, cacheAccess, isInProcessCache, type CacheAccess } from './cache-tiers.js';
 import {
   StoreKeyError,
   StoreTimeoutError,
@@ -37,37 +37,7 @@ export interface CacheManagerStoreOptions {
   readonly operationTimeoutMs?: number;
 }
 
-/**
- * Whether every store of a cache-manager `Cache` keeps its entries in this process: Keyv's default
- * Map (`CacheModule.register()`), or cacheable's `CacheableMemory` / `KeyvCacheableMemory` (the
- * in-memory store of Nest's caching docs, often with an `lruSize`). Such a cache shares nothing with
- * other instances; a Map keeps expired state of every subject ever seen until it is read again, and
- * an LRU evicts the oldest entries, so a client calling under many other subjects would evict its
- * own exhausted counter and get a fresh quota. The MemoryStore counts the same, atomically, drops
- * expired state and never evicts live state.
- */
-export function isInProcessCache(cache: CacheLike): boolean {
-  const stores = (cache as { readonly stores?: unknown }).stores;
-  return (
-    Array.isArray(stores) &&
-    stores.length > 0 &&
-    stores.every((keyv) => isInProcessMap((keyv as { readonly store?: unknown } | null)?.store))
-  );
-}
-
-/** cacheable's in-memory stores, known by class name: the app's copy of cacheable is not ours. */
-const IN_PROCESS_STORE_CLASSES = new Set(['CacheableMemory', 'KeyvCacheableMemory']);
-
-function isInProcessMap(store: unknown): boolean {
-  if (store instanceof Map) return true;
-  for (let type = store; typeof type === 'object' && type !== null;) {
-    type = Object.getPrototypeOf(type) as unknown;
-    const name = (type as { readonly constructor?: { readonly name?: unknown } } | null)
-      ?.constructor?.name;
-    if (typeof name === 'string' && IN_PROCESS_STORE_CLASSES.has(name)) return true;
-  }
-  return false;
-}
+export { isInProcessCache } from './cache-tiers.js';
 
 /**
  * What every store over one cache backend shares (see `backendOf`), whichever store made it and

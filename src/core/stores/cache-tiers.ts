@@ -54,9 +54,10 @@ export function cacheAccess(cache: {
     };
   }
   const tiers = stores as readonly KeyvTier[];
+  const readTiers = sharedTiers(tiers);
   return {
     async get(key) {
-      for (const tier of tiers) {
+      for (const tier of readTiers) {
         const raw = await tier.getRaw(key);
         if (raw !== undefined && raw !== null && raw.value !== undefined) return raw.value;
       }
@@ -76,6 +77,17 @@ export function cacheAccess(cache: {
   };
 }
 
+/**
+ * The tiers a state is read from: the shared ones, when the cache has an in-process tier in front
+ * of them (cache-manager's two-tier setup). That tier holds what this instance last wrote, not the
+ * count of every instance: read first, it had each instance count alone and write its own count
+ * over the others'. It still takes every write, as cache-manager's own `set` would.
+ */
+function sharedTiers<T>(tiers: readonly T[]): readonly T[] {
+  const shared = tiers.filter((tier) => !isInProcessTier(tier));
+  return shared.length === 0 ? tiers : shared;
+}
+
 function isKeyvTier(store: unknown): store is KeyvTier {
   const candidate = store as Partial<KeyvTier> | null;
   return (
@@ -89,14 +101,47 @@ function isKeyvTier(store: unknown): store is KeyvTier {
 
 /**
  * The object that holds a cache's entries, as far as can be told: the storage adapter of its first
- * Keyv store, else that store, else the cache. Two caches made over one Keyv store, or two Keyv
+ * Keyv store that is read (see `sharedTiers`), else that store, else the cache. Two caches made over one Keyv store, or two Keyv
  * stores over one adapter, hold the same keys, so their calls of one subject must queue behind
  * each other as the calls through one cache do.
  */
 export function backendOf(cache: object): object {
   const stores = (cache as { readonly stores?: unknown }).stores;
-  const first: unknown = Array.isArray(stores) ? stores[0] : undefined;
+  const first: unknown = Array.isArray(stores) ? sharedTiers(stores)[0] : undefined;
   if (typeof first !== 'object' || first === null) return cache;
   const adapter = (first as { readonly store?: unknown }).store;
   return typeof adapter === 'object' && adapter !== null ? adapter : first;
+}
+
+/**
+ * Whether every store of a cache-manager `Cache` keeps its entries in this process: Keyv's default
+ * Map (`CacheModule.register()`), or cacheable's `CacheableMemory` / `KeyvCacheableMemory` (the
+ * in-memory store of Nest's caching docs, often with an `lruSize`). Such a cache shares nothing with
+ * other instances; a Map keeps expired state of every subject ever seen until it is read again, and
+ * an LRU evicts the oldest entries, so a client calling under many other subjects would evict its
+ * own exhausted counter and get a fresh quota. The MemoryStore counts the same, atomically, drops
+ * expired state and never evicts live state.
+ */
+export function isInProcessCache(cache: object): boolean {
+  const stores = (cache as { readonly stores?: unknown }).stores;
+  return Array.isArray(stores) && stores.length > 0 && stores.every(isInProcessTier);
+}
+
+/** cacheable's in-memory stores, known by class name: the app's copy of cacheable is not ours. */
+const IN_PROCESS_STORE_CLASSES = new Set(['CacheableMemory', 'KeyvCacheableMemory']);
+
+/** Whether a Keyv store keeps its entries in this process (see `isInProcessCache`). */
+function isInProcessTier(keyv: unknown): boolean {
+  return isInProcessMap((keyv as { readonly store?: unknown } | null)?.store);
+}
+
+function isInProcessMap(store: unknown): boolean {
+  if (store instanceof Map) return true;
+  for (let type = store; typeof type === 'object' && type !== null;) {
+    type = Object.getPrototypeOf(type) as unknown;
+    const name = (type as { readonly constructor?: { readonly name?: unknown } } | null)
+      ?.constructor?.name;
+    if (typeof name === 'string' && IN_PROCESS_STORE_CLASSES.has(name)) return true;
+  }
+  return false;
 }
