@@ -44,10 +44,17 @@ export { isInProcessCache } from './cache-tiers.js';
  * through whichever cache object: the key queues, and the keys whose write timed out but may still
  * land (see `doubt`).
  */
-const SHARED_BY_CACHE = new WeakMap<
-  object,
-  { readonly tails: Map<string, Promise<void>>; readonly inDoubt: Set<string> }
->();
+const SHARED_BY_CACHE = new WeakMap<object, SharedByCache>();
+
+interface SharedByCache {
+  readonly tails: Map<string, Promise<void>>;
+  readonly inDoubt: Set<string>;
+  /**
+   * When the cache last answered a call of any of these stores (monotonic ms): a call queued
+   * behind another store's calls waits while the cache answers those.
+   */
+  lastAnswerMs: number;
+}
 
 /**
  * Limit state in any cache-manager `Cache` (Keyv stores: in-memory, SQLite, Mongo, Memcache...).
@@ -66,11 +73,10 @@ export class CacheManagerStore implements RateLimitStore {
   private readonly operationTimeoutMs: number;
   /** Reads and writes that fail where the cache's own would report a failure as a miss. */
   private readonly access: CacheAccess;
-  /** When the cache last answered a call of this store (monotonic ms). */
-  private lastAnswerMs = -Infinity;
   /** The last promise of each key's queue of evaluations, shared by every store on this cache. */
   private readonly tails: Map<string, Promise<void>>;
   private readonly inDoubt: Set<string>;
+  private readonly shared: SharedByCache;
   /** Bumped on every error the cache or its stores report. */
   private errorCount = 0;
   private lastError: unknown;
@@ -90,8 +96,10 @@ export class CacheManagerStore implements RateLimitStore {
     const backend = backendOf(cache);
     let shared = SHARED_BY_CACHE.get(backend);
     if (shared === undefined) {
-      SHARED_BY_CACHE.set(backend, (shared = { tails: new Map(), inDoubt: new Set() }));
+      shared = { tails: new Map(), inDoubt: new Set(), lastAnswerMs: -Infinity };
+      SHARED_BY_CACHE.set(backend, shared);
     }
+    this.shared = shared;
     this.tails = shared.tails;
     this.inDoubt = shared.inDoubt;
     const onError = (error: unknown): void => {
@@ -262,7 +270,7 @@ export class CacheManagerStore implements RateLimitStore {
   private async guarded<T>(operation: Promise<T>, deadline: Deadline): Promise<T> {
     try {
       const answer = await Promise.race([operation, deadline.reached]);
-      this.lastAnswerMs = monotonicClock();
+      this.shared.lastAnswerMs = monotonicClock();
       return answer;
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
@@ -299,7 +307,7 @@ export class CacheManagerStore implements RateLimitStore {
         await Promise.race([turn, deadline.reached]);
         return release;
       } catch (error) {
-        if (this.lastAnswerMs >= waitedFromMs) continue; // the cache answers: keep waiting
+        if (this.shared.lastAnswerMs >= waitedFromMs) continue; // the cache answers: keep waiting
         void turn.then(release);
         throw error;
       } finally {
