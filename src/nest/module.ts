@@ -14,6 +14,7 @@ import { guardOrderWarnings } from './guard-order.js';
 import { McpRateLimitInterceptor } from './interceptor.js';
 import type { McpRateLimitModuleOptions } from './options.js';
 import { McpRateLimitService } from './rate-limit.service.js';
+import { inProcessCacheWarning } from './store-checks.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** Options of the module definition itself, accepted by forRoot and forRootAsync alike. */
@@ -139,6 +140,8 @@ export class McpRateLimitModule extends ConfigurableModuleClass implements OnMod
     for (const warning of guardOrderWarnings(this.service.plans)) {
       this.service.logger.warn(warning);
     }
+    const storeWarning = inProcessCacheWarning(this.service.store);
+    if (storeWarning !== undefined) this.service.logger.warn(storeWarning);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ModuleRef } from '@nestjs/core';
 import { RateLimitConfigError } from '../core/limits.js';
-import type { CacheLike } from '../core/stores/cache-manager-store.js';
+import { CacheManagerStore, type CacheLike } from '../core/stores/cache-manager-store.js';
 import { RedisStore } from '../core/stores/redis-store.js';
 import { CACHE_MANAGER_TOKEN } from './tokens.js';
 import type { RateLimitStore } from '../core/stores/store.js';
@@ -50,6 +50,19 @@ export function describeStore(store: RateLimitStore): string {
     return `${name}(${primary.constructor?.name ?? 'custom store'})`;
   }
   return name;
+}
+
+/**
+ * A warning when the `store` option is a CacheManagerStore over a cache in this process's memory,
+ * which the module itself would not have chosen: such a cache shares nothing with other instances,
+ * and with an LRU (`lruSize`) a client calling under enough other subjects evicts its own used-up
+ * state and gets a fresh quota. The MemoryStore counts the same without evicting live state.
+ */
+export function inProcessCacheWarning(store: RateLimitStore): string | undefined {
+  const outer = (store as { primary?: { timed?: unknown } }).primary;
+  const primary = outer?.timed ?? outer ?? store;
+  if (!(primary instanceof CacheManagerStore) || !primary.inProcess) return undefined;
+  return 'store: a CacheManagerStore over a cache in this process (a Map or cacheable memory store) shares nothing with other instances, and an LRU one (lruSize) lets a client evict its own used-up counter by calling under other subjects: a fresh quota. Fix: leave "store" out (the module then counts in its own MemoryStore) or give a cache shared by every instance';
 }
 
 /** The app's cache (`CACHE_MANAGER` of `@nestjs/cache-manager`), if it has one. */

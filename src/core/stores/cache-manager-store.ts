@@ -2,6 +2,7 @@ import { isStateOf } from '../algorithms/index.js';
 import { MAX_TTL_MS, type AlgorithmStep } from '../algorithms/types.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import { RateLimitConfigError } from '../limits.js';
+import { backendOf, cacheAccess, isInProcessCache, type CacheAccess } from './cache-tiers.js';
 import {
   StoreKeyError,
   StoreTimeoutError,
@@ -36,46 +37,24 @@ export interface CacheManagerStoreOptions {
   readonly operationTimeoutMs?: number;
 }
 
-/**
- * Whether every store of a cache-manager `Cache` keeps its entries in this process: Keyv's default
- * Map (`CacheModule.register()`), or cacheable's `CacheableMemory` / `KeyvCacheableMemory` (the
- * in-memory store of Nest's caching docs, often with an `lruSize`). Such a cache shares nothing with
- * other instances; a Map keeps expired state of every subject ever seen until it is read again, and
- * an LRU evicts the oldest entries, so a client calling under many other subjects would evict its
- * own exhausted counter and get a fresh quota. The MemoryStore counts the same, atomically, drops
- * expired state and never evicts live state.
- */
-export function isInProcessCache(cache: CacheLike): boolean {
-  const stores = (cache as { readonly stores?: unknown }).stores;
-  return (
-    Array.isArray(stores) &&
-    stores.length > 0 &&
-    stores.every((keyv) => isInProcessMap((keyv as { readonly store?: unknown } | null)?.store))
-  );
-}
-
-/** cacheable's in-memory stores, known by class name: the app's copy of cacheable is not ours. */
-const IN_PROCESS_STORE_CLASSES = new Set(['CacheableMemory', 'KeyvCacheableMemory']);
-
-function isInProcessMap(store: unknown): boolean {
-  if (store instanceof Map) return true;
-  for (let type = store; typeof type === 'object' && type !== null;) {
-    type = Object.getPrototypeOf(type) as unknown;
-    const name = (type as { readonly constructor?: { readonly name?: unknown } } | null)
-      ?.constructor?.name;
-    if (typeof name === 'string' && IN_PROCESS_STORE_CLASSES.has(name)) return true;
-  }
-  return false;
-}
+export { isInProcessCache } from './cache-tiers.js';
 
 /**
- * What every store over one cache object shares, whichever store made it: the key queues, and the
- * keys whose write timed out but may still land (see `doubt`).
+ * What every store over one cache backend shares (see `backendOf`), whichever store made it and
+ * through whichever cache object: the key queues, and the keys whose write timed out but may still
+ * land (see `doubt`).
  */
-const SHARED_BY_CACHE = new WeakMap<
-  CacheLike,
-  { readonly tails: Map<string, Promise<void>>; readonly inDoubt: Set<string> }
->();
+const SHARED_BY_CACHE = new WeakMap<object, SharedByCache>();
+
+interface SharedByCache {
+  readonly tails: Map<string, Promise<void>>;
+  readonly inDoubt: Set<string>;
+  /**
+   * When the cache last answered a call of any of these stores (monotonic ms): a call queued
+   * behind another store's calls waits while the cache answers those.
+   */
+  lastAnswerMs: number;
+}
 
 /**
  * Limit state in any cache-manager `Cache` (Keyv stores: in-memory, SQLite, Mongo, Memcache...).
@@ -86,30 +65,41 @@ const SHARED_BY_CACHE = new WeakMap<
  *
  * Failures are detected, not swallowed: cache-manager and Keyv report errors as events and return
  * `undefined`; this store listens for them and rejects the evaluation, so the outage policy applies.
+ * Those Keyv reports as a mere miss or `false` (see `cacheAccess`) are found by reading and writing
+ * its stores directly.
  */
 export class CacheManagerStore implements RateLimitStore {
   private readonly clock: Clock;
   private readonly operationTimeoutMs: number;
-  /** When the cache last answered a call of this store (monotonic ms). */
-  private lastAnswerMs = -Infinity;
+  /** Reads and writes that fail where the cache's own would report a failure as a miss. */
+  private readonly access: CacheAccess;
   /** The last promise of each key's queue of evaluations, shared by every store on this cache. */
   private readonly tails: Map<string, Promise<void>>;
   private readonly inDoubt: Set<string>;
+  private readonly shared: SharedByCache;
   /** Bumped on every error the cache or its stores report. */
   private errorCount = 0;
   private lastError: unknown;
 
-  constructor(
-    private readonly cache: CacheLike,
-    options: CacheManagerStoreOptions = {},
-  ) {
+  /**
+   * Whether the cache keeps its entries in this process (see `isInProcessCache`): a store over it
+   * shares nothing with other instances, and over an LRU a client's own calls evict its state.
+   */
+  readonly inProcess: boolean;
+
+  constructor(cache: CacheLike, options: CacheManagerStoreOptions = {}) {
+    this.inProcess = isInProcessCache(cache);
     this.clock = options.clock ?? monotonicClock;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 1000;
+    this.access = cacheAccess(cache);
     // Two stores over one cache (two modules each making their own) must not race each other.
-    let shared = SHARED_BY_CACHE.get(cache);
+    const backend = backendOf(cache);
+    let shared = SHARED_BY_CACHE.get(backend);
     if (shared === undefined) {
-      SHARED_BY_CACHE.set(cache, (shared = { tails: new Map(), inDoubt: new Set() }));
+      shared = { tails: new Map(), inDoubt: new Set(), lastAnswerMs: -Infinity };
+      SHARED_BY_CACHE.set(backend, shared);
     }
+    this.shared = shared;
     this.tails = shared.tails;
     this.inDoubt = shared.inDoubt;
     const onError = (error: unknown): void => {
@@ -177,8 +167,7 @@ export class CacheManagerStore implements RateLimitStore {
   }
 
   async reset(keys: readonly string[]): Promise<void> {
-    const cache = this.cache;
-    const del = cache.del;
+    const del = this.access.del;
     if (del === undefined) {
       throw new RateLimitConfigError('CacheManagerStore: reset needs a cache with del(key)');
     }
@@ -186,7 +175,7 @@ export class CacheManagerStore implements RateLimitStore {
     const deadline = new Deadline(this.operationTimeoutMs);
     try {
       const errorsBefore = this.errorCount;
-      await this.guarded(Promise.all(keys.map((key) => del.call(cache, key))), deadline);
+      await this.guarded(Promise.all(keys.map((key) => del(key))), deadline);
       this.throwIfErrored(errorsBefore);
     } finally {
       release();
@@ -214,7 +203,7 @@ export class CacheManagerStore implements RateLimitStore {
       }
       const errorsBefore = this.errorCount;
       const states = await this.guarded(
-        Promise.all(checks.map((check) => this.cache.get<unknown>(check.key))),
+        Promise.all(checks.map((check) => this.access.get(check.key))),
         deadline,
       );
       this.throwIfErrored(errorsBefore);
@@ -263,7 +252,7 @@ export class CacheManagerStore implements RateLimitStore {
     const errorsBefore = this.errorCount;
     await Promise.all(
       entries.map(([key, { state, ttlMs }]) =>
-        this.cache.set(key, state, Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(ttlMs)))),
+        this.access.set(key, state, Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(ttlMs)))),
       ),
     );
     this.throwIfErrored(errorsBefore);
@@ -281,7 +270,7 @@ export class CacheManagerStore implements RateLimitStore {
   private async guarded<T>(operation: Promise<T>, deadline: Deadline): Promise<T> {
     try {
       const answer = await Promise.race([operation, deadline.reached]);
-      this.lastAnswerMs = monotonicClock();
+      this.shared.lastAnswerMs = monotonicClock();
       return answer;
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
@@ -318,7 +307,7 @@ export class CacheManagerStore implements RateLimitStore {
         await Promise.race([turn, deadline.reached]);
         return release;
       } catch (error) {
-        if (this.lastAnswerMs >= waitedFromMs) continue; // the cache answers: keep waiting
+        if (this.shared.lastAnswerMs >= waitedFromMs) continue; // the cache answers: keep waiting
         void turn.then(release);
         throw error;
       } finally {

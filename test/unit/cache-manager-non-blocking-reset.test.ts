@@ -1,0 +1,49 @@
+// A reset over a cache-manager cache made with `nonBlocking: true` (security review: cache store).
+// Such a cache's del() answers before its stores have deleted anything, so the CacheManagerStore's
+// reset released the subject's keys at once. The next call read the state from before the reset,
+// was admitted on it and wrote it back; the delete, landing after that write, erased the call's
+// admission: the subject got its whole quota back and one call more (limit 2: 3 admitted after
+// the reset).
+import { describe, expect, it } from '@jest/globals';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { CacheManagerStore, FixedWindowRateLimit, createRateLimiter } from '../../src/index.js';
+
+/** A Keyv storage adapter over a Map, remote-like: reads and writes take 2 ms, deletes 20 ms. */
+function remoteAdapter() {
+  const entries = new Map<string, unknown>();
+  const after = (ms: number, act: () => unknown) =>
+    new Promise((resolve) => setTimeout(() => resolve(act()), ms));
+  return {
+    opts: {},
+    on: () => undefined,
+    get: (key: string) => after(2, () => entries.get(key)),
+    set: (key: string, value: unknown) => after(2, () => entries.set(key, value) && true),
+    delete: (key: string) => after(20, () => entries.delete(key)),
+    clear: () => after(20, () => entries.clear()),
+  };
+}
+
+describe('CacheManagerStore reset over a nonBlocking cache', () => {
+  it('the calls after a reset get the quota once (limit 2: 2 admitted)', async () => {
+    const cache = createCache({
+      stores: [new Keyv({ store: remoteAdapter() as never })],
+      nonBlocking: true,
+    });
+    const limiter = createRateLimiter({
+      limits: [new FixedWindowRateLimit({ maxCalls: 2, perSeconds: 3_600 })],
+      store: new CacheManagerStore(cache),
+      name: 'tool',
+      onStoreError: 'deny',
+      logger: { warn: () => undefined },
+    });
+    expect((await limiter.consume('client')).allowed).toBe(true);
+    await limiter.reset('client');
+    let admitted = 0;
+    for (let call = 0; call < 3; call++) {
+      if ((await limiter.consume('client')).allowed) admitted++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(admitted).toBe(2);
+  });
+});
