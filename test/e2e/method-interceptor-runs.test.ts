@@ -23,12 +23,10 @@
 // refundWhen without it, so a call its timeout() gave up on was given back while it worked.
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import {
-  Controller,
   HttpException,
   Injectable,
-  Module,
   RequestTimeoutException,
   UseInterceptors,
   type CallHandler,
@@ -36,12 +34,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import {
-  McpController,
-  McpHttpControllerFor,
-  StreamableHttpTransport,
-  Tool,
-} from '@rekog/mcp-nest';
+import { McpController, Tool } from '@rekog/mcp-nest';
 import {
   catchError,
   forkJoin,
@@ -57,12 +50,11 @@ import { z } from 'zod';
 import {
   ConcurrencyLimit,
   FixedWindowRateLimit,
-  McpRateLimitModule,
   RateLimit,
   RateLimitOptions,
   type McpRateLimitModuleOptions,
 } from '../../src/index.js';
-import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { callToolOrCode, serveToolsWithClient } from '../fixtures/mcp-nest-server.js';
 
 const apps: INestApplication[] = [];
 const clients: Client[] = [];
@@ -229,30 +221,14 @@ async function serve(
 ): Promise<Client> {
   runs = 0;
   background = [];
-  const transport = new StreamableHttpTransport();
-  @Controller('mcp')
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({
-    imports: [McpRateLimitModule.forRoot(options)],
-    controllers: [McpEndpoint, tools as never],
-    providers: [Deadline, Audited, RacedWithCache, RetriedLater, GiveUpQuickly],
-  })
-  class AppModule {}
-  const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptor-runs');
-  apps.push(app);
-  const client = new Client({ name: 'method-interceptor-runs', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(url));
-  clients.push(client);
-  return client;
+  const providers = [Deadline, Audited, RacedWithCache, RetriedLater, GiveUpQuickly];
+  const served = await serveToolsWithClient('method-interceptor-runs', [tools], providers, options);
+  apps.push(served.app);
+  clients.push(served.client);
+  return served.client;
 }
 
-/** Calls `name`: its result, or `error <code>`. */
-function call(client: Client, name: string): Promise<Record<string, unknown> | string> {
-  return client.callTool({ name, arguments: {} }).then(
-    (result) => result as Record<string, unknown>,
-    (error: { code?: number }) => `error ${error.code}`,
-  );
-}
+const call = callToolOrCode;
 
 describe('a method-level interceptor that fails the call while its handler still works', () => {
   test.each(['deadline', 'audited', 'deadlineSlot'])(

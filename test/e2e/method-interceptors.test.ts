@@ -9,35 +9,27 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import {
-  Controller,
   Injectable,
-  Module,
   UseInterceptors,
   type CallHandler,
   type INestApplication,
   type NestInterceptor,
 } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import {
-  McpController,
-  McpHttpControllerFor,
-  StreamableHttpTransport,
-  Tool,
-} from '@rekog/mcp-nest';
+import { McpController, Tool } from '@rekog/mcp-nest';
 import { of, retry, tap, timeout, type Observable } from 'rxjs';
 import { z } from 'zod';
 import {
   ConcurrencyLimit,
   FixedWindowRateLimit,
-  McpRateLimitModule,
   RateLimit,
   RateLimitOptions,
   type McpRateLimitModuleOptions,
 } from '../../src/index.js';
-import { serveMcpNest } from '../fixtures/mcp-nest-server.js';
+import { callToolOrCode, serveToolsWithClient } from '../fixtures/mcp-nest-server.js';
 import { transpileForNode } from '../fixtures/transpile.js';
 
 const apps: INestApplication[] = [];
@@ -147,30 +139,14 @@ async function serve(
 ): Promise<Client> {
   runs = 0;
   successes = 0;
-  const transport = new StreamableHttpTransport();
-  @Controller('mcp')
-  class McpEndpoint extends McpHttpControllerFor(transport) {}
-  @Module({
-    imports: [McpRateLimitModule.forRoot(options)],
-    controllers: [McpEndpoint, tools as never],
-    providers: [RetryOnce, CacheAll, GiveUpQuickly],
-  })
-  class AppModule {}
-  const { app, url } = await serveMcpNest(AppModule, transport, 'method-interceptors');
-  apps.push(app);
-  const client = new Client({ name: 'method-interceptors', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(url));
-  clients.push(client);
-  return client;
+  const providers = [RetryOnce, CacheAll, GiveUpQuickly];
+  const served = await serveToolsWithClient('method-interceptors', [tools], providers, options);
+  apps.push(served.app);
+  clients.push(served.client);
+  return served.client;
 }
 
-/** Calls `name`: its result, or `error <code>`. */
-function call(client: Client, name: string): Promise<Record<string, unknown> | string> {
-  return client.callTool({ name, arguments: {} }).then(
-    (result) => result as Record<string, unknown>,
-    (error: { code?: number }) => `error ${error.code}`,
-  );
-}
+const call = callToolOrCode;
 
 describe("a limited handler's method-level interceptors", () => {
   test('retry(): refundWhen judges the call, not each attempt: a call that succeeded on its retry stays charged', async () => {
