@@ -51,6 +51,7 @@ import {
 } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
 import { createModuleMetrics, type RateLimitMetrics } from './telemetry.js';
+import { callHook } from './decision-hook.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
@@ -310,12 +311,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
   /** Tell the decision hook, if any; a failing hook never fails the call. */
   emit(event: RateLimitEvent): void {
     const hook = this.options.onDecision;
-    if (hook === undefined) return;
-    try {
-      hook(event);
-    } catch (error) {
-      this.logger.warn(`onDecision hook failed: ${error instanceof Error ? error.message : error}`);
-    }
+    if (hook !== undefined) callHook(hook, event, this.logger);
   }
 
   get hasDecisionHook(): boolean {
