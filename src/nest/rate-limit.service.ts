@@ -285,10 +285,9 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
     const [engine, owner, sets] =
       target === 'messages'
         ? [this.messageEngineFor(), 'messageLimit', [this.messageSet!]]
-        : [this.engine, this.findPlan(target).owner, this.findPlan(target).allSets];
-    for (const set of sets) {
-      for (const key of adminKeys('reset', owner, [set], context)) await engine.reset(set, key);
-    }
+        : [this.engine, this.findPlan(target).owner, [...this.findPlan(target).allSets]];
+    adminKeys('reset', owner, sets, context); // refuses a keyed limit without its request
+    for (const set of sets) await engine.reset(set, context);
   }
 
   private findPlan(target: Exclude<LimitTarget, 'messages'>): HandlerPlan {
