@@ -11,7 +11,7 @@ export function callHook(
   logger: { warn(message: string): unknown },
 ): void {
   const failed = (error: unknown): void => {
-    logger.warn(`onDecision hook failed: ${error instanceof Error ? error.message : error}`);
+    logger.warn(`onDecision hook failed: ${describeError(error)}`);
   };
   try {
     const returned = hook(event);
@@ -27,4 +27,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     value !== null &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/**
+ * What the hook failed with, as text. Never throws: a value without a string form (a Symbol, a
+ * null-prototype object) would otherwise make the warning itself fail the call.
+ */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return `a thrown ${typeof error}`;
+  }
 }
