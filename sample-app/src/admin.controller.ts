@@ -3,12 +3,14 @@ import {
   BadRequestException,
   Controller,
   Delete,
+  ForbiddenException,
   Get,
   Headers,
   HttpCode,
   NotFoundException,
   Param,
   Query,
+  Req,
   UnauthorizedException,
 } from '@nestjs/common';
 import {
@@ -17,8 +19,18 @@ import {
   type RateLimitDecision,
 } from 'nestjs-mcp-rate-limit';
 
+/**
+ * The operator's admin token; an empty variable is unset, never a token that a request without
+ * the header would match.
+ */
+const OWN_TOKEN =
+  process.env.SAMPLE_ADMIN_TOKEN === '' ? undefined : process.env.SAMPLE_ADMIN_TOKEN;
 /** The demo admin token, NOT for production: a real app puts its admin auth here. */
-const ADMIN_TOKEN = process.env.SAMPLE_ADMIN_TOKEN ?? 'demo-admin-token';
+const ADMIN_TOKEN = OWN_TOKEN ?? 'demo-admin-token';
+
+interface RequestFrom {
+  readonly socket?: { readonly remoteAddress?: string };
+}
 
 interface TargetQuery {
   readonly tool?: string;
@@ -35,7 +47,9 @@ interface TargetQuery {
  *   DELETE /admin/limits/alice?tool=demo.echo     alice starts afresh on demo.echo
  *
  * `?resource=demo://status`, `?prompt=greet` or `?messages=1` instead of `?tool=`. Every call needs
- * `X-Admin-Token: <token>`.
+ * `X-Admin-Token: <token>`. The default token is in the README, and the app listens on every
+ * interface: with it, only requests from this machine are answered; set SAMPLE_ADMIN_TOKEN to
+ * reach the route from elsewhere.
  */
 @Controller('admin/limits')
 export class AdminController {
@@ -43,11 +57,12 @@ export class AdminController {
 
   @Get(':user')
   async peek(
+    @Req() request: RequestFrom,
     @Headers('x-admin-token') token: string | undefined,
     @Param('user') user: string,
     @Query() query: TargetQuery,
   ) {
-    checkToken(token);
+    checkAccess(request, token);
     const target = targetOf(query);
     const decision = await this.run(() => this.limits.peek(target, `user:${user}`));
     return { user, target, ...describe(decision) };
@@ -56,11 +71,12 @@ export class AdminController {
   @Delete(':user')
   @HttpCode(204)
   async reset(
+    @Req() request: RequestFrom,
     @Headers('x-admin-token') token: string | undefined,
     @Param('user') user: string,
     @Query() query: TargetQuery,
   ): Promise<void> {
-    checkToken(token);
+    checkAccess(request, token);
     const target = targetOf(query);
     await this.run(() => this.limits.reset(target, `user:${user}`));
   }
@@ -76,6 +92,21 @@ export class AdminController {
       throw error;
     }
   }
+}
+
+function checkAccess(request: RequestFrom, token: string | undefined): void {
+  if (OWN_TOKEN === undefined && !isLoopback(request.socket?.remoteAddress)) {
+    throw new ForbiddenException(
+      'the demo admin token works from this machine only: set SAMPLE_ADMIN_TOKEN to reach this route from elsewhere',
+    );
+  }
+  checkToken(token);
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address === '::1' || v4.startsWith('127.');
 }
 
 function checkToken(token: string | undefined): void {

@@ -142,14 +142,20 @@ export class RateLimitEngine {
 
   /**
    * Forgets the state of `subject` in every built-in limit of the set: it starts afresh. `subject`
-   * is what the limits are keyed by (for a limit with its own `key`, the value that returns).
-   * Refunds of calls admitted before it give nothing back to the built-in limits.
+   * is what the limits are keyed by (for a limit with its own `key`, the value that returns). Given
+   * a call's context instead, each limit is reset at the key that call would use: the subject's for
+   * most, `key(context)` for a limit with its own, never one limit at another's key (another
+   * caller's counter). Refunds of calls admitted before it give nothing back to the built-in limits.
    */
-  async reset(set: LimitSet, subject: string): Promise<void> {
+  async reset(set: LimitSet, subject: string | RateLimitContext): Promise<void> {
     const store = this.store;
     if (store.reset === undefined) throw missing('reset');
+    const checks =
+      typeof subject === 'string'
+        ? this.checksOf(set, subject, undefined)
+        : this.checksOf(set, subject.subject, subject, false);
     this.resets++;
-    await store.reset(this.checksOf(set, subject, undefined).map((check) => check.key));
+    await store.reset(checks.map((check) => check.key));
   }
 
   /** Built-in limits alone on an asynchronous store (Redis), per call: a promise chain, no async frame. */
@@ -223,15 +229,21 @@ export class RateLimitEngine {
 
   /**
    * One check per built-in limit: its key (`<prefix>{<subject>}<suffix>`), its cost. Without a
-   * context (a reset), every limit is keyed by `subject` and costs nothing.
+   * context (a reset), every limit is keyed by `subject` and costs nothing; nor does it without
+   * `costs` (a reset of the keys a call would use).
    */
-  private checksOf(set: LimitSet, subject: string, context: RateLimitContext | undefined): Check[] {
+  private checksOf(
+    set: LimitSet,
+    subject: string,
+    context: RateLimitContext | undefined,
+    costs = true,
+  ): Check[] {
     const spaces = set.spacesUnder(this.prefix);
     const checks = new Array<Check>(set.builtIns.length); // at its length, as every array per call
     for (let index = 0; index < set.builtIns.length; index++) {
       const { limit, keySuffix } = set.builtIns[index];
       const keyedBy = context === undefined ? subject : subjectOf(limit, context);
-      const cost = context === undefined ? 0 : limit.costOf(context);
+      const cost = context === undefined || !costs ? 0 : limit.costOf(context);
       checks[index] = new Check(limit, cost, spaces[index], keyedBy, this.prefix, keySuffix);
     }
     return checks;

@@ -163,8 +163,11 @@ export interface McpRateLimitModuleOptions {
   readonly refundWhen?: (outcome: CallOutcome) => boolean;
   /** The message-level limit of `@LimitMcpMessages()` endpoints. */
   readonly messageLimit?: McpMessageLimitOptions;
-  /** Told of every decision: allowed, denied, and store errors. Must be quick; errors are ignored. */
-  readonly onDecision?: (event: RateLimitEvent) => void;
+  /**
+   * Told of every decision: allowed, denied, and store errors. Must be quick (it runs in the call);
+   * a throw, or the rejection of an async hook, is logged and changes no decision.
+   */
+  readonly onDecision?: (event: RateLimitEvent) => unknown;
   /** Prefix of every storage key (default `mcprl:`); an empty hash tag `{}` in it is refused. */
   readonly prefix?: string;
   /**

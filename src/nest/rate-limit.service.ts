@@ -51,6 +51,7 @@ import {
 } from './store-checks.js';
 import { checkOptions, type McpRateLimitModuleOptions, type RateLimitEvent } from './options.js';
 import { createModuleMetrics, type RateLimitMetrics } from './telemetry.js';
+import { callHook } from './decision-hook.js';
 import { MCP_RATE_LIMIT_OPTIONS } from './tokens.js';
 
 /** What the current evaluation is about, for store-error events (the store only knows the error). */
@@ -284,10 +285,9 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
     const [engine, owner, sets] =
       target === 'messages'
         ? [this.messageEngineFor(), 'messageLimit', [this.messageSet!]]
-        : [this.engine, this.findPlan(target).owner, this.findPlan(target).allSets];
-    for (const set of sets) {
-      for (const key of adminKeys('reset', owner, [set], context)) await engine.reset(set, key);
-    }
+        : [this.engine, this.findPlan(target).owner, [...this.findPlan(target).allSets]];
+    adminKeys('reset', owner, sets, context); // refuses a keyed limit without its request
+    for (const set of sets) await engine.reset(set, context);
   }
 
   private findPlan(target: Exclude<LimitTarget, 'messages'>): HandlerPlan {
@@ -310,12 +310,7 @@ export class McpRateLimitService implements OnModuleInit, OnModuleDestroy, OnApp
   /** Tell the decision hook, if any; a failing hook never fails the call. */
   emit(event: RateLimitEvent): void {
     const hook = this.options.onDecision;
-    if (hook === undefined) return;
-    try {
-      hook(event);
-    } catch (error) {
-      this.logger.warn(`onDecision hook failed: ${error instanceof Error ? error.message : error}`);
-    }
+    if (hook !== undefined) callHook(hook, event, this.logger);
   }
 
   get hasDecisionHook(): boolean {

@@ -1,5 +1,6 @@
 import type { LimitCheck, LimitOutcome, RateLimitStore } from '../core/stores/store.js';
 import { CLIENT_REQUEST_METHODS } from '../mcp/methods.js';
+import { observeShared } from './shared-observation.js';
 
 // OpenTelemetry metrics of the module, recorded through `@opentelemetry/api` when the app has it
 // and a meter provider is registered; otherwise nothing exists and nothing is paid.
@@ -184,7 +185,6 @@ export class HandlerMetrics {
  * ```
  */
 export class RateLimitMetrics {
-  private readonly decisions: ObservableLike;
   private readonly observeDecisions = (result: ObservableResultLike): void => {
     for (const handler of this.handlers.values()) handler.observe(result);
   };
@@ -195,16 +195,23 @@ export class RateLimitMetrics {
   private readonly handlers = new Map<string, HandlerMetrics>();
   private readonly succeeded: Readonly<Record<StoreOperation, MetricAttributes>>;
   private readonly failed = new Map<string, MetricAttributes>();
-  private outageCallback: ((result: ObservableResultLike) => void) | undefined;
+  private stopOutage: (() => void) | undefined;
+  private readonly stopDecisions: () => void;
 
   /** Records with `meterProvider`'s meter. Prefer {@link RateLimitMetrics.create}. */
-  constructor(meterProvider: MeterProviderLike) {
+  constructor(private readonly meterProvider: MeterProviderLike) {
     const meter = meterProvider.getMeter(METER_NAME);
-    this.decisions = meter.createObservableCounter(DECISIONS_METRIC, {
+    const decisions = meter.createObservableCounter(DECISIONS_METRIC, {
       description: 'Rate-limit decisions, by outcome, handler, MCP method and scope.',
       unit: '{decision}',
     });
-    this.decisions.addCallback(this.observeDecisions);
+    this.stopDecisions = observeShared(
+      meterProvider,
+      DECISIONS_METRIC,
+      decisions,
+      this.observeDecisions,
+      'sum',
+    );
     this.storeDuration = meter.createHistogram(STORE_DURATION_METRIC, {
       description: 'Duration of calls to the rate-limit store.',
       unit: 's',
@@ -256,21 +263,22 @@ export class RateLimitMetrics {
    * `degraded`). A second call replaces the first.
    */
   observeStoreOutage(inOutage: () => boolean): void {
-    this.stopObservingOutage();
+    this.stopOutage?.();
     const callback = (result: ObservableResultLike): void => result.observe(inOutage() ? 1 : 0);
-    this.outage.addCallback(callback);
-    this.outageCallback = callback;
+    this.stopOutage = observeShared(
+      this.meterProvider,
+      STORE_OUTAGE_METRIC,
+      this.outage,
+      callback,
+      'max',
+    );
   }
 
   /** Stops reporting to OpenTelemetry (module shutdown): collections no longer ask this object. */
   close(): void {
-    this.stopObservingOutage();
-    this.decisions.removeCallback(this.observeDecisions);
-  }
-
-  private stopObservingOutage(): void {
-    if (this.outageCallback !== undefined) this.outage.removeCallback(this.outageCallback);
-    this.outageCallback = undefined;
+    this.stopOutage?.();
+    this.stopOutage = undefined;
+    this.stopDecisions();
   }
 
   /**
