@@ -20,7 +20,7 @@ import {
 } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { McpController, Tool } from '@rekog/mcp-nest';
-import { of, retry, tap, timeout, type Observable } from 'rxjs';
+import { retry, timeout, type Observable } from 'rxjs';
 import { z } from 'zod';
 import {
   ConcurrencyLimit,
@@ -29,6 +29,7 @@ import {
   RateLimitOptions,
   type McpRateLimitModuleOptions,
 } from '../../src/index.js';
+import { CacheAll } from '../fixtures/cache-all.js';
 import { callToolOrCode, serveToolsWithClient } from '../fixtures/mcp-nest-server.js';
 import { transpileForNode } from '../fixtures/transpile.js';
 
@@ -46,16 +47,6 @@ let runs = 0;
 class RetryOnce implements NestInterceptor {
   intercept(_context: unknown, next: CallHandler): Observable<unknown> {
     return next.handle().pipe(retry(1));
-  }
-}
-
-/** Answers every call after the first from its cache, without the handler. */
-@Injectable()
-class CacheAll implements NestInterceptor {
-  private cached: unknown;
-  intercept(_context: unknown, next: CallHandler): Observable<unknown> {
-    if (this.cached !== undefined) return of(this.cached);
-    return next.handle().pipe(tap((value) => (this.cached = value)));
   }
 }
 

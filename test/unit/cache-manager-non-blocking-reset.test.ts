@@ -8,26 +8,12 @@ import { describe, expect, it } from '@jest/globals';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { CacheManagerStore, FixedWindowRateLimit, createRateLimiter } from '../../src/index.js';
-
-/** A Keyv storage adapter over a Map, remote-like: reads and writes take 2 ms, deletes 20 ms. */
-function remoteAdapter() {
-  const entries = new Map<string, unknown>();
-  const after = (ms: number, act: () => unknown) =>
-    new Promise((resolve) => setTimeout(() => resolve(act()), ms));
-  return {
-    opts: {},
-    on: () => undefined,
-    get: (key: string) => after(2, () => entries.get(key)),
-    set: (key: string, value: unknown) => after(2, () => entries.set(key, value) && true),
-    delete: (key: string) => after(20, () => entries.delete(key)),
-    clear: () => after(20, () => entries.clear()),
-  };
-}
+import { remoteKeyvAdapter } from '../fixtures/remote-keyv-adapter.js';
 
 describe('CacheManagerStore reset over a nonBlocking cache', () => {
   it('the calls after a reset get the quota once (limit 2: 2 admitted)', async () => {
     const cache = createCache({
-      stores: [new Keyv({ store: remoteAdapter() as never })],
+      stores: [new Keyv({ store: remoteKeyvAdapter({ ms: 2, deleteMs: 20 }) as never })],
       nonBlocking: true,
     });
     const limiter = createRateLimiter({

@@ -17,24 +17,7 @@ import {
   TokenBucketRateLimit,
   createRateLimiter,
 } from '../../src/index.js';
-
-/** A Keyv storage adapter over a Map that answers after a few milliseconds, as a remote one does. */
-function remoteAdapter() {
-  const entries = new Map<string, unknown>();
-  const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), 3));
-  return {
-    opts: {},
-    on: () => undefined,
-    get: (key: string) => later(entries.get(key)),
-    set: async (key: string, value: unknown) => {
-      await later(undefined);
-      entries.set(key, value);
-      return true;
-    },
-    delete: (key: string) => later(entries.delete(key)),
-    clear: () => later(entries.clear()),
-  };
-}
+import { remoteKeyvAdapter } from '../fixtures/remote-keyv-adapter.js';
 
 describe('CacheManagerStore over a nonBlocking cache-manager cache', () => {
   const limits = [
@@ -48,7 +31,7 @@ describe('CacheManagerStore over a nonBlocking cache-manager cache', () => {
     '%s: 200 concurrent calls of one subject, 5 admitted',
     async (_name, limit) => {
       const cache = createCache({
-        stores: [new Keyv({ store: remoteAdapter() as never })],
+        stores: [new Keyv({ store: remoteKeyvAdapter({ ms: 3 }) as never })],
         nonBlocking: true,
       });
       const limiter = createRateLimiter({

@@ -14,24 +14,7 @@ import {
   TokenBucketRateLimit,
   createRateLimiter,
 } from '../../src/index.js';
-
-/** A Keyv storage adapter over a Map that answers after a few milliseconds, as a remote one does. */
-function remoteAdapter() {
-  const entries = new Map<string, unknown>();
-  const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), 2));
-  return {
-    opts: {},
-    on: () => undefined,
-    get: (key: string) => later(entries.get(key)),
-    set: async (key: string, value: unknown) => {
-      await later(undefined);
-      entries.set(key, value);
-      return true;
-    },
-    delete: (key: string) => later(entries.delete(key)),
-    clear: () => later(entries.clear()),
-  };
-}
+import { remoteKeyvAdapter } from '../fixtures/remote-keyv-adapter.js';
 
 describe('two caches over one Keyv store, one process', () => {
   const limits = [
@@ -41,7 +24,7 @@ describe('two caches over one Keyv store, one process', () => {
   it.each(limits.map((limit) => [limit.describe(), limit] as const))(
     '%s: 200 concurrent calls of one subject through both, 5 admitted',
     async (_name, limit) => {
-      const adapter = remoteAdapter();
+      const adapter = remoteKeyvAdapter({ ms: 2 });
       const limiters = [0, 1].map(() =>
         createRateLimiter({
           limits: [limit],

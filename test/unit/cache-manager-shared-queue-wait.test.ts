@@ -8,25 +8,13 @@ import { describe, expect, it } from '@jest/globals';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { CacheManagerStore, FixedWindowRateLimit, type LimitCheck } from '../../src/index.js';
-
-/** A Keyv storage adapter over a Map that answers after a few milliseconds, as a remote one does. */
-function remoteAdapter() {
-  const entries = new Map<string, unknown>();
-  const after = (ms: number, act: () => unknown) =>
-    new Promise((resolve) => setTimeout(() => resolve(act()), ms));
-  return {
-    opts: {},
-    on: () => undefined,
-    get: (key: string) => after(3, () => entries.get(key)),
-    set: (key: string, value: unknown) => after(3, () => entries.set(key, value) && true),
-    delete: (key: string) => after(3, () => entries.delete(key)),
-    clear: () => after(3, () => entries.clear()),
-  };
-}
+import { remoteKeyvAdapter } from '../fixtures/remote-keyv-adapter.js';
 
 describe('two CacheManagerStores over one cache, one busy key', () => {
   it("a call queued behind the other store's burst waits while the cache answers", async () => {
-    const cache = createCache({ stores: [new Keyv({ store: remoteAdapter() as never })] });
+    const cache = createCache({
+      stores: [new Keyv({ store: remoteKeyvAdapter({ ms: 3 }) as never })],
+    });
     const busy = new CacheManagerStore(cache, { operationTimeoutMs: 100 });
     const queued = new CacheManagerStore(cache, { operationTimeoutMs: 100 });
     const check: LimitCheck = {
